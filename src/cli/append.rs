@@ -1,0 +1,133 @@
+//! `accord append`: record one event.
+
+use std::io::Read;
+
+use clap::Args;
+use serde_json::{Map, Value, json};
+
+use accord::Error;
+use accord::event::Event;
+use accord::ledger::{MAX_EVENT_BYTES, Outcome};
+
+use super::{Context, Out, emit};
+
+#[derive(Args)]
+pub struct AppendArgs {
+    /// The event as JSON; without it and without --type, read from stdin
+    #[arg(value_name = "EVENT_JSON", conflicts_with = "kind")]
+    event: Option<String>,
+    /// Event type (founding, accession, withdrawal, …), to build the event from flags
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<String>,
+    #[arg(long, requires = "kind")]
+    org: Option<String>,
+    #[arg(long, requires = "kind")]
+    date: Option<String>,
+    /// A party; repeat for several
+    #[arg(long = "member", value_name = "ID", requires = "kind")]
+    members: Vec<String>,
+    #[arg(long, requires = "kind")]
+    status: Option<String>,
+    #[arg(long, requires = "kind")]
+    name: Option<String>,
+    #[arg(long, requires = "kind")]
+    seat: Option<String>,
+    #[arg(long, requires = "kind")]
+    by: Option<String>,
+    #[arg(long, requires = "kind")]
+    place: Option<String>,
+    /// A participant of an exercise; repeat for several
+    #[arg(long = "participant", value_name = "ID", requires = "kind")]
+    participants: Vec<String>,
+    #[arg(long, requires = "kind")]
+    source: Option<String>,
+    #[arg(long, requires = "kind")]
+    note: Option<String>,
+    #[arg(long, value_name = "ID", requires = "kind")]
+    supersedes: Option<String>,
+    #[arg(long, value_name = "ID", requires = "kind")]
+    retracts: Option<String>,
+    #[arg(long, requires = "kind")]
+    reason: Option<String>,
+    #[arg(long, value_name = "UUID", requires = "kind")]
+    id: Option<String>,
+}
+
+impl AppendArgs {
+    /// The event as a JSON object built from the flags that were given.
+    fn to_json(&self, kind: &str) -> Value {
+        let mut map = Map::new();
+        map.insert("type".into(), kind.into());
+        let strings = [
+            ("org", &self.org),
+            ("date", &self.date),
+            ("status", &self.status),
+            ("name", &self.name),
+            ("seat", &self.seat),
+            ("by", &self.by),
+            ("place", &self.place),
+            ("source", &self.source),
+            ("note", &self.note),
+            ("supersedes", &self.supersedes),
+            ("retracts", &self.retracts),
+            ("reason", &self.reason),
+            ("id", &self.id),
+        ];
+        for (key, value) in strings {
+            if let Some(v) = value {
+                map.insert(key.into(), v.clone().into());
+            }
+        }
+        if !self.members.is_empty() {
+            map.insert("members".into(), self.members.clone().into());
+        }
+        if !self.participants.is_empty() {
+            map.insert("participants".into(), self.participants.clone().into());
+        }
+        Value::Object(map)
+    }
+}
+
+pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
+    let event = match (&args.kind, &args.event) {
+        (Some(kind), _) => Event::from_value(args.to_json(kind))?,
+        (None, Some(text)) => parse_text(text, "the EVENT_JSON argument")?,
+        (None, None) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .take(MAX_EVENT_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+                .map_err(|e| Error::rejected(format!("cannot read the event from stdin: {e}")))?;
+            parse_text(&text, "the event on stdin")?
+        }
+    };
+    let ledger = ctx.open(true)?;
+    let mut recorder = ledger.recorder(&ctx.actor())?;
+    let id = event.id;
+    let outcome = recorder.record(event)?;
+    let head = recorder.commit()?;
+    let (word, seq) = match outcome {
+        Outcome::Recorded(seq) => ("recorded", seq),
+        Outcome::AlreadyRecorded(seq) => ("already recorded", seq),
+    };
+    if ctx.json {
+        let hash = if seq == head.seq { head.hash } else { String::new() };
+        let mut v = json!({"outcome": word, "seq": seq, "id": id.to_string()});
+        if !hash.is_empty() {
+            v["hash"] = hash.into();
+        }
+        emit(out, v)
+    } else {
+        emit(out, format!("{word}: seq {seq}, event {id}"))
+    }
+}
+
+fn parse_text(text: &str, what: &str) -> Result<Event, Error> {
+    if text.len() > MAX_EVENT_BYTES {
+        return Err(Error::rejected(format!("{what} is longer than the {MAX_EVENT_BYTES} bytes an event may take")));
+    }
+    if text.trim().is_empty() {
+        return Err(Error::rejected(format!("{what} is empty: give one event as a JSON object")));
+    }
+    Event::parse_str(text).map_err(|e| e.at(what))
+}

@@ -1,0 +1,122 @@
+//! `accord import`: record every event of NDJSON files, all or nothing.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use accord::Error;
+use accord::ledger::{MAX_EVENT_BYTES, Outcome, Recorder};
+
+use super::{Context, Out, emit};
+
+#[derive(Default)]
+struct Counts {
+    recorded: u64,
+    already: u64,
+}
+
+pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> {
+    let files = expand(paths)?;
+    let ledger = ctx.open(true)?;
+    let mut recorder = ledger.recorder(&ctx.actor())?;
+    let mut counts = Counts::default();
+    let mut result = Ok(());
+    for path in &files {
+        result = if path.as_os_str() == "-" {
+            import_reader(&mut recorder, "stdin", std::io::stdin().lock(), &mut counts)
+        } else {
+            File::open(path)
+                .map_err(|e| Error::rejected(format!("cannot open {}: {e}", path.display())))
+                .and_then(|f| import_reader(&mut recorder, &path.display().to_string(), BufReader::new(f), &mut counts))
+        };
+        if result.is_err() {
+            break;
+        }
+    }
+    if let Err(e) = result {
+        // All or nothing: undo what this import wrote, then report the first error.
+        recorder.abort()?;
+        return Err(e);
+    }
+    let head = recorder.commit()?;
+    if ctx.json {
+        emit(out, json!({"recorded": counts.recorded, "already_recorded": counts.already, "head": head}))
+    } else {
+        emit(
+            out,
+            format!(
+                "recorded {} events ({} already recorded); head is seq {} {}",
+                counts.recorded, counts.already, head.seq, head.hash
+            ),
+        )
+    }
+}
+
+/// Files in the order given; a directory gives its `.ndjson`/`.jsonl` files
+/// (recursively), sorted by name.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            collect_dir(path, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::rejected(format!("cannot read the directory {}: {e}", dir.display())))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            collect_dir(&path, files)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl")) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn import_reader(
+    recorder: &mut Recorder<'_>,
+    label: &str,
+    mut reader: impl BufRead,
+    counts: &mut Counts,
+) -> Result<(), Error> {
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        line_no += 1;
+        let place = || format!("{label} line {line_no}");
+        // Read at most one byte past the limit, so a huge line costs little memory.
+        let n = (&mut reader)
+            .take(MAX_EVENT_BYTES as u64 + 2)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::rejected(format!("cannot read {label}: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if buf.last() != Some(&b'\n') && buf.len() > MAX_EVENT_BYTES {
+            return Err(Error::rejected(format!(
+                "the line is longer than the {MAX_EVENT_BYTES} bytes an event may take"
+            ))
+            .at(place()));
+        }
+        let text = std::str::from_utf8(&buf).map_err(|_| Error::rejected("the line is not valid UTF-8").at(place()))?;
+        let text = text.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        match recorder.record_line(text).map_err(|e| e.at(place()))? {
+            Outcome::Recorded(_) => counts.recorded += 1,
+            Outcome::AlreadyRecorded(_) => counts.already += 1,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `accord orgs`, `members`, `history`, `diff`: projections of the log.
+
+use serde_json::json;
+
+use accord::Error;
+use accord::date::Day;
+use accord::id::{OrgId, PartyId};
+use accord::ledger::{Ledger, OrgRecord};
+use accord::projection;
+
+use super::{Context, Out, ViewArgs, emit, render};
+
+fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
+    Day::parse(s).map_err(|e| Error::rejected(format!("{flag}: {e}")))
+}
+
+/// Opens the ledger and reads one org as of the requested view; an org with
+/// no event is "not found".
+fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<OrgRecord, Error> {
+    let org = OrgId::parse(org)?;
+    let ledger = ctx.open(false)?;
+    let upto = ledger.resolve(view.as_of()?)?;
+    let record = ledger.org(&org, upto)?;
+    if record.events.is_empty() {
+        return Err(Error::rejected(format!("there is no org `{org}` in the log at seq {upto}")));
+    }
+    Ok(record)
+}
+
+fn source_of(record: &OrgRecord) -> impl Fn(&uuid::Uuid) -> Option<String> + '_ {
+    |id| record.event(id).and_then(|e| e.event.source_text())
+}
+
+pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
+    let day = at.map(|d| parse_day("--at", d)).transpose()?.unwrap_or_else(Day::today_utc);
+    let record = org_record(ctx, org, view)?;
+    let m = projection::members(&record, day);
+    if ctx.json {
+        emit(out, serde_json::to_string(&m).map_err(|e| Error::io(e.to_string()))?)
+    } else {
+        emit(out, render::members(&m, source_of(&record)))
+    }
+}
+
+pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
+    let member = member.map(PartyId::parse).transpose()?;
+    let record = org_record(ctx, org, view)?;
+    let events = projection::history(&record, member.as_ref());
+    if ctx.json {
+        for env in events {
+            emit(out, env.to_json())?;
+        }
+        return Ok(());
+    }
+    emit(out, format!("{}: events that count, in effective order (log at seq {})", record.org, record.upto))?;
+    for env in events {
+        let mut line = format!(
+            "  {:<21}  seq {:<5} {}",
+            env.event.date.map(|d| d.to_string()).unwrap_or_default(),
+            env.seq,
+            render::summary(env)
+        );
+        if let Some(src) = env.event.source_text() {
+            line.push_str(&format!("\n  {:<21}  source: {src}", ""));
+        }
+        emit(out, line)?;
+    }
+    Ok(())
+}
+
+pub fn diff(ctx: &Context, org: &str, from: &str, to: &str, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
+    let (from, to) = (parse_day("--from", from)?, parse_day("--to", to)?);
+    let record = org_record(ctx, org, view)?;
+    let d = projection::diff(&record, from, to);
+    if ctx.json {
+        emit(out, serde_json::to_string(&d).map_err(|e| Error::io(e.to_string()))?)
+    } else {
+        emit(out, render::diff(&d))
+    }
+}
+
+pub fn orgs(ctx: &Context, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
+    let ledger = ctx.open(false)?;
+    let upto = ledger.resolve(view.as_of()?)?;
+    let today = Day::today_utc();
+    let mut rows = Vec::new();
+    for org in ledger.store().orgs()? {
+        rows.push(org_row(&ledger, &org, upto, today)?);
+    }
+    if ctx.json {
+        return emit(out, serde_json::Value::Array(rows));
+    }
+    if rows.is_empty() {
+        return emit(out, "no organizations in the log");
+    }
+    for r in &rows {
+        emit(
+            out,
+            format!(
+                "{:<12} {:<21} {:>4} members  {}",
+                r["org"].as_str().unwrap_or(""),
+                r["founded"].as_str().unwrap_or("-"),
+                r["members"],
+                r["name"].as_str().unwrap_or("")
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn org_row(ledger: &Ledger, org: &OrgId, upto: u64, today: Day) -> Result<serde_json::Value, Error> {
+    let record = ledger.org(org, upto)?;
+    let founding = record.timeline.steps().first().filter(|s| s.is_founding()).and_then(|s| record.event(&s.id));
+    let (founded, name) = match founding {
+        Some(env) => (
+            env.event.date.map(|d| d.to_string()),
+            match &env.event.kind {
+                accord::event::EventKind::Founding { name, .. } => name.clone(),
+                _ => None,
+            },
+        ),
+        None => (None, None),
+    };
+    let m = projection::members(&record, today);
+    Ok(json!({"org": org, "name": name, "founded": founded, "members": m.count, "uncertain": m.uncertain.len()}))
+}

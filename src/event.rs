@@ -1,0 +1,545 @@
+//! Events: the decisions recorded in the log (SPEC §3).
+//!
+//! An [`Event`] keeps the JSON object exactly as given (its `body`, with `id`
+//! filled in) next to a typed view of it. The body is what gets hashed and
+//! exported; the typed view is what the rules and projections read. Parsing is
+//! hand-written rather than derived so that every refusal names the field and
+//! says why, and so that unknown fields are refused for every type.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::canonical;
+use crate::date::EffectiveDate;
+use crate::error::{Error, Result, quote};
+use crate::id::{OrgId, PartyId, parse_event_id};
+
+/// The namespace of derived event ids: UUID v5 of the URL `urn:accord:event`.
+/// Changing it would change every derived id, so it is fixed forever.
+pub fn id_namespace() -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:accord:event")
+}
+
+/// Fields the ledger sets on an envelope; an event can never carry them.
+pub const ENVELOPE_FIELDS: [&str; 5] = ["seq", "recorded_at", "recorded_by", "prev", "hash"];
+
+const COMMON_FIELDS: [&str; 8] = ["type", "org", "date", "id", "source", "note", "details", "supersedes"];
+
+/// The status a member holds (suspension is tracked separately).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    Full,
+    Associate,
+    Observer,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Full => "full",
+            Status::Associate => "associate",
+            Status::Observer => "observer",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Status> {
+        match s {
+            "full" => Ok(Status::Full),
+            "associate" => Ok(Status::Associate),
+            "observer" => Ok(Status::Observer),
+            _ => Err(Error::rejected(format!("{} is not a status: expected full, associate or observer", quote(s)))),
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The type of an event and its own fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Founding { members: Vec<PartyId>, name: Option<String>, seat: Option<String> },
+    Launch { members: Vec<PartyId>, by: Option<String> },
+    Exercise { name: String, place: Option<String>, participants: Vec<PartyId> },
+    Accession { members: Vec<PartyId>, status: Status },
+    StatusChange { members: Vec<PartyId>, status: Status },
+    Suspension { members: Vec<PartyId> },
+    Reinstatement { members: Vec<PartyId> },
+    Withdrawal { members: Vec<PartyId> },
+    Expulsion { members: Vec<PartyId> },
+    Dissolution,
+    Retraction { retracts: Uuid, reason: String },
+}
+
+/// All event type names, in SPEC order.
+pub const TYPES: [&str; 11] = [
+    "founding",
+    "launch",
+    "exercise",
+    "accession",
+    "status_change",
+    "suspension",
+    "reinstatement",
+    "withdrawal",
+    "expulsion",
+    "dissolution",
+    "retraction",
+];
+
+impl EventKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::Founding { .. } => "founding",
+            EventKind::Launch { .. } => "launch",
+            EventKind::Exercise { .. } => "exercise",
+            EventKind::Accession { .. } => "accession",
+            EventKind::StatusChange { .. } => "status_change",
+            EventKind::Suspension { .. } => "suspension",
+            EventKind::Reinstatement { .. } => "reinstatement",
+            EventKind::Withdrawal { .. } => "withdrawal",
+            EventKind::Expulsion { .. } => "expulsion",
+            EventKind::Dissolution => "dissolution",
+            EventKind::Retraction { .. } => "retraction",
+        }
+    }
+
+    /// The parties whose membership this event changes (empty for
+    /// exercises, dissolution and retraction).
+    pub fn members(&self) -> &[PartyId] {
+        match self {
+            EventKind::Founding { members, .. }
+            | EventKind::Launch { members, .. }
+            | EventKind::Accession { members, .. }
+            | EventKind::StatusChange { members, .. }
+            | EventKind::Suspension { members }
+            | EventKind::Reinstatement { members }
+            | EventKind::Withdrawal { members }
+            | EventKind::Expulsion { members } => members,
+            EventKind::Exercise { .. } | EventKind::Dissolution | EventKind::Retraction { .. } => &[],
+        }
+    }
+
+    fn own_fields(type_name: &str) -> &'static [&'static str] {
+        match type_name {
+            "founding" => &["members", "name", "seat"],
+            "launch" => &["members", "by"],
+            "exercise" => &["name", "place", "participants"],
+            "accession" | "status_change" => &["members", "status"],
+            "suspension" | "reinstatement" | "withdrawal" | "expulsion" => &["members"],
+            "retraction" => &["retracts", "reason"],
+            _ => &[],
+        }
+    }
+}
+
+/// One event, as given, with its id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub id: Uuid,
+    pub org: OrgId,
+    /// Absent only for a retraction that gives none.
+    pub date: Option<EffectiveDate>,
+    pub supersedes: Option<Uuid>,
+    pub kind: EventKind,
+    /// The JSON object as given, `id` included, ids in lowercase.
+    body: Map<String, Value>,
+}
+
+impl Event {
+    /// Parses an event from JSON text.
+    pub fn parse_str(text: &str) -> Result<Event> {
+        let value: Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
+        Event::from_value(value)
+    }
+
+    /// Parses and validates an event. Without an `id`, one is derived from the
+    /// event's canonical JSON (UUID v5), so the same event always gets the same id.
+    pub fn from_value(value: Value) -> Result<Event> {
+        let Value::Object(mut body) = value else {
+            return Err(Error::rejected(format!("an event must be a JSON object, not {}", kind_of(&value))));
+        };
+        let parsed = parse_fields(&body)?;
+        let id = match parsed.id {
+            Some(id) => id,
+            None => {
+                Uuid::new_v5(&id_namespace(), canonical::to_canonical_string(&Value::Object(body.clone())).as_bytes())
+            }
+        };
+        // Ids are stored in one spelling so that equal ids compare equal as text.
+        body.insert("id".into(), Value::String(id.hyphenated().to_string()));
+        if let Some(s) = parsed.supersedes {
+            body.insert("supersedes".into(), Value::String(s.hyphenated().to_string()));
+        }
+        if let EventKind::Retraction { retracts, .. } = &parsed.kind {
+            body.insert("retracts".into(), Value::String(retracts.hyphenated().to_string()));
+        }
+        Ok(Event { id, org: parsed.org, date: parsed.date, supersedes: parsed.supersedes, kind: parsed.kind, body })
+    }
+
+    /// The event as JSON, `id` included.
+    pub fn body(&self) -> &Map<String, Value> {
+        &self.body
+    }
+
+    pub fn into_body(self) -> Map<String, Value> {
+        self.body
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        self.kind.type_name()
+    }
+
+    /// Canonical JSON of the body: equal for events with equal content.
+    pub fn canonical(&self) -> String {
+        let mut out = Vec::new();
+        canonical::write_canonical_map(&self.body, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    pub fn note(&self) -> Option<&str> {
+        self.body.get("note").and_then(Value::as_str)
+    }
+
+    pub fn source(&self) -> Option<&Value> {
+        self.body.get("source")
+    }
+
+    /// A short human description of the source, if any.
+    pub fn source_text(&self) -> Option<String> {
+        match self.source()? {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => {
+                let part = |k: &str| o.get(k).and_then(Value::as_str);
+                let mut parts = Vec::new();
+                if let Some(p) = part("publisher") {
+                    parts.push(p.to_owned());
+                }
+                if let Some(t) = part("title") {
+                    parts.push(format!("\"{t}\""));
+                }
+                if let Some(d) = part("published") {
+                    parts.push(d.to_owned());
+                }
+                if let Some(u) = part("url") {
+                    parts.push(u.to_owned());
+                }
+                if parts.is_empty() { None } else { Some(parts.join(", ")) }
+            }
+            _ => None,
+        }
+    }
+
+    /// `accession of ISR dated 2020-12-09 (event 1b2c…)`: how messages name an event.
+    pub fn describe(&self) -> String {
+        let mut s = self.type_name().replace('_', " ");
+        let members = self.kind.members();
+        if !members.is_empty() {
+            let names: Vec<&str> = members.iter().map(PartyId::as_str).collect();
+            s.push_str(" of ");
+            s.push_str(&names.join(", "));
+        }
+        if let Some(d) = &self.date {
+            s.push_str(&format!(" dated {d}"));
+        }
+        s.push_str(&format!(" (event {})", self.id));
+        s
+    }
+}
+
+struct Parsed {
+    org: OrgId,
+    date: Option<EffectiveDate>,
+    id: Option<Uuid>,
+    supersedes: Option<Uuid>,
+    kind: EventKind,
+}
+
+fn parse_fields(body: &Map<String, Value>) -> Result<Parsed> {
+    let type_name = match body.get("type") {
+        None => return Err(Error::rejected("the event has no `type`")),
+        Some(Value::String(t)) if TYPES.contains(&t.as_str()) => t.as_str(),
+        Some(Value::String(t)) => {
+            return Err(Error::rejected(format!(
+                "{} is not an event type: expected one of {}",
+                quote(t),
+                TYPES.join(", ")
+            )));
+        }
+        Some(other) => return Err(Error::rejected(format!("`type` must be a string, not {}", kind_of(other)))),
+    };
+    let own = EventKind::own_fields(type_name);
+    for key in body.keys() {
+        if ENVELOPE_FIELDS.contains(&key.as_str()) {
+            return Err(Error::rejected(format!(
+                "a {type_name} event cannot carry `{key}`: it is set by the ledger when the event is recorded"
+            )));
+        }
+        if !COMMON_FIELDS.contains(&key.as_str()) && !own.contains(&key.as_str()) {
+            return Err(Error::rejected(format!("{} is not a field of a {type_name} event", quote(key))));
+        }
+    }
+    let f = Fields { body, type_name };
+    let org = OrgId::parse(f.required_str("org")?).map_err(|e| e.at(format!("`org` of the {type_name} event")))?;
+    let date = match f.optional_str("date")? {
+        Some(d) => Some(
+            EffectiveDate::parse(d).map_err(|e| Error::rejected(format!("`date` of the {type_name} event: {e}")))?,
+        ),
+        None if type_name == "retraction" => None,
+        None => return Err(Error::rejected(format!("the {type_name} event has no `date`"))),
+    };
+    let id = f.optional_str("id")?.map(parse_event_id).transpose().map_err(|e| e.at("`id`"))?;
+    let supersedes = f.optional_str("supersedes")?.map(parse_event_id).transpose().map_err(|e| e.at("`supersedes`"))?;
+    f.optional_str("note")?;
+    match body.get("details") {
+        None | Some(Value::Object(_)) => {}
+        Some(other) => return Err(Error::rejected(format!("`details` must be a JSON object, not {}", kind_of(other)))),
+    }
+    match body.get("source") {
+        None | Some(Value::String(_)) => {}
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                if !["title", "publisher", "url", "published"].contains(&k.as_str()) {
+                    return Err(Error::rejected(format!(
+                        "{} is not a field of `source`: expected title, publisher, url or published",
+                        quote(k)
+                    )));
+                }
+                if !v.is_string() {
+                    return Err(Error::rejected(format!("`source.{k}` must be a string, not {}", kind_of(v))));
+                }
+            }
+        }
+        Some(other) => {
+            return Err(Error::rejected(format!("`source` must be a string or an object, not {}", kind_of(other))));
+        }
+    }
+    let kind = match type_name {
+        "founding" => EventKind::Founding {
+            members: f.members("members", true)?,
+            name: f.optional_str("name")?.map(str::to_owned),
+            seat: f.optional_str("seat")?.map(str::to_owned),
+        },
+        "launch" => {
+            EventKind::Launch { members: f.members("members", false)?, by: f.optional_str("by")?.map(str::to_owned) }
+        }
+        "exercise" => EventKind::Exercise {
+            name: f.required_str("name")?.to_owned(),
+            place: f.optional_str("place")?.map(str::to_owned),
+            participants: f.members("participants", false)?,
+        },
+        "accession" => EventKind::Accession {
+            members: f.members("members", true)?,
+            status: f.optional_str("status")?.map(Status::parse).transpose()?.unwrap_or(Status::Full),
+        },
+        "status_change" => EventKind::StatusChange {
+            members: f.members("members", true)?,
+            status: Status::parse(f.required_str("status")?)?,
+        },
+        "suspension" => EventKind::Suspension { members: f.members("members", true)? },
+        "reinstatement" => EventKind::Reinstatement { members: f.members("members", true)? },
+        "withdrawal" => EventKind::Withdrawal { members: f.members("members", true)? },
+        "expulsion" => EventKind::Expulsion { members: f.members("members", true)? },
+        "dissolution" => EventKind::Dissolution,
+        _ => {
+            if supersedes.is_some() {
+                return Err(Error::rejected("a retraction cannot carry `supersedes`: it only retracts"));
+            }
+            EventKind::Retraction {
+                retracts: parse_event_id(f.required_str("retracts")?).map_err(|e| e.at("`retracts`"))?,
+                reason: f.required_str("reason")?.to_owned(),
+            }
+        }
+    };
+    if supersedes.is_some() && supersedes == id {
+        return Err(Error::rejected("an event cannot supersede itself"));
+    }
+    Ok(Parsed { org, date, id, supersedes, kind })
+}
+
+struct Fields<'a> {
+    body: &'a Map<String, Value>,
+    type_name: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    fn optional_str(&self, key: &str) -> Result<Option<&'a str>> {
+        match self.body.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(other) => Err(Error::rejected(format!(
+                "`{key}` of the {} event must be a string, not {}",
+                self.type_name,
+                kind_of(other)
+            ))),
+        }
+    }
+
+    fn required_str(&self, key: &str) -> Result<&'a str> {
+        match self.optional_str(key)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            Some(_) => Err(Error::rejected(format!("`{key}` of the {} event is empty", self.type_name))),
+            None => Err(Error::rejected(format!("the {} event has no `{key}`", self.type_name))),
+        }
+    }
+
+    /// A list of distinct party ids; `required` means present and non-empty.
+    fn members(&self, key: &str, required: bool) -> Result<Vec<PartyId>> {
+        let items = match self.body.get(key) {
+            None if required => {
+                return Err(Error::rejected(format!("the {} event has no `{key}`", self.type_name)));
+            }
+            None => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(Error::rejected(format!(
+                    "`{key}` of the {} event must be a list of party ids, not {}",
+                    self.type_name,
+                    kind_of(other)
+                )));
+            }
+        };
+        if required && items.is_empty() {
+            return Err(Error::rejected(format!("`{key}` of the {} event names no party", self.type_name)));
+        }
+        let mut out: Vec<PartyId> = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String(s) = item else {
+                return Err(Error::rejected(format!(
+                    "`{key}` of the {} event must hold party ids as strings, not {}",
+                    self.type_name,
+                    kind_of(item)
+                )));
+            };
+            let party = PartyId::parse(s).map_err(|e| e.at(format!("`{key}` of the {} event", self.type_name)))?;
+            if out.contains(&party) {
+                return Err(Error::rejected(format!("`{key}` of the {} event names {party} twice", self.type_name)));
+            }
+            out.push(party);
+        }
+        Ok(out)
+    }
+}
+
+/// `a number`, `a list`, …: how messages name a JSON value's type.
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// One sentence for a JSON syntax error, with the column but without echoing input.
+pub fn json_error(e: &serde_json::Error) -> Error {
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "it ends too early",
+        _ => "it is not valid JSON",
+    };
+    let detail = e.to_string();
+    // serde_json's text ends with " at line L column C"; keep its first clause only.
+    let reason = detail.split(" at line ").next().unwrap_or("").trim();
+    Error::rejected(format!("{what} ({reason}, column {})", e.column()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Event> {
+        Event::parse_str(text)
+    }
+
+    #[test]
+    fn derived_ids_depend_on_content_only() {
+        let a = parse(r#"{"type":"accession","org":"isa","date":"2020-12-09","members":["ISR"]}"#).unwrap();
+        let b = parse(r#"{ "members": ["ISR"], "date":"2020-12-09", "org":"isa", "type":"accession" }"#).unwrap();
+        let c = parse(r#"{"type":"accession","org":"isa","date":"2020-12-10","members":["ISR"]}"#).unwrap();
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, c.id);
+        assert_eq!(a.id.get_version_num(), 5);
+        // Giving the derived id explicitly is the same event.
+        let with_id = parse(&format!(
+            r#"{{"type":"accession","org":"isa","date":"2020-12-09","members":["ISR"],"id":"{}"}}"#,
+            a.id
+        ))
+        .unwrap();
+        assert_eq!(with_id.canonical(), a.canonical());
+    }
+
+    #[test]
+    fn ids_are_stored_lowercase() {
+        let e = parse(r#"{"type":"dissolution","org":"x","date":"2020","id":"123E4567-E89B-12D3-A456-426614174000"}"#)
+            .unwrap();
+        assert_eq!(e.body()["id"], "123e4567-e89b-12d3-a456-426614174000");
+    }
+
+    #[test]
+    fn refusals_name_the_problem() {
+        let cases = [
+            (r#"[]"#, "must be a JSON object"),
+            (r#"{"org":"isa","date":"2020"}"#, "no `type`"),
+            (r#"{"type":"merger","org":"isa","date":"2020"}"#, "not an event type"),
+            (r#"{"type":7,"org":"isa","date":"2020"}"#, "`type` must be a string"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","colour":"red"}"#, "not a field"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","seq":3}"#, "set by the ledger"),
+            (r#"{"type":"dissolution","date":"2020"}"#, "no `org`"),
+            (r#"{"type":"dissolution","org":"ISA","date":"2020"}"#, "not an org id"),
+            (r#"{"type":"dissolution","org":"isa"}"#, "no `date`"),
+            (r#"{"type":"dissolution","org":"isa","date":"2021-02-30"}"#, "`date`"),
+            (r#"{"type":"dissolution","org":"isa","date":2020}"#, "must be a string"),
+            (r#"{"type":"accession","org":"isa","date":"2020"}"#, "no `members`"),
+            (r#"{"type":"accession","org":"isa","date":"2020","members":[]}"#, "names no party"),
+            (r#"{"type":"accession","org":"isa","date":"2020","members":"ISR"}"#, "list of party ids"),
+            (r#"{"type":"accession","org":"isa","date":"2020","members":[1]}"#, "as strings"),
+            (r#"{"type":"accession","org":"isa","date":"2020","members":["IS R"]}"#, "not a party id"),
+            (r#"{"type":"accession","org":"isa","date":"2020","members":["ISR","ISR"]}"#, "twice"),
+            (r#"{"type":"accession","org":"isa","date":"2020","members":["ISR"],"status":"member"}"#, "not a status"),
+            (r#"{"type":"status_change","org":"isa","date":"2020","members":["ISR"]}"#, "no `status`"),
+            (r#"{"type":"exercise","org":"isa","date":"2020"}"#, "no `name`"),
+            (r#"{"type":"exercise","org":"isa","date":"2020","name":""}"#, "empty"),
+            (r#"{"type":"retraction","org":"isa","retracts":"123e4567-e89b-12d3-a456-426614174000"}"#, "no `reason`"),
+            (r#"{"type":"retraction","org":"isa","retracts":"x","reason":"y"}"#, "not an event id"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","id":"42"}"#, "not an event id"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","details":[]}"#, "`details` must be a JSON object"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","source":1}"#, "`source` must be"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","source":{"author":"x"}}"#, "not a field of `source`"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","source":{"url":5}}"#, "`source.url` must be a string"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","note":null}"#, "must be a string"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020""#, "ends too early"),
+            (r#"{"type":"dissolution",}"#, "not valid JSON"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text).expect_err(text);
+            assert!(err.message().contains(expected), "{text}: {err}");
+            assert!(!err.message().contains('\n'), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_type_parses() {
+        let cases = [
+            r#"{"type":"founding","org":"isa","date":"2017-02","members":["ARE","FRA"],"name":"ISA","seat":"Abu Dhabi"}"#,
+            r#"{"type":"launch","org":"isa","date":"2018-03","by":"Saif"}"#,
+            r#"{"type":"exercise","org":"isa","date":"2019","name":"ISALEX19","place":"Abu Dhabi","participants":["ARE"]}"#,
+            r#"{"type":"accession","org":"isa","date":"2020-12-09","members":["ISR"],"status":"observer"}"#,
+            r#"{"type":"status_change","org":"isa","date":"2021","members":["ISR"],"status":"full"}"#,
+            r#"{"type":"suspension","org":"isa","date":"2021","members":["ISR"]}"#,
+            r#"{"type":"reinstatement","org":"isa","date":"2021","members":["ISR"]}"#,
+            r#"{"type":"withdrawal","org":"isa","date":"2021","members":["ISR"]}"#,
+            r#"{"type":"expulsion","org":"isa","date":"2021","members":["ISR"]}"#,
+            r#"{"type":"dissolution","org":"isa","date":"2030?","note":"n","details":{"a":[1,{"b":null}]},"source":"s"}"#,
+            r#"{"type":"retraction","org":"isa","retracts":"123e4567-e89b-12d3-a456-426614174000","reason":"typo"}"#,
+        ];
+        for (text, name) in cases.iter().zip(TYPES) {
+            let e = parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
+            assert_eq!(e.type_name(), name);
+        }
+    }
+}

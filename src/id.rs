@@ -1,0 +1,117 @@
+//! Identifiers that can only hold valid values (SPEC §1).
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::error::{Error, Result, quote};
+
+/// An organization id: `^[a-z0-9][a-z0-9-]{0,62}$`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrgId(String);
+
+/// A party id: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartyId(String);
+
+impl OrgId {
+    pub fn parse(s: &str) -> Result<OrgId> {
+        let ok = matches!(s.as_bytes().first(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
+            && s.len() <= 63
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(OrgId(s.to_owned()))
+        } else {
+            Err(Error::rejected(format!(
+                "{} is not an org id: expected 1 to 63 characters of a-z, 0-9 and -, starting with a letter or digit",
+                quote(s)
+            )))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartyId {
+    pub fn parse(s: &str) -> Result<PartyId> {
+        let ok = matches!(s.as_bytes().first(), Some(b) if b.is_ascii_alphanumeric())
+            && s.len() <= 64
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok {
+            Ok(PartyId(s.to_owned()))
+        } else {
+            Err(Error::rejected(format!(
+                "{} is not a party id: expected 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+                quote(s)
+            )))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! string_id {
+    ($t:ty) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    };
+}
+string_id!(OrgId);
+string_id!(PartyId);
+
+/// Parses an event id: a UUID in its hyphenated form (any case).
+pub fn parse_event_id(s: &str) -> Result<uuid::Uuid> {
+    if s.len() == 36
+        && let Ok(id) = uuid::Uuid::try_parse(s)
+    {
+        return Ok(id);
+    }
+    Err(Error::rejected(format!(
+        "{} is not an event id: expected a UUID like 123e4567-e89b-12d3-a456-426614174000",
+        quote(s)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_ids() {
+        for ok in ["isa", "nato", "a", "0", "g-7", &"a".repeat(63)] {
+            assert!(OrgId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-isa", "ISA", "is a", "isa_", "é", &"a".repeat(64)] {
+            assert!(OrgId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn party_ids() {
+        for ok in ["ARE", "fra", "X.1_y-z", &"A".repeat(64)] {
+            assert!(PartyId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".ARE", "_A", "A B", "A/B", "Å", &"A".repeat(65)] {
+            assert!(PartyId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_ids() {
+        assert!(parse_event_id("123e4567-e89b-12d3-a456-426614174000").is_ok());
+        assert!(parse_event_id("123E4567-E89B-12D3-A456-426614174000").is_ok());
+        for bad in ["", "123e4567e89b12d3a456426614174000", "{123e4567-e89b-12d3-a456-426614174000}", "not-a-uuid"] {
+            assert!(parse_event_id(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The ledger: recording events under the rules, and reading the log back.
+//!
+//! [`Recorder`] is the only writer. It checks each event against its org's
+//! timeline (loaded through the by-org index, then kept in memory), seals it
+//! into the hash chain, and writes batches of envelopes. Nothing is reported
+//! as recorded before [`Recorder::commit`] has made it durable; a recorder
+//! dropped or [`Recorder::abort`]ed leaves the log as it found it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::envelope::{Envelope, Head, format_time, looks_like_envelope, parse_time};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind, json_error};
+use crate::id::OrgId;
+use crate::store::{Options, Store};
+use crate::timeline::{Change, Step, Timeline};
+
+/// Envelopes written per sled batch: sled is fastest with a few hundred.
+pub const BATCH: usize = 512;
+
+/// The largest event accepted, in bytes of JSON: real events are a few KB,
+/// and keeping values small keeps them out of sled's unsynced blob files.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// Which state of the log a query reads (transaction time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    Now,
+    Seq(u64),
+    Time(DateTime<Utc>),
+}
+
+pub struct Ledger {
+    store: Store,
+}
+
+/// What recording one event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Recorded(u64),
+    AlreadyRecorded(u64),
+}
+
+impl Ledger {
+    pub fn open(dir: &Path, options: &Options) -> Result<Ledger> {
+        Ok(Ledger { store: Store::open(dir, options)? })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn head(&self) -> Result<Head> {
+        self.store.head()
+    }
+
+    /// Starts recording; `actor` becomes `recorded_by`.
+    pub fn recorder(&self, actor: &str) -> Result<Recorder<'_>> {
+        let last = self.store.last()?;
+        let (head, last_time) = match &last {
+            None => (Head::empty(), DateTime::<Utc>::MIN_UTC),
+            Some(env) => (
+                Head { seq: env.seq, hash: env.hash.clone() },
+                parse_time(&env.recorded_at).unwrap_or(DateTime::<Utc>::MIN_UTC),
+            ),
+        };
+        Ok(Recorder {
+            store: &self.store,
+            actor: actor.to_owned(),
+            start: head.clone(),
+            head,
+            last_time,
+            pending: Vec::new(),
+            pending_ids: HashMap::new(),
+            timelines: HashMap::new(),
+            written: false,
+        })
+    }
+
+    /// The event with this id.
+    pub fn find(&self, id: &Uuid) -> Result<Option<Envelope>> {
+        let Some(seq) = self.store.seq_of(id)? else { return Ok(None) };
+        let env = self.store.get(seq)?.ok_or_else(|| {
+            Error::integrity(format!("the id index names seq {seq} for event {id}, which is not in the log"))
+        })?;
+        if env.event.id != *id {
+            return Err(Error::integrity(format!(
+                "the id index names seq {seq} for event {id}, which holds another event"
+            )));
+        }
+        Ok(Some(env))
+    }
+
+    /// The log position a view reads up to.
+    pub fn resolve(&self, as_of: AsOf) -> Result<u64> {
+        let head = self.store.head()?.seq;
+        match as_of {
+            AsOf::Now => Ok(head),
+            AsOf::Seq(n) if n <= head => Ok(n),
+            AsOf::Seq(n) => Err(Error::rejected(format!("the log has no seq {n}: its head is seq {head}"))),
+            AsOf::Time(t) => {
+                // recorded_at never decreases: binary search for the last seq at or before t.
+                let (mut lo, mut hi) = (0u64, head);
+                while lo < hi {
+                    let mid = lo + (hi - lo).div_ceil(2);
+                    let env = self
+                        .store
+                        .get(mid)?
+                        .ok_or_else(|| Error::integrity(format!("the log has a gap at seq {mid}")))?;
+                    let at = parse_time(&env.recorded_at).ok_or_else(|| {
+                        Error::integrity(format!("the stored event at seq {mid} has a damaged recorded_at"))
+                    })?;
+                    if at <= t { lo = mid } else { hi = mid - 1 }
+                }
+                Ok(lo)
+            }
+        }
+    }
+
+    /// An org's events up to `upto`, in log order, and the timeline of those
+    /// that count then (corrections applied as of `upto`).
+    pub fn org(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
+        let events = self.store.org_events(org, upto)?;
+        let timeline = timeline_of(org, events.iter().map(|e| (e.seq, &e.event)))?;
+        Ok(OrgRecord { org: org.clone(), upto, events, timeline })
+    }
+}
+
+/// An org as the log stood at one position.
+pub struct OrgRecord {
+    pub org: OrgId,
+    pub upto: u64,
+    /// Every event of the org up to `upto`, in log order, corrections included.
+    pub events: Vec<Envelope>,
+    pub timeline: Timeline,
+}
+
+impl OrgRecord {
+    pub fn event(&self, id: &Uuid) -> Option<&Envelope> {
+        self.events.iter().find(|e| e.event.id == *id)
+    }
+}
+
+/// The steps of the events that count, given an org's events in log order.
+pub fn counting_steps<'a>(events: impl Iterator<Item = (u64, &'a Event)>) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for (seq, event) in events {
+        let target = match &event.kind {
+            EventKind::Retraction { retracts, .. } => Some(*retracts),
+            _ => event.supersedes,
+        };
+        if let Some(target) = target {
+            steps.retain(|s| s.id != target);
+        }
+        steps.extend(Step::of(seq, event));
+    }
+    steps
+}
+
+fn timeline_of<'a>(org: &OrgId, events: impl Iterator<Item = (u64, &'a Event)>) -> Result<Timeline> {
+    Timeline::build(counting_steps(events)).map_err(|why| {
+        Error::integrity(format!("the recorded timeline of org `{org}` breaks a rule ({why}): the log was altered"))
+    })
+}
+
+pub struct Recorder<'a> {
+    store: &'a Store,
+    actor: String,
+    /// The head before this recorder wrote anything, to undo a failed import.
+    start: Head,
+    head: Head,
+    last_time: DateTime<Utc>,
+    /// Sealed but not yet written to sled.
+    pending: Vec<Envelope>,
+    pending_ids: HashMap<Uuid, usize>,
+    timelines: HashMap<OrgId, Timeline>,
+    written: bool,
+}
+
+impl Recorder<'_> {
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// Records one line of NDJSON: a bare event, or an export's envelope.
+    pub fn record_line(&mut self, line: &str) -> Result<Outcome> {
+        if line.len() > MAX_EVENT_BYTES {
+            return Err(Error::rejected(format!(
+                "the event is {} bytes long, more than the {MAX_EVENT_BYTES} bytes an event may take",
+                line.len()
+            )));
+        }
+        let value: Value = serde_json::from_str(line).map_err(|e| json_error(&e))?;
+        match &value {
+            Value::Object(map) if looks_like_envelope(map) => {
+                let env = Envelope::from_value(value)?;
+                self.record_envelope(env)
+            }
+            _ => self.record(Event::from_value(value)?),
+        }
+    }
+
+    /// Records a new event at the end of the log.
+    pub fn record(&mut self, event: Event) -> Result<Outcome> {
+        if let Some(outcome) = self.already_recorded(&event)? {
+            return Ok(outcome);
+        }
+        self.check_rules(&event)?;
+        let now = Utc::now().max(self.last_time);
+        let env =
+            Envelope::seal(event, self.head.seq + 1, format_time(now), self.actor.clone(), self.head.hash.clone());
+        self.last_time = now;
+        self.push(env)
+    }
+
+    /// Restores an envelope of an export verbatim, if it continues the log exactly.
+    pub fn record_envelope(&mut self, env: Envelope) -> Result<Outcome> {
+        let seq = env.seq;
+        if seq <= self.head.seq {
+            let recorded = self.envelope_at(seq)?;
+            return if recorded.hash == env.hash {
+                Ok(Outcome::AlreadyRecorded(seq))
+            } else {
+                Err(Error::rejected(format!(
+                    "the envelope of seq {seq} differs from the event recorded at seq {seq}: the export is of another log"
+                )))
+            };
+        }
+        if seq != self.head.seq + 1 {
+            return Err(Error::rejected(format!(
+                "the envelope of seq {seq} does not continue the log, whose head is seq {}",
+                self.head.seq
+            )));
+        }
+        if env.prev != self.head.hash {
+            return Err(Error::rejected(format!(
+                "the envelope of seq {seq} has a `prev` that is not the hash of seq {}",
+                self.head.seq
+            )));
+        }
+        if !env.hash_is_valid() {
+            return Err(Error::rejected(format!(
+                "the envelope of seq {seq} has a `hash` that does not match its content"
+            )));
+        }
+        let at = parse_time(&env.recorded_at).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if at < self.last_time {
+            return Err(Error::rejected(format!(
+                "the envelope of seq {seq} was recorded before seq {}",
+                self.head.seq
+            )));
+        }
+        if let Some(other) = self.seq_of(&env.event.id)? {
+            return Err(Error::rejected(format!(
+                "event {} of seq {seq} is already recorded at seq {other}",
+                env.event.id
+            )));
+        }
+        self.check_rules(&env.event)?;
+        self.last_time = at;
+        self.push(env)
+    }
+
+    fn push(&mut self, env: Envelope) -> Result<Outcome> {
+        let seq = env.seq;
+        self.head = Head { seq, hash: env.hash.clone() };
+        self.pending_ids.insert(env.event.id, self.pending.len());
+        self.pending.push(env);
+        if self.pending.len() >= BATCH {
+            self.write_pending()?;
+        }
+        Ok(Outcome::Recorded(seq))
+    }
+
+    fn write_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.written = true;
+        self.store.write(&self.pending)?;
+        self.pending.clear();
+        self.pending_ids.clear();
+        Ok(())
+    }
+
+    /// Writes what is pending and makes it durable. Only after this returns
+    /// may the events be reported as recorded.
+    pub fn commit(mut self) -> Result<Head> {
+        self.write_pending()?;
+        if self.written {
+            self.store.sync()?;
+        }
+        Ok(self.head.clone())
+    }
+
+    /// Undoes everything this recorder wrote: the log is as it was before.
+    pub fn abort(mut self) -> Result<()> {
+        self.pending.clear();
+        if self.written {
+            self.store.truncate_after(self.start.seq)?;
+            self.store.sync()?;
+            self.written = false;
+        }
+        Ok(())
+    }
+
+    fn seq_of(&self, id: &Uuid) -> Result<Option<u64>> {
+        if let Some(&i) = self.pending_ids.get(id) {
+            return Ok(Some(self.pending[i].seq));
+        }
+        self.store.seq_of(id)
+    }
+
+    fn envelope_at(&self, seq: u64) -> Result<Envelope> {
+        if let Some(first) = self.pending.first()
+            && seq >= first.seq
+        {
+            return Ok(self.pending[(seq - first.seq) as usize].clone());
+        }
+        self.store.get(seq)?.ok_or_else(|| Error::integrity(format!("the log has a gap at seq {seq}")))
+    }
+
+    fn event_by_id(&self, id: &Uuid) -> Result<Option<Envelope>> {
+        match self.seq_of(id)? {
+            None => Ok(None),
+            Some(seq) => self.envelope_at(seq).map(Some),
+        }
+    }
+
+    fn already_recorded(&self, event: &Event) -> Result<Option<Outcome>> {
+        let Some(recorded) = self.event_by_id(&event.id)? else { return Ok(None) };
+        if recorded.event.canonical() == event.canonical() {
+            Ok(Some(Outcome::AlreadyRecorded(recorded.seq)))
+        } else {
+            Err(Error::rejected(format!(
+                "event {} is already recorded at seq {} with other content: an event cannot be changed, record a correction (supersedes) instead",
+                event.id, recorded.seq
+            )))
+        }
+    }
+
+    fn timeline(&mut self, org: &OrgId) -> Result<&mut Timeline> {
+        if !self.timelines.contains_key(org) {
+            // Events of this org still pending belong to it too; the store has the rest.
+            let mut events = self.store.org_events(org, u64::MAX)?;
+            events.extend(self.pending.iter().filter(|e| e.event.org == *org).cloned());
+            let timeline = timeline_of(org, events.iter().map(|e| (e.seq, &e.event)))?;
+            self.timelines.insert(org.clone(), timeline);
+        }
+        self.timelines.get_mut(org).ok_or_else(|| Error::integrity("an org's timeline vanished from memory"))
+    }
+
+    /// Checks the event against its org's timeline and, if it keeps every
+    /// rule, applies it there.
+    fn check_rules(&mut self, event: &Event) -> Result<()> {
+        let target = match &event.kind {
+            EventKind::Retraction { retracts, .. } => Some(*retracts),
+            _ => event.supersedes,
+        };
+        if let Some(target) = target {
+            self.check_target(event, &target)?;
+        }
+        let step = Step::of(self.head.seq + 1, event);
+        let timeline = self.timeline(&event.org)?;
+        let change = match (&target, step) {
+            (Some(target), None) => Change::Remove(target),
+            (Some(target), Some(step)) => Change::Replace(target, step),
+            (None, Some(step)) => Change::Add(step),
+            (None, None) => return Err(Error::rejected(format!("{} has no date", event.describe()))),
+        };
+        timeline
+            .apply(change)
+            .map_err(|why| Error::rejected(format!("{} breaks a rule of org `{}`: {why}", event.describe(), event.org)))
+    }
+
+    fn check_target(&mut self, event: &Event, target: &Uuid) -> Result<()> {
+        let what = if event.supersedes.is_some() { "supersedes" } else { "retracts" };
+        let refuse = |why: String| Err(Error::rejected(format!("{} {what} event {target}, {why}", event.describe())));
+        let Some(recorded) = self.event_by_id(target)? else {
+            return refuse("which is not in the log".to_owned());
+        };
+        if recorded.event.org != event.org {
+            return refuse(format!("an event of org `{}`, not of `{}`", recorded.event.org, event.org));
+        }
+        if matches!(recorded.event.kind, EventKind::Retraction { .. }) {
+            return refuse("a retraction: a retraction cannot be corrected, only the events it names".to_owned());
+        }
+        if !self.timeline(&event.org)?.contains(target) {
+            return refuse("which no longer counts: it was already retracted or superseded".to_owned());
+        }
+        Ok(())
+    }
+}

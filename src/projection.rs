@@ -1,0 +1,201 @@
+//! Projections of one org's timeline: members on a day with honest
+//! uncertainty (SPEC §5), history, and the difference between two days.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::date::Day;
+use crate::id::{OrgId, PartyId};
+use crate::ledger::OrgRecord;
+use crate::timeline::{Action, Standing, Step};
+
+/// A party's status on one day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// Every way the imprecise dates can resolve gives this standing;
+    /// `since` is the step that gave it (none for `Standing::None`).
+    Certain { standing: Standing, since: Option<usize> },
+    /// The standings it may have, sorted (none first), and the first step
+    /// whose date leaves it open.
+    Uncertain { possible: Vec<Standing>, open: usize },
+}
+
+impl Reading {
+    pub fn certain(&self) -> Option<Standing> {
+        match self {
+            Reading::Certain { standing, .. } => Some(*standing),
+            Reading::Uncertain { .. } => None,
+        }
+    }
+}
+
+/// Every party the timeline names, with its reading on `day`.
+pub fn readings(steps: &[Step], day: Day) -> BTreeMap<PartyId, Reading> {
+    let founded = steps.first().filter(|s| s.is_founding()).map_or(Day::MIN, |s| s.first);
+    let mut per_party: BTreeMap<&PartyId, Vec<usize>> = BTreeMap::new();
+    let mut org_wide = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        if matches!(step.action, Action::Dissolve) {
+            org_wide.push(i);
+        }
+        for party in step.action.parties() {
+            per_party.entry(party).or_default().push(i);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (party, mut own) in per_party {
+        own.extend(&org_wide);
+        own.sort_unstable();
+        out.insert(party.clone(), read_party(steps, &own, party, founded, day));
+    }
+    out
+}
+
+fn read_party(steps: &[Step], own: &[usize], party: &PartyId, founded: Day, day: Day) -> Reading {
+    // standings[k]: the standing after the first k of the party's steps.
+    let mut standings = Vec::with_capacity(own.len() + 1);
+    standings.push(Standing::None);
+    for &i in own {
+        let before = standings[standings.len() - 1];
+        standings.push(before.after(party, &steps[i].action).unwrap_or(before));
+    }
+    // The steps that have happened by `day` are a prefix: at least up to the
+    // last that certainly happened, at most up to the last that may have.
+    let least = own.iter().rposition(|&i| steps[i].last <= day).map_or(0, |p| p + 1);
+    let most = own.iter().rposition(|&i| steps[i].start(founded) <= day).map_or(0, |p| p + 1).max(least);
+    let mut possible: Vec<Standing> = standings[least..=most].to_vec();
+    possible.sort_by_key(|s| s.rank());
+    possible.dedup_by_key(|s| s.as_str());
+    if possible.len() == 1 {
+        let standing = standings[least];
+        let since = (1..=least).rev().find(|&k| standings[k - 1] != standings[k]).map(|k| own[k - 1]);
+        Reading::Certain { standing, since }
+    } else {
+        let open = (least..most).find(|&k| standings[k + 1] != standings[least]).unwrap_or(least);
+        Reading::Uncertain { possible, open: own[open] }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Member {
+    pub id: PartyId,
+    pub status: &'static str,
+    pub since: String,
+    pub founder: bool,
+    #[serde(skip)]
+    pub since_event: Uuid,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct UncertainMember {
+    pub id: PartyId,
+    pub possible: Vec<&'static str>,
+    pub date: String,
+    #[serde(skip)]
+    pub event: Uuid,
+}
+
+/// `members --json`, field for field (SPEC §5).
+#[derive(Clone, Debug, Serialize)]
+pub struct Members {
+    pub org: OrgId,
+    pub at: Day,
+    pub seq: u64,
+    pub members: Vec<Member>,
+    pub uncertain: Vec<UncertainMember>,
+    pub count: usize,
+}
+
+fn date_of(record: &OrgRecord, step: &Step) -> String {
+    record.event(&step.id).and_then(|e| e.event.date).map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// Who were the members of the org on `day`, as the log stood at `record.upto`.
+pub fn members(record: &OrgRecord, day: Day) -> Members {
+    let steps = record.timeline.steps();
+    let founders: &[PartyId] = match steps.first().map(|s| &s.action) {
+        Some(Action::Found(f)) => f,
+        _ => &[],
+    };
+    let mut members = Vec::new();
+    let mut uncertain = Vec::new();
+    for (party, reading) in readings(steps, day) {
+        match reading {
+            Reading::Certain { standing: Standing::None, .. } => {}
+            Reading::Certain { standing, since } => {
+                let step = since.map(|i| &steps[i]);
+                members.push(Member {
+                    founder: founders.contains(&party),
+                    id: party,
+                    status: standing.as_str(),
+                    since: step.map(|s| date_of(record, s)).unwrap_or_default(),
+                    since_event: step.map(|s| s.id).unwrap_or_default(),
+                });
+            }
+            Reading::Uncertain { possible, open } => uncertain.push(UncertainMember {
+                id: party,
+                possible: possible.iter().map(|s| s.as_str()).collect(),
+                date: date_of(record, &steps[open]),
+                event: steps[open].id,
+            }),
+        }
+    }
+    Members { org: record.org.clone(), at: day, seq: record.upto, count: members.len(), members, uncertain }
+}
+
+/// `diff --json` (SPEC §5), plus the parties whose status is uncertain on
+/// either day, which cannot be said to have joined, left or changed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Diff {
+    pub org: OrgId,
+    pub from: Day,
+    pub to: Day,
+    pub joined: Vec<PartyId>,
+    pub left: Vec<PartyId>,
+    pub changed: Vec<Changed>,
+    pub uncertain: Vec<PartyId>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Changed {
+    pub id: PartyId,
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+pub fn diff(record: &OrgRecord, from: Day, to: Day) -> Diff {
+    let steps = record.timeline.steps();
+    let before = readings(steps, from);
+    let after = readings(steps, to);
+    let mut d =
+        Diff { org: record.org.clone(), from, to, joined: vec![], left: vec![], changed: vec![], uncertain: vec![] };
+    for (party, a) in &before {
+        let b = &after[party];
+        match (a.certain(), b.certain()) {
+            (Some(x), Some(y)) if x == y => {}
+            (Some(x), Some(y)) if x.as_str() == y.as_str() => {}
+            (Some(Standing::None), Some(_)) => d.joined.push(party.clone()),
+            (Some(_), Some(Standing::None)) => d.left.push(party.clone()),
+            (Some(x), Some(y)) => d.changed.push(Changed { id: party.clone(), from: x.as_str(), to: y.as_str() }),
+            _ => d.uncertain.push(party.clone()),
+        }
+    }
+    d
+}
+
+/// The org's events that count, in timeline order; with `member`, only those
+/// that name it (and the org-wide founding and dissolution).
+pub fn history<'a>(record: &'a OrgRecord, member: Option<&PartyId>) -> Vec<&'a crate::envelope::Envelope> {
+    record
+        .timeline
+        .steps()
+        .iter()
+        .filter(|s| match member {
+            None => true,
+            Some(p) => s.action.parties().contains(p) || matches!(s.action, Action::Found(_) | Action::Dissolve),
+        })
+        .filter_map(|s| record.event(&s.id))
+        .collect()
+}

@@ -1,0 +1,388 @@
+//! An org's timeline and the rules of SPEC §3.
+//!
+//! The timeline orders the events of one org that count by the first day of
+//! their (clipped) date range, then by log position, a founding first among
+//! equals. The rules are a fold over that order: each step must be allowed by
+//! the state the steps before it left. The timeline holds compact [`Step`]s,
+//! not whole events, so an import can keep every touched org in memory.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::date::Day;
+use crate::event::{Event, EventKind, Status};
+use crate::id::PartyId;
+
+/// What an event does to membership, without its descriptive fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Found(Vec<PartyId>),
+    Launch(Vec<PartyId>),
+    Activity,
+    Admit(Vec<PartyId>, Status),
+    ChangeStatus(Vec<PartyId>, Status),
+    Suspend(Vec<PartyId>),
+    Reinstate(Vec<PartyId>),
+    Withdraw(Vec<PartyId>),
+    Expel(Vec<PartyId>),
+    Dissolve,
+}
+
+impl Action {
+    pub fn parties(&self) -> &[PartyId] {
+        match self {
+            Action::Found(p)
+            | Action::Launch(p)
+            | Action::Admit(p, _)
+            | Action::ChangeStatus(p, _)
+            | Action::Suspend(p)
+            | Action::Reinstate(p)
+            | Action::Withdraw(p)
+            | Action::Expel(p) => p,
+            Action::Activity | Action::Dissolve => &[],
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Action::Found(_) => "founding",
+            Action::Launch(_) => "launch",
+            Action::Activity => "exercise",
+            Action::Admit(..) => "accession",
+            Action::ChangeStatus(..) => "status change",
+            Action::Suspend(_) => "suspension",
+            Action::Reinstate(_) => "reinstatement",
+            Action::Withdraw(_) => "withdrawal",
+            Action::Expel(_) => "expulsion",
+            Action::Dissolve => "dissolution",
+        }
+    }
+}
+
+/// One event's place on the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub seq: u64,
+    pub id: Uuid,
+    /// First and last day of the event's date range, before clipping.
+    pub first: Day,
+    pub last: Day,
+    pub action: Action,
+}
+
+impl Step {
+    /// The step of an event; `None` for a retraction (not on the timeline) or
+    /// an event without a date.
+    pub fn of(seq: u64, event: &Event) -> Option<Step> {
+        let date = event.date.as_ref()?;
+        let action = match &event.kind {
+            EventKind::Founding { members, .. } => Action::Found(members.clone()),
+            EventKind::Launch { members, .. } => Action::Launch(members.clone()),
+            EventKind::Exercise { .. } => Action::Activity,
+            EventKind::Accession { members, status } => Action::Admit(members.clone(), *status),
+            EventKind::StatusChange { members, status } => Action::ChangeStatus(members.clone(), *status),
+            EventKind::Suspension { members } => Action::Suspend(members.clone()),
+            EventKind::Reinstatement { members } => Action::Reinstate(members.clone()),
+            EventKind::Withdrawal { members } => Action::Withdraw(members.clone()),
+            EventKind::Expulsion { members } => Action::Expel(members.clone()),
+            EventKind::Dissolution => Action::Dissolve,
+            EventKind::Retraction { .. } => return None,
+        };
+        Some(Step { seq, id: event.id, first: date.first_day(), last: date.last_day(), action })
+    }
+
+    pub fn is_founding(&self) -> bool {
+        matches!(self.action, Action::Found(_))
+    }
+
+    /// The first day of the range clipped to the founding's first day.
+    pub fn start(&self, founded: Day) -> Day {
+        if self.is_founding() { self.first } else { self.first.max(founded) }
+    }
+
+    fn order_key(&self, founded: Day) -> (Day, bool, u64) {
+        (self.start(founded), !self.is_founding(), self.seq)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the {} at seq {} (event {})", self.action.name(), self.seq, self.id)
+    }
+}
+
+/// A party's standing in an org; a suspension remembers the status it interrupts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Standing {
+    #[default]
+    None,
+    Member(Status),
+    Suspended(Status),
+}
+
+impl Standing {
+    pub fn is_member(self) -> bool {
+        self != Standing::None
+    }
+
+    /// The status name of SPEC §1: full, associate, observer, suspended or none.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::None => "none",
+            Standing::Member(s) => s.as_str(),
+            Standing::Suspended(_) => "suspended",
+        }
+    }
+
+    /// The order in which possible statuses are listed (SPEC §5 example: none first).
+    pub fn rank(self) -> u8 {
+        match self {
+            Standing::None => 0,
+            Standing::Member(Status::Full) => 1,
+            Standing::Member(Status::Associate) => 2,
+            Standing::Member(Status::Observer) => 3,
+            Standing::Suspended(_) => 4,
+        }
+    }
+
+    /// The party's standing after `action`, or why the action is not allowed.
+    pub fn after(self, party: &PartyId, action: &Action) -> Result<Standing, String> {
+        use Standing::*;
+        match (action, self) {
+            (Action::Found(_), _) => Ok(Member(Status::Full)),
+            (Action::Launch(_), None) => Ok(Member(Status::Full)),
+            (Action::Launch(_), s) => Ok(s),
+            (Action::Admit(_, status), None) => Ok(Member(*status)),
+            (Action::Admit(..), s) => Err(format!("{party} is already a member ({})", s.as_str())),
+            (Action::ChangeStatus(_, status), Member(_)) => Ok(Member(*status)),
+            (Action::ChangeStatus(_, status), Suspended(_)) => Ok(Suspended(*status)),
+            (Action::Suspend(_), Member(s)) => Ok(Suspended(s)),
+            (Action::Suspend(_), Suspended(_)) => Err(format!("{party} is already suspended")),
+            (Action::Reinstate(_), Suspended(s)) => Ok(Member(s)),
+            (Action::Reinstate(_), Member(_)) => Err(format!("{party} is not suspended")),
+            (Action::Withdraw(_) | Action::Expel(_), Member(_) | Suspended(_)) => Ok(None),
+            (Action::Activity, s) => Ok(s),
+            (Action::Dissolve, _) => Ok(None),
+            (_, None) => Err(format!("{party} is not a member")),
+        }
+    }
+}
+
+/// The state of an org after a prefix of its timeline.
+#[derive(Clone, Debug, Default)]
+pub struct OrgState {
+    founded: Option<Uuid>,
+    dissolved: Option<Uuid>,
+    parties: HashMap<PartyId, Standing>,
+}
+
+impl OrgState {
+    pub fn standing(&self, party: &PartyId) -> Standing {
+        self.parties.get(party).copied().unwrap_or_default()
+    }
+
+    /// Parties with a standing other than none, unordered.
+    pub fn members(&self) -> impl Iterator<Item = (&PartyId, Standing)> {
+        self.parties.iter().filter(|(_, s)| s.is_member()).map(|(p, s)| (p, *s))
+    }
+
+    pub fn is_dissolved(&self) -> bool {
+        self.dissolved.is_some()
+    }
+
+    /// Applies one step, or says which rule it breaks (and changes nothing).
+    pub fn apply(&mut self, step: &Step) -> Result<(), String> {
+        if let Some(by) = self.dissolved {
+            return Err(format!("it comes after the org's dissolution (event {by})"));
+        }
+        match (&step.action, self.founded) {
+            (Action::Found(_), Some(by)) => return Err(format!("the org is already founded (event {by})")),
+            (Action::Found(_), None) => {}
+            (_, None) => return Err("it comes before the org's founding".to_owned()),
+            (_, Some(_)) => {}
+        }
+        let mut changes = Vec::with_capacity(step.action.parties().len());
+        for party in step.action.parties() {
+            changes.push(self.standing(party).after(party, &step.action)?);
+        }
+        for (party, standing) in step.action.parties().iter().zip(changes) {
+            self.parties.insert(party.clone(), standing);
+        }
+        match step.action {
+            Action::Found(_) => self.founded = Some(step.id),
+            Action::Dissolve => {
+                self.dissolved = Some(step.id);
+                self.parties.clear();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A change to the set of events that count.
+pub enum Change<'a> {
+    Add(Step),
+    Remove(&'a Uuid),
+    Replace(&'a Uuid, Step),
+}
+
+/// The steps of one org in timeline order, and the state they lead to.
+#[derive(Clone, Debug, Default)]
+pub struct Timeline {
+    steps: Vec<Step>,
+    state: OrgState,
+}
+
+impl Timeline {
+    /// Orders and folds steps; fails with the first rule broken.
+    pub fn build(steps: Vec<Step>) -> Result<Timeline, String> {
+        let mut timeline = Timeline::default();
+        timeline.rebuild(steps)?;
+        Ok(timeline)
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    pub fn state(&self) -> &OrgState {
+        &self.state
+    }
+
+    /// The founding's first day, which clips every other step's range.
+    pub fn founded(&self) -> Option<Day> {
+        self.steps.first().filter(|s| s.is_founding()).map(|s| s.first)
+    }
+
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.steps.iter().any(|s| &s.id == id)
+    }
+
+    /// Applies a change if the timeline that results keeps every rule;
+    /// otherwise says which rule breaks where, and leaves the timeline as it was.
+    pub fn apply(&mut self, change: Change<'_>) -> Result<(), String> {
+        let mut steps = self.steps.clone();
+        match change {
+            Change::Add(step) => {
+                if let Some(founded) = self.founded() {
+                    if !step.is_founding() && step.last < founded {
+                        return Err(format!("it is dated before the org's founding (from {founded})"));
+                    }
+                    if self.steps.last().is_none_or(|last| last.order_key(founded) < step.order_key(founded)) {
+                        // The common case: appending at the end only needs the last state.
+                        self.state.apply(&step)?;
+                        self.steps.push(step);
+                        return Ok(());
+                    }
+                }
+                steps.push(step)
+            }
+            Change::Remove(id) => steps.retain(|s| &s.id != id),
+            Change::Replace(id, step) => {
+                steps.retain(|s| &s.id != id);
+                steps.push(step);
+            }
+        }
+        self.rebuild(steps)
+    }
+
+    fn rebuild(&mut self, mut steps: Vec<Step>) -> Result<(), String> {
+        let founded = steps.iter().filter(|s| s.is_founding()).map(|s| s.first).min();
+        let Some(founded) = founded else {
+            return match steps.first() {
+                Some(step) => Err(format!("{step} comes before the org's founding: the org is not founded")),
+                None => {
+                    *self = Timeline::default();
+                    Ok(())
+                }
+            };
+        };
+        if let Some(early) = steps.iter().find(|s| !s.is_founding() && s.last < founded) {
+            return Err(format!("{early} is dated before the org's founding (from {founded})"));
+        }
+        steps.sort_by_key(|s| s.order_key(founded));
+        let mut state = OrgState::default();
+        for step in &steps {
+            state.apply(step).map_err(|why| format!("at {step}: {why}"))?;
+        }
+        self.steps = steps;
+        self.state = state;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(seq: u64, date: &str, action: Action) -> Step {
+        let d = crate::date::EffectiveDate::parse(date).unwrap();
+        Step { seq, id: Uuid::from_u128(seq as u128), first: d.first_day(), last: d.last_day(), action }
+    }
+    fn p(ids: &[&str]) -> Vec<PartyId> {
+        ids.iter().map(|s| PartyId::parse(s).unwrap()).collect()
+    }
+
+    #[test]
+    fn back_dated_accession_before_an_existing_one_is_refused() {
+        let mut t = Timeline::default();
+        t.apply(Change::Add(step(1, "2017-02", Action::Found(p(&["ARE"]))))).unwrap();
+        t.apply(Change::Add(step(2, "2020-12-09", Action::Admit(p(&["ISR"]), Status::Full)))).unwrap();
+        // Withdrawal before the accession: ISR is not yet a member then.
+        let err = t.apply(Change::Add(step(3, "2019", Action::Withdraw(p(&["ISR"]))))).unwrap_err();
+        assert!(err.contains("ISR is not a member"), "{err}");
+        // A second, earlier accession makes the later one name a member.
+        let err = t.apply(Change::Add(step(4, "2018", Action::Admit(p(&["ISR"]), Status::Full)))).unwrap_err();
+        assert!(err.contains("already a member"), "{err}");
+        assert_eq!(t.steps().len(), 2);
+    }
+
+    #[test]
+    fn clipping_and_founding_first_among_equals() {
+        let mut t = Timeline::default();
+        t.apply(Change::Add(step(1, "2017-02", Action::Found(p(&["ARE"]))))).unwrap();
+        // Starts before the founding but may end after it: clipped, allowed.
+        t.apply(Change::Add(step(2, "2016/2019-07-02", Action::Admit(p(&["SVK"]), Status::Full)))).unwrap();
+        // Entirely before the founding: refused.
+        let err = t.apply(Change::Add(step(3, "2016", Action::Admit(p(&["X"]), Status::Full)))).unwrap_err();
+        assert!(err.contains("before the org's founding"), "{err}");
+        assert_eq!(t.steps()[1].start(t.founded().unwrap()).to_string(), "2017-02-01");
+    }
+
+    #[test]
+    fn suspension_remembers_and_dissolution_ends() {
+        let mut t = Timeline::default();
+        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A", "B"]))))).unwrap();
+        t.apply(Change::Add(step(2, "2001", Action::ChangeStatus(p(&["B"]), Status::Observer)))).unwrap();
+        t.apply(Change::Add(step(3, "2002", Action::Suspend(p(&["B"]))))).unwrap();
+        assert!(t.apply(Change::Add(step(4, "2002", Action::Suspend(p(&["B"]))))).is_err());
+        t.apply(Change::Add(step(5, "2003", Action::Reinstate(p(&["B"]))))).unwrap();
+        assert_eq!(t.state().standing(&p(&["B"])[0]), Standing::Member(Status::Observer));
+        assert!(t.apply(Change::Add(step(6, "2004", Action::Reinstate(p(&["B"]))))).is_err());
+        t.apply(Change::Add(step(7, "2005", Action::Dissolve))).unwrap();
+        let err = t.apply(Change::Add(step(8, "2006", Action::Withdraw(p(&["A"]))))).unwrap_err();
+        assert!(err.contains("dissolution"), "{err}");
+        let err = t.apply(Change::Add(step(9, "2007", Action::Activity))).unwrap_err();
+        assert!(err.contains("dissolution"), "{err}");
+        // A back-dated activity from before the dissolution is fine.
+        t.apply(Change::Add(step(10, "2004", Action::Activity))).unwrap();
+    }
+
+    #[test]
+    fn removing_an_accession_that_later_events_need_is_refused() {
+        let mut t = Timeline::default();
+        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A"]))))).unwrap();
+        t.apply(Change::Add(step(2, "2001", Action::Admit(p(&["B"]), Status::Full)))).unwrap();
+        t.apply(Change::Add(step(3, "2002", Action::Withdraw(p(&["B"]))))).unwrap();
+        let id2 = Uuid::from_u128(2);
+        let err = t.apply(Change::Remove(&id2)).unwrap_err();
+        assert!(err.contains("B is not a member"), "{err}");
+        // Replacing it with an earlier accession is fine.
+        t.apply(Change::Replace(&id2, step(4, "2000-06", Action::Admit(p(&["B"]), Status::Full)))).unwrap();
+        assert_eq!(t.steps().iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 4, 3]);
+        assert!(t.apply(Change::Add(step(5, "1999", Action::Found(p(&["Z"]))))).is_err());
+    }
+}
