@@ -1,0 +1,4 @@
+//! Audit: verify, checkpoints, exports, damage.
+
+#[allow(unused_imports)]
+use crate::support::*;

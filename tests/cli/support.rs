@@ -1,0 +1,134 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_accord");
+
+/// The bundled ISA log.
+pub fn isa_log() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("events/isa.ndjson")
+}
+
+/// A temporary ledger; removed when dropped.
+pub struct Ledger {
+    pub dir: tempfile::TempDir,
+}
+
+/// What one run of `accord` did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success, got {}: {}{}", self.code, self.stderr, self.stdout);
+        &self.stdout
+    }
+
+    /// Asserts the exit code and one clear sentence on stderr; returns it.
+    #[track_caller]
+    pub fn fails(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "expected exit {code}, got {}: stderr={} stdout={}", self.code, self.stderr, self.stdout);
+        let msg = self.stderr.trim_end();
+        assert!(!msg.is_empty(), "no message on stderr");
+        assert_eq!(msg.lines().count(), 1, "expected one line on stderr, got: {msg}");
+        assert!(!msg.contains("panicked") && !msg.contains("RUST_BACKTRACE"), "panic: {msg}");
+        msg
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        Ledger { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("ledger")
+    }
+
+    /// A `Command` for accord on this ledger, with a fixed actor.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--ledger").arg(self.path()).args(args);
+        c.env_remove("ACCORD_LEDGER").env("ACCORD_ACTOR", "tester");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).stdin(Stdio::null()).output().expect("run accord"))
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn accord");
+        // A refused input may close stdin early; that is not a test failure.
+        let _ = child.stdin.take().expect("stdin").write_all(input);
+        Run::from(child.wait_with_output().expect("wait accord"))
+    }
+
+    /// Appends one event given as JSON; asserts success.
+    #[track_caller]
+    pub fn append(&self, event: &str) -> String {
+        self.run(&["append", event]).ok().to_owned()
+    }
+
+    /// Imports NDJSON text through stdin.
+    pub fn import_text(&self, ndjson: &str) -> Run {
+        self.run_stdin(&["import", "-"], ndjson.as_bytes())
+    }
+
+    /// (seq, hash) of the head; (0, zeros) for an empty or missing ledger.
+    pub fn head(&self) -> (u64, String) {
+        let r = self.run(&["head", "--json"]);
+        if r.code != 0 {
+            return (0, "0".repeat(64));
+        }
+        let v = r.json();
+        (v["seq"].as_u64().expect("seq"), v["hash"].as_str().expect("hash").to_owned())
+    }
+
+    /// The full export as text.
+    pub fn export(&self) -> String {
+        self.run(&["export"]).ok().to_owned()
+    }
+
+    /// `members ORG --at DAY --json` plus extra args.
+    pub fn members(&self, org: &str, at: &str, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["members", org, "--at", at, "--json"];
+        args.extend_from_slice(extra);
+        self.run(&args).json()
+    }
+}
+
+/// Member ids of a `members --json` answer, in order.
+pub fn ids(members: &serde_json::Value, field: &str) -> Vec<String> {
+    members[field]
+        .as_array()
+        .map(|a| a.iter().map(|m| m["id"].as_str().unwrap_or("?").to_owned()).collect())
+        .unwrap_or_default()
+}
