@@ -264,22 +264,22 @@ impl Timeline {
     /// Applies a change if the timeline that results keeps every rule;
     /// otherwise says which rule breaks where, and leaves the timeline as it was.
     pub fn apply(&mut self, change: Change<'_>) -> Result<(), String> {
+        if let (Change::Add(step), Some(founded)) = (&change, self.founded()) {
+            if !step.is_founding() && step.last < founded {
+                return Err(format!("it is dated before the org's founding (from {founded})"));
+            }
+            if self.steps.last().is_none_or(|last| last.order_key(founded) < step.order_key(founded)) {
+                // The common case: appending at the end only needs the last state.
+                self.state.apply(step)?;
+                if let Change::Add(step) = change {
+                    self.steps.push(step);
+                }
+                return Ok(());
+            }
+        }
         let mut steps = self.steps.clone();
         match change {
-            Change::Add(step) => {
-                if let Some(founded) = self.founded() {
-                    if !step.is_founding() && step.last < founded {
-                        return Err(format!("it is dated before the org's founding (from {founded})"));
-                    }
-                    if self.steps.last().is_none_or(|last| last.order_key(founded) < step.order_key(founded)) {
-                        // The common case: appending at the end only needs the last state.
-                        self.state.apply(&step)?;
-                        self.steps.push(step);
-                        return Ok(());
-                    }
-                }
-                steps.push(step)
-            }
+            Change::Add(step) => steps.push(step),
             Change::Remove(id) => steps.retain(|s| &s.id != id),
             Change::Replace(id, step) => {
                 steps.retain(|s| &s.id != id);
