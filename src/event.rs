@@ -152,8 +152,7 @@ pub struct Event {
 impl Event {
     /// Parses an event from JSON text.
     pub fn parse_str(text: &str) -> Result<Event> {
-        let value: Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
-        Event::from_value(value)
+        Event::from_value(parse_json(text)?)
     }
 
     /// Parses and validates an event. Without an `id`, one is derived from the
@@ -275,11 +274,16 @@ fn parse_fields(body: &Map<String, Value>) -> Result<Parsed> {
     for key in body.keys() {
         if ENVELOPE_FIELDS.contains(&key.as_str()) {
             return Err(Error::rejected(format!(
-                "a {type_name} event cannot carry `{key}`: it is set by the ledger when the event is recorded"
+                "{} {type_name} event cannot carry `{key}`: it is set by the ledger when the event is recorded",
+                article(type_name)
             )));
         }
         if !COMMON_FIELDS.contains(&key.as_str()) && !own.contains(&key.as_str()) {
-            return Err(Error::rejected(format!("{} is not a field of a {type_name} event", quote(key))));
+            return Err(Error::rejected(format!(
+                "{} is not a field of {} {type_name} event",
+                quote(key),
+                article(type_name)
+            )));
         }
     }
     let f = Fields { body, type_name };
@@ -424,6 +428,11 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// `an` before an event type that starts with a vowel (`an accession`), else `a`.
+fn article(type_name: &str) -> &'static str {
+    if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+}
+
 /// `a number`, `a list`, …: how messages name a JSON value's type.
 pub fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -440,12 +449,78 @@ pub fn kind_of(v: &Value) -> &'static str {
 pub fn json_error(e: &serde_json::Error) -> Error {
     let what = match e.classify() {
         serde_json::error::Category::Eof => "it ends too early",
+        // Only [`parse_json`]'s own refusal: a key given twice.
+        serde_json::error::Category::Data => "it is ambiguous",
         _ => "it is not valid JSON",
     };
     let detail = e.to_string();
     // serde_json's text ends with " at line L column C"; keep its first clause only.
     let reason = detail.split(" at line ").next().unwrap_or("").trim();
     Error::rejected(format!("{what} ({reason}, column {})", e.column()))
+}
+
+/// Parses JSON text like `serde_json::from_str`, but refuses an object that
+/// gives a key twice: serde_json would keep the last value and silently drop
+/// the others (`"members":["ISR"],"members":["FRA"]` would record only FRA).
+pub fn parse_json(text: &str) -> Result<Value> {
+    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+
+    struct Strict(Value);
+    struct StrictVisitor;
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Strict, D::Error> {
+            d.deserialize_any(StrictVisitor)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Strict;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> std::result::Result<Strict, E> {
+            Ok(Strict(Value::Bool(v)))
+        }
+        fn visit_i64<E>(self, v: i64) -> std::result::Result<Strict, E> {
+            Ok(Strict(Value::from(v)))
+        }
+        fn visit_u64<E>(self, v: u64) -> std::result::Result<Strict, E> {
+            Ok(Strict(Value::from(v)))
+        }
+        fn visit_f64<E>(self, v: f64) -> std::result::Result<Strict, E> {
+            Ok(Strict(Value::from(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> std::result::Result<Strict, E> {
+            Ok(Strict(Value::String(v.to_owned())))
+        }
+        fn visit_string<E>(self, v: String) -> std::result::Result<Strict, E> {
+            Ok(Strict(Value::String(v)))
+        }
+        fn visit_unit<E>(self) -> std::result::Result<Strict, E> {
+            Ok(Strict(Value::Null))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Strict, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Strict(item)) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Strict(Value::Array(items)))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Strict, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let Strict(value) = map.next_value()?;
+                if out.contains_key(&key) {
+                    return Err(A::Error::custom(format!("the key {} is given twice in one object", quote(&key))));
+                }
+                out.insert(key, value);
+            }
+            Ok(Strict(Value::Object(out)))
+        }
+    }
+
+    serde_json::from_str::<Strict>(text).map(|s| s.0).map_err(|e| json_error(&e))
 }
 
 #[cfg(test)]
@@ -514,6 +589,8 @@ mod tests {
             (r#"{"type":"dissolution","org":"isa","date":"2020","note":null}"#, "must be a string"),
             (r#"{"type":"dissolution","org":"isa","date":"2020""#, "ends too early"),
             (r#"{"type":"dissolution",}"#, "not valid JSON"),
+            (r#"{"type":"dissolution","org":"isa","org":"nato","date":"2020"}"#, "`org` is given twice"),
+            (r#"{"type":"dissolution","org":"isa","date":"2020","details":{"a":{"b":1,"b":1}}}"#, "`b` is given twice"),
         ];
         for (text, expected) in cases {
             let err = parse(text).expect_err(text);

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::envelope::{Envelope, Head, format_time, looks_like_envelope, parse_time};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind, json_error};
+use crate::event::{Event, EventKind, parse_json};
 use crate::id::OrgId;
 use crate::store::{Options, Store};
 use crate::timeline::{Change, Step, Timeline};
@@ -195,7 +195,7 @@ impl Recorder<'_> {
                 line.len()
             )));
         }
-        let value: Value = serde_json::from_str(line).map_err(|e| json_error(&e))?;
+        let value = parse_json(line)?;
         match &value {
             Value::Object(map) if looks_like_envelope(map) => {
                 let env = Envelope::from_value(value)?;

@@ -7,12 +7,17 @@
 //! | `O` + org id + `0x00` + seq (u64 big-endian) | empty |
 //! | `Mformat` | `accord-ledger/1` |
 //!
+//! Next to sled's files, `accord.head` holds the head (`{"seq":N,"hash":"…"}`)
+//! as of the last commit. sled recovers a log whose recent part is damaged by
+//! cutting it, silently, at the damage; the marker makes that loss an error.
+//!
 //! Big-endian sequence numbers make sled's byte order the log order. Every
 //! write is one `apply_batch` (atomic across keys, also after a crash), and
 //! [`Store::sync`] makes written batches durable (see ARCHITECTURE.md).
 //! The store knows nothing of the rules: it keeps bytes and indexes.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -22,9 +27,11 @@ use crate::envelope::{Envelope, Head};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::OrgId;
 
-const FORMAT_KEY: &[u8] = b"Mformat";
+pub const FORMAT_KEY: &[u8] = b"Mformat";
 const FORMAT: &[u8] = b"accord-ledger/1";
 const LOCK_FILE: &str = "accord.lock";
+pub const HEAD_FILE: &str = "accord.head";
+const HEAD_TMP: &str = "accord.head.tmp";
 
 /// How to open a ledger.
 #[derive(Clone, Debug)]
@@ -90,9 +97,12 @@ impl Store {
             // sled caches 1 GB by default; the log is read sequentially, so a
             // small cache costs little and keeps memory bounded.
             .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(Some(1000));
+            // No background flusher: accord syncs explicitly before it reports
+            // anything recorded, and a reader has nothing to flush.
+            .flush_every_ms(None);
         let db = config.open().map_err(|e| sled_error(dir, &e))?;
         let store = Store { db, dir: dir.to_owned(), _lock: lock };
+        store.check_head_marker()?;
         match store.db.get(FORMAT_KEY).map_err(|e| sled_error(dir, &e))? {
             Some(v) if v.as_ref() == FORMAT => {}
             Some(_) => {
@@ -123,6 +133,60 @@ impl Store {
 
     fn err(&self, e: &sled::Error) -> Error {
         sled_error(&self.dir, e)
+    }
+
+    /// Fails if the log lost the event the last commit recorded as its head.
+    fn check_head_marker(&self) -> Result<()> {
+        let Some(marker) = self.head_marker()? else { return Ok(()) };
+        if marker.seq == 0 || self.contains(&event_key(marker.seq))? {
+            return Ok(());
+        }
+        let last = match self.db.scan_prefix(b"E").keys().next_back() {
+            None => 0,
+            Some(key) => {
+                let key = key.map_err(|e| self.err(&e))?;
+                seq_from(&key[1..]).ok_or_else(|| bad_key(&key))?
+            }
+        };
+        Err(Error::integrity(format!(
+            "the ledger at {} is damaged: its log ends at seq {last}, but seq {} was recorded ({HEAD_FILE}): events were lost",
+            self.dir.display(),
+            marker.seq
+        )))
+    }
+
+    /// The head as of the last commit, from [`HEAD_FILE`]; `None` if there is none.
+    pub fn head_marker(&self) -> Result<Option<Head>> {
+        let path = self.dir.join(HEAD_FILE);
+        let damaged = || Error::integrity(format!("{} is damaged: it does not hold a head", path.display()));
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("cannot read {}: {e}", path.display()))),
+        };
+        let value: serde_json::Value = serde_json::from_slice(&text).map_err(|_| damaged())?;
+        let seq = value.get("seq").and_then(serde_json::Value::as_u64).ok_or_else(damaged)?;
+        let hash = value.get("hash").and_then(serde_json::Value::as_str).filter(|h| crate::envelope::is_hash(h));
+        Ok(Some(Head { seq, hash: hash.ok_or_else(damaged)?.to_owned() }))
+    }
+
+    /// Records the current head in [`HEAD_FILE`], atomically and durably
+    /// (the caller syncs the directory).
+    fn write_head_marker(&self) -> Result<()> {
+        let head = self.head()?;
+        let text = format!("{{\"seq\":{},\"hash\":\"{}\"}}\n", head.seq, head.hash);
+        let (tmp, path) = (self.dir.join(HEAD_TMP), self.dir.join(HEAD_FILE));
+        File::create(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Every entry in key order: the log (`E`), the id index (`I`), the
+    /// format marker (`M`), the org index (`O`) and anything else. For
+    /// audits: one sequential pass, no point lookups.
+    pub fn entries(&self) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec)>> + '_ {
+        self.db.iter().map(move |item| item.map_err(|e| self.err(&e)))
     }
 
     /// The envelope bytes at `seq`.
@@ -304,6 +368,7 @@ impl Store {
     /// and other metadata, and sled never fsyncs the blob files it writes for
     /// large pages. So after `flush` we `fsync` the data file, every blob
     /// and both directories; only then is an event reported as recorded.
+    /// Then it records the head in [`HEAD_FILE`].
     pub fn sync(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.err(&e))?;
         let io = |what: &Path, e: std::io::Error| Error::io(format!("cannot sync {}: {e}", what.display()));
@@ -317,6 +382,7 @@ impl Store {
             }
             File::open(&blobs).and_then(|f| f.sync_all()).map_err(|e| io(&blobs, e))?;
         }
+        self.write_head_marker()?;
         File::open(&self.dir).and_then(|f| f.sync_all()).map_err(|e| io(&self.dir, e))?;
         Ok(())
     }
@@ -340,8 +406,19 @@ fn bad_key(key: &[u8]) -> Error {
 
 fn sled_error(dir: &Path, e: &sled::Error) -> Error {
     match e {
+        // A file cut short or holding nonsense is damage, not a refusal of the system.
+        sled::Error::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData) =>
+        {
+            Error::integrity(format!("the ledger at {} is damaged: sled could not read it: {io}", dir.display()))
+        }
         sled::Error::Io(io) => Error::io(format!("the ledger at {} could not be read or written: {io}", dir.display())),
-        sled::Error::Corruption { .. } => {
+        sled::Error::Corruption { at: Some(at), .. } => Error::integrity(format!(
+            "the ledger at {} is damaged: sled found corrupted data at offset {} of its log",
+            dir.display(),
+            at.lid()
+        )),
+        sled::Error::Corruption { at: None, .. } => {
             Error::integrity(format!("the ledger at {} is damaged: sled found corrupted data", dir.display()))
         }
         other => {

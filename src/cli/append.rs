@@ -93,11 +93,19 @@ pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
         (Some(kind), _) => Event::from_value(args.to_json(kind))?,
         (None, Some(text)) => parse_text(text, "the EVENT_JSON argument")?,
         (None, None) => {
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             std::io::stdin()
                 .take(MAX_EVENT_BYTES as u64 + 1)
-                .read_to_string(&mut text)
+                .read_to_end(&mut bytes)
                 .map_err(|e| Error::rejected(format!("cannot read the event from stdin: {e}")))?;
+            // The length first: the cut at the limit may fall inside a character.
+            if bytes.len() > MAX_EVENT_BYTES {
+                return Err(Error::rejected(format!(
+                    "the event on stdin is longer than the {MAX_EVENT_BYTES} bytes an event may take"
+                )));
+            }
+            let text =
+                String::from_utf8(bytes).map_err(|_| Error::rejected("the event on stdin is not valid UTF-8"))?;
             parse_text(&text, "the event on stdin")?
         }
     };

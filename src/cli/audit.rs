@@ -18,24 +18,29 @@ use super::{Context, Out, emit, render};
 pub enum AuditCommand {
     /// Re-check the whole log: sequence, hashes, indexes, rules by replay
     Verify {
-        /// Also check that the event at SEQ still has HASH
-        #[arg(long, value_name = "SEQ:HASH")]
-        checkpoint: Option<String>,
+        /// Also check that the event at SEQ still has HASH (as `accord head` printed them)
+        #[arg(long, value_name = "SEQ:HASH", value_parser = parse_checkpoint)]
+        checkpoint: Option<Head>,
         /// Verify an export file instead of the ledger (no ledger needed)
         #[arg(long, value_name = "EXPORT")]
         file: Option<PathBuf>,
     },
     /// Replay the log in order, printing each event and the membership change it made
     Replay {
+        /// Only this org's events (the whole log is still checked)
         #[arg(long)]
         org: Option<String>,
     },
 }
 
+/// A malformed checkpoint is a usage error (exit 2), like any bad option value.
+fn parse_checkpoint(s: &str) -> Result<Head, String> {
+    Head::parse_checkpoint(s).map_err(|e| e.to_string())
+}
+
 pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> {
     match cmd {
         AuditCommand::Verify { checkpoint, file } => {
-            let checkpoint = checkpoint.as_deref().map(Head::parse_checkpoint).transpose()?;
             let report = match file {
                 Some(path) => {
                     let f = File::open(&path)
@@ -63,29 +68,7 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
                 if ctx.json {
                     emit(out, serde_json::to_string(r).map_err(|e| Error::io(e.to_string()))?)
                 } else {
-                    let mut line = render::log_line(env);
-                    let mut effects = Vec::new();
-                    if !r.joined.is_empty() {
-                        let j: Vec<String> = r.joined.iter().map(|(p, s)| format!("{p} ({s})")).collect();
-                        effects.push(format!("joined {}", j.join(", ")));
-                    }
-                    if !r.left.is_empty() {
-                        let l: Vec<&str> = r.left.iter().map(|p| p.as_str()).collect();
-                        effects.push(format!("left {}", l.join(", ")));
-                    }
-                    for (p, a, b) in &r.changed {
-                        effects.push(format!("{p} {a}→{b}"));
-                    }
-                    if let Some(t) = r.retracted {
-                        effects.push(format!("retracted {t}"));
-                    }
-                    if let Some(t) = r.superseded {
-                        effects.push(format!("superseded {t}"));
-                    }
-                    if !effects.is_empty() {
-                        line.push_str(&format!("\n{:>8}→ {}", "", effects.join("; ")));
-                    }
-                    emit(out, line)
+                    emit(out, format!("{}\n{:>8}→ {}", render::log_line(env), "", effects(r)))
                 }
             })?;
             if ctx.json {
@@ -95,4 +78,34 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
             }
         }
     }
+}
+
+/// What one replayed event did, in words: `supersedes seq 4 (accession dated …); left: SGP, SVK`.
+fn effects(r: &audit::Replayed) -> String {
+    let mut effects = Vec::new();
+    let target = |t: &audit::Target| {
+        let date = t.date.as_deref().map(|d| format!(" dated {d}")).unwrap_or_default();
+        format!("seq {} ({}{date}, event {})", t.seq, t.kind.replace('_', " "), t.id)
+    };
+    if let Some(t) = &r.retracted {
+        effects.push(format!("retracts {}", target(t)));
+    }
+    if let Some(t) = &r.superseded {
+        effects.push(format!("supersedes {}", target(t)));
+    }
+    if !r.joined.is_empty() {
+        let j: Vec<String> = r.joined.iter().map(|j| format!("{} ({})", j.id, j.status)).collect();
+        effects.push(format!("joined: {}", j.join(", ")));
+    }
+    if !r.left.is_empty() {
+        let l: Vec<&str> = r.left.iter().map(|p| p.as_str()).collect();
+        effects.push(format!("left: {}", l.join(", ")));
+    }
+    for c in &r.changed {
+        effects.push(format!("{}: {} → {}", c.id, c.from, c.to));
+    }
+    if r.joined.is_empty() && r.left.is_empty() && r.changed.is_empty() {
+        effects.push("no change in membership".to_owned());
+    }
+    effects.join("; ")
 }

@@ -171,9 +171,16 @@ fn default_ledger() -> PathBuf {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // --help and --version print as clap renders them.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
+        }
+        // A usage error is one line like every error (SPEC §6): clap's first
+        // paragraph, without its usage block.
+        Err(e) => {
+            eprintln!("accord: {}; see `accord --help`", usage_sentence(&e));
+            return ExitCode::from(2);
         }
     };
     if !(cli.wait.is_finite() && cli.wait >= 0.0 && cli.wait < 1e9) {
@@ -187,8 +194,22 @@ pub fn main() -> ExitCode {
         json: cli.json,
     };
     let mut out = std::io::stdout().lock();
-    let result = run(&ctx, cli.command, &mut out)
-        .and_then(|()| out.flush().map_err(|e| Error::io(format!("cannot write the output: {e}"))));
+    // sled may panic on damaged files (in open, in a read, in a thread of its
+    // own): the hook records the message instead of printing it, and a panic
+    // becomes one sentence and exit 3 (SPEC §6), never a backtrace.
+    std::panic::set_hook(Box::new(record_panic));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(&ctx, cli.command, &mut out)
+            .and_then(|()| out.flush().map_err(|e| Error::io(format!("cannot write the output: {e}"))))
+    }));
+    let result = match (ran, take_panic()) {
+        (Ok(result), None) => result,
+        (_, panic) => Err(Error::integrity(format!(
+            "the ledger at {} could not be read: it is damaged ({})",
+            ctx.ledger_dir.display(),
+            panic.as_deref().unwrap_or("a panic with no message")
+        ))),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`accord log | head`) is not an error of ours.
@@ -198,6 +219,41 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit_code(e.kind()))
         }
     }
+}
+
+/// The first panic of the process: its message's first line, and where.
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn record_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message =
+        payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+    let first = message.and_then(|m| m.lines().next()).unwrap_or("no message");
+    let text = match info.location() {
+        Some(at) if at.file().contains("sled") => format!("sled: {first}"),
+        Some(at) => format!("{first}, at {}:{}", at.file(), at.line()),
+        None => first.to_owned(),
+    };
+    let mut slot = PANIC.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    slot.get_or_insert(text);
+}
+
+fn take_panic() -> Option<String> {
+    PANIC.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+}
+
+/// The first paragraph of a clap error, on one line, without `error: `.
+fn usage_sentence(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap renders the whole help here; its usage line says what is missing.
+        let usage = rendered.lines().find_map(|l| l.trim().strip_prefix("Usage: ")).unwrap_or("accord <COMMAND>");
+        return format!("a subcommand is missing: usage is {usage}");
+    }
+    let first: Vec<&str> = rendered.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let text = first.join(" ");
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    if text.is_empty() { "invalid command line".to_owned() } else { text.to_owned() }
 }
 
 pub fn exit_code(kind: ErrorKind) -> u8 {

@@ -5,4 +5,6 @@ mod support;
 
 mod audit;
 mod core;
+mod durability;
 mod projections;
+mod torture;

@@ -44,7 +44,11 @@ impl Run {
     /// Asserts the exit code and one clear sentence on stderr; returns it.
     #[track_caller]
     pub fn fails(&self, code: i32) -> &str {
-        assert_eq!(self.code, code, "expected exit {code}, got {}: stderr={} stdout={}", self.code, self.stderr, self.stdout);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}: stderr={} stdout={}",
+            self.code, self.stderr, self.stdout
+        );
         let msg = self.stderr.trim_end();
         assert!(!msg.is_empty(), "no message on stderr");
         assert_eq!(msg.lines().count(), 1, "expected one line on stderr, got: {msg}");
