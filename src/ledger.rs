@@ -55,6 +55,11 @@ impl Ledger {
         &self.store
     }
 
+    /// See [`Store::close_discarding_if_new`].
+    pub fn close_discarding_if_new(self) -> Result<()> {
+        self.store.close_discarding_if_new()
+    }
+
     pub fn head(&self) -> Result<Head> {
         self.store.head()
     }

@@ -45,6 +45,8 @@ pub struct Options {
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
+    /// This open created the directory (so an empty ledger can be discarded).
+    created: bool,
     // Held for the life of the store: one accord process per ledger.
     _lock: File,
 }
@@ -81,7 +83,8 @@ fn seq_from(bytes: &[u8]) -> Option<u64> {
 
 impl Store {
     pub fn open(dir: &Path, options: &Options) -> Result<Store> {
-        if !dir.exists() {
+        let created = !dir.exists();
+        if created {
             if !options.create {
                 return Err(Error::rejected(format!(
                     "there is no ledger at {}: `accord import` or `accord append` creates one",
@@ -101,7 +104,7 @@ impl Store {
             // anything recorded, and a reader has nothing to flush.
             .flush_every_ms(None);
         let db = config.open().map_err(|e| sled_error(dir, &e))?;
-        let store = Store { db, dir: dir.to_owned(), _lock: lock };
+        let store = Store { db, dir: dir.to_owned(), created, _lock: lock };
         store.check_head_marker()?;
         match store.db.get(FORMAT_KEY).map_err(|e| sled_error(dir, &e))? {
             Some(v) if v.as_ref() == FORMAT => {}
@@ -129,6 +132,19 @@ impl Store {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Closes the store and, if this open created the directory and no event
+    /// was written, removes it again: a refused first command leaves no ledger.
+    pub fn close_discarding_if_new(self) -> Result<()> {
+        let discard = self.created && self.db.scan_prefix(b"E").next().is_none();
+        let dir = self.dir.clone();
+        drop(self);
+        if discard {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| Error::io(format!("cannot remove the empty ledger {}: {e}", dir.display())))?;
+        }
+        Ok(())
     }
 
     fn err(&self, e: &sled::Error) -> Error {

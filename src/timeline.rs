@@ -293,7 +293,7 @@ impl Timeline {
         let founded = steps.iter().filter(|s| s.is_founding()).map(|s| s.first).min();
         let Some(founded) = founded else {
             return match steps.first() {
-                Some(step) => Err(format!("{step} comes before the org's founding: the org is not founded")),
+                Some(_) => Err("the org has no founding: record its founding first".to_owned()),
                 None => {
                     *self = Timeline::default();
                     Ok(())

@@ -6,8 +6,9 @@ use clap::Args;
 use serde_json::{Map, Value, json};
 
 use accord::Error;
+use accord::envelope::Head;
 use accord::event::Event;
-use accord::ledger::{MAX_EVENT_BYTES, Outcome};
+use accord::ledger::{Ledger, MAX_EVENT_BYTES, Outcome};
 
 use super::{Context, Out, emit};
 
@@ -109,11 +110,15 @@ pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
             parse_text(&text, "the event on stdin")?
         }
     };
-    let ledger = ctx.open(true)?;
-    let mut recorder = ledger.recorder(&ctx.actor())?;
     let id = event.id;
-    let outcome = recorder.record(event)?;
-    let head = recorder.commit()?;
+    let ledger = ctx.open(true)?;
+    let (outcome, head) = match record(ctx, &ledger, event) {
+        Ok(done) => done,
+        Err(e) => {
+            ledger.close_discarding_if_new()?;
+            return Err(e);
+        }
+    };
     let (word, seq) = match outcome {
         Outcome::Recorded(seq) => ("recorded", seq),
         Outcome::AlreadyRecorded(seq) => ("already recorded", seq),
@@ -128,6 +133,12 @@ pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
     } else {
         emit(out, format!("{word}: seq {seq}, event {id}"))
     }
+}
+
+fn record(ctx: &Context, ledger: &Ledger, event: Event) -> Result<(Outcome, Head), Error> {
+    let mut recorder = ledger.recorder(&ctx.actor())?;
+    let outcome = recorder.record(event)?;
+    Ok((outcome, recorder.commit()?))
 }
 
 fn parse_text(text: &str, what: &str) -> Result<Event, Error> {

@@ -38,6 +38,7 @@ pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> 
     if let Err(e) = result {
         // All or nothing: undo what this import wrote, then report the first error.
         recorder.abort()?;
+        ledger.close_discarding_if_new()?;
         return Err(e);
     }
     let head = recorder.commit()?;

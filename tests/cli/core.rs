@@ -253,8 +253,8 @@ fn events_that_break_a_rule_are_refused_and_change_nothing() {
     let retract = |target: &str| format!(r#"{{"type":"retraction","org":"x","retracts":"{target}","reason":"r"}}"#);
     let cases: Vec<(String, &str)> = vec![
         // The org must be founded, once, and everything comes after its founding.
-        (r#"{"type":"accession","org":"nowhere","date":"2020","members":["Q"]}"#.into(), "not founded"),
-        (r#"{"type":"exercise","org":"nowhere","date":"2020","name":"N"}"#.into(), "not founded"),
+        (r#"{"type":"accession","org":"nowhere","date":"2020","members":["Q"]}"#.into(), "has no founding"),
+        (r#"{"type":"exercise","org":"nowhere","date":"2020","name":"N"}"#.into(), "has no founding"),
         (r#"{"type":"accession","org":"x","date":"1999","members":["Q"]}"#.into(), "before the org's founding"),
         (r#"{"type":"exercise","org":"x","date":"1999-12-31","name":"N"}"#.into(), "before the org's founding"),
         (r#"{"type":"founding","org":"x","date":"2001","members":["Q"]}"#.into(), "already founded"),
@@ -963,4 +963,17 @@ fn show_log_and_export_give_the_recorded_envelopes() {
         none.run(args).fails(1);
     }
     assert!(!none.path().exists());
+}
+
+#[test]
+fn a_refused_first_command_leaves_no_ledger_behind() {
+    let l = Ledger::new();
+    l.run(&["append", r#"{"type":"accession","org":"x","date":"2020","members":["A"]}"#]).fails(1);
+    assert!(!l.path().exists(), "a refused append created a ledger");
+    l.import_text("{\"type\":\"founding\",\"org\":\"x\",\"date\":\"2020\",\"members\":[\"A\"]}\nnot json\n").fails(1);
+    assert!(!l.path().exists(), "a refused import created a ledger");
+    // A successful one does create it, and a later refusal keeps it.
+    l.append(r#"{"type":"founding","org":"x","date":"2020","members":["A"]}"#);
+    l.run(&["append", r#"{"type":"accession","org":"x","date":"2021","members":["A"]}"#]).fails(1);
+    assert_eq!(l.head().0, 1);
 }
