@@ -70,10 +70,12 @@ fn read_party(steps: &[Step], own: &[usize], party: &PartyId, founded: Day, day:
     possible.dedup_by_key(|s| s.as_str());
     if possible.len() == 1 {
         let standing = standings[least];
-        let since = (1..=least).rev().find(|&k| standings[k - 1] != standings[k]).map(|k| own[k - 1]);
+        // Compared by status name: a status change while suspended does not
+        // give the status `suspended`, the suspension did.
+        let since = (1..=least).rev().find(|&k| standings[k - 1].as_str() != standings[k].as_str()).map(|k| own[k - 1]);
         Reading::Certain { standing, since }
     } else {
-        let open = (least..most).find(|&k| standings[k + 1] != standings[least]).unwrap_or(least);
+        let open = (least..most).find(|&k| standings[k + 1].as_str() != standings[least].as_str()).unwrap_or(least);
         Reading::Uncertain { possible, open: own[open] }
     }
 }
