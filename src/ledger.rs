@@ -3,8 +3,11 @@
 //! [`Recorder`] is the only writer. It checks each event against its org's
 //! timeline (loaded through the by-org index, then kept in memory), seals it
 //! into the hash chain, and writes batches of envelopes. Nothing is reported
-//! as recorded before [`Recorder::commit`] has made it durable; a recorder
-//! dropped or [`Recorder::abort`]ed leaves the log as it found it.
+//! as recorded before [`Recorder::commit`] has made it durable, and
+//! [`Recorder::abort`] removes whatever batches it had already written. A
+//! recorder that is dropped (or a process killed) mid-way leaves a prefix of
+//! its events, each batch whole: a log that verifies, which the same import
+//! completes when run again.
 
 use std::collections::HashMap;
 use std::path::Path;
