@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, parse_json};
 use crate::id::OrgId;
 use crate::store::{Options, Store};
-use crate::timeline::{Change, Step, Timeline};
+use crate::timeline::{Change, Step, Tail, Timeline};
 
 /// Envelopes written per sled batch: sled is fastest with a few hundred.
 pub const BATCH: usize = 512;
@@ -85,7 +85,7 @@ impl Ledger {
             last_time,
             pending: Vec::new(),
             pending_ids: HashMap::new(),
-            timelines: HashMap::new(),
+            tails: HashMap::new(),
             written: false,
         })
     }
@@ -186,7 +186,8 @@ pub struct Recorder<'a> {
     /// Sealed but not yet written to sled.
     pending: Vec<Envelope>,
     pending_ids: HashMap<Uuid, usize>,
-    timelines: HashMap<OrgId, Timeline>,
+    /// The final state of each org touched, to check events that sort last.
+    tails: HashMap<OrgId, Tail>,
     written: bool,
 }
 
@@ -352,41 +353,55 @@ impl Recorder<'_> {
         }
     }
 
-    fn timeline(&mut self, org: &OrgId) -> Result<&mut Timeline> {
-        if !self.timelines.contains_key(org) {
-            // Events of this org still pending belong to it too; the store has the rest.
-            let mut events = self.store.org_events(org, u64::MAX)?;
-            events.extend(self.pending.iter().filter(|e| e.event.org == *org).cloned());
-            let timeline = timeline_of(org, events.iter().map(|e| (e.seq, &e.event)))?;
-            self.timelines.insert(org.clone(), timeline);
-        }
-        self.timelines.get_mut(org).ok_or_else(|| Error::integrity("an org's timeline vanished from memory"))
+    /// The org's whole timeline: its events in the store and those pending.
+    fn timeline(&self, org: &OrgId) -> Result<Timeline> {
+        let mut events = self.store.org_events(org, u64::MAX)?;
+        events.extend(self.pending.iter().filter(|e| e.event.org == *org).cloned());
+        timeline_of(org, events.iter().map(|e| (e.seq, &e.event)))
     }
 
     /// Checks the event against its org's timeline and, if it keeps every
     /// rule, applies it there.
+    ///
+    /// Only the tail of each org's timeline (its final state) stays in
+    /// memory, so an import's memory does not grow with its length. An event
+    /// that sorts last is checked against the tail; a back-dated event or a
+    /// correction loads the org's whole timeline and re-folds it.
     fn check_rules(&mut self, event: &Event) -> Result<()> {
+        let broken =
+            |why: String| Error::rejected(format!("{} breaks a rule of org `{}`: {why}", event.describe(), event.org));
         let target = match &event.kind {
             EventKind::Retraction { retracts, .. } => Some(*retracts),
             _ => event.supersedes,
         };
-        if let Some(target) = target {
-            self.check_target(event, &target)?;
-        }
         let step = Step::of(self.head.seq + 1, event);
-        let timeline = self.timeline(&event.org)?;
+        if let (None, Some(step)) = (&target, &step) {
+            if !self.tails.contains_key(&event.org) {
+                let tail = Tail::of(&self.timeline(&event.org)?);
+                self.tails.insert(event.org.clone(), tail);
+            }
+            if let Some(tail) = self.tails.get_mut(&event.org)
+                && let Some(outcome) = tail.try_append(step)
+            {
+                return outcome.map_err(broken);
+            }
+        }
+        let mut timeline = self.timeline(&event.org)?;
+        if let Some(target) = &target {
+            self.check_target(event, target, &timeline)?;
+        }
         let change = match (&target, step) {
             (Some(target), None) => Change::Remove(target),
             (Some(target), Some(step)) => Change::Replace(target, step),
             (None, Some(step)) => Change::Add(step),
             (None, None) => return Err(Error::rejected(format!("{} has no date", event.describe()))),
         };
-        timeline
-            .apply(change)
-            .map_err(|why| Error::rejected(format!("{} breaks a rule of org `{}`: {why}", event.describe(), event.org)))
+        timeline.apply(change).map_err(broken)?;
+        self.tails.insert(event.org.clone(), Tail::of(&timeline));
+        Ok(())
     }
 
-    fn check_target(&mut self, event: &Event, target: &Uuid) -> Result<()> {
+    fn check_target(&self, event: &Event, target: &Uuid, timeline: &Timeline) -> Result<()> {
         let what = if event.supersedes.is_some() { "supersedes" } else { "retracts" };
         let refuse = |why: String| Err(Error::rejected(format!("{} {what} event {target}, {why}", event.describe())));
         let Some(recorded) = self.event_by_id(target)? else {
@@ -398,7 +413,7 @@ impl Recorder<'_> {
         if matches!(recorded.event.kind, EventKind::Retraction { .. }) {
             return refuse("a retraction: a retraction cannot be corrected, only the events it names".to_owned());
         }
-        if !self.timeline(&event.org)?.contains(target) {
+        if !timeline.contains(target) {
             return refuse("which no longer counts: it was already retracted or superseded".to_owned());
         }
         Ok(())

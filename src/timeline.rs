@@ -222,6 +222,41 @@ impl OrgState {
     }
 }
 
+/// The end of a timeline: its final state and last order key. Enough to
+/// check an event that sorts after every other, without keeping the steps.
+#[derive(Clone, Debug, Default)]
+pub struct Tail {
+    state: OrgState,
+    founded: Option<Day>,
+    last: Option<(Day, bool, u64)>,
+}
+
+impl Tail {
+    pub fn of(timeline: &Timeline) -> Tail {
+        let founded = timeline.founded();
+        Tail {
+            state: timeline.state.clone(),
+            founded,
+            last: founded.and_then(|f| timeline.steps.last().map(|s| s.order_key(f))),
+        }
+    }
+
+    /// Applies a step if it sorts after every step so far; `None` when it
+    /// does not (or the org has no founding yet), and the caller must
+    /// re-fold the whole timeline.
+    pub fn try_append(&mut self, step: &Step) -> Option<Result<(), String>> {
+        let founded = self.founded?;
+        if !step.is_founding() && step.last < founded {
+            return Some(Err(format!("it is dated before the org's founding (from {founded})")));
+        }
+        let key = step.order_key(founded);
+        if self.last.is_some_and(|last| last >= key) {
+            return None;
+        }
+        Some(self.state.apply(step).map(|()| self.last = Some(key)))
+    }
+}
+
 /// A change to the set of events that count.
 pub enum Change<'a> {
     Add(Step),
