@@ -1,4 +1,794 @@
-//! Audit: verify, checkpoints, exports, damage.
+//! Audit: verify, checkpoints, exports, replay, and damage of every kind: an
+//! event rewritten in place, index entries removed or added, a broken chain,
+//! altered exports (also checked by the independent Python verifier), random
+//! byte flips and truncation of sled's data file. Damage must be exit 3 with
+//! one sentence, never a panic, a hang, or exit 0 over changed content.
 
-#[allow(unused_imports)]
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
 use crate::support::*;
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// A ledger holding the ISA log (14 events, one org).
+fn isa() -> Ledger {
+    let l = Ledger::new();
+    l.run(&["import", isa_log().to_str().expect("UTF-8 path")]).ok();
+    l
+}
+
+/// How long any one accord run may take before the test calls it a hang.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs a command with a timeout: output goes to files (so a full pipe
+/// cannot block it), the child is polled and killed after [`TIMEOUT`].
+fn run_timeout(mut cmd: Command, what: &str) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("spawn accord");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait accord") {
+            break status;
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("accord hung (killed after {TIMEOUT:?}): {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).expect("output file")).into_owned();
+    Run { code: status.code().unwrap_or(-1), stdout: read(&out), stderr: read(&err) }
+}
+
+/// `accord --ledger DIR ARGS` with a timeout.
+fn accord_at(dir: &Path, args: &[&str], what: &str) -> Run {
+    let mut c = Command::new(BIN);
+    c.arg("--ledger").arg(dir).args(args).env_remove("ACCORD_LEDGER").env("ACCORD_ACTOR", "tester");
+    run_timeout(c, what)
+}
+
+/// Asserts exit 3 with one sentence naming `seq` (if given) and saying `phrase`.
+#[track_caller]
+fn damaged(r: &Run, seq: Option<u64>, phrase: &str) -> String {
+    let msg = r.fails(3).to_owned();
+    if let Some(seq) = seq {
+        assert!(msg.contains(&format!("seq {seq}:")), "expected seq {seq} to be named: {msg}");
+    }
+    assert!(msg.contains(phrase), "expected `{phrase}` in: {msg}");
+    msg
+}
+
+/// Opens the ledger's sled database directly (no accord running), lets `f`
+/// change it, flushes and closes it.
+fn with_sled(l: &Ledger, f: impl FnOnce(&sled::Db)) {
+    let db = sled::open(l.path()).expect("open the ledger with sled");
+    f(&db);
+    db.flush().expect("flush sled");
+}
+
+fn event_key(seq: u64) -> Vec<u8> {
+    let mut k = vec![b'E'];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn id_key(id: &str) -> Vec<u8> {
+    let mut k = vec![b'I'];
+    k.extend_from_slice(uuid::Uuid::parse_str(id).expect("uuid").as_bytes());
+    k
+}
+
+fn org_key(org: &str, seq: u64) -> Vec<u8> {
+    let mut k = vec![b'O'];
+    k.extend_from_slice(org.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The stored envelope at `seq`, parsed.
+fn stored(db: &sled::Db, seq: u64) -> Value {
+    let bytes = db.get(event_key(seq)).expect("sled get").expect("event stored");
+    serde_json::from_slice(&bytes).expect("stored JSON")
+}
+
+/// Canonical JSON, as accord stores envelopes.
+fn canonical(v: &Value) -> String {
+    accord::canonical::to_canonical_string(v)
+}
+
+/// Gives an envelope the hash of its (changed) content.
+fn reseal(mut env: Value) -> Value {
+    let map = env.as_object_mut().expect("object");
+    map.remove("hash");
+    let hash = accord::canonical::sha256_hex(&Value::Object(map.clone()));
+    map.insert("hash".into(), Value::String(hash));
+    env
+}
+
+fn ledger_head_hash(l: &Ledger) -> String {
+    l.head().1
+}
+
+/// Copies a ledger directory (sled's files, the head marker, blobs).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from).expect("read ledger dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64).
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> XorShift {
+        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `n` valid events in `orgs` orgs (`syn-0`, …), interleaved: a founding,
+/// then accessions, exercises and withdrawals on later and later days.
+fn synthetic(n: usize, orgs: usize) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        let (org, k) = (i % orgs, i / orgs);
+        let date = format!("{}-{:02}-{:02}", 1950 + k / 336, 1 + (k / 28) % 12, 1 + k % 28);
+        let mut event = match k {
+            0 => json!({"type": "founding", "members": ["P0", "P1"], "name": format!("Synthetic {org}")}),
+            _ if k % 4 == 1 => json!({"type": "exercise", "name": format!("EX-{k}"), "place": "Somewhere"}),
+            _ if k % 4 == 3 => json!({"type": "withdrawal", "members": [format!("P{}", k - 1)]}),
+            _ => json!({"type": "accession", "members": [format!("P{k}")]}),
+        };
+        let map = event.as_object_mut().expect("object");
+        map.insert("org".into(), json!(format!("syn-{org}")));
+        map.insert("date".into(), json!(date));
+        map.insert("source".into(), json!({"title": format!("Synthetic report {i}"), "publisher": "Test"}));
+        map.insert("note".into(), json!("A synthetic event, to give the store a few hundred entries."));
+        out.push_str(&event.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn python3() -> bool {
+    Command::new("python3").arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+fn verify_export_py() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/verify_export.py")
+}
+
+// ---------------------------------------------------------------------------
+// Verify: a good log
+
+#[test]
+fn verify_prints_the_head_and_exits_0() {
+    let l = isa();
+    let (seq, hash) = l.head();
+    assert_eq!(seq, 14);
+    let out = l.run(&["audit", "verify"]).ok().to_owned();
+    assert!(out.contains("14 events verified"), "{out}");
+    assert!(out.contains(&format!("seq 14 {hash}")), "{out}");
+    let v = l.run(&["audit", "verify", "--json"]).json();
+    assert_eq!(v["ok"], json!(true));
+    assert_eq!(v["events"], json!(14));
+    assert_eq!(v["head"], json!({"seq": 14, "hash": hash}));
+}
+
+#[test]
+fn verify_of_a_missing_ledger_is_not_found() {
+    let l = Ledger::new();
+    let msg = l.run(&["audit", "verify"]).fails(1).to_owned();
+    assert!(msg.contains("no ledger"), "{msg}");
+}
+
+#[test]
+fn verify_reads_no_index_through_point_lookups_and_checks_many_orgs() {
+    // Several orgs interleaved: the index scans must match the log scan.
+    let l = isa();
+    l.import_text(&synthetic(120, 4)).ok();
+    let out = l.run(&["audit", "verify"]).ok().to_owned();
+    assert!(out.contains("134 events verified"), "{out}");
+}
+
+// ---------------------------------------------------------------------------
+// Damage through sled: events, chain, indexes
+
+#[test]
+fn an_event_rewritten_in_place_is_named_by_its_seq() {
+    let l = isa();
+    with_sled(&l, |db| {
+        let mut env = stored(db, 5);
+        assert_eq!(env["members"], json!(["ISR"]));
+        env["members"] = json!(["PSE"]);
+        db.insert(event_key(5), canonical(&env).as_bytes()).expect("rewrite");
+    });
+    let msg = damaged(&l.run(&["audit", "verify"]), Some(5), "the hash does not match the content");
+    assert!(msg.contains("altered"), "{msg}");
+    // Replay checks as it goes, and stops there too.
+    damaged(&l.run(&["audit", "replay"]), Some(5), "the hash does not match");
+}
+
+#[test]
+fn stored_bytes_that_are_not_canonical_are_damage_even_with_the_same_content() {
+    let l = isa();
+    with_sled(&l, |db| {
+        let bytes = db.get(event_key(3)).expect("get").expect("seq 3");
+        let spaced = format!("{{ {}", std::str::from_utf8(&bytes[1..]).expect("UTF-8"));
+        db.insert(event_key(3), spaced.as_bytes()).expect("rewrite");
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(3), "not the canonical JSON");
+}
+
+#[test]
+fn an_event_that_is_not_json_any_more_is_damage() {
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(event_key(7), &b"{\"seq\":7,\"garbage"[..]).expect("rewrite");
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(7), "not valid JSON");
+}
+
+#[test]
+fn an_event_resealed_with_a_correct_hash_breaks_the_chain_after_it() {
+    let l = isa();
+    with_sled(&l, |db| {
+        let mut env = stored(db, 5);
+        env["members"] = json!(["PSE"]);
+        db.insert(event_key(5), canonical(&reseal(env)).as_bytes()).expect("rewrite");
+    });
+    // Seq 5 is consistent in itself; seq 6 no longer follows it.
+    damaged(&l.run(&["audit", "verify"]), Some(6), "the chain is broken");
+}
+
+#[test]
+fn an_envelope_resealed_with_a_wrong_prev_is_named() {
+    let l = isa();
+    with_sled(&l, |db| {
+        let mut env = stored(db, 8);
+        env["prev"] = stored(db, 6)["hash"].clone();
+        db.insert(event_key(8), canonical(&reseal(env)).as_bytes()).expect("rewrite");
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(8), "`prev` is not the hash of seq 7");
+}
+
+#[test]
+fn the_whole_tail_resealed_still_fails_against_the_head_recorded_at_commit() {
+    // A forger who rewrites seq 12 and re-seals everything after it keeps the
+    // chain intact; the head accord recorded at its last commit tells.
+    let l = isa();
+    with_sled(&l, |db| {
+        let mut prev = stored(db, 11)["hash"].clone();
+        for seq in 12..=14 {
+            let mut env = stored(db, seq);
+            if seq == 12 {
+                env["members"] = json!(["BEL"]);
+            }
+            env["prev"] = prev;
+            let env = reseal(env);
+            prev = env["hash"].clone();
+            db.insert(event_key(seq), canonical(&env).as_bytes()).expect("rewrite");
+        }
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(14), "accord.head");
+}
+
+#[test]
+fn a_removed_event_is_a_gap() {
+    let l = isa();
+    with_sled(&l, |db| {
+        let env = stored(db, 9);
+        db.remove(event_key(9)).expect("remove");
+        db.remove(id_key(env["id"].as_str().expect("id"))).expect("remove");
+        db.remove(org_key("isa", 9)).expect("remove");
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(9), "gap");
+}
+
+#[test]
+fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
+    let l = isa();
+    let (_, hash) = l.head();
+    with_sled(&l, |db| {
+        let env = stored(db, 14);
+        db.remove(event_key(14)).expect("remove");
+        db.remove(id_key(env["id"].as_str().expect("id"))).expect("remove");
+        db.remove(org_key("isa", 14)).expect("remove");
+    });
+    let msg = l.run(&["audit", "verify"]).fails(3).to_owned();
+    assert!(msg.contains("ends at seq 13") && msg.contains("seq 14 was recorded"), "{msg}");
+    // Every command refuses the ledger, not only verify.
+    l.run(&["head"]).fails(3);
+    // Without the marker, only a checkpoint can tell: that is what they are for.
+    std::fs::remove_file(l.path().join("accord.head")).expect("remove marker");
+    l.run(&["audit", "verify"]).ok();
+    let msg = l.run(&["audit", "verify", "--checkpoint", &format!("14:{hash}")]).fails(3).to_owned();
+    assert!(msg.contains("names seq 14, but the log ends at seq 13"), "{msg}");
+}
+
+#[test]
+fn an_id_index_entry_removed_is_named() {
+    let l = isa();
+    let id = l
+        .run(&["log", "--json"])
+        .ok()
+        .lines()
+        .nth(6)
+        .map(|line| serde_json::from_str::<Value>(line).expect("JSON")["id"].as_str().expect("id").to_owned());
+    let id = id.expect("seq 7");
+    with_sled(&l, |db| {
+        db.remove(id_key(&id)).expect("remove");
+    });
+    let msg = damaged(&l.run(&["audit", "verify"]), Some(7), "the id index lacks event");
+    assert!(msg.contains(&id), "{msg}");
+}
+
+#[test]
+fn an_org_index_entry_removed_is_named() {
+    let l = isa();
+    with_sled(&l, |db| {
+        db.remove(org_key("isa", 8)).expect("remove");
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(8), "the org index of `isa` lacks this event");
+}
+
+#[test]
+fn an_id_index_entry_pointing_elsewhere_is_named() {
+    let l = isa();
+    with_sled(&l, |db| {
+        let id = stored(db, 5)["id"].as_str().expect("id").to_owned();
+        db.insert(id_key(&id), &6u64.to_be_bytes()).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(5), "points event");
+}
+
+#[test]
+fn an_extra_id_index_entry_is_an_entry_with_no_event() {
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(id_key("00000000-0000-4000-8000-000000000001"), &3u64.to_be_bytes()).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "which is not in the log: an index entry has no event");
+}
+
+#[test]
+fn extra_org_index_entries_are_named() {
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(org_key("isa", 99), &[]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "the org index of `isa` names seq 99, which is not in the log");
+
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(org_key("nato", 3), &[]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(3), "files it under `nato`, but it is an event of `isa`");
+}
+
+#[test]
+fn a_key_of_no_known_kind_is_damage() {
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(b"Zstray", &b"x"[..]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "key of no known kind");
+}
+
+#[test]
+fn the_first_bad_seq_is_named_when_several_index_entries_are_wrong() {
+    let l = isa();
+    with_sled(&l, |db| {
+        db.remove(org_key("isa", 12)).expect("remove");
+        let id = stored(db, 4)["id"].as_str().expect("id").to_owned();
+        db.remove(id_key(&id)).expect("remove");
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(4), "the id index lacks event");
+}
+
+// ---------------------------------------------------------------------------
+// Exports: `verify --file`, and the independent Python verifier
+
+/// The export of the ISA log, its lines, and the head.
+fn isa_export() -> (Ledger, Vec<String>, (u64, String)) {
+    let l = isa();
+    let lines = l.export().lines().map(str::to_owned).collect();
+    let head = l.head();
+    (l, lines, head)
+}
+
+fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).expect("write export");
+    path
+}
+
+fn verify_file(l: &Ledger, path: &Path) -> Run {
+    l.run(&["audit", "verify", "--file", path.to_str().expect("UTF-8")])
+}
+
+fn python_verify(path: &Path) -> Run {
+    let mut c = Command::new("python3");
+    c.arg(verify_export_py()).arg(path);
+    run_timeout(c, "python3 verify_export.py")
+}
+
+#[test]
+fn exports_altered_removed_duplicated_or_swapped_name_the_line_and_python_agrees() {
+    let (l, lines, (seq, hash)) = isa_export();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = write_lines(dir.path(), "good.ndjson", &lines);
+    let out = verify_file(&l, &good).ok().to_owned();
+    assert!(out.contains(&format!("seq {seq} {hash}")), "{out}");
+
+    let mut altered = lines.clone();
+    altered[4] = altered[4].replace("\"ISR\"", "\"PSE\"");
+    assert_ne!(altered[4], lines[4]);
+    let mut removed = lines.clone();
+    removed.remove(4);
+    let mut duplicated = lines.clone();
+    duplicated.insert(5, lines[4].clone());
+    let mut swapped = lines.clone();
+    swapped.swap(4, 5);
+    let mut truncated = lines.clone();
+    truncated[6].truncate(40);
+    let cases = [
+        ("altered", altered, 5, "the hash does not match"),
+        ("removed", removed, 5, "says it is seq 6"),
+        ("duplicated", duplicated, 6, "says it is seq 5"),
+        ("swapped", swapped, 5, "says it is seq 6"),
+        ("truncated", truncated, 7, "not valid JSON"),
+    ];
+    let mut bad = Vec::new();
+    for (what, case, line, phrase) in cases {
+        let path = write_lines(dir.path(), &format!("{what}.ndjson"), &case);
+        let msg = verify_file(&l, &path).fails(3).to_owned();
+        assert!(msg.contains(&format!("line {line}:")), "{what}: line {line} not named: {msg}");
+        assert!(msg.contains(phrase), "{what}: expected `{phrase}`: {msg}");
+        bad.push((what, path, line));
+    }
+
+    if !python3() {
+        eprintln!("skipped: python3 is not installed; examples/verify_export.py not checked");
+        return;
+    }
+    let py = python_verify(&good);
+    assert_eq!(py.code, 0, "python3 verify_export.py on the good export: {}{}", py.stdout, py.stderr);
+    assert_eq!(py.stdout.trim(), format!("ok {seq} {hash}"), "python3 and `accord head` disagree");
+    for (what, path, line) in bad {
+        let py = python_verify(&path);
+        assert_ne!(py.code, 0, "python3 accepted the {what} export: {}", py.stdout);
+        assert!(py.stderr.contains(&format!("line {line}:")), "python3, {what}: {}", py.stderr);
+    }
+}
+
+#[test]
+fn an_export_line_spelled_differently_with_the_same_content_verifies_in_both() {
+    // The hash is over the canonical form: whitespace and key order of an
+    // export line do not matter (SPEC §4), to accord or to the script.
+    let (l, mut lines, (seq, hash)) = isa_export();
+    let v: Value = serde_json::from_str(&lines[2]).expect("JSON");
+    lines[2] = serde_json::to_string_pretty(&v).expect("pretty").replace('\n', " ");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_lines(dir.path(), "spaced.ndjson", &lines);
+    assert!(verify_file(&l, &path).ok().contains(&format!("seq {seq} {hash}")));
+    if python3() {
+        let py = python_verify(&path);
+        assert_eq!((py.code, py.stdout.trim().to_owned()), (0, format!("ok {seq} {hash}")), "{}", py.stderr);
+    }
+}
+
+#[test]
+fn an_export_line_that_gives_a_key_twice_is_refused() {
+    // `{"members":["EVIL"], …, "members":["ISR"]}` hashes like the real line
+    // to a reader that keeps the last key, but another reader may keep the
+    // first: the line is ambiguous, so it does not verify.
+    let (l, mut lines, _) = isa_export();
+    assert!(lines[4].starts_with('{'));
+    lines[4] = format!("{{\"members\":[\"EVIL\"],{}", &lines[4][1..]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_lines(dir.path(), "twice.ndjson", &lines);
+    let msg = verify_file(&l, &path).fails(3).to_owned();
+    assert!(msg.contains("line 5:") && msg.contains("twice"), "{msg}");
+}
+
+#[test]
+fn a_well_sealed_export_that_breaks_a_rule_or_repeats_an_id_fails_by_replay() {
+    let (l, lines, (_, head)) = isa_export();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let last: Value = serde_json::from_str(&lines[13]).expect("JSON");
+    let next = |body: Value| {
+        let mut env = body;
+        let map = env.as_object_mut().expect("object");
+        for k in ["seq", "recorded_at", "recorded_by"] {
+            map.insert(k.into(), last[k].clone());
+        }
+        map.insert("seq".into(), json!(15));
+        map.insert("prev".into(), json!(head));
+        canonical(&reseal(env))
+    };
+    // A withdrawal of a party that is not a member.
+    let mut broken = lines.clone();
+    broken.push(next(json!({"type": "withdrawal", "org": "isa", "date": "2026-01-01", "members": ["XYZ"],
+        "id": "00000000-0000-4000-8000-000000000015"})));
+    let path = write_lines(dir.path(), "rule.ndjson", &broken);
+    let msg = verify_file(&l, &path).fails(3).to_owned();
+    assert!(msg.contains("line 15:") && msg.contains("breaks a rule") && msg.contains("XYZ is not a member"), "{msg}");
+    // The hash chain alone is fine: the Python script accepts it.
+    if python3() {
+        assert_eq!(python_verify(&path).code, 0);
+    }
+    // An id already in the log, with other content.
+    let mut twice = lines.clone();
+    let id = last["id"].clone();
+    twice.push(next(json!({"type": "exercise", "org": "isa", "date": "2026-01-01", "name": "X", "id": id})));
+    let path = write_lines(dir.path(), "twice.ndjson", &twice);
+    let msg = verify_file(&l, &path).fails(3).to_owned();
+    assert!(msg.contains("line 15:") && msg.contains("already recorded at seq 14"), "{msg}");
+}
+
+#[test]
+fn verify_file_of_a_missing_file_is_not_found() {
+    let l = Ledger::new();
+    let msg = l.run(&["audit", "verify", "--file", "/nonexistent/export.ndjson"]).fails(1).to_owned();
+    assert!(msg.contains("/nonexistent/export.ndjson"), "{msg}");
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints
+
+#[test]
+fn a_checkpoint_taken_before_an_append_still_verifies_after_it() {
+    let l = isa();
+    let (seq, hash) = l.head();
+    l.append(r#"{"type":"accession","org":"isa","date":"2026-01-05","members":["AUS"]}"#);
+    assert_eq!(l.head().0, 15);
+    let cp = format!("{seq}:{hash}");
+    l.run(&["audit", "verify", "--checkpoint", &cp]).ok();
+    // And on an export, with no ledger.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("x.ndjson");
+    std::fs::write(&path, l.export()).expect("write");
+    let p = path.to_str().expect("UTF-8");
+    Ledger::new().run(&["audit", "verify", "--file", p, "--checkpoint", &cp]).ok();
+
+    // Another hash at that seq: history was rewritten.
+    let other = ledger_head_hash(&l);
+    damaged(&l.run(&["audit", "verify", "--checkpoint", &format!("{seq}:{other}")]), Some(14), "rewritten");
+    damaged(
+        &Ledger::new().run(&["audit", "verify", "--file", p, "--checkpoint", &format!("3:{other}")]),
+        Some(3),
+        "rewritten",
+    );
+    // A seq beyond the head: events were lost (or it is of another log).
+    let msg = l.run(&["audit", "verify", "--checkpoint", &format!("40:{hash}")]).fails(3).to_owned();
+    assert!(msg.contains("names seq 40, but the log ends at seq 15"), "{msg}");
+}
+
+#[test]
+fn a_malformed_checkpoint_is_a_usage_error() {
+    let l = isa();
+    for bad in ["14", "x:abc", "14:abc", "0:0000000000000000000000000000000000000000000000000000000000000000"] {
+        let msg = l.run(&["audit", "verify", "--checkpoint", bad]).fails(2).to_owned();
+        assert!(msg.contains("checkpoint"), "{bad}: {msg}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Replay
+
+#[test]
+fn replay_says_what_each_event_did_and_ends_with_the_head() {
+    let l = isa();
+    let (_, hash) = l.head();
+    let out = l.run(&["audit", "replay"]).ok().to_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    // Each event is a line and its effect the next one.
+    let effect = |needle: &str| {
+        let at = lines.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in:\n{out}"));
+        lines[at + 1].trim().to_owned()
+    };
+    assert_eq!(effect("accession: ISR (full)"), "→ joined: ISR (full)");
+    assert_eq!(effect("founding of International Security Alliance"), "→ joined: ARE (full), FRA (full)");
+    let e = effect("[supersedes 4e9f146d");
+    assert!(e.starts_with("→ supersedes seq 4 (accession dated 2017-02/2020-12-09"), "{e}");
+    assert!(e.ends_with("; left: SGP, SVK"), "{e}");
+    let e = effect("[supersedes dc099eed");
+    assert!(e.contains("supersedes seq 2 (launch dated 2018-03") && e.ends_with("no change in membership"), "{e}");
+    assert!(effect("exercise ISALEX19 at Abu Dhabi [supersedes").contains("supersedes seq 3 (exercise dated 2019"));
+    assert_eq!(lines.last().copied(), Some(format!("head is seq 14 {hash}").as_str()));
+}
+
+#[test]
+fn replay_json_is_one_object_per_event_then_the_head() {
+    let l = isa();
+    let (_, hash) = l.head();
+    let out = l.run(&["audit", "replay", "--json"]).ok().to_owned();
+    let rows: Vec<Value> = out.lines().map(|line| serde_json::from_str(line).expect("NDJSON")).collect();
+    assert_eq!(rows.len(), 15);
+    assert_eq!(rows[4]["seq"], json!(5));
+    assert_eq!(rows[4]["joined"], json!([{"id": "ISR", "status": "full"}]));
+    assert_eq!(rows[5]["superseded"]["seq"], json!(4));
+    assert_eq!(rows[5]["superseded"]["id"], json!("4e9f146d-9348-4750-88eb-905572a6eb3e"));
+    assert_eq!(rows[5]["left"], json!(["SGP", "SVK"]));
+    assert_eq!(rows[14], json!({"head": {"seq": 14, "hash": hash}}));
+}
+
+#[test]
+fn replay_shows_retractions_and_status_changes() {
+    let l = isa();
+    l.append(r#"{"type":"suspension","org":"isa","date":"2026-01-05","members":["ISR"]}"#);
+    l.append(r#"{"type":"retraction","org":"isa","retracts":"0768b8bf-f1d9-4203-90c9-4fa0285f295e","reason":"test"}"#);
+    l.import_text(&synthetic(10, 2)).ok();
+    let out = l.run(&["audit", "replay", "--org", "isa"]).ok().to_owned();
+    assert!(out.contains("→ ISR: full → suspended"), "{out}");
+    assert!(out.contains("→ retracts seq 12 (accession dated 2022-04-03, event 0768b8bf"), "{out}");
+    assert!(out.contains("; left: NLD"), "{out}");
+    assert!(!out.contains("syn-"), "--org isa shows only isa: {out}");
+    assert!(out.trim_end().ends_with(&format!("head is seq 26 {}", l.head().1)), "{out}");
+    l.run(&["audit", "replay", "--org", "nato"]).fails(1);
+}
+
+// ---------------------------------------------------------------------------
+// Damage to sled's own files: random byte flips and truncation
+
+/// A ledger with the ISA log and 300 synthetic events in 5 orgs, and its
+/// export. `reopened`: as accord left it after a few commands (sled then has
+/// written a snapshot, and reads older data through it); otherwise a copy of
+/// the directory taken right after the import closed it (no snapshot: sled
+/// rebuilds its state by scanning the log, and cuts it at any damage).
+struct FlipBase {
+    _ledger: Ledger,
+    _copy: tempfile::TempDir,
+    path: PathBuf,
+    export: String,
+}
+
+fn flip_base(reopened: bool) -> FlipBase {
+    let ledger = isa();
+    ledger.import_text(&synthetic(300, 5)).ok();
+    let copy = tempfile::tempdir().expect("temp dir");
+    let fresh = copy.path().join("fresh");
+    copy_dir(&ledger.path(), &fresh);
+    let export = ledger.export();
+    assert_eq!(export.lines().count(), 314);
+    ledger.run(&["audit", "verify"]).ok();
+    let path = if reopened { ledger.path() } else { fresh };
+    FlipBase { _ledger: ledger, _copy: copy, path, export }
+}
+
+/// Runs `audit verify` on a damaged copy: exit 3 with one sentence, or exit 0
+/// only if the content is exactly what it was. Returns the exit code.
+fn check_damaged_copy(dir: &Path, export: &str, what: &str) -> i32 {
+    let r = accord_at(dir, &["audit", "verify"], what);
+    assert!(!r.stderr.contains("panicked") && !r.stderr.contains("RUST_BACKTRACE"), "{what}: panic: {}", r.stderr);
+    match r.code {
+        0 => {
+            let after = accord_at(dir, &["export"], what);
+            assert_eq!(after.code, 0, "{what}: verify said ok, export failed: {}", after.stderr);
+            assert!(after.stdout == export, "{what}: verify said ok, but the content changed");
+        }
+        3 => {
+            let msg = r.stderr.trim_end();
+            assert_eq!(msg.lines().count(), 1, "{what}: expected one line: {msg}");
+            assert!(msg.starts_with("accord: "), "{what}: {msg}");
+        }
+        code => panic!("{what}: exit {code}, expected 0 or 3: {}", r.stderr),
+    }
+    r.code
+}
+
+fn flips(reopened: bool) {
+    let base = flip_base(reopened);
+    let db = std::fs::read(base.path.join("db")).expect("read db");
+    let work = tempfile::tempdir().expect("temp dir");
+    let mut codes = Vec::new();
+    for seed in 1..=20u64 {
+        let dir = work.path().join(format!("seed-{seed}"));
+        copy_dir(&base.path, &dir);
+        let mut rng = XorShift::new(seed);
+        let mut bytes = db.clone();
+        let mut at = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let offset = rng.below(bytes.len() as u64) as usize;
+            bytes[offset] ^= 1 << rng.below(8);
+            at.push(offset);
+        }
+        std::fs::write(dir.join("db"), &bytes).expect("write db");
+        let what = format!("seed {seed} (reopened: {reopened}), bytes flipped at {at:?} of {}", bytes.len());
+        codes.push((seed, check_damaged_copy(&dir, &base.export, &what)));
+        std::fs::remove_dir_all(&dir).expect("remove copy");
+    }
+    eprintln!("byte flips (reopened: {reopened}): exit codes by seed {codes:?}");
+}
+
+#[test]
+fn random_byte_flips_in_a_freshly_written_db_are_never_read_as_intact() {
+    flips(false);
+}
+
+#[test]
+fn random_byte_flips_in_a_reopened_db_are_never_read_as_intact() {
+    flips(true);
+}
+
+#[test]
+fn a_truncated_db_is_never_read_as_intact() {
+    for reopened in [false, true] {
+        let base = flip_base(reopened);
+        let len = std::fs::metadata(base.path.join("db")).expect("db").len();
+        let work = tempfile::tempdir().expect("temp dir");
+        for cut in [0, 1, 100, len / 4, len / 2, len * 3 / 4, len - 4096, len - 1] {
+            let dir = work.path().join(format!("cut-{cut}"));
+            copy_dir(&base.path, &dir);
+            let f = std::fs::OpenOptions::new().write(true).open(dir.join("db")).expect("open db");
+            f.set_len(cut).expect("truncate");
+            drop(f);
+            let what = format!("db cut to {cut} of {len} bytes (reopened: {reopened})");
+            check_damaged_copy(&dir, &base.export, &what);
+            std::fs::remove_dir_all(&dir).expect("remove copy");
+        }
+    }
+}
+
+#[test]
+fn a_damaged_head_marker_is_damage() {
+    let l = isa();
+    std::fs::write(l.path().join("accord.head"), "{\"seq\":14,\"hash\":\"zz\"}").expect("write");
+    damaged(&l.run(&["audit", "verify"]), None, "accord.head is damaged");
+}
+
+// ---------------------------------------------------------------------------
+// Measuring (not a test): a generator for the verify rate.
+
+/// Writes `ACCORD_GEN_EVENTS` (200 000) valid events in 200 orgs to
+/// `ACCORD_GEN_OUT` (target/verify-rate.ndjson), for timing `audit verify`:
+///
+/// ```text
+/// cargo test --test cli audit::generate -- --ignored --nocapture
+/// cargo build --release
+/// target/release/accord --ledger /tmp/rate import target/verify-rate.ndjson
+/// /usr/bin/time -v target/release/accord --ledger /tmp/rate audit verify
+/// ```
+#[test]
+#[ignore]
+fn generate_events_for_measuring_the_verify_rate() {
+    let n = std::env::var("ACCORD_GEN_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let out = std::env::var_os("ACCORD_GEN_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/verify-rate.ndjson"));
+    std::fs::write(&out, synthetic(n, 200)).expect("write events");
+    eprintln!("wrote {n} events in 200 orgs to {}", out.display());
+}
