@@ -195,7 +195,7 @@ fn sqlite_import(log: &Path, db: &Path) -> Res {
                 .map_err(io("insert"))?;
         }
         prev = hash;
-        if seq % BATCH as u64 == 0 {
+        if seq.is_multiple_of(BATCH as u64) {
             tx.commit().map_err(io("commit"))?;
             tx = conn.unchecked_transaction().map_err(io("begin"))?;
         }
@@ -239,7 +239,7 @@ fn raw_sled_import(export: &Path, dir: &Path) -> Res {
         let mut key = vec![b'E'];
         key.extend_from_slice(&seq.to_be_bytes());
         batch.insert(key, line.as_bytes());
-        if seq % BATCH as u64 == 0 {
+        if seq.is_multiple_of(BATCH as u64) {
             db.apply_batch(std::mem::take(&mut batch)).map_err(io("batch"))?;
         }
     }
