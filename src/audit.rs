@@ -3,11 +3,24 @@
 //!
 //! A ledger is verified in one pass over sled's keys in order: first the log
 //! (`E` keys, in log order), then the id index (`I`), the format marker (`M`)
-//! and the org index (`O`). While the log goes by, each event's id and org
-//! are kept (a few dozen bytes an event), so that the index entries, when they
-//! come, are checked against them without a single point lookup.
+//! and the org index (`O`). A second thread walks sled while this one checks.
+//!
+//! The pass is built for the common case, a ledger that verifies, and keeps
+//! little in memory: each envelope is read straight from its bytes
+//! ([`Sealed`]), each org keeps only the end of its timeline unless a
+//! correction or a back-dated event needed it whole (it is then read back
+//! from the store), and the indexes are compared with the log as two
+//! multisets through a keyed fingerprint rather than entry by entry. If
+//! anything at all is off, the ledger is verified again by the exact pass,
+//! which keeps every id and timeline in memory and names the first problem
+//! by its seq; both passes accept the same ledgers.
+//!
+//! An export is read line by line, the same fast way for lines in canonical
+//! form, and each line that is not (or does not verify) is checked again the
+//! general way, which explains what is wrong.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::BufRead;
 use std::sync::mpsc::{SyncSender, sync_channel};
 
@@ -16,12 +29,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::canonical;
-use crate::envelope::{Envelope, Head, is_hash};
+use crate::envelope::{Envelope, Head, Scratch, Sealed, is_hash};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::id::{OrgId, PartyId};
+use crate::ledger::counting_steps;
 use crate::store::{FORMAT_KEY, HEAD_FILE, Store};
-use crate::timeline::{Change, OrgState, Step, Timeline};
+use crate::timeline::{Change, OrgState, Step, Tail, Timeline};
 
 /// What a successful verification saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +58,8 @@ pub struct Verifier {
     head: Head,
     last_time: String,
     checkpoints: Vec<Checkpoint>,
-    timelines: HashMap<OrgId, Timeline>,
+    /// Each org's whole timeline, by org id.
+    timelines: HashMap<String, Timeline>,
     /// The log position of every id seen, to refuse an id recorded twice.
     ids: HashMap<Uuid, u64>,
     /// Whether the bytes must be exactly the canonical form (stored
@@ -52,6 +67,7 @@ pub struct Verifier {
     exact: bool,
     /// The canonical form of the envelope being checked (reused).
     buf: Vec<u8>,
+    scratch: Scratch,
 }
 
 impl Verifier {
@@ -66,6 +82,7 @@ impl Verifier {
             ids: HashMap::new(),
             exact: true,
             buf: Vec::with_capacity(4096),
+            scratch: Scratch::default(),
         };
         if let Some(head) = checkpoint {
             v.checkpoints.push(Checkpoint { head, by: "the checkpoint".to_owned(), seen: false });
@@ -95,6 +112,49 @@ impl Verifier {
     pub fn check(&mut self, bytes: &[u8]) -> Result<Envelope> {
         let env = read_envelope(bytes, self.head.seq + 1, self.exact, &mut self.buf)?;
         self.follow(env)
+    }
+
+    /// Checks the next line of an export: lines in canonical form (as accord
+    /// exports them) the fast way, any other, and any that fails, the
+    /// general way of [`Verifier::check`], which says what is wrong.
+    fn check_line(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.follow_sealed(bytes).is_some() {
+            return Ok(());
+        }
+        self.check(bytes).map(drop)
+    }
+
+    /// [`Verifier::check`] for an envelope that [`Sealed::read`] accepts:
+    /// `None` if it does not, or if any check fails, and then nothing was
+    /// changed (a timeline refuses a change whole), so that the general
+    /// way can check the same envelope again.
+    fn follow_sealed(&mut self, bytes: &[u8]) -> Option<()> {
+        let env = Sealed::read(bytes, &mut self.scratch)?;
+        let seq = self.head.seq + 1;
+        let checkpoint_differs = self.checkpoints.iter().any(|cp| cp.head.seq == seq && cp.head.hash != env.hash);
+        if env.seq != seq
+            || env.prev != self.head.hash
+            || env.recorded_at < self.last_time.as_str()
+            || self.ids.contains_key(&env.id)
+            || checkpoint_differs
+        {
+            return None;
+        }
+        let timeline = match self.timelines.get_mut(env.org) {
+            Some(timeline) => timeline,
+            None => self.timelines.entry(env.org.to_owned()).or_default(),
+        };
+        timeline.apply(change_of(timeline, env.target.as_ref(), env.step)?).ok()?;
+        self.ids.insert(env.id, seq);
+        for cp in &mut self.checkpoints {
+            cp.seen |= cp.head.seq == seq;
+        }
+        self.head.seq = seq;
+        self.head.hash.clear();
+        self.head.hash.push_str(env.hash);
+        self.last_time.clear();
+        self.last_time.push_str(env.recorded_at);
+        Some(())
     }
 
     /// The checks that need the envelopes before: sequence, chain, time,
@@ -147,11 +207,9 @@ impl Verifier {
 
     fn check_rules(&mut self, env: &Envelope) -> std::result::Result<(), String> {
         let event = &env.event;
-        if !self.timelines.contains_key(&event.org) {
-            self.timelines.insert(event.org.clone(), Timeline::default());
-        }
-        let Some(timeline) = self.timelines.get_mut(&event.org) else {
-            return Err("its org's timeline vanished from memory".to_owned());
+        let timeline = match self.timelines.get_mut(event.org.as_str()) {
+            Some(timeline) => timeline,
+            None => self.timelines.entry(event.org.as_str().to_owned()).or_default(),
         };
         let target = match &event.kind {
             EventKind::Retraction { retracts, .. } => Some(*retracts),
@@ -302,6 +360,251 @@ fn write_key(key: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// The change to an org's timeline that an event makes, if the event it
+/// corrects (if any) still counts there.
+fn change_of<'t>(timeline: &Timeline, target: Option<&'t Uuid>, step: Option<Step>) -> Option<Change<'t>> {
+    if let Some(t) = target
+        && !timeline.contains(t)
+    {
+        return None;
+    }
+    match (target, step) {
+        (Some(t), None) => Some(Change::Remove(t)),
+        (Some(t), Some(s)) => Some(Change::Replace(t, s)),
+        (None, Some(s)) => Some(Change::Add(s)),
+        (None, None) => None,
+    }
+}
+
+/// What the fast pass keeps of an org for the rules.
+enum OrgRules {
+    /// The end of its timeline: enough while each event sorts last.
+    Tail(Tail),
+    /// The whole timeline, once a correction or a back-dated event needed
+    /// it (read back from the store, then kept, as more are likely).
+    Whole(Timeline),
+}
+
+/// The fast pass over a ledger (see the module's documentation): `None` as
+/// soon as anything is off, without saying what.
+struct LedgerScan<'s> {
+    store: &'s Store,
+    /// The last envelope checked.
+    head: Head,
+    last_time: String,
+    checkpoints: Vec<Checkpoint>,
+    orgs: HashMap<String, OrgRules>,
+    scratch: Scratch,
+    /// The index entries the log calls for, and those the indexes hold.
+    wanted: Tally,
+    found: Tally,
+    /// Whether a key after the log was seen.
+    past_log: bool,
+}
+
+impl<'s> LedgerScan<'s> {
+    /// Walks the store (a second thread reads sled while this one checks).
+    fn run(store: &'s Store, checkpoints: Vec<Checkpoint>) -> Option<Report> {
+        let key = RandomState::new();
+        let mut scan = LedgerScan {
+            store,
+            head: Head::empty(),
+            last_time: String::new(),
+            checkpoints,
+            orgs: HashMap::new(),
+            scratch: Scratch::default(),
+            wanted: Tally::new(key.clone()),
+            found: Tally::new(key),
+            past_log: false,
+        };
+        std::thread::scope(|scope| {
+            let (tx, rx) = sync_channel::<Result<Vec<(sled::IVec, sled::IVec)>>>(8);
+            scope.spawn(move || read_entries(store, &tx));
+            // Returning early drops the receiver, which stops the reading thread.
+            for batch in rx {
+                for (key, value) in batch.ok()? {
+                    scan.entry(&key, &value)?;
+                }
+            }
+            scan.finish()
+        })
+    }
+
+    fn entry(&mut self, key: &[u8], value: &[u8]) -> Option<()> {
+        match key.first() {
+            Some(b'E') if !self.past_log => {
+                let seq = u64::from_be_bytes(key[1..].try_into().ok()?);
+                self.event(seq, value)
+            }
+            Some(b'I') => {
+                self.past_log = true;
+                let id: &[u8; 16] = key[1..].try_into().ok()?;
+                let seq = u64::from_be_bytes(value.try_into().ok()?);
+                self.found.id(id, seq);
+                Some(())
+            }
+            Some(b'O') => {
+                self.past_log = true;
+                let at = key.iter().position(|&b| b == 0)?;
+                let org = std::str::from_utf8(&key[1..at]).ok()?;
+                let seq = u64::from_be_bytes(key[at + 1..].try_into().ok()?);
+                // An org of the log is a valid org id.
+                if !value.is_empty() || !self.orgs.contains_key(org) {
+                    return None;
+                }
+                self.found.org(org, seq);
+                Some(())
+            }
+            _ if key == FORMAT_KEY => {
+                self.past_log = true;
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
+    fn event(&mut self, seq: u64, bytes: &[u8]) -> Option<()> {
+        if seq != self.head.seq + 1 {
+            return None;
+        }
+        let env = Sealed::read(bytes, &mut self.scratch)?;
+        if env.seq != seq || env.prev != self.head.hash || env.recorded_at < self.last_time.as_str() {
+            return None;
+        }
+        for cp in &mut self.checkpoints {
+            if cp.head.seq == seq {
+                if cp.head.hash != env.hash {
+                    return None;
+                }
+                cp.seen = true;
+            }
+        }
+        self.wanted.id(env.id.as_bytes(), seq);
+        self.wanted.org(env.org, seq);
+        self.head.seq = seq;
+        self.head.hash.clear();
+        self.head.hash.push_str(env.hash);
+        self.last_time.clear();
+        self.last_time.push_str(env.recorded_at);
+        self.rules(env)
+    }
+
+    /// The rules, as [`Verifier::check_rules`] applies them.
+    fn rules(&mut self, env: Sealed<'_>) -> Option<()> {
+        let rules = match self.orgs.get_mut(env.org) {
+            Some(rules) => rules,
+            None => self.orgs.entry(env.org.to_owned()).or_insert_with(|| OrgRules::Tail(Tail::default())),
+        };
+        if let (None, Some(step)) = (&env.target, &env.step) {
+            match rules {
+                OrgRules::Tail(tail) => {
+                    if let Some(outcome) = tail.try_append(step) {
+                        return outcome.ok();
+                    }
+                }
+                OrgRules::Whole(timeline) => return timeline.apply(Change::Add(env.step?)).ok(),
+            }
+        }
+        // A correction, or an event that does not sort last: the whole
+        // timeline, read back from the store unless it is empty.
+        let mut timeline = match rules {
+            OrgRules::Whole(timeline) => std::mem::take(timeline),
+            OrgRules::Tail(tail) if tail.is_empty() => Timeline::default(),
+            OrgRules::Tail(_) => stored_timeline(self.store, env.org, env.seq - 1)?,
+        };
+        timeline.apply(change_of(&timeline, env.target.as_ref(), env.step)?).ok()?;
+        *rules = match rules {
+            OrgRules::Tail(tail) if tail.is_empty() => OrgRules::Tail(Tail::of(&timeline)),
+            _ => OrgRules::Whole(timeline),
+        };
+        Some(())
+    }
+
+    /// The log verified: every checkpoint reached, and the indexes hold
+    /// exactly the entries the log calls for.
+    fn finish(self) -> Option<Report> {
+        let whole = self.checkpoints.iter().all(|cp| cp.seen) && self.wanted == self.found;
+        whole.then_some(Report { events: self.head.seq, head: self.head })
+    }
+}
+
+/// An org's timeline as of `upto`, from its events in the store (found by
+/// the org index: if that lacks an entry, the index check fails later).
+fn stored_timeline(store: &Store, org: &str, upto: u64) -> Option<Timeline> {
+    let events = store.org_events(&OrgId::parse(org).ok()?, upto).ok()?;
+    Timeline::build(counting_steps(events.iter().map(|e| (e.seq, &e.event)))).ok()
+}
+
+/// A fingerprint of a multiset of index entries, `I` (id, seq) and `O`
+/// (org, seq): counts, and two sums of a keyed hash (SipHash, with a key
+/// drawn at random for each verification) of each entry.
+///
+/// Two tallies of the same entries are equal, in any order. Tallies of
+/// different entries (one missing, added, changed, or an id given to two
+/// events) differ except with a probability of about 2^-128 (no entry is
+/// counted twice on either side: keys are unique, and so are seqs), which
+/// no one can raise without knowing the key. Checked entry by entry, the
+/// indexes would need every id of the log kept in memory.
+struct Tally {
+    key: RandomState,
+    ids: u64,
+    orgs: u64,
+    sums: [u64; 2],
+}
+
+impl Tally {
+    fn new(key: RandomState) -> Tally {
+        Tally { key, ids: 0, orgs: 0, sums: [0; 2] }
+    }
+
+    /// Adds the entry `I` + id → seq.
+    fn id(&mut self, id: &[u8; 16], seq: u64) {
+        self.ids += 1;
+        self.add(b'I', id, seq);
+    }
+
+    /// Adds the entry `O` + org + 0x00 + seq.
+    fn org(&mut self, org: &str, seq: u64) {
+        self.orgs += 1;
+        self.add(b'O', org.as_bytes(), seq);
+    }
+
+    fn add(&mut self, kind: u8, bytes: &[u8], seq: u64) {
+        // Hashed: lane, kind, length, bytes, seq; in one write when the
+        // bytes are short (ids and org ids are), which is twice as fast.
+        let mut buf = [0u8; 3 + 64 + 8];
+        let short = u8::try_from(bytes.len()).ok().filter(|&n| n <= 64).map(|n| {
+            buf[1] = kind;
+            buf[2] = n;
+            buf[3..3 + bytes.len()].copy_from_slice(bytes);
+            buf[3 + bytes.len()..11 + bytes.len()].copy_from_slice(&seq.to_le_bytes());
+            11 + bytes.len()
+        });
+        for (lane, sum) in (0u8..).zip(&mut self.sums) {
+            let mut h = self.key.build_hasher();
+            match short {
+                Some(len) => {
+                    buf[0] = lane;
+                    h.write(&buf[..len]);
+                }
+                None => {
+                    h.write(&[lane, kind, 0xff]);
+                    h.write(&bytes.len().to_le_bytes());
+                    h.write(bytes);
+                    h.write(&seq.to_le_bytes());
+                }
+            }
+            *sum = sum.wrapping_add(h.finish());
+        }
+    }
+}
+
+impl PartialEq for Tally {
+    fn eq(&self, other: &Tally) -> bool {
+        (self.ids, self.orgs, self.sums) == (other.ids, other.orgs, other.sums)
+    }
+}
+
 /// What the log scan keeps of each event to check the indexes against.
 struct Indexed {
     id: Uuid,
@@ -443,9 +746,35 @@ const BATCH: usize = 256;
 /// Verifies a whole ledger: the log, its indexes, the rules, a checkpoint
 /// and the head recorded at the last commit.
 ///
+/// First the fast pass ([`LedgerScan`]); if it finds anything wrong (or
+/// unusual), the exact pass, which names the first problem.
+pub fn verify_ledger(store: &Store, checkpoint: Option<Head>) -> Result<Report> {
+    let mut checkpoints = Vec::new();
+    if let Some(head) = &checkpoint {
+        checkpoints.push(Checkpoint { head: head.clone(), by: "the checkpoint".to_owned(), seen: false });
+    }
+    if let Some(marker) = store.head_marker()?
+        && marker.seq > 0
+    {
+        checkpoints.push(Checkpoint {
+            head: marker,
+            by: format!("{HEAD_FILE}, written at the last commit,"),
+            seen: false,
+        });
+    }
+    if let Some(report) = LedgerScan::run(store, checkpoints) {
+        return Ok(report);
+    }
+    verify_ledger_exactly(store, checkpoint)
+}
+
+/// The exact pass of [`verify_ledger`]: every id and every org's whole
+/// timeline are kept, index entries are checked one by one, and the first
+/// problem is named by its seq.
+///
 /// A second thread walks sled's keys (a third of the work: sled pulls and
 /// decodes its pages) while this one checks what it hands over.
-pub fn verify_ledger(store: &Store, checkpoint: Option<Head>) -> Result<Report> {
+fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> Result<Report> {
     let mut verifier = Verifier::new(checkpoint);
     if let Some(marker) = store.head_marker()?
         && marker.seq > 0
@@ -563,7 +892,7 @@ pub fn verify_export(label: &str, reader: impl BufRead, checkpoint: Option<Head>
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = line.map_err(|e| Error::io(format!("cannot read {label}: {e}")))?;
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        verifier.check(line).map_err(|e| e.at(format!("{label} line {}", i + 1)))?;
+        verifier.check_line(line).map_err(|e| e.at(format!("{label} line {}", i + 1)))?;
     }
     verifier.finish()
 }
@@ -651,7 +980,7 @@ pub fn replay(
         };
         let date = env.event.date.map(|d| d.to_string());
         targets.insert(env.event.id, Target { seq, id: env.event.id, kind: env.event.type_name(), date: date.clone() });
-        let after = verifier.timelines.get(&env.event.org).map(|t| t.state()).cloned().unwrap_or_default();
+        let after = verifier.timelines.get(env.event.org.as_str()).map(|t| t.state()).cloned().unwrap_or_default();
         let before = states.insert(env.event.org.clone(), after.clone()).unwrap_or_default();
         let mut r = Replayed {
             seq,
@@ -734,5 +1063,209 @@ mod tests {
             m.remove("hash");
             agrees(&m);
         }
+    }
+
+    // -----------------------------------------------------------------------
+    // The fast pass against the exact one
+
+    use crate::event::Event;
+    use crate::store::Options;
+    use std::time::Duration;
+
+    const ORGS: [&str; 2] = ["isa", "nato"];
+    const PARTIES: [&str; 4] = ["A", "B", "C", "D"];
+    const DATES: [&str; 9] =
+        ["2000", "2000-06", "2001-01-01", "2001~", "1999/2001", "2002-03", "2003", "1998", "2005?"];
+
+    /// One event of a random log: its org, type, date, parties, and which
+    /// earlier event (by position) it corrects, if any.
+    type Plan = (usize, usize, usize, Vec<usize>, Option<prop::sample::Index>);
+
+    fn event_of(plan: &Plan, i: usize, ids: &[Uuid]) -> Value {
+        let (org, kind, date, parties, target) = plan;
+        let kind = crate::event::TYPES[*kind];
+        let mut members: Vec<&str> = parties.iter().map(|&p| PARTIES[p]).collect();
+        members.dedup();
+        if members.is_empty() {
+            members.push("A");
+        }
+        let mut e = json!({"type": kind, "org": ORGS[*org], "date": DATES[*date],
+                           "id": Uuid::from_u128(i as u128 + 1).to_string()});
+        let map = e.as_object_mut().unwrap();
+        match kind {
+            "exercise" => {
+                map.insert("name".into(), json!("X"));
+            }
+            "dissolution" => {}
+            "retraction" => {
+                map.insert("reason".into(), json!("r"));
+            }
+            "status_change" => {
+                map.insert("members".into(), json!(members));
+                map.insert("status".into(), json!("observer"));
+            }
+            _ => {
+                map.insert("members".into(), json!(members));
+            }
+        }
+        // A correction of any earlier event (of another org, it is refused).
+        let target = target.as_ref().filter(|_| !ids.is_empty()).map(|t| ids[t.index(ids.len())]);
+        match (kind, target) {
+            ("retraction", Some(t)) => map.insert("retracts".into(), json!(t.to_string())),
+            ("retraction", None) => map.insert("retracts".into(), json!(Uuid::from_u128(999).to_string())),
+            (_, Some(t)) => map.insert("supersedes".into(), json!(t.to_string())),
+            _ => None,
+        };
+        e
+    }
+
+    /// A ledger holding `events` as a hash chain, whatever the rules say.
+    fn raw_ledger(events: &[Value]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let store = Store::open(&path, &Options { wait: Duration::from_secs(5), create: true }).unwrap();
+        let mut prev = crate::envelope::GENESIS.to_owned();
+        let mut envs = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            let event = Event::from_value(e.clone()).unwrap();
+            let env = Envelope::seal(event, i as u64 + 1, "2024-01-01T00:00:00.000000Z".into(), "t".into(), prev);
+            prev = env.hash.clone();
+            envs.push(env);
+        }
+        store.write(&envs).unwrap();
+        (dir, store)
+    }
+
+    /// Both passes accept the same ledgers, with the same report; the fast
+    /// one does not give up on a ledger that verifies.
+    fn passes_agree(store: &Store) -> bool {
+        let fast = LedgerScan::run(store, Vec::new());
+        let exact = verify_ledger_exactly(store, None);
+        match (&fast, &exact) {
+            (Some(f), Ok(e)) => assert_eq!(f, e),
+            (None, Err(_)) => {}
+            _ => panic!("fast {fast:?}, exact {exact:?}"),
+        }
+        exact.is_ok()
+    }
+
+    /// An export is verified the same with or without the fast way.
+    fn exports_agree(store: &Store) {
+        let lines: Vec<String> = store.scan(1).map(|e| e.unwrap().to_json()).collect();
+        let export = lines.join("\n");
+        let fast = verify_export("x", export.as_bytes(), None);
+        let mut slow = Verifier::for_export(None);
+        let general = lines
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, l)| slow.check(l.as_bytes()).map(drop).map_err(|e| e.at(format!("x line {}", i + 1))))
+            .and_then(|()| slow.finish());
+        assert_eq!(fast.map_err(|e| e.to_string()), general.map_err(|e| e.to_string()));
+    }
+
+    #[test]
+    fn an_id_given_to_two_events_is_left_to_the_exact_pass() {
+        let founding = json!({"type": "founding", "org": "isa", "date": "2000", "members": ["A"], "id": ID1});
+        let accession = json!({"type": "accession", "org": "isa", "date": "2001", "members": ["B"], "id": ID1});
+        let (_dir, store) = raw_ledger(&[founding, accession]);
+        assert!(LedgerScan::run(&store, Vec::new()).is_none());
+        let err = verify_ledger(&store, None).unwrap_err();
+        assert!(err.to_string().contains("seq 2: event") && err.to_string().contains("recorded twice"), "{err}");
+        exports_agree(&store);
+    }
+
+    const ID1: &str = "00000000-0000-0000-0000-000000000001";
+
+    fn plans() -> impl Strategy<Value = Vec<Plan>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(vec![0, 0, 0, 1]),
+                prop::sample::select(vec![0, 1, 2, 2, 3, 3, 3, 3, 3, 3, 4, 5, 6, 7, 7, 8, 9, 10, 10, 10]),
+                0..DATES.len(),
+                prop::collection::vec(0..PARTIES.len(), 1..3),
+                prop::option::weighted(0.2, any::<prop::sample::Index>()),
+            ),
+            1..40,
+        )
+    }
+
+    /// Random logs of two orgs, rules kept or broken, with back-dated
+    /// events, retractions and supersessions. Each event that the rules
+    /// refuse is dropped with a probability, so that most logs verify.
+    fn random_log(plans: &[Plan], keep_refused: &[bool]) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut ids: Vec<Uuid> = Vec::new();
+        let mut checker = Verifier::new(None);
+        // Both orgs founded first, mostly.
+        let foundings: Vec<Plan> = vec![(0, 0, 1, vec![0], None), (1, 0, 4, vec![0, 1], None)];
+        let skip = usize::from(keep_refused.first().copied().unwrap_or(false));
+        for (i, plan) in foundings[skip..].iter().chain(plans).enumerate() {
+            let e = event_of(plan, i + 100, &ids);
+            let event = Event::from_value(e.clone()).unwrap();
+            let env = Envelope::seal(
+                event,
+                checker.head().seq + 1,
+                "2024-01-01T00:00:00.000000Z".into(),
+                "t".into(),
+                checker.head().hash.clone(),
+            );
+            let mut trial =
+                Verifier { timelines: checker.timelines.clone(), ids: checker.ids.clone(), ..Verifier::new(None) };
+            trial.head = checker.head.clone();
+            let ok = trial.follow(env.clone()).is_ok();
+            if ok || keep_refused.get(i).copied().unwrap_or(false) {
+                checker = trial;
+                if !ok {
+                    // Keep the log going past the broken event.
+                    checker.head = Head { seq: env.seq, hash: env.hash.clone() };
+                }
+                ids.push(env.event.id);
+                events.push(e);
+            }
+        }
+        events
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_fast_pass_accepts_exactly_what_the_exact_pass_accepts(
+            plans in plans(),
+            keep_refused in prop::collection::vec(prop::bool::weighted(0.04), 42),
+        ) {
+            let events = random_log(&plans, &keep_refused);
+            prop_assume!(!events.is_empty());
+            let (_dir, store) = raw_ledger(&events);
+            passes_agree(&store);
+            exports_agree(&store);
+        }
+    }
+
+    #[test]
+    fn the_fast_pass_verifies_the_isa_log_and_a_log_of_many_orgs() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger =
+            crate::ledger::Ledger::open(&dir.path().join("l"), &Options { wait: Duration::from_secs(5), create: true })
+                .unwrap();
+        let mut recorder = ledger.recorder("t").unwrap();
+        for line in include_str!("../events/isa.ndjson").lines() {
+            recorder.record_line(line).unwrap();
+        }
+        for i in 0..300 {
+            let org = format!("o{}", i % 7);
+            let e = match i / 7 {
+                0 => json!({"type": "founding", "org": org, "date": "2000", "members": ["A"]}),
+                // Back-dated, every other one.
+                k if k % 2 == 1 => {
+                    json!({"type": "exercise", "org": org, "date": format!("{}", 2001 + k % 5), "name": format!("x{k}")})
+                }
+                k => json!({"type": "exercise", "org": org, "date": format!("{}", 2001 + k), "name": format!("x{k}")}),
+            };
+            recorder.record_line(&e.to_string()).unwrap();
+        }
+        recorder.commit().unwrap();
+        assert!(passes_agree(ledger.store()));
+        assert!(LedgerScan::run(ledger.store(), Vec::new()).is_some());
     }
 }

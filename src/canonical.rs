@@ -260,7 +260,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 
 /// Integers of at most this magnitude are exact doubles, and ECMAScript
 /// writes them as plain decimal integers.
-const MAX_SAFE: u64 = 1 << 53;
+pub const MAX_SAFE: u64 = 1 << 53;
 
 /// Writes a number as ECMAScript writes the double nearest to it.
 fn write_number(n: &Number, out: &mut Vec<u8>) {

@@ -123,7 +123,8 @@ impl EventKind {
         }
     }
 
-    fn own_fields(type_name: &str) -> &'static [&'static str] {
+    /// The fields of its own that an event of this type may carry.
+    pub(crate) fn own_fields(type_name: &str) -> &'static [&'static str] {
         match type_name {
             "founding" => &["members", "name", "seat"],
             "launch" => &["members", "by"],

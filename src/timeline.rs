@@ -203,12 +203,30 @@ impl OrgState {
             (_, None) => return Err("it comes before the org's founding".to_owned()),
             (_, Some(_)) => {}
         }
-        let mut changes = Vec::with_capacity(step.action.parties().len());
-        for party in step.action.parties() {
-            changes.push(self.standing(party).after(party, &step.action)?);
+        // Every party is checked before any changes: a refused step changes nothing.
+        let parties = step.action.parties();
+        let (mut few, mut many) = ([Standing::None; 4], Vec::new());
+        let changes = match few.get_mut(..parties.len()) {
+            Some(few) => few,
+            None => {
+                many.resize(parties.len(), Standing::None);
+                &mut many[..]
+            }
+        };
+        for (party, change) in parties.iter().zip(changes.iter_mut()) {
+            *change = self.standing(party).after(party, &step.action)?;
         }
-        for (party, standing) in step.action.parties().iter().zip(changes) {
-            self.parties.insert(party.clone(), standing);
+        for (party, &standing) in parties.iter().zip(changes.iter()) {
+            // A party with no standing is not kept: memory follows the members.
+            match (self.parties.get_mut(party), standing) {
+                (_, Standing::None) => {
+                    self.parties.remove(party);
+                }
+                (Some(s), _) => *s = standing,
+                (None, _) => {
+                    self.parties.insert(party.clone(), standing);
+                }
+            }
         }
         match step.action {
             Action::Found(_) => self.founded = Some(step.id),
@@ -239,6 +257,11 @@ impl Tail {
             founded,
             last: founded.and_then(|f| timeline.steps.last().map(|s| s.order_key(f))),
         }
+    }
+
+    /// Whether the timeline is empty: with no founding, nothing else can count.
+    pub fn is_empty(&self) -> bool {
+        self.founded.is_none()
     }
 
     /// Applies a step if it sorts after every step so far; `None` when it
@@ -419,5 +442,21 @@ mod tests {
         t.apply(Change::Replace(&id2, step(4, "2000-06", Action::Admit(p(&["B"]), Status::Full)))).unwrap();
         assert_eq!(t.steps().iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 4, 3]);
         assert!(t.apply(Change::Add(step(5, "1999", Action::Found(p(&["Z"]))))).is_err());
+    }
+
+    #[test]
+    fn a_refused_step_of_many_parties_changes_nothing_and_leavers_are_forgotten() {
+        let mut state = OrgState::default();
+        state.apply(&step(1, "2000", Action::Found(p(&["A", "B", "C", "D", "E", "F"])))).unwrap();
+        // Five parties, the last no member: refused, and no one has left.
+        let err = state.apply(&step(2, "2001", Action::Withdraw(p(&["A", "B", "C", "D", "X"])))).unwrap_err();
+        assert!(err.contains("X is not a member"), "{err}");
+        assert_eq!(state.members().count(), 6);
+        state.apply(&step(3, "2001", Action::Withdraw(p(&["A", "B", "C", "D", "E"])))).unwrap();
+        assert_eq!(state.members().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["F"]);
+        assert_eq!(state.parties.len(), 1);
+        assert_eq!(state.standing(&p(&["A"])[0]), Standing::None);
+        state.apply(&step(4, "2002", Action::Admit(p(&["A"]), Status::Observer))).unwrap();
+        assert_eq!(state.standing(&p(&["A"])[0]), Standing::Member(Status::Observer));
     }
 }
