@@ -136,26 +136,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A small deterministic generator (xorshift64).
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// `n` valid events in `orgs` orgs (`syn-0`, …), interleaved: a founding,
 /// then accessions, exercises and withdrawals on later and later days.
 fn synthetic(n: usize, orgs: usize) -> String {

@@ -136,3 +136,33 @@ pub fn ids(members: &serde_json::Value, field: &str) -> Vec<String> {
         .map(|a| a.iter().map(|m| m["id"].as_str().unwrap_or("?").to_owned()).collect())
         .unwrap_or_default()
 }
+
+/// A small deterministic generator (xorshift64), so that every run of the
+/// suite makes the same choices.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// A generator from any seed (0 included).
+    pub fn new(seed: u64) -> XorShift {
+        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A number in `lo..hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo)
+    }
+}

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use accord::date::{Day, EffectiveDate};
-use accord::event::Event;
+use accord::event::{Event, TYPES};
 
 use crate::support::*;
 
@@ -35,26 +35,6 @@ fn run_output(output: Output) -> Run {
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
-}
-
-/// A small deterministic generator (xorshift64), so that every run of the
-/// suite makes the same choices.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `lo..hi`.
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
 }
 
 /// Checks an export: seq 1..=n with no gap, each `prev` the previous `hash`
@@ -614,20 +594,6 @@ fn check_event(text: &str) -> Result<Option<Event>, TestCaseError> {
         }
     }
 }
-
-const TYPES: [&str; 11] = [
-    "founding",
-    "launch",
-    "exercise",
-    "accession",
-    "status_change",
-    "suspension",
-    "reinstatement",
-    "withdrawal",
-    "expulsion",
-    "dissolution",
-    "retraction",
-];
 
 /// Every field an event may have, then fields no event may have.
 const FIELDS: [&str; 23] = [
