@@ -145,15 +145,6 @@ pub fn looks_like_envelope(map: &Map<String, Value>) -> bool {
     map.contains_key("seq") && map.contains_key("hash")
 }
 
-/// Checks the hash of an envelope given as raw JSON, without trusting any
-/// of its parsing: SHA-256 over the canonical JSON of everything but `hash`.
-pub fn raw_hash_matches(map: &Map<String, Value>) -> bool {
-    let Some(Value::String(hash)) = map.get("hash") else { return false };
-    let mut rest = map.clone();
-    rest.remove("hash");
-    canonical::sha256_hex(&Value::Object(rest)) == *hash
-}
-
 /// An envelope read straight from bytes that are exactly its canonical JSON
 /// (as accord stores and exports it), borrowing from them: what the checks
 /// between envelopes need (chain, ids, rules), without building the event.

@@ -185,10 +185,6 @@ impl Event {
         &self.body
     }
 
-    pub fn into_body(self) -> Map<String, Value> {
-        self.body
-    }
-
     pub fn type_name(&self) -> &'static str {
         self.kind.type_name()
     }

@@ -312,34 +312,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The raw index entries, for audits: (id → seq) and (org, seq).
-    pub fn id_index(&self) -> impl Iterator<Item = Result<(Vec<u8>, Option<u64>)>> + '_ {
-        self.db.scan_prefix(b"I").map(move |item| {
-            let (key, value) = item.map_err(|e| self.err(&e))?;
-            Ok((key[1..].to_vec(), seq_from(&value)))
-        })
-    }
-
-    pub fn org_index(&self) -> impl Iterator<Item = Result<(Vec<u8>, Option<u64>)>> + '_ {
-        self.db.scan_prefix(b"O").map(move |item| {
-            let (key, _) = item.map_err(|e| self.err(&e))?;
-            let split = key.iter().position(|&b| b == 0);
-            Ok(match split {
-                Some(at) => (key[1..at].to_vec(), seq_from(&key[at + 1..])),
-                None => (key[1..].to_vec(), None),
-            })
-        })
-    }
-
-    /// Every key the store holds that is not of a known family, for audits.
-    pub fn stray_keys(&self) -> impl Iterator<Item = Result<Vec<u8>>> + '_ {
-        self.db.iter().keys().filter_map(move |key| match key {
-            Err(e) => Some(Err(self.err(&e))),
-            Ok(k) if matches!(k.first(), Some(b'E' | b'I' | b'O')) || k.as_ref() == FORMAT_KEY => None,
-            Ok(k) => Some(Ok(k.to_vec())),
-        })
-    }
-
     /// Writes envelopes and their index entries in one atomic batch.
     pub fn write(&self, envelopes: &[Envelope]) -> Result<()> {
         let mut batch = sled::Batch::default();

@@ -188,10 +188,6 @@ impl OrgState {
         self.parties.iter().filter(|(_, s)| s.is_member()).map(|(p, s)| (p, *s))
     }
 
-    pub fn is_dissolved(&self) -> bool {
-        self.dissolved.is_some()
-    }
-
     /// Applies one step, or says which rule it breaks (and changes nothing).
     pub fn apply(&mut self, step: &Step) -> Result<(), String> {
         if let Some(by) = self.dissolved {
