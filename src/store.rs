@@ -94,6 +94,7 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("cannot create the ledger directory {}: {e}", dir.display())))?;
         }
+        let deadline = Instant::now() + options.wait;
         let lock = acquire_lock(dir, options.wait)?;
         let config = sled::Config::new()
             .path(dir)
@@ -105,7 +106,20 @@ impl Store {
             // No background flusher: accord syncs explicitly before it reports
             // anything recorded, and a reader has nothing to flush.
             .flush_every_ms(None);
-        let db = config.open().map_err(|e| sled_error(dir, &e))?;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                // The previous holder released accord.lock, but sled's own
+                // lock on `db` goes with its last thread, a moment later.
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    if Instant::now() >= deadline {
+                        return Err(busy(dir, options.wait));
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(sled_error(dir, &e)),
+            }
+        };
         let store = Store { db, dir: dir.to_owned(), created, _lock: lock };
         store.check_head_marker()?;
         match store.db.get(FORMAT_KEY).map_err(|e| sled_error(dir, &e))? {
@@ -417,6 +431,17 @@ fn sled_error(dir: &Path, e: &sled::Error) -> Error {
     }
 }
 
+fn busy(dir: &Path, wait: Duration) -> Error {
+    Error::new(
+        ErrorKind::Busy,
+        format!(
+            "the ledger at {} is held by another accord process and was not released within {} s (see --wait)",
+            dir.display(),
+            wait.as_secs_f64()
+        ),
+    )
+}
+
 fn acquire_lock(dir: &Path, wait: Duration) -> Result<File> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
@@ -431,14 +456,7 @@ fn acquire_lock(dir: &Path, wait: Duration) -> Result<File> {
             Ok(()) => return Ok(file),
             Err(std::fs::TryLockError::WouldBlock) => {
                 if Instant::now() >= deadline {
-                    return Err(Error::new(
-                        ErrorKind::Busy,
-                        format!(
-                            "the ledger at {} is held by another accord process and was not released within {} s (see --wait)",
-                            dir.display(),
-                            wait.as_secs_f64()
-                        ),
-                    ));
+                    return Err(busy(dir, wait));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
