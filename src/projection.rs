@@ -158,6 +158,10 @@ pub struct Diff {
     pub left: Vec<PartyId>,
     pub changed: Vec<Changed>,
     pub uncertain: Vec<PartyId>,
+    /// For each party that joined, left or changed: the event that gave its
+    /// status on `to`, so a reader can see the date and source.
+    #[serde(skip)]
+    pub because: BTreeMap<PartyId, Uuid>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -171,10 +175,21 @@ pub fn diff(record: &OrgRecord, from: Day, to: Day) -> Diff {
     let steps = record.timeline.steps();
     let before = readings(steps, from);
     let after = readings(steps, to);
-    let mut d =
-        Diff { org: record.org.clone(), from, to, joined: vec![], left: vec![], changed: vec![], uncertain: vec![] };
+    let mut d = Diff {
+        org: record.org.clone(),
+        from,
+        to,
+        joined: vec![],
+        left: vec![],
+        changed: vec![],
+        uncertain: vec![],
+        because: BTreeMap::new(),
+    };
     for (party, a) in &before {
         let b = &after[party];
+        if let Reading::Certain { since: Some(i), .. } = b {
+            d.because.insert(party.clone(), steps[*i].id);
+        }
         match (a.certain(), b.certain()) {
             (Some(x), Some(y)) if x == y => {}
             (Some(x), Some(y)) if x.as_str() == y.as_str() => {}
@@ -184,6 +199,8 @@ pub fn diff(record: &OrgRecord, from: Day, to: Day) -> Diff {
             _ => d.uncertain.push(party.clone()),
         }
     }
+    let listed: Vec<&PartyId> = d.joined.iter().chain(&d.left).chain(d.changed.iter().map(|c| &c.id)).collect();
+    d.because.retain(|p, _| listed.contains(&p));
     d
 }
 

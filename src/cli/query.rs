@@ -91,7 +91,16 @@ pub fn diff(ctx: &Context, org: &str, from: &str, to: &str, view: &ViewArgs, out
     if ctx.json {
         emit(out, serde_json::to_string(&d).map_err(|e| Error::io(e.to_string()))?)
     } else {
-        emit(out, render::diff(&d))
+        let source = source_of(&record);
+        let why = |id: &uuid::Uuid| {
+            let env = record.event(id)?;
+            let date = env.event.date.map(|d| d.to_string()).unwrap_or_default();
+            Some(match source(id) {
+                Some(src) => format!("{} {date}, source: {src}", env.event.type_name().replace('_', " ")),
+                None => format!("{} {date}", env.event.type_name().replace('_', " ")),
+            })
+        };
+        emit(out, render::diff(&d, why))
     }
 }
 

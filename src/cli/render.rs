@@ -118,13 +118,19 @@ pub fn members(m: &Members, source_of: impl Fn(&uuid::Uuid) -> Option<String>) -
     s
 }
 
-pub fn diff(d: &Diff) -> String {
+/// `accord diff`; `why` gives the date and source of the event behind a change.
+pub fn diff(d: &Diff, why: impl Fn(&uuid::Uuid) -> Option<String>) -> String {
     let mut s = format!("{}: changes from {} to {}\n", d.org, d.from, d.to);
     let list = |ids: &[PartyId]| if ids.is_empty() { "-".to_owned() } else { parties(ids) };
     let _ = writeln!(s, "  joined     {}", list(&d.joined));
     let _ = writeln!(s, "  left       {}", list(&d.left));
     let changed: Vec<String> = d.changed.iter().map(|c| format!("{} {}→{}", c.id, c.from, c.to)).collect();
     let _ = write!(s, "  changed    {}", if changed.is_empty() { "-".to_owned() } else { changed.join(", ") });
+    for (party, event) in &d.because {
+        if let Some(text) = why(event) {
+            let _ = write!(s, "\n    {party:<8} {text}");
+        }
+    }
     if !d.uncertain.is_empty() {
         let _ =
             write!(s, "\n  uncertain  {} (status on one of the days depends on imprecise dates)", list(&d.uncertain));

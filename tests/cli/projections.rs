@@ -1098,3 +1098,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn diff_for_people_names_the_event_and_source_behind_each_change() {
+    let l = isa_ledger();
+    let out = l.run(&["diff", "isa", "--from", "2019-01-01", "--to", "2023-01-01"]).ok().to_owned();
+    let line = |party: &str| out.lines().find(|l| l.trim_start().starts_with(party)).unwrap_or_default().to_owned();
+    assert!(line("ISR").contains("accession 2020-12-09, source: Pulse Media"), "{out}");
+    assert!(line("NLD").contains("accession 2022-04-03, source: Emirati Affairs"), "{out}");
+    // SVK is uncertain on 2019-01-01: listed as such, with no reason line.
+    assert!(out.contains("uncertain  SVK"), "{out}");
+    assert!(!line("SVK").contains("source"), "{out}");
+}
