@@ -381,10 +381,13 @@ impl Recorder<'_> {
             _ => event.supersedes,
         };
         let step = Step::of(self.head.seq + 1, event);
+        // The org's whole timeline, once loaded (at most once per event).
+        let mut loaded = None;
         if let (None, Some(step)) = (&target, &step) {
             if !self.tails.contains_key(&event.org) {
-                let tail = Tail::of(&self.timeline(&event.org)?);
-                self.tails.insert(event.org.clone(), tail);
+                let timeline = self.timeline(&event.org)?;
+                self.tails.insert(event.org.clone(), Tail::of(&timeline));
+                loaded = Some(timeline);
             }
             if let Some(tail) = self.tails.get_mut(&event.org)
                 && let Some(outcome) = tail.try_append(step)
@@ -392,7 +395,10 @@ impl Recorder<'_> {
                 return outcome.map_err(broken);
             }
         }
-        let mut timeline = self.timeline(&event.org)?;
+        let mut timeline = match loaded {
+            Some(timeline) => timeline,
+            None => self.timeline(&event.org)?,
+        };
         if let Some(target) = &target {
             self.check_target(event, target, &timeline)?;
         }
