@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -810,24 +810,6 @@ fn an_import_killed_while_writing_leaves_a_ledger_that_verifies_and_can_be_compl
 
 // ---------------------------------------------------------------------------
 // 9. Two processes at once
-
-/// Starts `accord import -` with stdin left open: it holds the ledger until
-/// its stdin closes. Returns once another process finds the ledger held.
-fn hold(l: &Ledger) -> Child {
-    let child = l
-        .command(&["import", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn holder");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while l.run(&["--wait", "0", "head"]).code != 4 {
-        assert!(Instant::now() < deadline, "the holder never took the ledger");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child
-}
 
 #[test]
 fn a_ledger_held_by_another_process_waits_then_exits_4() {

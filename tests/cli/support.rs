@@ -166,3 +166,26 @@ impl XorShift {
         lo + self.below(hi - lo)
     }
 }
+
+/// Starts `accord import -` with stdin left open: it holds the ledger until
+/// its stdin closes. Returns once another process finds the ledger held.
+pub fn hold(l: &Ledger) -> std::process::Child {
+    let child = l
+        .command(&["import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the holder");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = l.run(&["--wait", "0", "head"]);
+        if r.code == 4 {
+            break;
+        }
+        assert_eq!(r.code, 0, "head: {}", r.stderr);
+        assert!(std::time::Instant::now() < deadline, "the holder never took the ledger");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child
+}

@@ -254,23 +254,7 @@ fn a_held_ledger_makes_others_wait_then_exit_4() {
     l.append(r#"{"type":"founding","org":"x","date":"2000","members":["F"]}"#);
 
     // `import -` holds the ledger for as long as its stdin is open.
-    let mut holder = l
-        .command(&["import", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the holder");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = l.run(&["--wait", "0", "head"]);
-        if r.code == 4 {
-            break;
-        }
-        assert_eq!(r.code, 0, "head: {}", r.stderr);
-        assert!(Instant::now() < deadline, "the holder never took the ledger");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut holder = hold(&l);
 
     // Another process waits its second, then gives up with one sentence.
     let start = Instant::now();
