@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::id::{OrgId, PartyId};
 use crate::ledger::counting_steps;
-use crate::store::{FORMAT_KEY, HEAD_FILE, Store};
+use crate::store::{Entry, HEAD_FILE, Store, id_bucket};
 use crate::timeline::{Change, OrgState, Step, Tail, Timeline};
 
 /// What a successful verification saw.
@@ -385,6 +385,40 @@ enum OrgRules {
     Whole(Timeline),
 }
 
+/// A log block as the reading thread hands it over: each envelope's seq,
+/// bytes and [`copy_hash`].
+type ReadBlock = (u64, Vec<(u64, Vec<u8>, u64)>);
+
+/// A keyed hash (SipHash, key drawn at random for each verification) of an
+/// envelope's seq and bytes: what an org copy must share with the log.
+fn copy_hash(key: &RandomState, seq: u64, bytes: &[u8]) -> u64 {
+    let mut h = key.build_hasher();
+    h.write_u64(seq);
+    h.write(bytes);
+    h.finish()
+}
+
+/// Reads the log blocks in order on its own thread, hashing each envelope
+/// for the org-copy check, until the receiver is gone.
+fn read_blocks(store: &Store, key: &RandomState, tx: &SyncSender<Result<ReadBlock>>) {
+    for block in store.blocks(1) {
+        let block = block.map(|(first, events)| {
+            let events = events
+                .into_iter()
+                .map(|(seq, bytes)| {
+                    let h = copy_hash(key, seq, &bytes);
+                    (seq, bytes, h)
+                })
+                .collect();
+            (first, events)
+        });
+        let failed = block.is_err();
+        if tx.send(block).is_err() || failed {
+            return;
+        }
+    }
+}
+
 /// The fast pass over a ledger (see the module's documentation): `None` as
 /// soon as anything is off, without saying what.
 struct LedgerScan<'s> {
@@ -395,15 +429,13 @@ struct LedgerScan<'s> {
     checkpoints: Vec<Checkpoint>,
     orgs: HashMap<String, OrgRules>,
     scratch: Scratch,
-    /// The index entries the log calls for, and those the indexes hold.
+    /// The index entries the log calls for.
     wanted: Tally,
-    found: Tally,
-    /// Whether a key after the log was seen.
-    past_log: bool,
 }
 
 impl<'s> LedgerScan<'s> {
-    /// Walks the store (a second thread reads sled while this one checks).
+    /// Walks the store: one thread reads and unpacks the log, another the
+    /// indexes, while this one checks the log.
     fn run(store: &'s Store, checkpoints: Vec<Checkpoint>) -> Option<Report> {
         let key = RandomState::new();
         let mut scan = LedgerScan {
@@ -414,56 +446,28 @@ impl<'s> LedgerScan<'s> {
             orgs: HashMap::new(),
             scratch: Scratch::default(),
             wanted: Tally::new(key.clone()),
-            found: Tally::new(key),
-            past_log: false,
         };
         std::thread::scope(|scope| {
-            let (tx, rx) = sync_channel::<Result<Vec<(sled::IVec, sled::IVec)>>>(8);
-            scope.spawn(move || read_entries(store, &tx));
+            let (tx, rx) = sync_channel::<Result<ReadBlock>>(8);
+            let block_key = key.clone();
+            scope.spawn(move || read_blocks(store, &block_key, &tx));
+            let indexes = scope.spawn(move || tally_indexes(store, key));
             // Returning early drops the receiver, which stops the reading thread.
-            for batch in rx {
-                for (key, value) in batch.ok()? {
-                    scan.entry(&key, &value)?;
+            for block in rx {
+                let (first, events) = block.ok()?;
+                if first != scan.head.seq + 1 {
+                    return None;
+                }
+                for (seq, bytes, copy) in events {
+                    scan.event(seq, &bytes, copy)?;
                 }
             }
-            scan.finish()
+            let found = indexes.join().ok()??;
+            scan.finish(&found)
         })
     }
 
-    fn entry(&mut self, key: &[u8], value: &[u8]) -> Option<()> {
-        match key.first() {
-            Some(b'E') if !self.past_log => {
-                let seq = u64::from_be_bytes(key[1..].try_into().ok()?);
-                self.event(seq, value)
-            }
-            Some(b'I') => {
-                self.past_log = true;
-                let id: &[u8; 16] = key[1..].try_into().ok()?;
-                let seq = u64::from_be_bytes(value.try_into().ok()?);
-                self.found.id(id, seq);
-                Some(())
-            }
-            Some(b'O') => {
-                self.past_log = true;
-                let at = key.iter().position(|&b| b == 0)?;
-                let org = std::str::from_utf8(&key[1..at]).ok()?;
-                let seq = u64::from_be_bytes(key[at + 1..].try_into().ok()?);
-                // An org of the log is a valid org id.
-                if !value.is_empty() || !self.orgs.contains_key(org) {
-                    return None;
-                }
-                self.found.org(org, seq);
-                Some(())
-            }
-            _ if key == FORMAT_KEY => {
-                self.past_log = true;
-                Some(())
-            }
-            _ => None,
-        }
-    }
-
-    fn event(&mut self, seq: u64, bytes: &[u8]) -> Option<()> {
+    fn event(&mut self, seq: u64, bytes: &[u8], copy: u64) -> Option<()> {
         if seq != self.head.seq + 1 {
             return None;
         }
@@ -480,7 +484,7 @@ impl<'s> LedgerScan<'s> {
             }
         }
         self.wanted.id(env.id.as_bytes(), seq);
-        self.wanted.org(env.org, seq);
+        self.wanted.org(env.org, seq, copy);
         self.head.seq = seq;
         self.head.hash.clear();
         self.head.hash.push_str(env.hash);
@@ -520,12 +524,41 @@ impl<'s> LedgerScan<'s> {
         Some(())
     }
 
-    /// The log verified: every checkpoint reached, and the indexes hold
-    /// exactly the entries the log calls for.
-    fn finish(self) -> Option<Report> {
-        let whole = self.checkpoints.iter().all(|cp| cp.seen) && self.wanted == self.found;
+    /// The log verified: every checkpoint reached, the indexes hold exactly
+    /// the entries the log calls for, and say they hold them all.
+    fn finish(self, found: &Tally) -> Option<Report> {
+        let whole = self.checkpoints.iter().all(|cp| cp.seen)
+            && self.wanted == *found
+            && self.store.indexed().ok()? == self.head.seq;
         whole.then_some(Report { events: self.head.seq, head: self.head })
     }
+}
+
+/// The entries the indexes hold, as a [`Tally`]; `None` if any is damaged,
+/// in the wrong bucket, or of no known kind.
+fn tally_indexes(store: &Store, key: RandomState) -> Option<Tally> {
+    let mut found = Tally::new(key);
+    for entry in store.index_entries() {
+        match entry.ok()? {
+            Entry::Ids(bucket, entries) => {
+                for (id, seq) in entries {
+                    if id_bucket(&id) != bucket {
+                        return None;
+                    }
+                    found.id(id.as_bytes(), seq);
+                }
+            }
+            Entry::Org(org, _, events) => {
+                for (seq, bytes) in events {
+                    let copy = copy_hash(&found.key, seq, &bytes);
+                    found.org(org.as_str(), seq, copy);
+                }
+            }
+            Entry::Meta => {}
+            Entry::Block(..) | Entry::Damaged(_) => return None,
+        }
+    }
+    Some(found)
 }
 
 /// An org's timeline as of `upto`, from its events in the store (found by
@@ -535,16 +568,16 @@ fn stored_timeline(store: &Store, org: &str, upto: u64) -> Option<Timeline> {
     Timeline::build(counting_steps(events.iter().map(|e| (e.seq, &e.event)))).ok()
 }
 
-/// A fingerprint of a multiset of index entries, `I` (id, seq) and `O`
-/// (org, seq): counts, and two sums of a keyed hash (SipHash, with a key
-/// drawn at random for each verification) of each entry.
+/// A fingerprint of a multiset of index entries, id (id, seq) and org copy
+/// (org, seq, [`copy_hash`]): counts, and two sums of a keyed hash
+/// (SipHash, with a key drawn at random for each verification) of each entry.
 ///
 /// Two tallies of the same entries are equal, in any order. Tallies of
 /// different entries (one missing, added, changed, or an id given to two
-/// events) differ except with a probability of about 2^-128 (no entry is
-/// counted twice on either side: keys are unique, and so are seqs), which
-/// no one can raise without knowing the key. Checked entry by entry, the
-/// indexes would need every id of the log kept in memory.
+/// events) differ except with a probability of about 2^-64 (an org copy's
+/// bytes enter through a 64-bit hash), which no one can raise without
+/// knowing the key. Checked entry by entry, the indexes would need every id
+/// of the log kept in memory.
 struct Tally {
     key: RandomState,
     ids: u64,
@@ -557,23 +590,26 @@ impl Tally {
         Tally { key, ids: 0, orgs: 0, sums: [0; 2] }
     }
 
-    /// Adds the entry `I` + id → seq.
+    /// Adds the id-index entry id → seq.
     fn id(&mut self, id: &[u8; 16], seq: u64) {
         self.ids += 1;
         self.add(b'I', id, seq);
     }
 
-    /// Adds the entry `O` + org + 0x00 + seq.
-    fn org(&mut self, org: &str, seq: u64) {
+    /// Adds the org copy of seq (its bytes hashed to `copy`) under `org`.
+    fn org(&mut self, org: &str, seq: u64, copy: u64) {
         self.orgs += 1;
-        self.add(b'O', org.as_bytes(), seq);
+        let mut bytes = Vec::with_capacity(org.len() + 8);
+        bytes.extend_from_slice(&copy.to_le_bytes());
+        bytes.extend_from_slice(org.as_bytes());
+        self.add(b'O', &bytes, seq);
     }
 
     fn add(&mut self, kind: u8, bytes: &[u8], seq: u64) {
         // Hashed: lane, kind, length, bytes, seq; in one write when the
         // bytes are short (ids and org ids are), which is twice as fast.
-        let mut buf = [0u8; 3 + 64 + 8];
-        let short = u8::try_from(bytes.len()).ok().filter(|&n| n <= 64).map(|n| {
+        let mut buf = [0u8; 3 + 80 + 8];
+        let short = u8::try_from(bytes.len()).ok().filter(|&n| n <= 80).map(|n| {
             buf[1] = kind;
             buf[2] = n;
             buf[3..3 + bytes.len()].copy_from_slice(bytes);
@@ -609,6 +645,8 @@ impl PartialEq for Tally {
 struct Indexed {
     id: Uuid,
     org: u32,
+    /// [`copy_hash`] of the envelope.
+    copy: u64,
     in_id_index: bool,
     in_org_index: bool,
 }
@@ -624,7 +662,7 @@ struct IndexCheck {
 }
 
 impl IndexCheck {
-    fn add_event(&mut self, env: &Envelope) {
+    fn add_event(&mut self, env: &Envelope, copy: u64) {
         let org = match self.org_numbers.get(&env.event.org) {
             Some(&n) => n,
             None => {
@@ -634,7 +672,7 @@ impl IndexCheck {
                 n
             }
         };
-        self.events.push(Indexed { id: env.event.id, org, in_id_index: false, in_org_index: false });
+        self.events.push(Indexed { id: env.event.id, org, copy, in_id_index: false, in_org_index: false });
     }
 
     fn problem(&mut self, seq: Option<u64>, what: String) {
@@ -648,42 +686,31 @@ impl IndexCheck {
         self.events.get_mut(usize::try_from(seq.checked_sub(1)?).ok()?)
     }
 
-    /// `I` + id → seq.
-    fn id_entry(&mut self, ids: &HashMap<Uuid, u64>, key: &[u8], value: &[u8]) {
-        let Ok(id) = Uuid::from_slice(&key[1..]) else {
-            return self.problem(None, format!("the id index holds a damaged key {}", show_key(key)));
-        };
+    /// An id-index entry id → seq, found in `bucket`.
+    fn id_entry(&mut self, ids: &HashMap<Uuid, u64>, bucket: u16, id: Uuid, points: u64) {
         let Some(&seq) = ids.get(&id) else {
             return self.problem(
                 None,
                 format!("the id index holds event {id}, which is not in the log: an index entry has no event"),
             );
         };
-        let Ok(bytes) = <[u8; 8]>::try_from(value) else {
-            return self.problem(
-                Some(seq),
-                format!("seq {seq}: the id index entry of event {id} is damaged: it does not hold a log position"),
-            );
-        };
-        let points = u64::from_be_bytes(bytes);
         if points != seq {
             return self.problem(Some(seq), format!("seq {seq}: the id index points event {id} to seq {points}"));
         }
+        if id_bucket(&id) != bucket {
+            return self.problem(Some(seq), format!("seq {seq}: the id index files event {id} in the wrong bucket"));
+        }
         if let Some(e) = self.event(seq) {
+            if e.in_id_index {
+                return self.problem(Some(seq), format!("seq {seq}: the id index holds event {id} twice"));
+            }
             e.in_id_index = true;
         }
     }
 
-    /// `O` + org + 0x00 + seq → nothing.
-    fn org_entry(&mut self, key: &[u8], value: &[u8]) {
-        let parsed = key.iter().position(|&b| b == 0).and_then(|at| {
-            let org = std::str::from_utf8(&key[1..at]).ok().and_then(|s| OrgId::parse(s).ok())?;
-            Some((org, u64::from_be_bytes(key[at + 1..].try_into().ok()?)))
-        });
-        let Some((org, seq)) = parsed else {
-            return self.problem(None, format!("the org index holds a damaged key {}", show_key(key)));
-        };
-        let Some(actual) = self.event(seq).map(|e| e.org) else {
+    /// The org copy of seq, found under `org`, its bytes hashed to `copy`.
+    fn org_entry(&mut self, org: &OrgId, seq: u64, copy: u64) {
+        let Some(e) = self.event(seq) else {
             return self.problem(
                 None,
                 format!(
@@ -691,16 +718,21 @@ impl IndexCheck {
                 ),
             );
         };
+        let (actual, same, twice) = (e.org, e.copy == copy, e.in_org_index);
+        e.in_org_index = true;
         let actual = &self.orgs[actual as usize];
-        if *actual != org {
+        if *actual != *org {
             let what = format!("seq {seq}: the org index files it under `{org}`, but it is an event of `{actual}`");
             return self.problem(Some(seq), what);
         }
-        if !value.is_empty() {
-            return self.problem(Some(seq), format!("seq {seq}: the org index entry of `{org}` is damaged"));
+        if twice {
+            return self.problem(Some(seq), format!("seq {seq}: the org index of `{org}` holds this event twice"));
         }
-        if let Some(e) = self.event(seq) {
-            e.in_org_index = true;
+        if !same {
+            self.problem(
+                Some(seq),
+                format!("seq {seq}: the org index of `{org}` holds a copy of this event that differs from the log"),
+            );
         }
     }
 
@@ -722,26 +754,6 @@ impl IndexCheck {
         }
     }
 }
-
-fn show_key(key: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(key).escape_debug().take(60).collect();
-    format!("`{text}`")
-}
-
-/// A stored entry, read.
-// Most entries are events: boxing them would cost an allocation each.
-#[allow(clippy::large_enum_variant)]
-enum Entry {
-    /// A log entry: the seq of its key, and its envelope or why it cannot be read.
-    Event(u64, Result<Envelope>),
-    /// A log key that does not hold a seq.
-    BadLogKey(sled::IVec),
-    /// Anything but the log: indexes, the format marker, stray keys.
-    Other(sled::IVec, sled::IVec),
-}
-
-/// Entries handed over from the reading thread at a time.
-const BATCH: usize = 256;
 
 /// Verifies a whole ledger: the log, its indexes, the rules, a checkpoint
 /// and the head recorded at the last commit.
@@ -771,9 +783,6 @@ pub fn verify_ledger(store: &Store, checkpoint: Option<Head>) -> Result<Report> 
 /// The exact pass of [`verify_ledger`]: every id and every org's whole
 /// timeline are kept, index entries are checked one by one, and the first
 /// problem is named by its seq.
-///
-/// A second thread walks sled's keys (a third of the work: sled pulls and
-/// decodes its pages) while this one checks what it hands over.
 fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> Result<Report> {
     let mut verifier = Verifier::new(checkpoint);
     if let Some(marker) = store.head_marker()?
@@ -781,107 +790,54 @@ fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> Result<Repo
     {
         verifier.require(marker, format!("{HEAD_FILE}, written at the last commit,"));
     }
-    std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<Result<Vec<(sled::IVec, sled::IVec)>>>(8);
-        scope.spawn(move || read_entries(store, &tx));
-        let mut buf = Vec::with_capacity(4096);
-        let entries = rx
-            .into_iter()
-            .flat_map(|batch| {
-                let (batch, error) = match batch {
-                    Ok(batch) => (batch, None),
-                    Err(e) => (Vec::new(), Some(Err(e))),
-                };
-                batch.into_iter().map(Ok).chain(error)
-            })
-            .map(|entry| entry.map(|entry| decode_entry(entry, &mut buf)));
-        // Returning drops the receiver, which stops the reading thread.
-        follow_entries(verifier, entries)
-    })
-}
-
-/// Walks every entry of the store in key order, in batches, until the
-/// receiver is gone.
-fn read_entries(store: &Store, tx: &SyncSender<Result<Vec<(sled::IVec, sled::IVec)>>>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    for item in store.entries() {
-        match item {
-            Ok(entry) => batch.push(entry),
-            Err(e) => {
-                let _ = tx.send(Ok(batch));
-                let _ = tx.send(Err(e));
-                return;
-            }
-        }
-        if batch.len() == BATCH && tx.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err() {
-            return;
-        }
-    }
-    let _ = tx.send(Ok(batch));
-}
-
-/// Reads the envelope of a log entry; leaves any other as it is.
-fn decode_entry((key, value): (sled::IVec, sled::IVec), buf: &mut Vec<u8>) -> Entry {
-    match key.first() {
-        Some(b'E') => match <[u8; 8]>::try_from(&key[1..]) {
-            Ok(seq) => {
-                let seq = u64::from_be_bytes(seq);
-                Entry::Event(seq, read_envelope(&value, seq, true, buf))
-            }
-            Err(_) => Entry::BadLogKey(key),
-        },
-        _ => Entry::Other(key, value),
-    }
-}
-
-/// Follows the entries in key order: the log first, then the indexes.
-fn follow_entries(verifier: Verifier, entries: impl Iterator<Item = Result<Entry>>) -> Result<Report> {
-    let mut verifier = Some(verifier);
-    // The log's report and ids, once the first key after the log is reached.
-    let mut log: Option<(Report, HashMap<Uuid, u64>)> = None;
+    let key = RandomState::new();
     let mut index = IndexCheck::default();
-    for entry in entries {
-        let (key, value) = match entry? {
-            Entry::Event(seq, env) => {
-                let Some(v) = verifier.as_mut() else {
-                    return Err(Error::integrity(format!("the ledger holds a log entry out of order (seq {seq})")));
-                };
-                let expected = v.head().seq + 1;
-                if seq != expected {
-                    return Err(Error::integrity(if seq == 0 {
-                        "the log holds an event at seq 0, where none may be: it was altered".to_owned()
-                    } else {
-                        format!("seq {expected}: the log has a gap: the next event stored is seq {seq}")
-                    }));
+    let mut buf = Vec::with_capacity(4096);
+    for block in store.blocks(1) {
+        let (first, events) = block?;
+        let expected = verifier.head().seq + 1;
+        if first != expected {
+            return Err(Error::integrity(if first == 0 {
+                "the log holds an event at seq 0, where none may be: it was altered".to_owned()
+            } else {
+                format!("seq {expected}: the log has a gap: the next event stored is seq {first}")
+            }));
+        }
+        for (seq, bytes) in events {
+            let env = verifier.follow(read_envelope(&bytes, seq, true, &mut buf)?)?;
+            index.add_event(&env, copy_hash(&key, seq, &bytes));
+        }
+    }
+    let (report, ids) = verifier.finish_with_ids()?;
+    for entry in store.index_entries() {
+        match entry? {
+            Entry::Ids(bucket, entries) => {
+                for (id, seq) in entries {
+                    index.id_entry(&ids, bucket, id, seq);
                 }
-                let env = v.follow(env?)?;
-                index.add_event(&env);
-                continue;
             }
-            Entry::BadLogKey(key) => {
-                let next = verifier.as_ref().map_or(0, |v| v.head().seq + 1);
-                return Err(Error::integrity(format!(
-                    "seq {next}: the ledger holds a damaged log key {}",
-                    show_key(&key)
-                )));
+            Entry::Org(org, _, events) => {
+                for (seq, bytes) in events {
+                    index.org_entry(&org, seq, copy_hash(&key, seq, &bytes));
+                }
             }
-            Entry::Other(key, value) => (key, value),
-        };
-        if let Some(v) = verifier.take() {
-            log = Some(v.finish_with_ids()?);
-        }
-        match (key.first(), &log) {
-            (Some(b'I'), Some((_, ids))) => index.id_entry(ids, &key, &value),
-            (Some(b'O'), _) => index.org_entry(&key, &value),
-            _ if key.as_ref() == FORMAT_KEY => {}
-            _ => index
-                .problem(None, format!("the ledger holds a key of no known kind {}: it was altered", show_key(&key))),
+            Entry::Meta => {}
+            Entry::Damaged(what) => index.problem(None, what),
+            Entry::Block(first, _) => {
+                index.problem(None, format!("the ledger holds a log block (seq {first}) among its indexes"));
+            }
         }
     }
-    if let Some(v) = verifier.take() {
-        log = Some(v.finish_with_ids()?);
+    let indexed = store.indexed()?;
+    if indexed != report.head.seq {
+        index.problem(
+            None,
+            format!(
+                "the indexes say they hold the events up to seq {indexed}, but the log ends at seq {}",
+                report.head.seq
+            ),
+        );
     }
-    let (report, _) = log.ok_or_else(|| Error::integrity("the log was never verified"))?;
     index.finish()?;
     Ok(report)
 }
@@ -1133,6 +1089,7 @@ mod tests {
             envs.push(env);
         }
         store.write(&envs).unwrap();
+        store.sync().unwrap();
         (dir, store)
     }
 

@@ -1,24 +1,41 @@
-//! The ledger on disk: one sled database, one tree, four key families.
+//! The ledger on disk: one sled database, one tree, a few keys per thousand events.
 //!
 //! | key | value |
 //! |---|---|
-//! | `E` + seq (u64 big-endian) | the envelope, canonical JSON (SPEC §4) |
-//! | `I` + event id (16 bytes) | seq (u64 big-endian) |
-//! | `O` + org id + `0x00` + seq (u64 big-endian) | empty |
-//! | `Mformat` | `accord-ledger/1` |
+//! | `B` + first seq (u64 BE) | a log block: envelopes `first..first+n` (n ≤ [`BLOCK`]), packed |
+//! | `I` + bucket (u16 BE) + chunk number (u32 BE) | id index: sorted (event id, seq) pairs whose id falls in the bucket |
+//! | `Mformat` | `accord-ledger/2` |
+//! | `Mindexed` | seq (u64 BE): the indexes hold exactly the events up to it |
+//! | `O` + org id + `0x00` + first seq (u64 BE) | org copy: that org's envelopes from `first` on, packed (≤ [`BLOCK`]) |
+//!
+//! A *packed* value is `z` + the payload's length (u32 LE) + the payload
+//! compressed by zstd (with its checksum); the payload is each envelope's
+//! canonical JSON (SPEC §4, `hash` included: one line of `accord export`)
+//! preceded by its length (u32 LE).
+//!
+//! sled pays about 100 bytes and a share of a rewritten leaf for every key,
+//! and rewrites whole leaves when keys land all over the tree, so nothing
+//! here is one key per event: the log is written in blocks at the end of the
+//! `B` range, and the indexes are written in bulk ([`INDEX_BATCH`] events at
+//! a time, and at every commit) under `Mindexed`, their watermark. The
+//! indexes are derived from the log: if a process dies after writing log
+//! blocks but before indexing them, the next open indexes them
+//! ([`Store::open`]).
 //!
 //! Next to sled's files, `accord.head` holds the head (`{"seq":N,"hash":"…"}`)
 //! as of the last commit. sled recovers a log whose recent part is damaged by
 //! cutting it, silently, at the damage; the marker makes that loss an error.
 //!
-//! Big-endian sequence numbers make sled's byte order the log order. Every
-//! write is one `apply_batch` (atomic across keys, also after a crash), and
-//! [`Store::sync`] makes written batches durable (see ARCHITECTURE.md).
-//! The store knows nothing of the rules: it keeps bytes and indexes.
+//! Every write is one `apply_batch` (atomic across keys, also after a
+//! crash), and [`Store::sync`] makes written batches durable (see
+//! ARCHITECTURE.md). The store knows nothing of the rules: it keeps bytes
+//! and indexes.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -28,10 +45,30 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::OrgId;
 
 pub const FORMAT_KEY: &[u8] = b"Mformat";
-const FORMAT: &[u8] = b"accord-ledger/1";
+pub const INDEXED_KEY: &[u8] = b"Mindexed";
+const FORMAT: &[u8] = b"accord-ledger/2";
 const LOCK_FILE: &str = "accord.lock";
 pub const HEAD_FILE: &str = "accord.head";
 const HEAD_TMP: &str = "accord.head.tmp";
+
+/// Envelopes per log block and per org-copy chunk. A block is rewritten
+/// while it fills (an append reads and rewrites the last one), so it stays
+/// small; 64 envelopes compress to about 9 KB.
+pub const BLOCK: usize = 64;
+
+/// Entries per id-index chunk (24 bytes each, not compressed: ids are random).
+pub const ID_CHUNK: usize = 256;
+
+/// Events written to the log before they are written to the indexes; a
+/// commit indexes whatever is left. Bounds the memory an import holds.
+pub const INDEX_BATCH: usize = 32 * 1024;
+
+/// The largest payload a packed value may claim: [`BLOCK`] envelopes of
+/// the largest event accepted, with room for the envelope fields.
+const MAX_PAYLOAD: usize = BLOCK * (80 * 1024);
+
+/// zstd level: 1 is the fastest; higher levels gained little on envelopes.
+const ZSTD_LEVEL: i32 = 1;
 
 /// How to open a ledger.
 #[derive(Clone, Debug)]
@@ -42,24 +79,46 @@ pub struct Options {
     pub create: bool,
 }
 
+/// An envelope written to the log, not yet to the indexes.
+struct Unindexed {
+    seq: u64,
+    id: Uuid,
+    org: OrgId,
+    bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Pending {
+    events: Vec<Unindexed>,
+    /// Position in `events` of each id.
+    ids: HashMap<Uuid, usize>,
+}
+
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
     /// This open created the directory (so an empty ledger can be discarded).
     created: bool,
+    pending: Mutex<Pending>,
     // Held for the life of the store: one accord process per ledger.
     _lock: File,
 }
 
-pub fn event_key(seq: u64) -> [u8; 9] {
-    let mut k = [b'E'; 9];
-    k[1..].copy_from_slice(&seq.to_be_bytes());
+pub fn block_key(first_seq: u64) -> [u8; 9] {
+    let mut k = [b'B'; 9];
+    k[1..].copy_from_slice(&first_seq.to_be_bytes());
     k
 }
 
-pub fn id_key(id: &Uuid) -> [u8; 17] {
-    let mut k = [b'I'; 17];
-    k[1..].copy_from_slice(id.as_bytes());
+/// The id-index bucket of an id: its first 12 bits (4096 buckets).
+pub fn id_bucket(id: &Uuid) -> u16 {
+    u16::from_be_bytes([id.as_bytes()[0], id.as_bytes()[1]]) >> 4
+}
+
+pub fn id_chunk_key(bucket: u16, chunk: u32) -> [u8; 7] {
+    let mut k = [b'I'; 7];
+    k[1..3].copy_from_slice(&bucket.to_be_bytes());
+    k[3..].copy_from_slice(&chunk.to_be_bytes());
     k
 }
 
@@ -71,14 +130,155 @@ pub fn org_prefix(org: &OrgId) -> Vec<u8> {
     k
 }
 
-pub fn org_key(org: &OrgId, seq: u64) -> Vec<u8> {
+pub fn org_chunk_key(org: &OrgId, first_seq: u64) -> Vec<u8> {
     let mut k = org_prefix(org);
-    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(&first_seq.to_be_bytes());
     k
 }
 
 fn seq_from(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Envelopes as stored together: each one's seq and canonical JSON.
+pub type Packed = Vec<(u64, Vec<u8>)>;
+
+/// Packs envelopes (seq and canonical JSON) into a stored value.
+pub fn pack<'a>(envelopes: impl IntoIterator<Item = (u64, &'a [u8])>) -> Result<Vec<u8>> {
+    let mut payload = Vec::new();
+    for (seq, bytes) in envelopes {
+        let len = u32::try_from(bytes.len()).map_err(|_| Error::rejected("an envelope is too large to store"))?;
+        payload.extend_from_slice(&seq.to_le_bytes());
+        payload.extend_from_slice(&len.to_le_bytes());
+        payload.extend_from_slice(bytes);
+    }
+    let len = u32::try_from(payload.len()).map_err(|_| Error::rejected("a block is too large to store"))?;
+    let compressed = COMPRESSOR
+        .with(|c| c.borrow_mut().as_mut().map(|c| c.compress(&payload)))
+        .ok_or_else(|| Error::io("cannot start zstd"))?
+        .map_err(|e| Error::io(format!("zstd could not compress a block: {e}")))?;
+    let mut out = Vec::with_capacity(5 + compressed.len());
+    out.push(b'z');
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&compressed);
+    Ok(out)
+}
+
+thread_local! {
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = std::cell::RefCell::new(
+        zstd::bulk::Compressor::new(ZSTD_LEVEL).ok().and_then(|mut c| {
+            c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true)).ok()?;
+            Some(c)
+        }),
+    );
+}
+
+/// Unpacks a stored value into its envelopes (seq, bytes); `None` if it is
+/// damaged or holds none.
+pub fn unpack(value: &[u8]) -> Option<Packed> {
+    let (&tag, rest) = value.split_first()?;
+    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    if tag != b'z' || len > MAX_PAYLOAD {
+        return None;
+    }
+    let payload = zstd::bulk::decompress(&rest[4..], len).ok()?;
+    if payload.len() != len {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < payload.len() {
+        let seq = u64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?);
+        let n = u32::from_le_bytes(payload.get(at + 8..at + 12)?.try_into().ok()?) as usize;
+        out.push((seq, payload.get(at + 12..at + 12 + n)?.to_vec()));
+        at += 12 + n;
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Encodes id-index entries, sorted by id.
+pub fn pack_ids(entries: &[(Uuid, u64)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * 24);
+    for (id, seq) in entries {
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(&seq.to_be_bytes());
+    }
+    out
+}
+
+/// Decodes id-index entries; `None` if the value is damaged (a ragged
+/// length, or ids out of order).
+pub fn unpack_ids(value: &[u8]) -> Option<Vec<(Uuid, u64)>> {
+    if !value.len().is_multiple_of(24) {
+        return None;
+    }
+    let entries: Vec<(Uuid, u64)> = value
+        .chunks_exact(24)
+        .map(|c| (Uuid::from_slice(&c[..16]).unwrap_or_default(), seq_from(&c[16..]).unwrap_or_default()))
+        .collect();
+    entries.windows(2).all(|w| w[0].0 < w[1].0).then_some(entries)
+}
+
+/// One entry of the store, read and decoded, for audits.
+pub enum Entry {
+    /// A log block: its first seq and its envelopes' bytes.
+    Block(u64, Packed),
+    /// An id-index chunk: its bucket and entries.
+    Ids(u16, Vec<(Uuid, u64)>),
+    /// An org-copy chunk: the org, the chunk's first seq, the envelopes' bytes.
+    Org(OrgId, u64, Packed),
+    /// The format marker or the index watermark.
+    Meta,
+    /// A key of no known family, or a value that does not decode.
+    Damaged(String),
+}
+
+/// The seq of the block key, the message of a damaged one.
+fn show_key(key: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(key).escape_debug().take(60).collect();
+    format!("`{text}`")
+}
+
+fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
+    let damaged = |what: &str| Entry::Damaged(format!("{what} {}", show_key(key)));
+    match key.first() {
+        Some(b'B') => match (seq_from(&key[1..]), unpack(value)) {
+            (Some(first), Some(events)) => match (first..).zip(&events).find(|(s, (q, _))| s != q) {
+                None => Entry::Block(first, events),
+                Some((s, (q, _))) => Entry::Damaged(format!(
+                    "seq {s}: the log has a gap or a swap here: the next event stored is seq {q}"
+                )),
+            },
+            (Some(first), None) => Entry::Damaged(format!(
+                "seq {first}: the stored block of the log from seq {first} on is damaged: it does not decode"
+            )),
+            (None, _) => damaged("the ledger holds a damaged log key"),
+        },
+        Some(b'I') => match (key.len(), unpack_ids(value)) {
+            (7, Some(entries)) => Entry::Ids(u16::from_be_bytes([key[1], key[2]]), entries),
+            (7, None) => damaged("the id index holds a damaged chunk under"),
+            _ => damaged("the id index holds a damaged key"),
+        },
+        Some(b'O') => {
+            let parsed = key.iter().position(|&b| b == 0).and_then(|at| {
+                let org = std::str::from_utf8(&key[1..at]).ok().and_then(|s| OrgId::parse(s).ok())?;
+                Some((org, seq_from(&key[at + 1..])?))
+            });
+            match (parsed, unpack(value)) {
+                (Some((org, first)), Some(events))
+                    if events[0].0 == first && events.windows(2).all(|w| w[0].0 < w[1].0) =>
+                {
+                    Entry::Org(org, first, events)
+                }
+                (Some((org, first)), _) => Entry::Damaged(format!(
+                    "the org index of `{org}` holds a damaged chunk (from seq {first}): it does not decode"
+                )),
+                (None, _) => damaged("the org index holds a damaged key"),
+            }
+        }
+        _ if key == FORMAT_KEY || key == INDEXED_KEY => Entry::Meta,
+        _ => damaged("the ledger holds a key of no known kind"),
+    }
 }
 
 impl Store {
@@ -99,9 +299,8 @@ impl Store {
         let config = sled::Config::new()
             .path(dir)
             // sled caches 1 GB by default. The log is read sequentially and
-            // writes go to the end, so a small cache costs no speed: a 200k
-            // import took 9.8 s with 16 MB against 11.1 s with 64 MB, and
-            // peak RSS for 1M events fell from 310 MB to 207 MB.
+            // writes go to the end, so a small cache costs no speed and
+            // bounds an import's memory.
             .cache_capacity(16 * 1024 * 1024)
             // No background flusher: accord syncs explicitly before it reports
             // anything recorded, and a reader has nothing to flush.
@@ -120,8 +319,7 @@ impl Store {
                 Err(e) => return Err(sled_error(dir, &e)),
             }
         };
-        let store = Store { db, dir: dir.to_owned(), created, _lock: lock };
-        store.check_head_marker()?;
+        let store = Store { db, dir: dir.to_owned(), created, pending: Mutex::default(), _lock: lock };
         match store.db.get(FORMAT_KEY).map_err(|e| sled_error(dir, &e))? {
             Some(v) if v.as_ref() == FORMAT => {}
             Some(_) => {
@@ -143,6 +341,8 @@ impl Store {
                 )));
             }
         }
+        store.check_head_marker()?;
+        store.catch_up_indexes()?;
         Ok(store)
     }
 
@@ -153,7 +353,7 @@ impl Store {
     /// Closes the store and, if this open created the directory and no event
     /// was written, removes it again: a refused first command leaves no ledger.
     pub fn close_discarding_if_new(self) -> Result<()> {
-        let discard = self.created && self.db.scan_prefix(b"E").next().is_none();
+        let discard = self.created && self.db.scan_prefix(b"B").next().is_none();
         let dir = self.dir.clone();
         drop(self);
         if discard {
@@ -167,19 +367,18 @@ impl Store {
         sled_error(&self.dir, e)
     }
 
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        // A poisoned lock means a panic elsewhere, which ends the process anyway.
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Fails if the log lost the event the last commit recorded as its head.
     fn check_head_marker(&self) -> Result<()> {
         let Some(marker) = self.head_marker()? else { return Ok(()) };
-        if marker.seq == 0 || self.contains(&event_key(marker.seq))? {
+        let last = self.last_seq()?;
+        if marker.seq <= last {
             return Ok(());
         }
-        let last = match self.db.scan_prefix(b"E").keys().next_back() {
-            None => 0,
-            Some(key) => {
-                let key = key.map_err(|e| self.err(&e))?;
-                seq_from(&key[1..]).ok_or_else(|| bad_key(&key))?
-            }
-        };
         Err(Error::integrity(format!(
             "the ledger at {} is damaged: its log ends at seq {last}, but seq {} was recorded ({HEAD_FILE}): events were lost",
             self.dir.display(),
@@ -214,16 +413,67 @@ impl Store {
             .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
     }
 
-    /// Every entry in key order: the log (`E`), the id index (`I`), the
-    /// format marker (`M`), the org index (`O`) and anything else. For
-    /// audits: one sequential pass, no point lookups.
-    pub fn entries(&self) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec)>> + '_ {
-        self.db.iter().map(move |item| item.map_err(|e| self.err(&e)))
+    /// Every entry in key order, decoded: the log (`B`), the id index (`I`),
+    /// the markers (`M`), the org copies (`O`), and anything else as damage.
+    /// For audits: one sequential pass, no point lookups.
+    pub fn entries(&self) -> impl Iterator<Item = Result<Entry>> + '_ {
+        self.db.iter().map(move |item| item.map(|(k, v)| decode_entry(&k, &v)).map_err(|e| self.err(&e)))
+    }
+
+    /// The entries after the log: the indexes, the markers and anything else.
+    pub fn index_entries(&self) -> impl Iterator<Item = Result<Entry>> + '_ {
+        self.db.range(&b"C"[..]..).map(move |item| item.map(|(k, v)| decode_entry(&k, &v)).map_err(|e| self.err(&e)))
+    }
+
+    /// The log blocks from the one holding `from_seq` on, in log order:
+    /// each block's first seq and its envelopes' bytes. A block that does
+    /// not decode is an error naming its first seq.
+    pub fn blocks(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, Packed)>> + '_ {
+        let start = match self.db.range(block_key(0)..=block_key(from_seq)).next_back() {
+            Some(Ok((key, _))) => key.to_vec(),
+            _ => block_key(from_seq).to_vec(),
+        };
+        self.db.range(start..block_key(u64::MAX).to_vec()).map(move |item| {
+            let (key, value) = item.map_err(|e| self.err(&e))?;
+            match decode_entry(&key, &value) {
+                Entry::Block(first, events) => Ok((first, events)),
+                Entry::Damaged(what) => Err(Error::integrity(what)),
+                _ => Err(Error::integrity(format!("the ledger holds a damaged log key {}", show_key(&key)))),
+            }
+        })
+    }
+
+    /// The block holding `seq`, if any: its first seq and envelopes.
+    fn block_of(&self, seq: u64) -> Result<Option<(u64, Packed)>> {
+        match self.blocks(seq).next().transpose()? {
+            Some((first, events)) if first <= seq && seq < first + events.len() as u64 => Ok(Some((first, events))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The last log block, if any.
+    fn last_block(&self) -> Result<Option<(u64, Packed)>> {
+        match self.db.scan_prefix(b"B").next_back() {
+            None => Ok(None),
+            Some(item) => {
+                let (key, value) = item.map_err(|e| self.err(&e))?;
+                match decode_entry(&key, &value) {
+                    Entry::Block(first, events) => Ok(Some((first, events))),
+                    Entry::Damaged(what) => Err(Error::integrity(what)),
+                    _ => Err(Error::integrity(format!("the ledger holds a damaged log key {}", show_key(&key)))),
+                }
+            }
+        }
+    }
+
+    /// The seq of the last event (0 if none).
+    pub fn last_seq(&self) -> Result<u64> {
+        Ok(self.last_block()?.map_or(0, |(first, events)| first + events.len() as u64 - 1))
     }
 
     /// The envelope bytes at `seq`.
-    pub fn raw(&self, seq: u64) -> Result<Option<sled::IVec>> {
-        self.db.get(event_key(seq)).map_err(|e| self.err(&e))
+    pub fn raw(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.block_of(seq)?.map(|(first, mut events)| events.swap_remove((seq - first) as usize).1))
     }
 
     pub fn get(&self, seq: u64) -> Result<Option<Envelope>> {
@@ -232,11 +482,11 @@ impl Store {
 
     /// The last envelope, if any.
     pub fn last(&self) -> Result<Option<Envelope>> {
-        match self.db.scan_prefix(b"E").next_back() {
+        match self.last_block()? {
             None => Ok(None),
-            Some(Err(e)) => Err(self.err(&e)),
-            Some(Ok((key, bytes))) => {
-                let seq = seq_from(&key[1..]).ok_or_else(|| bad_key(&key))?;
+            Some((first, mut events)) => {
+                let seq = first + events.len() as u64 - 1;
+                let bytes = events.pop().map(|(_, b)| b).unwrap_or_default();
                 decode(seq, &bytes).map(Some)
             }
         }
@@ -246,29 +496,50 @@ impl Store {
         Ok(self.last()?.map_or_else(Head::empty, |e| Head { seq: e.seq, hash: e.hash }))
     }
 
-    pub fn contains(&self, key: &[u8]) -> Result<bool> {
-        self.db.contains_key(key).map_err(|e| self.err(&e))
-    }
-
-    pub fn seq_of(&self, id: &Uuid) -> Result<Option<u64>> {
-        match self.db.get(id_key(id)).map_err(|e| self.err(&e))? {
-            None => Ok(None),
-            Some(v) => seq_from(&v).map(Some).ok_or_else(|| {
-                Error::integrity(format!("the index entry of event {id} is damaged: it does not hold a log position"))
+    /// The seq up to which the indexes hold every event.
+    pub fn indexed(&self) -> Result<u64> {
+        match self.db.get(INDEXED_KEY).map_err(|e| self.err(&e))? {
+            None => Ok(0),
+            Some(v) => seq_from(&v).ok_or_else(|| {
+                Error::integrity(format!(
+                    "the ledger at {} is damaged: its index watermark is damaged",
+                    self.dir.display()
+                ))
             }),
         }
     }
 
-    /// The envelopes from `from_seq` on, in log order, as raw bytes.
-    pub fn scan_raw(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + '_ {
-        self.db.range(event_key(from_seq)..event_key(u64::MAX)).map(move |item| {
-            let (key, bytes) = item.map_err(|e| self.err(&e))?;
-            if key.first() != Some(&b'E') {
-                return Err(bad_key(&key));
+    pub fn seq_of(&self, id: &Uuid) -> Result<Option<u64>> {
+        {
+            let pending = self.pending();
+            if let Some(&i) = pending.ids.get(id) {
+                return Ok(Some(pending.events[i].seq));
             }
-            let seq = seq_from(&key[1..]).ok_or_else(|| bad_key(&key))?;
-            Ok((seq, bytes))
-        })
+        }
+        let bucket = id_bucket(id);
+        for item in self.db.scan_prefix(&id_chunk_key(bucket, 0)[..3]) {
+            let (key, value) = item.map_err(|e| self.err(&e))?;
+            let entries = unpack_ids(&value).ok_or_else(|| {
+                Error::integrity(format!("the id index holds a damaged chunk under {}", show_key(&key)))
+            })?;
+            if let Ok(i) = entries.binary_search_by(|(e, _)| e.cmp(id)) {
+                return Ok(Some(entries[i].1));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The envelopes from `from_seq` on, in log order, as raw bytes.
+    pub fn scan_raw(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
+        self.blocks(from_seq)
+            .flat_map(|block| {
+                let (items, error) = match block {
+                    Ok((_, events)) => (events, None),
+                    Err(e) => (Vec::new(), Some(Err(e))),
+                };
+                items.into_iter().map(Ok).chain(error)
+            })
+            .filter(move |item| item.as_ref().map_or(true, |(seq, _)| *seq >= from_seq))
     }
 
     /// The envelopes from `from_seq` on, in log order.
@@ -276,32 +547,43 @@ impl Store {
         self.scan_raw(from_seq).map(|item| item.and_then(|(seq, bytes)| decode(seq, &bytes)))
     }
 
-    /// The log positions of an org's events, in log order.
-    pub fn org_seqs(&self, org: &OrgId) -> impl Iterator<Item = Result<u64>> + '_ {
-        let prefix = org_prefix(org);
-        let len = prefix.len();
-        self.db.scan_prefix(prefix).map(move |item| {
-            let (key, _) = item.map_err(|e| self.err(&e))?;
-            seq_from(&key[len..]).ok_or_else(|| bad_key(&key))
-        })
-    }
-
-    /// An org's envelopes in log order, up to `upto` included.
-    pub fn org_events(&self, org: &OrgId, upto: u64) -> Result<Vec<Envelope>> {
+    /// An org's envelopes up to `upto` included, as raw bytes, in log order:
+    /// its copies in the org index, then those not indexed yet.
+    pub fn org_raw(&self, org: &OrgId, upto: u64) -> Result<Packed> {
         let mut out = Vec::new();
-        for seq in self.org_seqs(org) {
-            let seq = seq?;
-            if seq > upto {
+        for item in self.db.scan_prefix(org_prefix(org)) {
+            let (key, value) = item.map_err(|e| self.err(&e))?;
+            let (first, events) = match decode_entry(&key, &value) {
+                Entry::Org(_, first, events) => (first, events),
+                Entry::Damaged(what) => return Err(Error::integrity(what)),
+                _ => return Err(Error::integrity(format!("the org index holds a damaged key {}", show_key(&key)))),
+            };
+            if first > upto {
                 break;
             }
-            let env = self.get(seq)?.ok_or_else(|| {
-                Error::integrity(format!("the org index of `{org}` names seq {seq}, which is not in the log"))
-            })?;
+            out.extend(events);
+        }
+        let pending = self.pending();
+        out.extend(pending.events.iter().filter(|e| e.org == *org).map(|e| (e.seq, e.bytes.clone())));
+        out.retain(|(seq, _)| *seq <= upto);
+        Ok(out)
+    }
+
+    /// An org's envelopes in log order, up to `upto` included. The seqs are
+    /// those of the org copies; each must be an envelope of the org at that
+    /// seq (audits compare the copies with the log byte for byte).
+    pub fn org_events(&self, org: &OrgId, upto: u64) -> Result<Vec<Envelope>> {
+        let mut out: Vec<Envelope> = Vec::new();
+        for (seq, bytes) in self.org_raw(org, upto)? {
+            let env = decode(seq, &bytes)?;
             if env.event.org != *org {
                 return Err(Error::integrity(format!(
-                    "the org index of `{org}` names seq {seq}, an event of `{}`",
+                    "the org index of `{org}` holds seq {seq}, an event of `{}`",
                     env.event.org
                 )));
+            }
+            if out.last().is_some_and(|last| last.seq >= seq) {
+                return Err(Error::integrity(format!("the org index of `{org}` holds seq {seq} out of order")));
             }
             out.push(env);
         }
@@ -323,49 +605,208 @@ impl Store {
             from.push(1);
             out.push(org);
         }
+        let pending = self.pending();
+        for e in &pending.events {
+            if let Err(at) = out.binary_search(&e.org) {
+                out.insert(at, e.org.clone());
+            }
+        }
         Ok(out)
     }
 
-    /// Writes envelopes and their index entries in one atomic batch.
+    /// Appends envelopes to the log in one atomic batch (filling the last
+    /// block first); they are indexed later, by [`INDEX_BATCH`] or at
+    /// [`Store::sync`]. Their seqs must continue the log.
     pub fn write(&self, envelopes: &[Envelope]) -> Result<()> {
+        let Some(first) = envelopes.first() else { return Ok(()) };
+        let (mut block_first, mut block) = match self.last_block()? {
+            Some((f, events)) if events.len() < BLOCK => (f, events),
+            Some((f, events)) => (f + events.len() as u64, Vec::new()),
+            None => (1, Vec::new()),
+        };
+        if block_first + block.len() as u64 != first.seq {
+            return Err(Error::integrity(format!(
+                "seq {} does not continue the log, which ends at seq {}",
+                first.seq,
+                block_first + block.len() as u64 - 1
+            )));
+        }
         let mut batch = sled::Batch::default();
+        let mut written = Vec::with_capacity(envelopes.len());
         for env in envelopes {
-            batch.insert(&event_key(env.seq), env.to_json().as_bytes());
-            batch.insert(&id_key(&env.event.id), &env.seq.to_be_bytes());
-            batch.insert(org_key(&env.event.org, env.seq), &[]);
+            if block.len() == BLOCK {
+                batch.insert(&block_key(block_first), pack(block.iter().map(|(q, b)| (*q, b.as_slice())))?);
+                block_first += BLOCK as u64;
+                block.clear();
+            }
+            let bytes = env.to_json().into_bytes();
+            block.push((env.seq, bytes.clone()));
+            written.push(Unindexed { seq: env.seq, id: env.event.id, org: env.event.org.clone(), bytes });
+        }
+        batch.insert(&block_key(block_first), pack(block.iter().map(|(q, b)| (*q, b.as_slice())))?);
+        self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
+        let mut pending = self.pending();
+        for e in written {
+            let at = pending.events.len();
+            pending.ids.insert(e.id, at);
+            pending.events.push(e);
+        }
+        if pending.events.len() >= INDEX_BATCH {
+            self.write_indexes(&mut pending)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending index entries, with the new watermark, in one batch.
+    fn write_indexes(&self, pending: &mut Pending) -> Result<()> {
+        let Some(last) = pending.events.last().map(|e| e.seq) else { return Ok(()) };
+        let mut batch = sled::Batch::default();
+        let mut by_org: BTreeMap<&OrgId, Vec<&Unindexed>> = BTreeMap::new();
+        let mut by_bucket: BTreeMap<u16, Vec<(Uuid, u64)>> = BTreeMap::new();
+        for e in &pending.events {
+            by_org.entry(&e.org).or_default().push(e);
+            by_bucket.entry(id_bucket(&e.id)).or_default().push((e.id, e.seq));
+        }
+        for (org, events) in by_org {
+            let (mut first, mut chunk) = match self.db.scan_prefix(org_prefix(org)).next_back() {
+                None => (events[0].seq, Vec::new()),
+                Some(item) => {
+                    let (key, value) = item.map_err(|e| self.err(&e))?;
+                    match decode_entry(&key, &value) {
+                        Entry::Org(_, f, chunk) if chunk.len() < BLOCK => (f, chunk),
+                        Entry::Org(..) => (events[0].seq, Vec::new()),
+                        Entry::Damaged(what) => return Err(Error::integrity(what)),
+                        _ => return Err(bad_key(&key)),
+                    }
+                }
+            };
+            for e in events {
+                if chunk.len() == BLOCK {
+                    batch.insert(org_chunk_key(org, first), pack(chunk.iter().map(|(q, b)| (*q, b.as_slice())))?);
+                    first = e.seq;
+                    chunk.clear();
+                }
+                chunk.push((e.seq, e.bytes.clone()));
+            }
+            batch.insert(org_chunk_key(org, first), pack(chunk.iter().map(|(q, b)| (*q, b.as_slice())))?);
+        }
+        for (bucket, mut entries) in by_bucket {
+            let prefix = &id_chunk_key(bucket, 0)[..3];
+            let (mut n, existing) = match self.db.scan_prefix(prefix).next_back() {
+                None => (0, Vec::new()),
+                Some(item) => {
+                    let (key, value) = item.map_err(|e| self.err(&e))?;
+                    let n =
+                        u32::from_be_bytes(key.get(3..7).and_then(|b| b.try_into().ok()).ok_or_else(|| bad_key(&key))?);
+                    let existing = unpack_ids(&value).ok_or_else(|| {
+                        Error::integrity(format!("the id index holds a damaged chunk under {}", show_key(&key)))
+                    })?;
+                    if existing.len() < ID_CHUNK { (n, existing) } else { (n + 1, Vec::new()) }
+                }
+            };
+            entries.extend(existing);
+            entries.sort_unstable_by_key(|e| e.0);
+            for chunk in entries.chunks(ID_CHUNK) {
+                batch.insert(&id_chunk_key(bucket, n), pack_ids(chunk));
+                n += 1;
+            }
+        }
+        batch.insert(INDEXED_KEY, &last.to_be_bytes());
+        self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
+        pending.events.clear();
+        pending.ids.clear();
+        Ok(())
+    }
+
+    /// Indexes the events a process wrote to the log but did not live to
+    /// index (killed mid-import). The indexes are derived from the log.
+    fn catch_up_indexes(&self) -> Result<()> {
+        let (indexed, last) = (self.indexed()?, self.last_seq()?);
+        if indexed > last {
+            return Err(Error::integrity(format!(
+                "the ledger at {} is damaged: its indexes hold events up to seq {indexed}, but its log ends at seq {last}",
+                self.dir.display()
+            )));
+        }
+        if indexed == last {
+            return Ok(());
+        }
+        let mut pending = self.pending();
+        for item in self.scan_raw(indexed + 1) {
+            let (seq, bytes) = item?;
+            let env = decode(seq, &bytes)?;
+            let at = pending.events.len();
+            pending.ids.insert(env.event.id, at);
+            pending.events.push(Unindexed { seq, id: env.event.id, org: env.event.org, bytes });
+            if pending.events.len() >= INDEX_BATCH {
+                self.write_indexes(&mut pending)?;
+            }
+        }
+        self.write_indexes(&mut pending)?;
+        self.db.flush().map_err(|e| self.err(&e))?;
+        Ok(())
+    }
+
+    /// Removes the events after `seq` from the log and the indexes, in one
+    /// atomic batch. Only used to undo an import that failed before it
+    /// finished.
+    pub fn truncate_after(&self, seq: u64) -> Result<()> {
+        let mut pending = self.pending();
+        pending.events.retain(|e| e.seq <= seq);
+        let ids = pending.events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+        pending.ids = ids;
+        drop(pending);
+        let mut batch = sled::Batch::default();
+        if self.indexed()? > seq {
+            // Org copies: chunks that start after `seq` go; the last chunk
+            // of each org that starts at or before it is cut.
+            let mut last_kept: BTreeMap<Vec<u8>, (Vec<u8>, Packed, u64)> = BTreeMap::new();
+            for item in self.db.scan_prefix(b"O") {
+                let (key, value) = item.map_err(|e| self.err(&e))?;
+                let Entry::Org(org, first, events) = decode_entry(&key, &value) else { return Err(bad_key(&key)) };
+                if first > seq {
+                    batch.remove(key);
+                } else {
+                    last_kept.insert(org_prefix(&org), (key.to_vec(), events, first));
+                }
+            }
+            for (key, mut events, _) in last_kept.into_values() {
+                let before = events.len();
+                events.retain(|(q, _)| *q <= seq);
+                if events.len() < before {
+                    batch.insert(key, pack(events.iter().map(|(q, b)| (*q, b.as_slice())))?);
+                }
+            }
+            for item in self.db.scan_prefix(b"I") {
+                let (key, value) = item.map_err(|e| self.err(&e))?;
+                let entries = unpack_ids(&value).ok_or_else(|| bad_key(&key))?;
+                let kept: Vec<(Uuid, u64)> = entries.iter().copied().filter(|(_, s)| *s <= seq).collect();
+                if kept.is_empty() {
+                    batch.remove(key);
+                } else if kept.len() < entries.len() {
+                    batch.insert(key, pack_ids(&kept));
+                }
+            }
+            batch.insert(INDEXED_KEY, &seq.to_be_bytes());
+        }
+        for item in self.db.range(block_key(0)..block_key(u64::MAX)).rev() {
+            let (key, value) = item.map_err(|e| self.err(&e))?;
+            let Entry::Block(first, mut events) = decode_entry(&key, &value) else { return Err(bad_key(&key)) };
+            if first > seq {
+                batch.remove(key);
+                continue;
+            }
+            let keep = (seq + 1 - first) as usize;
+            if keep < events.len() {
+                events.truncate(keep);
+                batch.insert(key, pack(events.iter().map(|(q, b)| (*q, b.as_slice())))?);
+            }
+            break;
         }
         self.db.apply_batch(batch).map_err(|e| self.err(&e))
     }
 
-    /// Removes the events after `seq` and their index entries, newest first,
-    /// so that every intermediate state is a prefix of the log. Only used to
-    /// undo an import that failed before it finished.
-    pub fn truncate_after(&self, seq: u64) -> Result<()> {
-        loop {
-            let tail: Vec<Envelope> = self
-                .db
-                .range(event_key(seq + 1)..event_key(u64::MAX))
-                .rev()
-                .take(512)
-                .map(|item| {
-                    let (key, bytes) = item.map_err(|e| self.err(&e))?;
-                    decode(seq_from(&key[1..]).ok_or_else(|| bad_key(&key))?, &bytes)
-                })
-                .collect::<Result<_>>()?;
-            if tail.is_empty() {
-                return Ok(());
-            }
-            let mut batch = sled::Batch::default();
-            for env in &tail {
-                batch.remove(&event_key(env.seq));
-                batch.remove(&id_key(&env.event.id));
-                batch.remove(org_key(&env.event.org, env.seq));
-            }
-            self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
-        }
-    }
-
-    /// Makes everything written so far durable.
+    /// Indexes what is pending, then makes everything written so far durable.
     ///
     /// sled's `flush` writes its buffers and calls `sync_file_range`, which
     /// neither flushes the drive's write cache nor persists the file's size
@@ -374,6 +815,7 @@ impl Store {
     /// and both directories; only then is an event reported as recorded.
     /// Then it records the head in [`HEAD_FILE`].
     pub fn sync(&self) -> Result<()> {
+        self.write_indexes(&mut self.pending())?;
         self.db.flush().map_err(|e| self.err(&e))?;
         let io = |what: &Path, e: std::io::Error| Error::io(format!("cannot sync {}: {e}", what.display()));
         let data = self.dir.join("db");
@@ -405,7 +847,7 @@ pub fn decode(seq: u64, bytes: &[u8]) -> Result<Envelope> {
 }
 
 fn bad_key(key: &[u8]) -> Error {
-    Error::integrity(format!("the ledger holds a damaged key {}", String::from_utf8_lossy(key).escape_debug()))
+    Error::integrity(format!("the ledger holds a damaged key or value under {}", show_key(key)))
 }
 
 fn sled_error(dir: &Path, e: &sled::Error) -> Error {

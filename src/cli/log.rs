@@ -31,15 +31,10 @@ fn for_each_raw(
             }
         }
         Some(org) => {
-            for seq in store.org_seqs(org) {
-                let seq = seq?;
-                if seq < from_seq {
-                    continue;
+            for (seq, bytes) in store.org_raw(org, u64::MAX)? {
+                if seq >= from_seq {
+                    each(seq, &bytes)?;
                 }
-                let bytes = store.raw(seq)?.ok_or_else(|| {
-                    Error::integrity(format!("the org index of `{org}` names seq {seq}, which is not in the log"))
-                })?;
-                each(seq, &bytes)?;
             }
         }
     }
