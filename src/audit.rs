@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::id::{OrgId, PartyId};
 use crate::ledger::counting_steps;
-use crate::store::{Entry, HEAD_FILE, Store, id_bucket};
+use crate::store::{Entry, HEAD_FILE, Packed, Store, id_bucket};
 use crate::timeline::{Change, OrgState, Step, Tail, Timeline};
 
 /// What a successful verification saw.
@@ -385,33 +385,32 @@ enum OrgRules {
     Whole(Timeline),
 }
 
-/// A log block as the reading thread hands it over: each envelope's seq,
-/// bytes and [`copy_hash`].
-type ReadBlock = (u64, Vec<(u64, Vec<u8>, u64)>);
+/// A log block as the reading thread hands it over: its first seq and envelopes.
+type ReadBlock = (u64, Packed);
 
-/// A keyed hash (SipHash, key drawn at random for each verification) of an
-/// envelope's seq and bytes: what an org copy must share with the log.
-fn copy_hash(key: &RandomState, seq: u64, bytes: &[u8]) -> u64 {
+/// A keyed hash (SipHash, key drawn at random for each verification) of a
+/// seq and the bytes of an org copy (the canonical JSON of the recorded
+/// event, given in pieces): what the org index must share with the log.
+fn copy_hash<'b>(key: &RandomState, seq: u64, pieces: impl IntoIterator<Item = &'b [u8]>) -> u64 {
     let mut h = key.build_hasher();
     h.write_u64(seq);
-    h.write(bytes);
+    for piece in pieces {
+        h.write(piece);
+    }
     h.finish()
 }
 
-/// Reads the log blocks in order on its own thread, hashing each envelope
-/// for the org-copy check, until the receiver is gone.
-fn read_blocks(store: &Store, key: &RandomState, tx: &SyncSender<Result<ReadBlock>>) {
+/// [`copy_hash`] of the org copy of stored envelope bytes: the bytes with
+/// their `hash` and `prev` members cut out (`chain`, from [`Sealed`]).
+fn copy_hash_of_envelope(key: &RandomState, seq: u64, bytes: &[u8], chain: [(usize, usize); 2]) -> Option<u64> {
+    let [(h0, h1), (p0, p1)] = chain;
+    Some(copy_hash(key, seq, [bytes.get(..h0)?, bytes.get(h1..p0)?, bytes.get(p1..)?]))
+}
+
+/// Reads (and unpacks) the log blocks in order on its own thread, until
+/// the receiver is gone.
+fn read_blocks(store: &Store, tx: &SyncSender<Result<ReadBlock>>) {
     for block in store.blocks(1) {
-        let block = block.map(|(first, events)| {
-            let events = events
-                .into_iter()
-                .map(|(seq, bytes)| {
-                    let h = copy_hash(key, seq, &bytes);
-                    (seq, bytes, h)
-                })
-                .collect();
-            (first, events)
-        });
         let failed = block.is_err();
         if tx.send(block).is_err() || failed {
             return;
@@ -449,8 +448,7 @@ impl<'s> LedgerScan<'s> {
         };
         std::thread::scope(|scope| {
             let (tx, rx) = sync_channel::<Result<ReadBlock>>(8);
-            let block_key = key.clone();
-            scope.spawn(move || read_blocks(store, &block_key, &tx));
+            scope.spawn(move || read_blocks(store, &tx));
             let indexes = scope.spawn(move || tally_indexes(store, key));
             // Returning early drops the receiver, which stops the reading thread.
             for block in rx {
@@ -458,8 +456,8 @@ impl<'s> LedgerScan<'s> {
                 if first != scan.head.seq + 1 {
                     return None;
                 }
-                for (seq, bytes, copy) in events {
-                    scan.event(seq, &bytes, copy)?;
+                for (seq, bytes) in events {
+                    scan.event(seq, &bytes)?;
                 }
             }
             let found = indexes.join().ok()??;
@@ -467,11 +465,12 @@ impl<'s> LedgerScan<'s> {
         })
     }
 
-    fn event(&mut self, seq: u64, bytes: &[u8], copy: u64) -> Option<()> {
+    fn event(&mut self, seq: u64, bytes: &[u8]) -> Option<()> {
         if seq != self.head.seq + 1 {
             return None;
         }
         let env = Sealed::read(bytes, &mut self.scratch)?;
+        let copy = copy_hash_of_envelope(&self.wanted.key, seq, bytes, env.chain)?;
         if env.seq != seq || env.prev != self.head.hash || env.recorded_at < self.last_time.as_str() {
             return None;
         }
@@ -550,7 +549,7 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<Tally> {
             }
             Entry::Org(org, _, events) => {
                 for (seq, bytes) in events {
-                    let copy = copy_hash(&found.key, seq, &bytes);
+                    let copy = copy_hash(&found.key, seq, [bytes.as_slice()]);
                     found.org(org.as_str(), seq, copy);
                 }
             }
@@ -564,7 +563,7 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<Tally> {
 /// An org's timeline as of `upto`, from its events in the store (found by
 /// the org index: if that lacks an entry, the index check fails later).
 fn stored_timeline(store: &Store, org: &str, upto: u64) -> Option<Timeline> {
-    let events = store.org_events(&OrgId::parse(org).ok()?, upto).ok()?;
+    let events = store.org_records(&OrgId::parse(org).ok()?, upto).ok()?;
     Timeline::build(counting_steps(events.iter().map(|e| (e.seq, &e.event)))).ok()
 }
 
@@ -805,7 +804,7 @@ fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> Result<Repo
         }
         for (seq, bytes) in events {
             let env = verifier.follow(read_envelope(&bytes, seq, true, &mut buf)?)?;
-            index.add_event(&env, copy_hash(&key, seq, &bytes));
+            index.add_event(&env, copy_hash(&key, seq, [env.record_json().as_bytes()]));
         }
     }
     let (report, ids) = verifier.finish_with_ids()?;
@@ -818,7 +817,7 @@ fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> Result<Repo
             }
             Entry::Org(org, _, events) => {
                 for (seq, bytes) in events {
-                    index.org_entry(&org, seq, copy_hash(&key, seq, &bytes));
+                    index.org_entry(&org, seq, copy_hash(&key, seq, [bytes.as_slice()]));
                 }
             }
             Entry::Meta => {}

@@ -61,6 +61,41 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     (format_time(t) == s).then_some(t)
 }
 
+/// A recorded event without its place in the hash chain: what the org
+/// index keeps of each event, and what queries of one org read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub seq: u64,
+    pub recorded_at: String,
+    pub recorded_by: String,
+    pub event: Event,
+}
+
+impl Recorded {
+    /// Reads the canonical JSON of [`Envelope::record_json`], checking the
+    /// form of every field.
+    pub fn from_value(value: Value) -> Result<Recorded> {
+        let Value::Object(mut map) = value else {
+            return Err(Error::rejected(format!("a recorded event must be a JSON object, not {}", kind_of(&value))));
+        };
+        let seq = match map.remove("seq") {
+            Some(Value::Number(n)) => n.as_u64().filter(|&s| s > 0),
+            _ => None,
+        }
+        .ok_or_else(|| Error::rejected("the envelope's `seq` is not a positive integer"))?;
+        let recorded_at = take_str(&mut map, "recorded_at")?;
+        if parse_time(&recorded_at).is_none() {
+            return Err(Error::rejected("the envelope's `recorded_at` is not an RFC 3339 UTC time with microseconds"));
+        }
+        let recorded_by = take_str(&mut map, "recorded_by")?;
+        if !map.contains_key("id") {
+            return Err(Error::rejected("the envelope's event has no `id`"));
+        }
+        let event = Event::from_value(Value::Object(map))?;
+        Ok(Recorded { seq, recorded_at, recorded_by, event })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {
     pub seq: u64,
@@ -88,6 +123,16 @@ impl Envelope {
         Value::Object(map)
     }
 
+    /// The envelope without `hash` and `prev`, as canonical JSON: the
+    /// [`Recorded`] event, as the org index keeps it.
+    pub fn record_json(&self) -> String {
+        let mut v = self.to_value_without_hash();
+        if let Value::Object(map) = &mut v {
+            map.remove("prev");
+        }
+        canonical::to_canonical_string(&v)
+    }
+
     /// The whole envelope as canonical JSON: the stored and exported form.
     pub fn to_json(&self) -> String {
         let mut v = self.to_value_without_hash();
@@ -102,26 +147,23 @@ impl Envelope {
         let Value::Object(mut map) = value else {
             return Err(Error::rejected(format!("an envelope must be a JSON object, not {}", kind_of(&value))));
         };
-        let seq = match map.remove("seq") {
-            Some(Value::Number(n)) => n.as_u64().filter(|&s| s > 0),
-            _ => None,
-        }
-        .ok_or_else(|| Error::rejected("the envelope's `seq` is not a positive integer"))?;
-        let recorded_at = take_str(&mut map, "recorded_at")?;
-        if parse_time(&recorded_at).is_none() {
-            return Err(Error::rejected("the envelope's `recorded_at` is not an RFC 3339 UTC time with microseconds"));
-        }
-        let recorded_by = take_str(&mut map, "recorded_by")?;
         let prev = take_str(&mut map, "prev")?;
         let hash = take_str(&mut map, "hash")?;
         if !is_hash(&prev) || !is_hash(&hash) {
             return Err(Error::rejected("the envelope's `prev` and `hash` must be 64 lowercase hex digits"));
         }
-        if !map.contains_key("id") {
-            return Err(Error::rejected("the envelope's event has no `id`"));
-        }
-        let event = Event::from_value(Value::Object(map))?;
+        let Recorded { seq, recorded_at, recorded_by, event } = Recorded::from_value(Value::Object(map))?;
         Ok(Envelope { seq, recorded_at, recorded_by, prev, hash, event })
+    }
+
+    /// The envelope without its place in the chain.
+    pub fn recorded(&self) -> Recorded {
+        Recorded {
+            seq: self.seq,
+            recorded_at: self.recorded_at.clone(),
+            recorded_by: self.recorded_by.clone(),
+            event: self.event.clone(),
+        }
     }
 
     /// Whether `hash` is the SHA-256 of the rest, as SPEC §4 defines it.
@@ -166,6 +208,10 @@ pub struct Sealed<'a> {
     pub target: Option<Uuid>,
     /// The event's place on its org's timeline ([`Step::of`]); `None` for a retraction.
     pub step: Option<Step>,
+    /// Where the `hash` and `prev` members lie in the bytes (with the comma
+    /// that joins each to a neighbour): cut out, the rest is the canonical
+    /// JSON of the [`Recorded`] event, as the org index keeps it.
+    pub chain: [(usize, usize); 2],
 }
 
 /// Scratch space for [`Sealed::read`], reused from one envelope to the next.
@@ -188,8 +234,9 @@ impl<'a> Sealed<'a> {
     /// their plain digits), so they are the canonical form of what they hold
     /// and the hash is computed over them, the `hash` member cut out.
     pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Sealed<'a>> {
-        let (raw, cut) = Canonical::new(bytes)?.envelope(&mut scratch.buf)?;
-        let decoded = raw.decode(scratch)?;
+        let (raw, cut, prev_cut) = Canonical::new(bytes)?.envelope(&mut scratch.buf)?;
+        let mut decoded = raw.decode(scratch)?;
+        decoded.chain = [cut, prev_cut];
         let mut sha = Sha256::new();
         sha.update(bytes.get(..cut.0)?);
         sha.update(bytes.get(cut.1..)?);
@@ -469,11 +516,11 @@ impl<'a> Canonical<'a> {
 
     /// The envelope, and the bytes of its `hash` member with the comma that
     /// joins it to a neighbour (cut out, they leave what is hashed).
-    fn envelope(mut self, buf: &mut Vec<u8>) -> Option<(RawEnvelope<'a>, (usize, usize))> {
+    fn envelope(mut self, buf: &mut Vec<u8>) -> Option<(RawEnvelope<'a>, (usize, usize), (usize, usize))> {
         let mut env = RawEnvelope::default();
         let (mut hash, mut id, mut org, mut prev, mut recorded_at, mut seq, mut kind) =
             (false, false, false, false, false, false, false);
-        let mut cut = None;
+        let (mut cut, mut prev_cut) = (None, None);
         let mut last = "";
         self.expect(b'{')?;
         loop {
@@ -501,7 +548,11 @@ impl<'a> Canonical<'a> {
                 "org" => (env.org, org) = (self.plain()?, true),
                 "participants" => env.participants = Some(self.list()?),
                 "place" => env.place = Some(Text(self.text()?)),
-                "prev" => (env.prev, prev) = (self.plain()?, true),
+                "prev" => {
+                    (env.prev, prev) = (self.plain()?, true);
+                    // Never first: `hash` sorts before it.
+                    prev_cut = Some((start.checked_sub(1)?, self.at));
+                }
                 "reason" => env.reason = Some(Text(self.text()?)),
                 "recorded_at" => (env.recorded_at, recorded_at) = (self.plain()?, true),
                 "recorded_by" => env.recorded_by = Some(Text(self.text()?)),
@@ -521,7 +572,7 @@ impl<'a> Canonical<'a> {
             }
         }
         let complete = hash && id && org && prev && recorded_at && seq && kind && env.recorded_by.is_some();
-        (complete && self.rest().is_empty()).then_some((env, cut?))
+        (complete && self.rest().is_empty()).then_some((env, cut?, prev_cut?))
     }
 }
 
@@ -680,6 +731,7 @@ impl<'a> RawEnvelope<'a> {
             org,
             target,
             step,
+            chain: [(0, 0); 2],
         })
     }
 }

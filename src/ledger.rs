@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::envelope::{Envelope, Head, format_time, looks_like_envelope, parse_time};
+use crate::envelope::{Envelope, Head, Recorded, format_time, looks_like_envelope, parse_time};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, parse_json};
 use crate::id::OrgId;
@@ -137,7 +137,7 @@ impl Ledger {
     /// An org's events up to `upto`, in log order, and the timeline of those
     /// that count then (corrections applied as of `upto`).
     pub fn org(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
-        let events = self.store.org_events(org, upto)?;
+        let events = self.store.org_records(org, upto)?;
         let timeline = timeline_of(org, events.iter().map(|e| (e.seq, &e.event)))?;
         let by_id = events.iter().enumerate().map(|(i, e)| (e.event.id, i)).collect();
         Ok(OrgRecord { org: org.clone(), upto, events, timeline, by_id })
@@ -148,14 +148,16 @@ impl Ledger {
 pub struct OrgRecord {
     pub org: OrgId,
     pub upto: u64,
-    /// Every event of the org up to `upto`, in log order, corrections included.
-    pub events: Vec<Envelope>,
+    /// Every event of the org up to `upto`, in log order, corrections
+    /// included (without their chain fields: see [`Ledger::find`] or
+    /// [`Store::get`] for whole envelopes).
+    pub events: Vec<Recorded>,
     pub timeline: Timeline,
     by_id: HashMap<Uuid, usize>,
 }
 
 impl OrgRecord {
-    pub fn event(&self, id: &Uuid) -> Option<&Envelope> {
+    pub fn event(&self, id: &Uuid) -> Option<&Recorded> {
         self.by_id.get(id).map(|&i| &self.events[i])
     }
 }
@@ -361,9 +363,9 @@ impl Recorder<'_> {
 
     /// The org's whole timeline: its events in the store and those pending.
     fn timeline(&self, org: &OrgId) -> Result<Timeline> {
-        let mut events = self.store.org_events(org, u64::MAX)?;
-        events.extend(self.pending.iter().filter(|e| e.event.org == *org).cloned());
-        timeline_of(org, events.iter().map(|e| (e.seq, &e.event)))
+        let stored = self.store.org_records(org, u64::MAX)?;
+        let pending = self.pending.iter().filter(|e| e.event.org == *org);
+        timeline_of(org, stored.iter().map(|e| (e.seq, &e.event)).chain(pending.map(|e| (e.seq, &e.event))))
     }
 
     /// Checks the event against its org's timeline and, if it keeps every

@@ -206,7 +206,7 @@ pub fn diff(record: &OrgRecord, from: Day, to: Day) -> Diff {
 
 /// The org's events that count, in timeline order; with `member`, only those
 /// that name it (and the org-wide founding and dissolution).
-pub fn history<'a>(record: &'a OrgRecord, member: Option<&PartyId>) -> Vec<&'a crate::envelope::Envelope> {
+pub fn history<'a>(record: &'a OrgRecord, member: Option<&PartyId>) -> Vec<&'a crate::envelope::Recorded> {
     record
         .timeline
         .steps()

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::envelope::{Envelope, Head};
+use crate::envelope::{Envelope, Head, Recorded};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::OrgId;
 
@@ -56,8 +56,13 @@ const HEAD_TMP: &str = "accord.head.tmp";
 /// small; 64 envelopes compress to about 9 KB.
 pub const BLOCK: usize = 64;
 
-/// Entries per id-index chunk (24 bytes each, not compressed: ids are random).
-pub const ID_CHUNK: usize = 256;
+/// An org's last chunk smaller than this takes new copies (if they fit).
+const SMALL: usize = 16;
+
+/// Entries per id-index chunk at most (24 bytes each, not compressed: ids
+/// are random), and the size under which a bucket's last chunk takes more.
+pub const ID_CHUNK: usize = 512;
+const SMALL_IDS: usize = 64;
 
 /// Events written to the log before they are written to the indexes; a
 /// commit indexes whatever is left. Bounds the memory an import holds.
@@ -84,7 +89,8 @@ struct Unindexed {
     seq: u64,
     id: Uuid,
     org: OrgId,
-    bytes: Vec<u8>,
+    /// [`Envelope::record_json`]: the org copy.
+    record: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -110,9 +116,28 @@ pub fn block_key(first_seq: u64) -> [u8; 9] {
     k
 }
 
-/// The id-index bucket of an id: its first 12 bits (4096 buckets).
+/// The id-index bucket of an id: its first byte (256 buckets).
 pub fn id_bucket(id: &Uuid) -> u16 {
-    u16::from_be_bytes([id.as_bytes()[0], id.as_bytes()[1]]) >> 4
+    u16::from(id.as_bytes()[0])
+}
+
+/// Looks `id` up in an id-index chunk as stored (sorted entries of 24
+/// bytes), without decoding it: `Err` if the chunk is damaged.
+fn find_id(chunk: &[u8], id: &Uuid) -> std::result::Result<Option<u64>, ()> {
+    if !chunk.len().is_multiple_of(24) {
+        return Err(());
+    }
+    let (mut lo, mut hi) = (0, chunk.len() / 24);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let entry = &chunk[mid * 24..mid * 24 + 24];
+        match entry[..16].cmp(id.as_bytes()) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Ok(seq_from(&entry[16..])),
+        }
+    }
+    Ok(None)
 }
 
 pub fn id_chunk_key(bucket: u16, chunk: u32) -> [u8; 7] {
@@ -173,6 +198,11 @@ thread_local! {
     );
 }
 
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        std::cell::RefCell::new(zstd::bulk::Decompressor::new().ok());
+}
+
 /// Unpacks a stored value into its envelopes (seq, bytes); `None` if it is
 /// damaged or holds none.
 pub fn unpack(value: &[u8]) -> Option<Packed> {
@@ -181,7 +211,9 @@ pub fn unpack(value: &[u8]) -> Option<Packed> {
     if tag != b'z' || len > MAX_PAYLOAD {
         return None;
     }
-    let payload = zstd::bulk::decompress(&rest[4..], len).ok()?;
+    // A decompression context per thread: creating one per value was an
+    // eighth of `audit verify`'s time.
+    let payload = DECOMPRESSOR.with(|d| d.borrow_mut().as_mut()?.decompress(&rest[4..], len).ok())?;
     if payload.len() != len {
         return None;
     }
@@ -519,11 +551,11 @@ impl Store {
         let bucket = id_bucket(id);
         for item in self.db.scan_prefix(&id_chunk_key(bucket, 0)[..3]) {
             let (key, value) = item.map_err(|e| self.err(&e))?;
-            let entries = unpack_ids(&value).ok_or_else(|| {
+            let found = find_id(&value, id).map_err(|()| {
                 Error::integrity(format!("the id index holds a damaged chunk under {}", show_key(&key)))
             })?;
-            if let Ok(i) = entries.binary_search_by(|(e, _)| e.cmp(id)) {
-                return Ok(Some(entries[i].1));
+            if found.is_some() {
+                return Ok(found);
             }
         }
         Ok(None)
@@ -547,45 +579,63 @@ impl Store {
         self.scan_raw(from_seq).map(|item| item.and_then(|(seq, bytes)| decode(seq, &bytes)))
     }
 
-    /// An org's envelopes up to `upto` included, as raw bytes, in log order:
-    /// its copies in the org index, then those not indexed yet.
-    pub fn org_raw(&self, org: &OrgId, upto: u64) -> Result<Packed> {
+    /// The org copies of an org's events up to `upto` included, in log
+    /// order: those in the org index, then those not indexed yet. Each is
+    /// the canonical JSON of a [`Recorded`] event.
+    pub fn org_copies(&self, org: &OrgId, upto: u64) -> Result<Packed> {
         let mut out = Vec::new();
         for item in self.db.scan_prefix(org_prefix(org)) {
             let (key, value) = item.map_err(|e| self.err(&e))?;
-            let (first, events) = match decode_entry(&key, &value) {
-                Entry::Org(_, first, events) => (first, events),
+            let (first, copies) = match decode_entry(&key, &value) {
+                Entry::Org(_, first, copies) => (first, copies),
                 Entry::Damaged(what) => return Err(Error::integrity(what)),
                 _ => return Err(Error::integrity(format!("the org index holds a damaged key {}", show_key(&key)))),
             };
             if first > upto {
                 break;
             }
-            out.extend(events);
+            out.extend(copies);
         }
         let pending = self.pending();
-        out.extend(pending.events.iter().filter(|e| e.org == *org).map(|e| (e.seq, e.bytes.clone())));
+        out.extend(pending.events.iter().filter(|e| e.org == *org).map(|e| (e.seq, e.record.clone())));
         out.retain(|(seq, _)| *seq <= upto);
+        if out.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(Error::integrity(format!("the org index of `{org}` holds its events out of order")));
+        }
         Ok(out)
     }
 
-    /// An org's envelopes in log order, up to `upto` included. The seqs are
-    /// those of the org copies; each must be an envelope of the org at that
-    /// seq (audits compare the copies with the log byte for byte).
-    pub fn org_events(&self, org: &OrgId, upto: u64) -> Result<Vec<Envelope>> {
-        let mut out: Vec<Envelope> = Vec::new();
-        for (seq, bytes) in self.org_raw(org, upto)? {
-            let env = decode(seq, &bytes)?;
-            if env.event.org != *org {
-                return Err(Error::integrity(format!(
-                    "the org index of `{org}` holds seq {seq}, an event of `{}`",
-                    env.event.org
-                )));
+    /// An org's events up to `upto` included, in log order, from the org
+    /// index alone (audits compare its copies with the log byte for byte).
+    pub fn org_records(&self, org: &OrgId, upto: u64) -> Result<Vec<Recorded>> {
+        let mut out = Vec::new();
+        for (seq, bytes) in self.org_copies(org, upto)? {
+            let damaged = |why: String| {
+                Error::integrity(format!("the org index of `{org}` holds a damaged copy of seq {seq}: {why}"))
+            };
+            let value = serde_json::from_slice(&bytes).map_err(|_| damaged("it is not valid JSON".to_owned()))?;
+            let recorded = Recorded::from_value(value).map_err(|e| damaged(e.to_string()))?;
+            if recorded.seq != seq || recorded.event.org != *org {
+                return Err(damaged(format!("it is seq {} of `{}`", recorded.seq, recorded.event.org)));
             }
-            if out.last().is_some_and(|last| last.seq >= seq) {
-                return Err(Error::integrity(format!("the org index of `{org}` holds seq {seq} out of order")));
+            out.push(recorded);
+        }
+        Ok(out)
+    }
+
+    /// An org's whole envelopes up to `upto` included, as stored in the log,
+    /// in log order: the org index names them, the log gives them.
+    pub fn org_raw(&self, org: &OrgId, upto: u64) -> Result<Packed> {
+        let mut out = Vec::new();
+        let mut block: Option<(u64, Packed)> = None;
+        for (seq, _) in self.org_copies(org, upto)? {
+            if !block.as_ref().is_some_and(|(first, b)| (*first..*first + b.len() as u64).contains(&seq)) {
+                block = self.block_of(seq)?;
             }
-            out.push(env);
+            let bytes = block.as_ref().map(|(first, b)| b[(seq - first) as usize].1.clone()).ok_or_else(|| {
+                Error::integrity(format!("the org index of `{org}` names seq {seq}, which is not in the log"))
+            })?;
+            out.push((seq, bytes));
         }
         Ok(out)
     }
@@ -639,9 +689,9 @@ impl Store {
                 block_first += BLOCK as u64;
                 block.clear();
             }
-            let bytes = env.to_json().into_bytes();
-            block.push((env.seq, bytes.clone()));
-            written.push(Unindexed { seq: env.seq, id: env.event.id, org: env.event.org.clone(), bytes });
+            block.push((env.seq, env.to_json().into_bytes()));
+            let record = env.record_json().into_bytes();
+            written.push(Unindexed { seq: env.seq, id: env.event.id, org: env.event.org.clone(), record });
         }
         batch.insert(&block_key(block_first), pack(block.iter().map(|(q, b)| (*q, b.as_slice())))?);
         self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
@@ -668,12 +718,17 @@ impl Store {
             by_bucket.entry(id_bucket(&e.id)).or_default().push((e.id, e.seq));
         }
         for (org, events) in by_org {
+            // The org's last chunk takes the new copies if it is small and
+            // has room; otherwise they start chunks of their own. Rewriting
+            // only small chunks keeps an import from writing copies twice.
             let (mut first, mut chunk) = match self.db.scan_prefix(org_prefix(org)).next_back() {
                 None => (events[0].seq, Vec::new()),
                 Some(item) => {
                     let (key, value) = item.map_err(|e| self.err(&e))?;
                     match decode_entry(&key, &value) {
-                        Entry::Org(_, f, chunk) if chunk.len() < BLOCK => (f, chunk),
+                        Entry::Org(_, f, chunk) if chunk.len() < SMALL && chunk.len() + events.len() <= BLOCK => {
+                            (f, chunk)
+                        }
                         Entry::Org(..) => (events[0].seq, Vec::new()),
                         Entry::Damaged(what) => return Err(Error::integrity(what)),
                         _ => return Err(bad_key(&key)),
@@ -686,11 +741,12 @@ impl Store {
                     first = e.seq;
                     chunk.clear();
                 }
-                chunk.push((e.seq, e.bytes.clone()));
+                chunk.push((e.seq, e.record.clone()));
             }
             batch.insert(org_chunk_key(org, first), pack(chunk.iter().map(|(q, b)| (*q, b.as_slice())))?);
         }
         for (bucket, mut entries) in by_bucket {
+            // The same for the bucket's last chunk.
             let prefix = &id_chunk_key(bucket, 0)[..3];
             let (mut n, existing) = match self.db.scan_prefix(prefix).next_back() {
                 None => (0, Vec::new()),
@@ -701,7 +757,11 @@ impl Store {
                     let existing = unpack_ids(&value).ok_or_else(|| {
                         Error::integrity(format!("the id index holds a damaged chunk under {}", show_key(&key)))
                     })?;
-                    if existing.len() < ID_CHUNK { (n, existing) } else { (n + 1, Vec::new()) }
+                    if existing.len() < SMALL_IDS && existing.len() + entries.len() <= ID_CHUNK {
+                        (n, existing)
+                    } else {
+                        (n + 1, Vec::new())
+                    }
                 }
             };
             entries.extend(existing);
@@ -737,7 +797,8 @@ impl Store {
             let env = decode(seq, &bytes)?;
             let at = pending.events.len();
             pending.ids.insert(env.event.id, at);
-            pending.events.push(Unindexed { seq, id: env.event.id, org: env.event.org, bytes });
+            let record = env.record_json().into_bytes();
+            pending.events.push(Unindexed { seq, id: env.event.id, org: env.event.org, record });
             if pending.events.len() >= INDEX_BATCH {
                 self.write_indexes(&mut pending)?;
             }

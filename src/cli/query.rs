@@ -16,7 +16,7 @@ fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
 
 /// Opens the ledger and reads one org as of the requested view; an org with
 /// no event is "not found".
-fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<OrgRecord, Error> {
+fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(Ledger, OrgRecord), Error> {
     let org = OrgId::parse(org)?;
     let ledger = ctx.open(false)?;
     let upto = ledger.resolve(view.as_of()?)?;
@@ -24,7 +24,7 @@ fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<OrgRecord, Er
     if record.events.is_empty() {
         return Err(Error::rejected(format!("there is no org `{org}` in the log at seq {upto}")));
     }
-    Ok(record)
+    Ok((ledger, record))
 }
 
 /// A short credit for a table row: the publisher (else the title or the
@@ -49,7 +49,7 @@ fn source_of(record: &OrgRecord) -> impl Fn(&uuid::Uuid) -> Option<String> + '_ 
 
 pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let day = at.map(|d| parse_day("--at", d)).transpose()?.unwrap_or_else(Day::today_utc);
-    let record = org_record(ctx, org, view)?;
+    let (_ledger, record) = org_record(ctx, org, view)?;
     let m = projection::members(&record, day);
     if ctx.json {
         emit(out, serde_json::to_string(&m).map_err(|e| Error::io(e.to_string()))?)
@@ -60,10 +60,14 @@ pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out:
 
 pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let member = member.map(PartyId::parse).transpose()?;
-    let record = org_record(ctx, org, view)?;
+    let (ledger, record) = org_record(ctx, org, view)?;
     let events = projection::history(&record, member.as_ref());
     if ctx.json {
-        for env in events {
+        // Whole envelopes, chain fields included, from the log.
+        for recorded in events {
+            let env = ledger.store().get(recorded.seq)?.ok_or_else(|| {
+                Error::integrity(format!("the org index names seq {}, which is not in the log", recorded.seq))
+            })?;
             emit(out, env.to_json())?;
         }
         return Ok(());
@@ -74,7 +78,7 @@ pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, 
             "  {:<21}  seq {:<5} {}",
             env.event.date.map(|d| d.to_string()).unwrap_or_default(),
             env.seq,
-            render::summary(env)
+            render::summary(&env.event)
         );
         if let Some(src) = env.event.source_text() {
             line.push_str(&format!("\n  {:<21}  source: {src}", ""));
@@ -86,7 +90,7 @@ pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, 
 
 pub fn diff(ctx: &Context, org: &str, from: &str, to: &str, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let (from, to) = (parse_day("--from", from)?, parse_day("--to", to)?);
-    let record = org_record(ctx, org, view)?;
+    let (_ledger, record) = org_record(ctx, org, view)?;
     let d = projection::diff(&record, from, to);
     if ctx.json {
         emit(out, serde_json::to_string(&d).map_err(|e| Error::io(e.to_string()))?)

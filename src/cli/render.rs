@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use accord::envelope::Envelope;
-use accord::event::EventKind;
+use accord::event::{Event, EventKind};
 use accord::id::PartyId;
 use accord::projection::{Diff, Members};
 
@@ -13,8 +13,7 @@ fn parties(members: &[PartyId]) -> String {
 }
 
 /// What the event says, in a few words: `accession ISR (full)`.
-pub fn summary(env: &Envelope) -> String {
-    let e = &env.event;
+pub fn summary(e: &Event) -> String {
     let mut s = e.type_name().to_owned();
     match &e.kind {
         EventKind::Founding { members, name, .. } => {
@@ -56,13 +55,13 @@ pub fn summary(env: &Envelope) -> String {
     s
 }
 
-fn date_text(env: &Envelope) -> String {
-    env.event.date.map(|d| d.to_string()).unwrap_or_else(|| "-".to_owned())
+fn date_text(e: &Event) -> String {
+    e.date.map(|d| d.to_string()).unwrap_or_else(|| "-".to_owned())
 }
 
 /// One line of `accord log`.
 pub fn log_line(env: &Envelope) -> String {
-    format!("{:>6}  {:<10}  {:<21}  {}", env.seq, env.event.org, date_text(env), summary(env))
+    format!("{:>6}  {:<10}  {:<21}  {}", env.seq, env.event.org, date_text(&env.event), summary(&env.event))
 }
 
 /// `accord show`: every field, one per line.
@@ -70,9 +69,9 @@ pub fn envelope(env: &Envelope) -> String {
     let e = &env.event;
     let mut s = String::new();
     let _ = writeln!(s, "event     {}", e.id);
-    let _ = writeln!(s, "what      {}", summary(env));
+    let _ = writeln!(s, "what      {}", summary(&env.event));
     let _ = writeln!(s, "org       {}", e.org);
-    let _ = writeln!(s, "date      {}", date_text(env));
+    let _ = writeln!(s, "date      {}", date_text(&env.event));
     if let Some(src) = e.source_text() {
         let _ = writeln!(s, "source    {src}");
     }
