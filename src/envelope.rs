@@ -247,6 +247,9 @@ impl<'a> Sealed<'a> {
     }
 }
 
+/// A range of bytes, start and end.
+type Span = (usize, usize);
+
 /// Whether `hex` is the lowercase hex spelling of `digest`.
 fn hex_equals(digest: &[u8], hex: &str) -> bool {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -516,7 +519,7 @@ impl<'a> Canonical<'a> {
 
     /// The envelope, and the bytes of its `hash` member with the comma that
     /// joins it to a neighbour (cut out, they leave what is hashed).
-    fn envelope(mut self, buf: &mut Vec<u8>) -> Option<(RawEnvelope<'a>, (usize, usize), (usize, usize))> {
+    fn envelope(mut self, buf: &mut Vec<u8>) -> Option<(RawEnvelope<'a>, Span, Span)> {
         let mut env = RawEnvelope::default();
         let (mut hash, mut id, mut org, mut prev, mut recorded_at, mut seq, mut kind) =
             (false, false, false, false, false, false, false);
