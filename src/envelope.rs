@@ -234,7 +234,10 @@ impl<'a> Sealed<'a> {
     /// their plain digits), so they are the canonical form of what they hold
     /// and the hash is computed over them, the `hash` member cut out.
     pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Sealed<'a>> {
-        let (raw, cut, prev_cut) = Canonical::new(bytes)?.envelope(&mut scratch.buf)?;
+        let (raw, cut, prev_cut) = Canonical::new(bytes)?.envelope(&mut scratch.buf, true)?;
+        if !is_hash(raw.prev) || !is_hash(raw.hash) {
+            return None;
+        }
         let mut decoded = raw.decode(scratch)?;
         decoded.chain = [cut, prev_cut];
         let mut sha = Sha256::new();
@@ -244,6 +247,15 @@ impl<'a> Sealed<'a> {
             return None;
         }
         Some(decoded)
+    }
+
+    /// Reads `bytes` if they are the canonical JSON of a well-formed
+    /// [`Recorded`] event (an envelope without `hash` and `prev`, as the org
+    /// index keeps it); `None` otherwise. `prev` and `hash` are empty.
+    /// Accepts only what [`Recorded::from_value`] accepts, like [`Sealed::read`].
+    pub fn read_recorded(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Sealed<'a>> {
+        let (raw, _, _) = Canonical::new(bytes)?.envelope(&mut scratch.buf, false)?;
+        raw.decode(scratch)
     }
 }
 
@@ -519,7 +531,9 @@ impl<'a> Canonical<'a> {
 
     /// The envelope, and the bytes of its `hash` member with the comma that
     /// joins it to a neighbour (cut out, they leave what is hashed).
-    fn envelope(mut self, buf: &mut Vec<u8>) -> Option<(RawEnvelope<'a>, Span, Span)> {
+    /// Reads an envelope (`chained`: with `hash` and `prev`, whose spans
+    /// are returned) or a recorded event (without either: the spans are empty).
+    fn envelope(mut self, buf: &mut Vec<u8>, chained: bool) -> Option<(RawEnvelope<'a>, Span, Span)> {
         let mut env = RawEnvelope::default();
         let (mut hash, mut id, mut org, mut prev, mut recorded_at, mut seq, mut kind) =
             (false, false, false, false, false, false, false);
@@ -574,8 +588,15 @@ impl<'a> Canonical<'a> {
                 _ => return None,
             }
         }
-        let complete = hash && id && org && prev && recorded_at && seq && kind && env.recorded_by.is_some();
-        (complete && self.rest().is_empty()).then_some((env, cut?, prev_cut?))
+        let complete = id && org && recorded_at && seq && kind && env.recorded_by.is_some();
+        if !complete || !self.rest().is_empty() {
+            return None;
+        }
+        match (chained, hash, prev) {
+            (true, true, true) => Some((env, cut?, prev_cut?)),
+            (false, false, false) => Some((env, (0, 0), (0, 0))),
+            _ => None,
+        }
     }
 }
 
@@ -619,11 +640,7 @@ impl<'a> RawEnvelope<'a> {
     /// The checks of [`Envelope::from_value`] and [`Event::from_value`] and
     /// the reading of what the rules need, for a typed envelope.
     fn decode(&self, scratch: &mut Scratch) -> Option<Sealed<'a>> {
-        if self.seq == 0
-            || !is_hash(self.prev)
-            || !is_hash(self.hash)
-            || !time_is_valid(self.recorded_at, &mut scratch.minute)
-        {
+        if self.seq == 0 || !time_is_valid(self.recorded_at, &mut scratch.minute) {
             return None;
         }
         let kind = self.kind;
@@ -721,7 +738,7 @@ impl<'a> RawEnvelope<'a> {
         }
         let step = match (action, date) {
             (Some(action), Some(date)) => {
-                Some(Step { seq: self.seq, id, first: date.first_day(), last: date.last_day(), action })
+                Some(Step { seq: self.seq, id, date, first: date.first_day(), last: date.last_day(), action })
             }
             _ => None,
         };

@@ -110,8 +110,8 @@ pub struct Members {
     pub count: usize,
 }
 
-fn date_of(record: &OrgRecord, step: &Step) -> String {
-    record.event(&step.id).and_then(|e| e.event.date).map(|d| d.to_string()).unwrap_or_default()
+fn date_of(step: &Step) -> String {
+    step.date.to_string()
 }
 
 /// Who were the members of the org on `day`, as the log stood at `record.upto`.
@@ -132,14 +132,14 @@ pub fn members(record: &OrgRecord, day: Day) -> Members {
                     founder: founders.contains(&party),
                     id: party,
                     status: standing.as_str(),
-                    since: step.map(|s| date_of(record, s)).unwrap_or_default(),
+                    since: step.map(|s| date_of(s)).unwrap_or_default(),
                     since_event: step.map(|s| s.id).unwrap_or_default(),
                 });
             }
             Reading::Uncertain { possible, open } => uncertain.push(UncertainMember {
                 id: party,
                 possible: possible.iter().map(|s| s.as_str()).collect(),
-                date: date_of(record, &steps[open]),
+                date: date_of(&steps[open]),
                 event: steps[open].id,
             }),
         }

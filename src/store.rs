@@ -608,19 +608,7 @@ impl Store {
     /// An org's events up to `upto` included, in log order, from the org
     /// index alone (audits compare its copies with the log byte for byte).
     pub fn org_records(&self, org: &OrgId, upto: u64) -> Result<Vec<Recorded>> {
-        let mut out = Vec::new();
-        for (seq, bytes) in self.org_copies(org, upto)? {
-            let damaged = |why: String| {
-                Error::integrity(format!("the org index of `{org}` holds a damaged copy of seq {seq}: {why}"))
-            };
-            let value = serde_json::from_slice(&bytes).map_err(|_| damaged("it is not valid JSON".to_owned()))?;
-            let recorded = Recorded::from_value(value).map_err(|e| damaged(e.to_string()))?;
-            if recorded.seq != seq || recorded.event.org != *org {
-                return Err(damaged(format!("it is seq {} of `{}`", recorded.seq, recorded.event.org)));
-            }
-            out.push(recorded);
-        }
-        Ok(out)
+        self.org_copies(org, upto)?.iter().map(|(seq, bytes)| decode_copy(org, *seq, bytes)).collect()
     }
 
     /// An org's whole envelopes up to `upto` included, as stored in the log,
@@ -893,6 +881,19 @@ impl Store {
         File::open(&self.dir).and_then(|f| f.sync_all()).map_err(|e| io(&self.dir, e))?;
         Ok(())
     }
+}
+
+/// Decodes an org copy (the canonical JSON of a [`Recorded`] event) of seq
+/// `seq` of `org`; any failure is damage.
+pub fn decode_copy(org: &OrgId, seq: u64, bytes: &[u8]) -> Result<Recorded> {
+    let damaged =
+        |why: String| Error::integrity(format!("the org index of `{org}` holds a damaged copy of seq {seq}: {why}"));
+    let value = serde_json::from_slice(bytes).map_err(|_| damaged("it is not valid JSON".to_owned()))?;
+    let recorded = Recorded::from_value(value).map_err(|e| damaged(e.to_string()))?;
+    if recorded.seq != seq || recorded.event.org != *org {
+        return Err(damaged(format!("it is seq {} of `{}`", recorded.seq, recorded.event.org)));
+    }
+    Ok(recorded)
 }
 
 /// Decodes stored envelope bytes; any failure is damage.

@@ -11,7 +11,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use crate::date::Day;
+use crate::date::{Day, EffectiveDate};
 use crate::event::{Event, EventKind, Status};
 use crate::id::PartyId;
 
@@ -66,7 +66,8 @@ impl Action {
 pub struct Step {
     pub seq: u64,
     pub id: Uuid,
-    /// First and last day of the event's date range, before clipping.
+    /// The event's date, and its first and last day, before clipping.
+    pub date: EffectiveDate,
     pub first: Day,
     pub last: Day,
     pub action: Action,
@@ -90,7 +91,7 @@ impl Step {
             EventKind::Dissolution => Action::Dissolve,
             EventKind::Retraction { .. } => return None,
         };
-        Some(Step { seq, id: event.id, first: date.first_day(), last: date.last_day(), action })
+        Some(Step { seq, id: event.id, date: *date, first: date.first_day(), last: date.last_day(), action })
     }
 
     pub fn is_founding(&self) -> bool {
@@ -374,7 +375,7 @@ mod tests {
 
     fn step(seq: u64, date: &str, action: Action) -> Step {
         let d = crate::date::EffectiveDate::parse(date).unwrap();
-        Step { seq, id: Uuid::from_u128(seq as u128), first: d.first_day(), last: d.last_day(), action }
+        Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
     }
     fn p(ids: &[&str]) -> Vec<PartyId> {
         ids.iter().map(|s| PartyId::parse(s).unwrap()).collect()

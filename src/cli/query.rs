@@ -21,7 +21,7 @@ fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(Ledger, OrgR
     let ledger = ctx.open(false)?;
     let upto = ledger.resolve(view.as_of()?)?;
     let record = ledger.org(&org, upto)?;
-    if record.events.is_empty() {
+    if record.is_empty() {
         return Err(Error::rejected(format!("there is no org `{org}` in the log at seq {upto}")));
     }
     Ok((ledger, record))
