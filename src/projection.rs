@@ -132,7 +132,7 @@ pub fn members(record: &OrgRecord, day: Day) -> Members {
                     founder: founders.contains(&party),
                     id: party,
                     status: standing.as_str(),
-                    since: step.map(|s| date_of(s)).unwrap_or_default(),
+                    since: step.map(date_of).unwrap_or_default(),
                     since_event: step.map(|s| s.id).unwrap_or_default(),
                 });
             }
