@@ -970,3 +970,97 @@ fn acquire_lock(dir: &Path, wait: Duration) -> Result<File> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn options() -> Options {
+        Options { wait: Duration::from_secs(5), create: true }
+    }
+
+    /// `n` sealed envelopes from seq `from`, in orgs `o0`…`o2`, chained on `prev`.
+    fn envelopes(from: u64, n: u64, prev: &mut String) -> Vec<Envelope> {
+        (from..from + n)
+            .map(|seq| {
+                let event = serde_json::json!({"type": "exercise", "org": format!("o{}", seq % 3), "date": "2001",
+                                               "name": format!("x{seq}")});
+                let env = Envelope::seal(
+                    Event::from_value(event).unwrap(),
+                    seq,
+                    "2024-01-01T00:00:00.000000Z".into(),
+                    "t".into(),
+                    prev.clone(),
+                );
+                prev.clone_from(&env.hash);
+                env
+            })
+            .collect()
+    }
+
+    #[test]
+    fn events_written_but_never_indexed_are_indexed_on_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let mut prev = crate::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 150, &mut prev);
+        {
+            let store = Store::open(&path, &options()).unwrap();
+            store.write(&envs[..100]).unwrap();
+            store.sync().unwrap();
+            // Written to the log, then the process "dies" before indexing them.
+            store.write(&envs[100..]).unwrap();
+            store.db.flush().unwrap();
+            assert_eq!(store.indexed().unwrap(), 100);
+        }
+        let store = Store::open(&path, &options()).unwrap();
+        assert_eq!((store.indexed().unwrap(), store.last_seq().unwrap()), (150, 150));
+        assert!(store.pending().events.is_empty());
+        for env in &envs {
+            assert_eq!(store.seq_of(&env.event.id).unwrap(), Some(env.seq));
+        }
+        let o1 = OrgId::parse("o1").unwrap();
+        let copies: Vec<u64> = store.org_copies(&o1, u64::MAX).unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(copies, (1..=150).filter(|s| s % 3 == 1).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn truncation_removes_events_from_the_log_and_the_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        let mut prev = crate::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 200, &mut prev);
+        store.write(&envs[..100]).unwrap();
+        store.sync().unwrap();
+        let before: Vec<_> = store.db.iter().collect::<std::result::Result<_, _>>().unwrap();
+        // Indexed (by a sync), then partly pending, then undone.
+        store.write(&envs[100..170]).unwrap();
+        store.sync().unwrap();
+        store.write(&envs[170..]).unwrap();
+        store.truncate_after(100).unwrap();
+        assert_eq!(store.last_seq().unwrap(), 100);
+        assert_eq!(store.indexed().unwrap(), 100);
+        assert_eq!(store.seq_of(&envs[150].event.id).unwrap(), None);
+        assert_eq!(store.seq_of(&envs[99].event.id).unwrap(), Some(100));
+        let after: Vec<_> = store.db.iter().collect::<std::result::Result<_, _>>().unwrap();
+        assert_eq!(before, after, "the tree is as it was before the writes");
+    }
+
+    #[test]
+    fn damaged_values_do_not_unpack() {
+        let packed = pack([(1, &b"{\"a\":1}"[..]), (2, &b"{}"[..])]).unwrap();
+        assert_eq!(unpack(&packed).unwrap().len(), 2);
+        for at in 0..packed.len() {
+            let mut bad = packed.clone();
+            bad[at] ^= 0x10;
+            // A flip is refused (zstd's checksum covers the payload), unless
+            // it hit a bit that changes nothing: never other content.
+            if let Some(events) = unpack(&bad) {
+                assert_eq!(events, unpack(&packed).unwrap(), "flip at {at}");
+            }
+        }
+        assert!(unpack(&packed[..packed.len() - 1]).is_none());
+        assert!(unpack_ids(&[0; 23]).is_none());
+    }
+}

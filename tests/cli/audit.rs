@@ -466,6 +466,38 @@ fn extra_org_index_entries_are_named() {
 }
 
 #[test]
+fn an_org_copy_that_differs_from_the_log_is_named() {
+    // The org index keeps each event again (what queries of one org read):
+    // a copy changed there, and only there, must not pass.
+    let l = isa();
+    let before = l.run(&["members", "isa", "--at", "2021-06-01", "--json"]).ok().to_owned();
+    with_sled(&l, |db| {
+        let (key, mut copies) =
+            org_chunks(db, "isa").into_iter().find(|(_, c)| c.iter().any(|(q, _)| *q == 5)).expect("seq 5");
+        let copy = &mut copies.iter_mut().find(|(q, _)| *q == 5).expect("copy").1;
+        let text = String::from_utf8(copy.clone()).expect("UTF-8").replace("\"ISR\"", "\"PSE\"");
+        *copy = text.into_bytes();
+        put_packed(db, &key, &copies);
+    });
+    damaged(&l.run(&["audit", "verify"]), Some(5), "holds a copy of this event that differs from the log");
+    assert_ne!(
+        l.run(&["members", "isa", "--at", "2021-06-01", "--json"]).ok(),
+        before,
+        "the copy is what members reads"
+    );
+}
+
+#[test]
+fn indexes_that_claim_more_than_the_log_holds_are_damage() {
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(accord::store::INDEXED_KEY, &99u64.to_be_bytes()).expect("insert");
+    });
+    let msg = l.run(&["members", "isa"]).fails(3).to_owned();
+    assert!(msg.contains("indexes hold events up to seq 99, but its log ends at seq 14"), "{msg}");
+}
+
+#[test]
 fn a_key_of_no_known_kind_is_damage() {
     let l = isa();
     with_sled(&l, |db| {
