@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::BufRead;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -407,12 +407,68 @@ fn copy_hash_of_envelope(key: &RandomState, seq: u64, bytes: &[u8], chain: [(usi
     Some(copy_hash(key, seq, [bytes.get(..h0)?, bytes.get(h1..p0)?, bytes.get(p1..)?]))
 }
 
-/// Reads (and unpacks) the log blocks in order on its own thread, until
-/// the receiver is gone.
-fn read_blocks(store: &Store, tx: &SyncSender<Result<ReadBlock>>) {
-    for block in store.blocks(1) {
+/// Threads that read envelopes (parse, hash) for the fast pass, block by block.
+const PARSERS: usize = 2;
+
+/// What the fast pass needs of an envelope, read by a parser thread: the
+/// checks that need no other envelope are done ([`Sealed::read`]: form,
+/// hash, decoding), the rest is left to the checking thread.
+struct Parsed {
+    seq: u64,
+    hash: String,
+    prev: String,
+    recorded_at: String,
+    id: Uuid,
+    org: String,
+    target: Option<Uuid>,
+    step: Option<Step>,
+    /// [`copy_hash`] of the envelope's org copy.
+    copy: u64,
+}
+
+impl Parsed {
+    fn read(seq: u64, bytes: &[u8], key: &RandomState, scratch: &mut Scratch) -> Option<Parsed> {
+        let env = Sealed::read(bytes, scratch)?;
+        Some(Parsed {
+            seq: env.seq,
+            copy: copy_hash_of_envelope(key, seq, bytes, env.chain)?,
+            hash: env.hash.to_owned(),
+            prev: env.prev.to_owned(),
+            recorded_at: env.recorded_at.to_owned(),
+            id: env.id,
+            org: env.org.to_owned(),
+            target: env.target,
+            step: env.step,
+        })
+    }
+}
+
+/// A block as a parser hands it over: its first seq, and each envelope read
+/// (`None` if it is not as accord writes it).
+type ParsedBlock = (u64, Vec<(u64, Option<Parsed>)>);
+
+/// Reads (and unpacks) the log blocks in order, dealing them out to the
+/// parsers in turn, until they are gone.
+fn read_blocks(store: &Store, parsers: &[SyncSender<Result<ReadBlock>>]) {
+    for (block, tx) in store.blocks(1).zip(parsers.iter().cycle()) {
         let failed = block.is_err();
         if tx.send(block).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Reads each envelope of the blocks it is dealt, in order, until the
+/// reader or the checking thread is gone.
+fn parse_blocks(blocks: Receiver<Result<ReadBlock>>, out: &SyncSender<Result<ParsedBlock>>, key: &RandomState) {
+    let mut scratch = Scratch::default();
+    for block in blocks {
+        let parsed = block.map(|(first, events)| {
+            let events =
+                events.into_iter().map(|(seq, bytes)| (seq, Parsed::read(seq, &bytes, key, &mut scratch))).collect();
+            (first, events)
+        });
+        if out.send(parsed).is_err() {
             return;
         }
     }
@@ -427,14 +483,15 @@ struct LedgerScan<'s> {
     last_time: String,
     checkpoints: Vec<Checkpoint>,
     orgs: HashMap<String, OrgRules>,
-    scratch: Scratch,
     /// The index entries the log calls for.
     wanted: Tally,
 }
 
 impl<'s> LedgerScan<'s> {
-    /// Walks the store: one thread reads and unpacks the log, another the
-    /// indexes, while this one checks the log.
+    /// Walks the store: one thread reads and unpacks the log and deals its
+    /// blocks to [`PARSERS`] threads, which read the envelopes; another
+    /// reads the indexes; this one takes the parsed blocks back in order
+    /// and checks what needs the envelopes before (chain, rules).
     fn run(store: &'s Store, checkpoints: Vec<Checkpoint>) -> Option<Report> {
         let key = RandomState::new();
         let mut scan = LedgerScan {
@@ -443,21 +500,32 @@ impl<'s> LedgerScan<'s> {
             last_time: String::new(),
             checkpoints,
             orgs: HashMap::new(),
-            scratch: Scratch::default(),
             wanted: Tally::new(key.clone()),
         };
         std::thread::scope(|scope| {
-            let (tx, rx) = sync_channel::<Result<ReadBlock>>(8);
-            scope.spawn(move || read_blocks(store, &tx));
-            let indexes = scope.spawn(move || tally_indexes(store, key));
-            // Returning early drops the receiver, which stops the reading thread.
-            for block in rx {
+            let mut to_parsers = Vec::new();
+            let mut from_parsers = Vec::new();
+            for _ in 0..PARSERS {
+                let (tx, rx) = sync_channel::<Result<ReadBlock>>(4);
+                let (out_tx, out_rx) = sync_channel::<Result<ParsedBlock>>(4);
+                let key = key.clone();
+                scope.spawn(move || parse_blocks(rx, &out_tx, &key));
+                to_parsers.push(tx);
+                from_parsers.push(out_rx);
+            }
+            scope.spawn(move || read_blocks(store, &to_parsers));
+            let index_key = key.clone();
+            let indexes = scope.spawn(move || tally_indexes(store, index_key));
+            // Block i is parser i % PARSERS's. Returning early drops the
+            // receivers, which stops the parsers and then the reader.
+            for i in 0.. {
+                let Ok(block) = from_parsers[i % PARSERS].recv() else { break };
                 let (first, events) = block.ok()?;
                 if first != scan.head.seq + 1 {
                     return None;
                 }
-                for (seq, bytes) in events {
-                    scan.event(seq, &bytes)?;
+                for (seq, parsed) in events {
+                    scan.event(seq, parsed?)?;
                 }
             }
             let found = indexes.join().ok()??;
@@ -465,13 +533,9 @@ impl<'s> LedgerScan<'s> {
         })
     }
 
-    fn event(&mut self, seq: u64, bytes: &[u8]) -> Option<()> {
-        if seq != self.head.seq + 1 {
-            return None;
-        }
-        let env = Sealed::read(bytes, &mut self.scratch)?;
-        let copy = copy_hash_of_envelope(&self.wanted.key, seq, bytes, env.chain)?;
-        if env.seq != seq || env.prev != self.head.hash || env.recorded_at < self.last_time.as_str() {
+    fn event(&mut self, seq: u64, env: Parsed) -> Option<()> {
+        if seq != self.head.seq + 1 || env.seq != seq || env.prev != self.head.hash || env.recorded_at < self.last_time
+        {
             return None;
         }
         for cp in &mut self.checkpoints {
@@ -483,29 +547,29 @@ impl<'s> LedgerScan<'s> {
             }
         }
         self.wanted.id(env.id.as_bytes(), seq);
-        self.wanted.org(env.org, seq, copy);
+        self.wanted.org(&env.org, seq, env.copy);
         self.head.seq = seq;
-        self.head.hash.clear();
-        self.head.hash.push_str(env.hash);
-        self.last_time.clear();
-        self.last_time.push_str(env.recorded_at);
-        self.rules(env)
+        self.head.hash = env.hash;
+        self.last_time = env.recorded_at;
+        self.rules(seq, &env.org, env.target, env.step)
     }
 
     /// The rules, as [`Verifier::check_rules`] applies them.
-    fn rules(&mut self, env: Sealed<'_>) -> Option<()> {
-        let rules = match self.orgs.get_mut(env.org) {
+    fn rules(&mut self, seq: u64, org: &str, target: Option<Uuid>, step: Option<Step>) -> Option<()> {
+        let rules = match self.orgs.get_mut(org) {
             Some(rules) => rules,
-            None => self.orgs.entry(env.org.to_owned()).or_insert_with(|| OrgRules::Tail(Tail::default())),
+            None => self.orgs.entry(org.to_owned()).or_insert_with(|| OrgRules::Tail(Tail::default())),
         };
-        if let (None, Some(step)) = (&env.target, &env.step) {
+        if target.is_none()
+            && let Some(s) = &step
+        {
             match rules {
                 OrgRules::Tail(tail) => {
-                    if let Some(outcome) = tail.try_append(step) {
+                    if let Some(outcome) = tail.try_append(s) {
                         return outcome.ok();
                     }
                 }
-                OrgRules::Whole(timeline) => return timeline.apply(Change::Add(env.step?)).ok(),
+                OrgRules::Whole(timeline) => return timeline.apply(Change::Add(step?)).ok(),
             }
         }
         // A correction, or an event that does not sort last: the whole
@@ -513,9 +577,9 @@ impl<'s> LedgerScan<'s> {
         let mut timeline = match rules {
             OrgRules::Whole(timeline) => std::mem::take(timeline),
             OrgRules::Tail(tail) if tail.is_empty() => Timeline::default(),
-            OrgRules::Tail(_) => stored_timeline(self.store, env.org, env.seq - 1)?,
+            OrgRules::Tail(_) => stored_timeline(self.store, org, seq - 1)?,
         };
-        timeline.apply(change_of(&timeline, env.target.as_ref(), env.step)?).ok()?;
+        timeline.apply(change_of(&timeline, target.as_ref(), step)?).ok()?;
         *rules = match rules {
             OrgRules::Tail(tail) if tail.is_empty() => OrgRules::Tail(Tail::of(&timeline)),
             _ => OrgRules::Whole(timeline),

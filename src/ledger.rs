@@ -24,12 +24,9 @@ use crate::id::OrgId;
 use crate::store::{Options, Packed, Store, decode_copy};
 use crate::timeline::{Change, Step, Tail, Timeline};
 
-/// Envelopes written per sled batch. Measured on an import of 200k events
-/// in 200 orgs (release build, wall time): 16 → 7.3 s, 64 → 6.7–7.0 s,
-/// 128 → 7.4 s, 512 → 7.6–9.4 s, 4096 → 8.3 s (and 205 MB peak RSS against
-/// 75 MB): a batch's keys land all over the tree, and larger batches only
-/// hold more in memory.
-pub const BATCH: usize = 64;
+/// Envelopes handed to the store at a time: one log block
+/// ([`crate::store::BLOCK`]), so that an import writes each block once.
+pub const BATCH: usize = crate::store::BLOCK;
 
 /// The largest event accepted, in bytes of JSON: real events are a few KB,
 /// and keeping values small keeps them out of sled's unsynced blob files.
