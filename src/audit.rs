@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::id::{OrgId, PartyId};
 use crate::ledger::counting_steps;
-use crate::store::{Entry, HEAD_FILE, Packed, Store, id_bucket};
+use crate::store::{Entry, HEAD_FILE, Store, Unpacked, id_bucket};
 use crate::timeline::{Change, OrgState, Step, Tail, Timeline};
 
 /// What a successful verification saw.
@@ -386,7 +386,7 @@ enum OrgRules {
 }
 
 /// A log block as the reading thread hands it over: its first seq and envelopes.
-type ReadBlock = (u64, Packed);
+type ReadBlock = (u64, Unpacked);
 
 /// A keyed hash (SipHash, key drawn at random for each verification) of a
 /// seq and the bytes of an org copy (the canonical JSON of the recorded
@@ -415,8 +415,9 @@ const PARSERS: usize = 2;
 /// hash, decoding), the rest is left to the checking thread.
 struct Parsed {
     seq: u64,
-    hash: String,
-    prev: String,
+    /// Hex, as stored (checked by [`Sealed::read`]).
+    hash: [u8; 64],
+    prev: [u8; 64],
     recorded_at: String,
     id: Uuid,
     org: String,
@@ -432,8 +433,8 @@ impl Parsed {
         Some(Parsed {
             seq: env.seq,
             copy: copy_hash_of_envelope(key, seq, bytes, env.chain)?,
-            hash: env.hash.to_owned(),
-            prev: env.prev.to_owned(),
+            hash: env.hash.as_bytes().try_into().ok()?,
+            prev: env.prev.as_bytes().try_into().ok()?,
             recorded_at: env.recorded_at.to_owned(),
             id: env.id,
             org: env.org.to_owned(),
@@ -450,7 +451,7 @@ type ParsedBlock = (u64, Vec<(u64, Option<Parsed>)>);
 /// Reads (and unpacks) the log blocks in order, dealing them out to the
 /// parsers in turn, until they are gone.
 fn read_blocks(store: &Store, parsers: &[SyncSender<Result<ReadBlock>>]) {
-    for (block, tx) in store.blocks(1).zip(parsers.iter().cycle()) {
+    for (block, tx) in store.block_spans(1).zip(parsers.iter().cycle()) {
         let failed = block.is_err();
         if tx.send(block).is_err() || failed {
             return;
@@ -463,9 +464,10 @@ fn read_blocks(store: &Store, parsers: &[SyncSender<Result<ReadBlock>>]) {
 fn parse_blocks(blocks: Receiver<Result<ReadBlock>>, out: &SyncSender<Result<ParsedBlock>>, key: &RandomState) {
     let mut scratch = Scratch::default();
     for block in blocks {
-        let parsed = block.map(|(first, events)| {
-            let events =
-                events.into_iter().map(|(seq, bytes)| (seq, Parsed::read(seq, &bytes, key, &mut scratch))).collect();
+        let parsed = block.map(|(first, block)| {
+            let events = (block.spans.iter())
+                .map(|(seq, bytes)| (*seq, Parsed::read(*seq, &block.payload[bytes.clone()], key, &mut scratch)))
+                .collect();
             (first, events)
         });
         if out.send(parsed).is_err() {
@@ -478,8 +480,9 @@ fn parse_blocks(blocks: Receiver<Result<ReadBlock>>, out: &SyncSender<Result<Par
 /// soon as anything is off, without saying what.
 struct LedgerScan<'s> {
     store: &'s Store,
-    /// The last envelope checked.
-    head: Head,
+    /// The seq and hash (hex) of the last envelope checked.
+    seq: u64,
+    hash: [u8; 64],
     last_time: String,
     checkpoints: Vec<Checkpoint>,
     orgs: HashMap<String, OrgRules>,
@@ -496,7 +499,8 @@ impl<'s> LedgerScan<'s> {
         let key = RandomState::new();
         let mut scan = LedgerScan {
             store,
-            head: Head::empty(),
+            seq: 0,
+            hash: [b'0'; 64],
             last_time: String::new(),
             checkpoints,
             orgs: HashMap::new(),
@@ -521,7 +525,7 @@ impl<'s> LedgerScan<'s> {
             for i in 0.. {
                 let Ok(block) = from_parsers[i % PARSERS].recv() else { break };
                 let (first, events) = block.ok()?;
-                if first != scan.head.seq + 1 {
+                if first != scan.seq + 1 {
                     return None;
                 }
                 for (seq, parsed) in events {
@@ -534,13 +538,12 @@ impl<'s> LedgerScan<'s> {
     }
 
     fn event(&mut self, seq: u64, env: Parsed) -> Option<()> {
-        if seq != self.head.seq + 1 || env.seq != seq || env.prev != self.head.hash || env.recorded_at < self.last_time
-        {
+        if seq != self.seq + 1 || env.seq != seq || env.prev != self.hash || env.recorded_at < self.last_time {
             return None;
         }
         for cp in &mut self.checkpoints {
             if cp.head.seq == seq {
-                if cp.head.hash != env.hash {
+                if cp.head.hash.as_bytes() != env.hash {
                     return None;
                 }
                 cp.seen = true;
@@ -548,8 +551,8 @@ impl<'s> LedgerScan<'s> {
         }
         self.wanted.id(env.id.as_bytes(), seq);
         self.wanted.org(&env.org, seq, env.copy);
-        self.head.seq = seq;
-        self.head.hash = env.hash;
+        self.seq = seq;
+        self.hash = env.hash;
         self.last_time = env.recorded_at;
         self.rules(seq, &env.org, env.target, env.step)
     }
@@ -592,8 +595,9 @@ impl<'s> LedgerScan<'s> {
     fn finish(self, found: &Tally) -> Option<Report> {
         let whole = self.checkpoints.iter().all(|cp| cp.seen)
             && self.wanted == *found
-            && self.store.indexed().ok()? == self.head.seq;
-        whole.then_some(Report { events: self.head.seq, head: self.head })
+            && self.store.indexed().ok()? == self.seq;
+        let head = Head { seq: self.seq, hash: String::from_utf8(self.hash.to_vec()).ok()? };
+        whole.then_some(Report { events: head.seq, head })
     }
 }
 

@@ -34,6 +34,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -203,9 +204,22 @@ thread_local! {
         std::cell::RefCell::new(zstd::bulk::Decompressor::new().ok());
 }
 
-/// Unpacks a stored value into its envelopes (seq, bytes); `None` if it is
+/// A stored value unpacked: the payload, and where each envelope lies in it.
+pub struct Unpacked {
+    pub payload: Vec<u8>,
+    /// Each envelope's seq and bytes (a range of `payload`), in order.
+    pub spans: Vec<(u64, Range<usize>)>,
+}
+
+impl Unpacked {
+    pub fn into_packed(self) -> Packed {
+        self.spans.into_iter().map(|(seq, r)| (seq, self.payload[r].to_vec())).collect()
+    }
+}
+
+/// Unpacks a stored value without copying its envelopes; `None` if it is
 /// damaged or holds none.
-pub fn unpack(value: &[u8]) -> Option<Packed> {
+pub fn unpack_spans(value: &[u8]) -> Option<Unpacked> {
     let (&tag, rest) = value.split_first()?;
     let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
     if tag != b'z' || len > MAX_PAYLOAD {
@@ -217,15 +231,38 @@ pub fn unpack(value: &[u8]) -> Option<Packed> {
     if payload.len() != len {
         return None;
     }
-    let mut out = Vec::new();
+    let mut spans = Vec::new();
     let mut at = 0;
     while at < payload.len() {
         let seq = u64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?);
         let n = u32::from_le_bytes(payload.get(at + 8..at + 12)?.try_into().ok()?) as usize;
-        out.push((seq, payload.get(at + 12..at + 12 + n)?.to_vec()));
+        let bytes = at + 12..at + 12 + n;
+        payload.get(bytes.clone())?;
+        spans.push((seq, bytes));
         at += 12 + n;
     }
-    (!out.is_empty()).then_some(out)
+    (!spans.is_empty()).then_some(Unpacked { payload, spans })
+}
+
+/// Unpacks a stored value into its envelopes (seq, bytes); `None` if it is
+/// damaged or holds none.
+pub fn unpack(value: &[u8]) -> Option<Packed> {
+    unpack_spans(value).map(Unpacked::into_packed)
+}
+
+/// Decodes a log block under `B` + first seq: its envelopes must be seqs
+/// `first`, `first + 1`, …; otherwise the error says where the log breaks.
+fn decode_block(key: &[u8], value: &[u8]) -> std::result::Result<(u64, Unpacked), String> {
+    let first = seq_from(&key[1..]).ok_or_else(|| format!("the ledger holds a damaged log key {}", show_key(key)))?;
+    let block = unpack_spans(value).ok_or_else(|| {
+        format!("seq {first}: the stored block of the log from seq {first} on is damaged: it does not decode")
+    })?;
+    match (first..).zip(&block.spans).find(|(s, (q, _))| s != q) {
+        None => Ok((first, block)),
+        Some((s, (q, _))) => {
+            Err(format!("seq {s}: the log has a gap or a swap here: the next event stored is seq {q}"))
+        }
+    }
 }
 
 /// Encodes id-index entries, sorted by id.
@@ -274,17 +311,9 @@ fn show_key(key: &[u8]) -> String {
 fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
     let damaged = |what: &str| Entry::Damaged(format!("{what} {}", show_key(key)));
     match key.first() {
-        Some(b'B') => match (seq_from(&key[1..]), unpack(value)) {
-            (Some(first), Some(events)) => match (first..).zip(&events).find(|(s, (q, _))| s != q) {
-                None => Entry::Block(first, events),
-                Some((s, (q, _))) => Entry::Damaged(format!(
-                    "seq {s}: the log has a gap or a swap here: the next event stored is seq {q}"
-                )),
-            },
-            (Some(first), None) => Entry::Damaged(format!(
-                "seq {first}: the stored block of the log from seq {first} on is damaged: it does not decode"
-            )),
-            (None, _) => damaged("the ledger holds a damaged log key"),
+        Some(b'B') => match decode_block(key, value) {
+            Ok((first, block)) => Entry::Block(first, block.into_packed()),
+            Err(what) => Entry::Damaged(what),
         },
         Some(b'I') => match (key.len(), unpack_ids(value)) {
             (7, Some(entries)) => Entry::Ids(u16::from_be_bytes([key[1], key[2]]), entries),
@@ -461,17 +490,18 @@ impl Store {
     /// each block's first seq and its envelopes' bytes. A block that does
     /// not decode is an error naming its first seq.
     pub fn blocks(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, Packed)>> + '_ {
+        self.block_spans(from_seq).map(|block| block.map(|(first, b)| (first, b.into_packed())))
+    }
+
+    /// [`Store::blocks`], each block unpacked without copying its envelopes.
+    pub fn block_spans(&self, from_seq: u64) -> impl Iterator<Item = Result<(u64, Unpacked)>> + '_ {
         let start = match self.db.range(block_key(0)..=block_key(from_seq)).next_back() {
             Some(Ok((key, _))) => key.to_vec(),
             _ => block_key(from_seq).to_vec(),
         };
         self.db.range(start..block_key(u64::MAX).to_vec()).map(move |item| {
             let (key, value) = item.map_err(|e| self.err(&e))?;
-            match decode_entry(&key, &value) {
-                Entry::Block(first, events) => Ok((first, events)),
-                Entry::Damaged(what) => Err(Error::integrity(what)),
-                _ => Err(Error::integrity(format!("the ledger holds a damaged log key {}", show_key(&key)))),
-            }
+            decode_block(&key, &value).map_err(Error::integrity)
         })
     }
 
