@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Some("sqlite-import") => sqlite_import(Path::new(&args[2]), Path::new(&args[3])),
         Some("sqlite-members") => sqlite_members(Path::new(&args[2]), &args[3]),
         Some("sled-import") => raw_sled_import(Path::new(&args[2]), Path::new(&args[3])),
+        Some("sled-open") => sled_open(Path::new(&args[2])),
         _ => compare(&args[1..]),
     };
     match result {
@@ -250,6 +251,19 @@ fn raw_sled_import(export: &Path, dir: &Path) -> Res {
     Ok(())
 }
 
+/// Opens a sled database as accord configures it, and closes it: the floor
+/// of any accord command on that ledger.
+fn sled_open(dir: &Path) -> Res {
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(16 * 1024 * 1024)
+        .flush_every_ms(None)
+        .open()
+        .map_err(io("open sled"))?;
+    println!("{}", db.len());
+    Ok(())
+}
+
 // ---------------------------------------------------------------- the run
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -294,8 +308,11 @@ fn compare(args: &[String]) -> Res {
     eprintln!("accord import: {:.2?}", imp.wall);
     let acc_disk = dir_bytes(&ledger);
     let org = format!("org-{:04}", orgs / 2);
-    let cli_members: Vec<Duration> = (0..5)
+    let cli_members: Vec<Duration> = (0..11)
         .map(|_| measure(&mut acc(&["members", &org, "--at", QUERY_DAY, "--json"])).map(|m| m.wall))
+        .collect::<Res<_>>()?;
+    let sled_opens: Vec<Duration> = (0..11)
+        .map(|_| measure(Command::new(&exe).arg("sled-open").arg(&ledger)).map(|m| m.wall))
         .collect::<Res<_>>()?;
     let open_and_query = in_process_members(&ledger, &org)?;
     let verify = measure(&mut acc(&["audit", "verify"]))?;
@@ -309,7 +326,7 @@ fn compare(args: &[String]) -> Res {
         .iter()
         .map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()))
         .sum();
-    let peer_members: Vec<Duration> = (0..5)
+    let peer_members: Vec<Duration> = (0..11)
         .map(|_| measure(Command::new(&exe).arg("sqlite-members").arg(&sqlite_db).arg(&org)).map(|m| m.wall))
         .collect::<Res<_>>()?;
 
@@ -318,7 +335,7 @@ fn compare(args: &[String]) -> Res {
     let sled_disk = dir_bytes(&sled_dir);
 
     let rate = |d: Duration| events as f64 / d.as_secs_f64();
-    let (am, pm) = (median(cli_members), median(peer_members));
+    let (am, pm, so) = (median(cli_members), median(peer_members), median(sled_opens));
     println!("accord-bench: {events} events in {orgs} orgs, {raw} bytes of NDJSON; members of {org} on {QUERY_DAY}\n");
     println!("| figure | accord | SQLite peer | raw sled | goal | accord ÷ peer |");
     println!("|---|---|---|---|---|---|");
@@ -344,9 +361,10 @@ fn compare(args: &[String]) -> Res {
         acc_disk as f64 / peer_disk as f64
     );
     println!(
-        "| members, CLI process, ms | {:.1} | {:.1} | – | ≤ SQLite peer | {:.2} |",
+        "| members, CLI process, ms (raw sled: opening accord's ledger, nothing else) | {:.1} | {:.1} | {:.1} | ≤ SQLite peer | {:.2} |",
         am.as_secs_f64() * 1e3,
         pm.as_secs_f64() * 1e3,
+        so.as_secs_f64() * 1e3,
         am.as_secs_f64() / pm.as_secs_f64()
     );
     println!(
