@@ -302,7 +302,7 @@ pub enum Entry {
     Damaged(String),
 }
 
-/// The seq of the block key, the message of a damaged one.
+/// A key, quoted and shortened, for a message.
 fn show_key(key: &[u8]) -> String {
     let text: String = String::from_utf8_lossy(key).escape_debug().take(60).collect();
     format!("`{text}`")
@@ -474,16 +474,12 @@ impl Store {
             .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
     }
 
-    /// Every entry in key order, decoded: the log (`B`), the id index (`I`),
+    /// Every entry but the log's, in key order, decoded: the id index (`I`),
     /// the markers (`M`), the org copies (`O`), and anything else as damage.
     /// For audits: one sequential pass, no point lookups.
-    pub fn entries(&self) -> impl Iterator<Item = Result<Entry>> + '_ {
-        self.db.iter().map(move |item| item.map(|(k, v)| decode_entry(&k, &v)).map_err(|e| self.err(&e)))
-    }
-
-    /// The entries after the log: the indexes, the markers and anything else.
     pub fn index_entries(&self) -> impl Iterator<Item = Result<Entry>> + '_ {
-        self.db.range(&b"C"[..]..).map(move |item| item.map(|(k, v)| decode_entry(&k, &v)).map_err(|e| self.err(&e)))
+        (self.db.range(..&b"B"[..]).chain(self.db.range(&b"C"[..]..)))
+            .map(move |item| item.map(|(k, v)| decode_entry(&k, &v)).map_err(|e| self.err(&e)))
     }
 
     /// The log blocks from the one holding `from_seq` on, in log order:

@@ -504,6 +504,12 @@ fn a_key_of_no_known_kind_is_damage() {
         db.insert(b"Zstray", &b"x"[..]).expect("insert");
     });
     damaged(&l.run(&["audit", "verify"]), None, "key of no known kind");
+    // Before the log's keys too.
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(b"Astray", &b"x"[..]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "key of no known kind");
 }
 
 #[test]
