@@ -1,9 +1,10 @@
 //! Verification: the hash chain, the indexes and the rules, re-checked from
 //! the bytes, streaming, for a ledger or for an export with no ledger.
 //!
-//! A ledger is verified in one pass over sled's keys in order: first the log
-//! (`E` keys, in log order), then the id index (`I`), the format marker (`M`)
-//! and the org index (`O`). A second thread walks sled while this one checks.
+//! A ledger is verified in one pass over the log (its blocks, in order) and
+//! one over the indexes (the id index and the org copies), on threads of
+//! their own: a reader unpacks the blocks, two parsers read the envelopes,
+//! and this thread checks the chain and the rules in log order.
 //!
 //! The pass is built for the common case, a ledger that verifies, and keeps
 //! little in memory: each envelope is read straight from its bytes
