@@ -544,6 +544,11 @@ fn history_lists_the_events_that_count_in_effective_order() {
     assert_eq!(h[1]["type"], "accession");
     assert_eq!(h[1]["date"], "2020-12-09");
     assert_eq!(h[1]["id"], "138d0897-10d0-4cdc-b2ae-955cf0ef38ce");
+    // Whole: chain fields included, as `log` has them (the org index keeps
+    // its copies without them).
+    let log = ndjson(l.run(&["log", "--json"]).ok());
+    assert_eq!(h[1], log[4]);
+    assert!(h[1]["hash"].as_str().is_some_and(|x| x.len() == 64) && h[1]["prev"] == log[3]["hash"]);
     // The readable form lists the same events, dates first.
     let text = l.run(&["history", "isa"]).ok().to_owned();
     let dates: Vec<&str> =
