@@ -179,9 +179,7 @@ impl OrgRecord {
             }
             (ids, steps)
         };
-        let timeline = Timeline::build(steps).map_err(|why| {
-            Error::integrity(format!("the recorded timeline of org `{org}` breaks a rule ({why}): the log was altered"))
-        })?;
+        let timeline = recorded_timeline(&org, steps)?;
         let by_id = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
         Ok(OrgRecord { org, upto, timeline, copies, decoded, by_id })
     }
@@ -229,7 +227,12 @@ fn counting(events: impl Iterator<Item = (Option<Uuid>, Option<Step>)>) -> Vec<S
 }
 
 fn timeline_of<'a>(org: &OrgId, events: impl Iterator<Item = (u64, &'a Event)>) -> Result<Timeline> {
-    Timeline::build(counting_steps(events)).map_err(|why| {
+    recorded_timeline(org, counting_steps(events))
+}
+
+/// The timeline of steps read from the store, which must keep the rules.
+fn recorded_timeline(org: &OrgId, steps: Vec<Step>) -> Result<Timeline> {
+    Timeline::build(steps).map_err(|why| {
         Error::integrity(format!("the recorded timeline of org `{org}` breaks a rule ({why}): the log was altered"))
     })
 }
