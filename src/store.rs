@@ -54,7 +54,7 @@ const HEAD_TMP: &str = "accord.head.tmp";
 
 /// Envelopes per log block and per org-copy chunk. A block is rewritten
 /// while it fills (an append reads and rewrites the last one), so it stays
-/// small; 64 envelopes compress to about 9 KB.
+/// small; 64 envelopes pack to about 5 KB (1M generated events: 5.4 KB a block).
 pub const BLOCK: usize = 64;
 
 /// An org's last chunk smaller than this takes new copies (if they fit).
@@ -402,8 +402,10 @@ impl Store {
                 )));
             }
         }
-        store.check_head_marker()?;
-        store.catch_up_indexes()?;
+        // Both checks need the log's last seq: one read of its last block.
+        let last = store.last_seq()?;
+        store.check_head_marker(last)?;
+        store.catch_up_indexes(last)?;
         Ok(store)
     }
 
@@ -434,9 +436,8 @@ impl Store {
     }
 
     /// Fails if the log lost the event the last commit recorded as its head.
-    fn check_head_marker(&self) -> Result<()> {
+    fn check_head_marker(&self, last: u64) -> Result<()> {
         let Some(marker) = self.head_marker()? else { return Ok(()) };
-        let last = self.last_seq()?;
         if marker.seq <= last {
             return Ok(());
         }
@@ -794,8 +795,8 @@ impl Store {
 
     /// Indexes the events a process wrote to the log but did not live to
     /// index (killed mid-import). The indexes are derived from the log.
-    fn catch_up_indexes(&self) -> Result<()> {
-        let (indexed, last) = (self.indexed()?, self.last_seq()?);
+    fn catch_up_indexes(&self, last: u64) -> Result<()> {
+        let indexed = self.indexed()?;
         if indexed > last {
             return Err(Error::integrity(format!(
                 "the ledger at {} is damaged: its indexes hold events up to seq {indexed}, but its log ends at seq {last}",
