@@ -1147,7 +1147,7 @@ mod tests {
     fn raw_ledger(events: &[Value]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l");
-        let store = Store::open(&path, &Options { wait: Duration::from_secs(5), create: true }).unwrap();
+        let store = Store::open(&path, &Options::new(Duration::from_secs(5), true)).unwrap();
         let mut prev = crate::envelope::GENESIS.to_owned();
         let mut envs = Vec::new();
         for (i, e) in events.iter().enumerate() {
@@ -1156,8 +1156,8 @@ mod tests {
             prev = env.hash.clone();
             envs.push(env);
         }
-        store.write(&envs).unwrap();
-        store.sync().unwrap();
+        store.write(&Head::empty(), &envs).unwrap();
+        store.commit().unwrap();
         (dir, store)
     }
 
@@ -1297,8 +1297,7 @@ mod tests {
     fn the_fast_pass_verifies_the_isa_log_and_a_log_of_many_orgs() {
         let dir = tempfile::tempdir().unwrap();
         let ledger =
-            crate::ledger::Ledger::open(&dir.path().join("l"), &Options { wait: Duration::from_secs(5), create: true })
-                .unwrap();
+            crate::ledger::Ledger::open(&dir.path().join("l"), &Options::new(Duration::from_secs(5), true)).unwrap();
         let mut recorder = ledger.recorder("t").unwrap();
         for line in include_str!("../events/isa.ndjson").lines() {
             recorder.record_line(line).unwrap();

@@ -96,6 +96,9 @@ impl Recorded {
     }
 }
 
+/// The length of `,"hash":"…"` in an envelope's canonical JSON.
+const HASH_MEMBER_LEN: usize = ",\"hash\":\"\"".len() + 64;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {
     pub seq: u64,
@@ -109,9 +112,24 @@ pub struct Envelope {
 impl Envelope {
     /// Puts an event at position `seq` after `prev`, computing its hash.
     pub fn seal(event: Event, seq: u64, recorded_at: String, recorded_by: String, prev: String) -> Envelope {
+        Envelope::seal_measured(event, seq, recorded_at, recorded_by, prev).0
+    }
+
+    /// [`Envelope::seal`], also giving the length of [`Envelope::to_json`]
+    /// (the bytes recorded) without writing it out again.
+    pub fn seal_measured(
+        event: Event,
+        seq: u64,
+        recorded_at: String,
+        recorded_by: String,
+        prev: String,
+    ) -> (Envelope, usize) {
         let mut env = Envelope { seq, recorded_at, recorded_by, prev, hash: String::new(), event };
-        env.hash = canonical::sha256_hex(&env.to_value_without_hash());
-        env
+        let mut unhashed = Vec::with_capacity(256);
+        canonical::write_canonical(&env.to_value_without_hash(), &mut unhashed);
+        env.hash = canonical::sha256_hex_bytes(&unhashed);
+        // The whole envelope adds `,"hash":"` + 64 hex digits + `"` to it.
+        (env, unhashed.len() + HASH_MEMBER_LEN)
     }
 
     fn to_value_without_hash(&self) -> Value {

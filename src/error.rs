@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Busy,
     /// The operating system refused (permissions, disk full, …).
     Io,
+    /// The user interrupted the command (Ctrl-C); nothing was recorded.
+    Interrupted,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

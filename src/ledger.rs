@@ -17,11 +17,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::envelope::{Envelope, Head, Recorded, Scratch, Sealed, format_time, looks_like_envelope, parse_time};
+use crate::envelope::{
+    Envelope, GENESIS, Head, Recorded, Scratch, Sealed, format_time, looks_like_envelope, parse_time,
+};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, parse_json};
 use crate::id::OrgId;
-use crate::store::{Options, Packed, Store, decode_copy};
+use crate::store::{HEAD_FILE, Options, Packed, Store, decode_copy};
 use crate::timeline::{Change, Step, Tail, Timeline};
 
 /// Envelopes handed to the store at a time: one log block
@@ -31,6 +33,36 @@ pub const BATCH: usize = crate::store::BLOCK;
 /// The largest event accepted, in bytes of JSON: real events are a few KB,
 /// and keeping values small keeps them out of sled's unsynced blob files.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// The `prev` and `hash` of the stored envelope of `seq`, once its bytes
+/// are found to be an envelope of that seq whose hash matches its content.
+fn chain_of(seq: u64, bytes: &[u8], scratch: &mut Scratch) -> Result<(String, String)> {
+    if let Some(sealed) = Sealed::read(bytes, scratch)
+        && sealed.seq == seq
+    {
+        return Ok((sealed.prev.to_owned(), sealed.hash.to_owned()));
+    }
+    // Not in the form the fast reader takes: the general way, which says what is wrong.
+    let env = crate::store::decode(seq, bytes)?;
+    if !env.hash_is_valid() {
+        return Err(Error::integrity(format!(
+            "seq {seq}: the log is damaged: the stored event's hash does not match its content"
+        )));
+    }
+    Ok((env.prev, env.hash))
+}
+
+/// Refuses an event whose recorded bytes (its envelope, one line of
+/// `accord export`) would pass [`MAX_EVENT_BYTES`], whatever made it, so
+/// that every export imports again.
+fn check_size(len: usize) -> Result<()> {
+    if len > MAX_EVENT_BYTES {
+        return Err(Error::rejected(format!(
+            "the event would be recorded as {len} bytes (with its seq, time, recorder and hashes), more than the {MAX_EVENT_BYTES} bytes an event may take"
+        )));
+    }
+    Ok(())
+}
 
 /// Which state of the log a query reads (transaction time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +120,6 @@ impl Ledger {
             pending: Vec::new(),
             pending_ids: HashMap::new(),
             tails: HashMap::new(),
-            written: false,
         })
     }
 
@@ -104,6 +135,99 @@ impl Ledger {
             )));
         }
         Ok(Some(env))
+    }
+
+    /// Hands `each` every envelope from `from_seq` on, in log order, as its
+    /// stored bytes (one line of `accord export`), checking as it reads that
+    /// nothing is missing or altered: seqs follow each other with no gap,
+    /// each hash matches its envelope, each `prev` is the hash before, and
+    /// the log ends at the head its last commit recorded. Anything else is
+    /// an integrity error naming the first missing or bad seq, so a reader
+    /// never gives a short or altered answer as if it were whole.
+    pub fn read_log(&self, from_seq: u64, mut each: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
+        let from_seq = from_seq.max(1);
+        let head = self.store.head()?;
+        let mut next: Option<u64> = None;
+        let mut prev = String::new();
+        let mut scratch = Scratch::default();
+        let gap = |seq: u64, found: u64| {
+            Error::integrity(format!(
+                "seq {seq}: the log is damaged: the event at seq {seq} is missing (the next one stored is seq {found})"
+            ))
+        };
+        for block in self.store.block_spans(from_seq) {
+            let (first, block) = block?;
+            match next {
+                None if first > from_seq => return Err(gap(from_seq, first)),
+                None if first == 1 => prev.push_str(GENESIS),
+                Some(seq) if seq != first => return Err(gap(seq, first)),
+                _ => {}
+            }
+            for (seq, span) in &block.spans {
+                let bytes = &block.payload[span.clone()];
+                let (env_prev, hash) = chain_of(*seq, bytes, &mut scratch)?;
+                if !prev.is_empty() && env_prev != prev {
+                    return Err(Error::integrity(format!(
+                        "seq {seq}: the log is damaged: its `prev` is not the hash of seq {}",
+                        seq - 1
+                    )));
+                }
+                prev = hash;
+                if *seq >= from_seq {
+                    each(*seq, bytes)?;
+                }
+                next = Some(seq + 1);
+            }
+        }
+        let end = next.map_or(0, |n| n - 1);
+        if head.seq >= from_seq && (end != head.seq || prev != head.hash) {
+            return Err(Error::integrity(format!(
+                "seq {}: the log is damaged: it ends at seq {end}, but its head is seq {}",
+                end + 1,
+                head.seq
+            )));
+        }
+        Ok(())
+    }
+
+    /// Hands `each` every envelope of `org`, in log order, as stored in the
+    /// log; each is checked to be the envelope of its seq, its hash intact.
+    pub fn read_org_log(&self, org: &OrgId, mut each: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
+        let mut scratch = Scratch::default();
+        for (seq, bytes) in self.store.org_raw(org, u64::MAX)? {
+            chain_of(seq, &bytes, &mut scratch)?;
+            each(seq, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// After `audit verify` found the log whole up to `head`: checks that the
+    /// head marker names that head. A marker that is missing is restored
+    /// when a checkpoint the user kept vouched for the log (returned);
+    /// without one, or with a marker that names another head, the ledger
+    /// is reported damaged.
+    pub fn settle_head_marker(&self, head: &Head, checkpoint: Option<&Head>) -> Result<Option<Head>> {
+        match self.store.head_marker()? {
+            Some(marker) if marker == *head => Ok(None),
+            None if head.seq == 0 => Ok(None),
+            None => match checkpoint {
+                Some(checkpoint) => {
+                    self.store.write_head_marker(head)?;
+                    Ok(Some(checkpoint.clone()))
+                }
+                None => Err(Error::integrity(format!(
+                    "the log verifies up to seq {}, but {HEAD_FILE} (the head its last commit recorded) is missing, \
+                     so a log cut short cannot be told from a whole one: check it against a checkpoint you kept \
+                     (`accord audit verify --checkpoint SEQ:HASH`), which restores the marker",
+                    head.seq
+                ))),
+            },
+            Some(marker) => Err(Error::integrity(format!(
+                "the log verifies up to seq {}, but its last commit recorded seq {} as the head ({HEAD_FILE}): \
+                 events were added to the log outside accord, or the marker was replaced",
+                head.seq, marker.seq
+            ))),
+        }
     }
 
     /// The log position a view reads up to.
@@ -249,7 +373,6 @@ pub struct Recorder<'a> {
     pending_ids: HashMap<Uuid, usize>,
     /// The final state of each org touched, to check events that sort last.
     tails: HashMap<OrgId, Tail>,
-    written: bool,
 }
 
 impl Recorder<'_> {
@@ -261,7 +384,7 @@ impl Recorder<'_> {
     pub fn record_line(&mut self, line: &str) -> Result<Outcome> {
         if line.len() > MAX_EVENT_BYTES {
             return Err(Error::rejected(format!(
-                "the event is {} bytes long, more than the {MAX_EVENT_BYTES} bytes an event may take",
+                "the line is {} bytes long, more than the {MAX_EVENT_BYTES} bytes an event may take",
                 line.len()
             )));
         }
@@ -282,8 +405,14 @@ impl Recorder<'_> {
         }
         self.check_rules(&event)?;
         let now = Utc::now().max(self.last_time);
-        let env =
-            Envelope::seal(event, self.head.seq + 1, format_time(now), self.actor.clone(), self.head.hash.clone());
+        let (env, len) = Envelope::seal_measured(
+            event,
+            self.head.seq + 1,
+            format_time(now),
+            self.actor.clone(),
+            self.head.hash.clone(),
+        );
+        check_size(len)?;
         self.last_time = now;
         self.push(env)
     }
@@ -326,11 +455,10 @@ impl Recorder<'_> {
             )));
         }
         if let Some(other) = self.seq_of(&env.event.id)? {
-            return Err(Error::rejected(format!(
-                "event {} of seq {seq} is already recorded at seq {other}",
-                env.event.id
-            )));
+            let place = if other > self.start.seq { "earlier in this import, as" } else { "already recorded at" };
+            return Err(Error::rejected(format!("event {} of seq {seq} is {place} seq {other}", env.event.id)));
         }
+        check_size(env.to_json().len())?;
         self.check_rules(&env.event)?;
         self.last_time = at;
         self.push(env)
@@ -351,32 +479,27 @@ impl Recorder<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.written = true;
-        self.store.write(&self.pending)?;
+        self.store.write(&self.start, &self.pending)?;
         self.pending.clear();
         self.pending_ids.clear();
         Ok(())
     }
 
-    /// Writes what is pending and makes it durable. Only after this returns
-    /// may the events be reported as recorded.
-    pub fn commit(mut self) -> Result<Head> {
+    /// Writes what is pending and makes it durable and visible
+    /// ([`Store::commit`]). Only after this returns may the events be
+    /// reported as recorded. If it fails, [`Recorder::abort`] undoes the
+    /// writes (or, if the process dies first, the next open does).
+    pub fn commit(&mut self) -> Result<Head> {
         self.write_pending()?;
-        if self.written {
-            self.store.sync()?;
-        }
+        self.store.commit()?;
         Ok(self.head.clone())
     }
 
     /// Undoes everything this recorder wrote: the log is as it was before.
     pub fn abort(mut self) -> Result<()> {
         self.pending.clear();
-        if self.written {
-            self.store.truncate_after(self.start.seq)?;
-            self.store.sync()?;
-            self.written = false;
-        }
-        Ok(())
+        self.pending_ids.clear();
+        self.store.abort()
     }
 
     fn seq_of(&self, id: &Uuid) -> Result<Option<u64>> {
@@ -406,6 +529,12 @@ impl Recorder<'_> {
         let Some(recorded) = self.event_by_id(&event.id)? else { return Ok(None) };
         if recorded.event.canonical() == event.canonical() {
             Ok(Some(Outcome::AlreadyRecorded(recorded.seq)))
+        } else if recorded.seq > self.start.seq {
+            // Not in the log: given earlier by the same command, which is not recorded yet.
+            Err(Error::rejected(format!(
+                "event {} is given twice in this import, with other content: an event cannot be changed, record a correction (supersedes) instead",
+                event.id
+            )))
         } else {
             Err(Error::rejected(format!(
                 "event {} is already recorded at seq {} with other content: an event cannot be changed, record a correction (supersedes) instead",

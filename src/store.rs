@@ -47,6 +47,10 @@ use crate::id::OrgId;
 
 pub const FORMAT_KEY: &[u8] = b"Mformat";
 pub const INDEXED_KEY: &[u8] = b"Mindexed";
+/// Present while a command records: the head before it (seq u64 BE, then
+/// the hash as 64 hex digits). Written in the command's first batch and
+/// removed by its commit; an open that finds it undoes the command's writes.
+pub const RECORDING_KEY: &[u8] = b"Mrecording";
 const FORMAT: &[u8] = b"accord-ledger/2";
 const LOCK_FILE: &str = "accord.lock";
 pub const HEAD_FILE: &str = "accord.head";
@@ -81,8 +85,19 @@ const ZSTD_LEVEL: i32 = 1;
 pub struct Options {
     /// How long to wait for a ledger held by another process.
     pub wait: Duration,
-    /// Create the ledger if it does not exist (writes); otherwise it must exist.
+    /// Create the ledger if it does not exist (writes); otherwise it must
+    /// exist, and nothing is created at the path.
     pub create: bool,
+    /// Open a ledger whose head marker ([`HEAD_FILE`]) is missing or does
+    /// not match its log, so that an audit can say more; everything else
+    /// refuses such a ledger.
+    pub audit: bool,
+}
+
+impl Options {
+    pub fn new(wait: Duration, create: bool) -> Options {
+        Options { wait, create, audit: false }
+    }
 }
 
 /// An envelope written to the log, not yet to the indexes.
@@ -99,13 +114,28 @@ struct Pending {
     events: Vec<Unindexed>,
     /// Position in `events` of each id.
     ids: HashMap<Uuid, usize>,
+    /// The head before the command that is recording, once its first batch
+    /// (which wrote [`RECORDING_KEY`]) is in sled.
+    started: Option<Head>,
+    /// The commit is writing the new head to [`HEAD_FILE`].
+    committing: bool,
+}
+
+/// What an open found at the path before it, so that a refused first
+/// command can leave the path as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Created {
+    Nothing,
+    /// sled's files (and accord's) in a directory that was there.
+    Files,
+    /// The directory itself.
+    Directory,
 }
 
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
-    /// This open created the directory (so an empty ledger can be discarded).
-    created: bool,
+    created: Created,
     pending: Mutex<Pending>,
     // Held for the life of the store: one accord process per ledger.
     _lock: File,
@@ -337,24 +367,29 @@ fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
                 (None, _) => damaged("the org index holds a damaged key"),
             }
         }
-        _ if key == FORMAT_KEY || key == INDEXED_KEY => Entry::Meta,
+        _ if key == FORMAT_KEY || key == INDEXED_KEY || key == RECORDING_KEY => Entry::Meta,
         _ => damaged("the ledger holds a key of no known kind"),
     }
 }
 
 impl Store {
     pub fn open(dir: &Path, options: &Options) -> Result<Store> {
-        let created = !dir.exists();
-        if created {
-            if !options.create {
-                return Err(Error::rejected(format!(
-                    "there is no ledger at {}: `accord import` or `accord append` creates one",
-                    dir.display()
-                )));
-            }
+        // sled's data file says whether a ledger is there. Only a command
+        // that records may create one: reading never writes a file.
+        let created = if dir.join("db").is_file() {
+            Created::Nothing
+        } else if !options.create || (dir.exists() && !dir.is_dir()) {
+            return Err(Error::rejected(format!(
+                "there is no ledger at {}: `accord import` or `accord append` creates one",
+                dir.display()
+            )));
+        } else if dir.exists() {
+            Created::Files
+        } else {
             std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("cannot create the ledger directory {}: {e}", dir.display())))?;
-        }
+                .map_err(|e| io_failure(format!("cannot create the ledger directory {}", dir.display()), &e))?;
+            Created::Directory
+        };
         let deadline = Instant::now() + options.wait;
         let lock = acquire_lock(dir, options.wait)?;
         let config = sled::Config::new()
@@ -402,10 +437,28 @@ impl Store {
                 )));
             }
         }
+        // A command that died while recording is finished or undone before anything is read.
+        if let Some(start) = store.recording()? {
+            store.recover(&start).map_err(|e| {
+                if e.kind() != ErrorKind::Io {
+                    return e;
+                }
+                Error::new(
+                    e.kind(),
+                    format!(
+                        "{e}, while finishing a command (import or append) that stopped while recording in the ledger at {}: \
+                         the ledger cannot be used until an accord process can write there",
+                        dir.display()
+                    ),
+                )
+            })?;
+        }
         // Both checks need the log's last seq: one read of its last block.
-        let last = store.last_seq()?;
-        store.check_head_marker(last)?;
-        store.catch_up_indexes(last)?;
+        let last = store.last()?;
+        if !options.audit {
+            store.check_head_marker(last.as_ref())?;
+        }
+        store.catch_up_indexes(last.as_ref().map_or(0, |e| e.seq))?;
         Ok(store)
     }
 
@@ -413,15 +466,32 @@ impl Store {
         &self.dir
     }
 
-    /// Closes the store and, if this open created the directory and no event
-    /// was written, removes it again: a refused first command leaves no ledger.
+    /// Closes the store and, if this open created the ledger and no event
+    /// was written, removes what it created: a refused first command leaves
+    /// the path as it found it.
     pub fn close_discarding_if_new(self) -> Result<()> {
-        let discard = self.created && self.db.scan_prefix(b"B").next().is_none();
-        let dir = self.dir.clone();
+        let discard = self.created != Created::Nothing && self.db.scan_prefix(b"B").next().is_none();
+        let (dir, created) = (self.dir.clone(), self.created);
         drop(self);
-        if discard {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| Error::io(format!("cannot remove the empty ledger {}: {e}", dir.display())))?;
+        if !discard {
+            return Ok(());
+        }
+        let failed = |e: std::io::Error| Error::io(format!("cannot remove the empty ledger {}: {e}", dir.display()));
+        if created == Created::Directory {
+            return std::fs::remove_dir_all(&dir).map_err(failed);
+        }
+        // Only the files a ledger is made of, in a directory that was there.
+        for entry in std::fs::read_dir(&dir).map_err(failed)? {
+            let entry = entry.map_err(failed)?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let ours = matches!(name.as_ref(), "db" | "conf" | "blobs" | LOCK_FILE | HEAD_FILE | HEAD_TMP)
+                || name.starts_with("snap.");
+            if ours {
+                let path = entry.path();
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
+                    .map_err(failed)?;
+            }
         }
         Ok(())
     }
@@ -435,17 +505,42 @@ impl Store {
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Fails if the log lost the event the last commit recorded as its head.
-    fn check_head_marker(&self, last: u64) -> Result<()> {
-        let Some(marker) = self.head_marker()? else { return Ok(()) };
-        if marker.seq <= last {
-            return Ok(());
+    /// Fails unless [`HEAD_FILE`] holds exactly the log's last event (seq
+    /// and hash): the head recorded by the last commit. sled may cut a
+    /// damaged log short, silently; the marker makes that an error.
+    fn check_head_marker(&self, last: Option<&Envelope>) -> Result<()> {
+        let dir = self.dir.display();
+        let (seq, hash) = last.map_or((0, crate::envelope::GENESIS), |e| (e.seq, e.hash.as_str()));
+        let check = "check the log against a checkpoint you kept (`accord audit verify --checkpoint SEQ:HASH`, \
+                     which restores the marker if the log verifies)";
+        let Some(marker) = self.head_marker()? else {
+            if seq == 0 {
+                return Ok(());
+            }
+            return Err(Error::integrity(format!(
+                "the ledger at {dir} has no {HEAD_FILE}, the head its last commit recorded, so a log cut short \
+                 cannot be told from a whole one: {check}"
+            )));
+        };
+        if marker.seq > seq {
+            return Err(Error::integrity(format!(
+                "the ledger at {dir} is damaged: its log ends at seq {seq}, but seq {} was recorded ({HEAD_FILE}): events were lost",
+                marker.seq
+            )));
         }
-        Err(Error::integrity(format!(
-            "the ledger at {} is damaged: its log ends at seq {last}, but seq {} was recorded ({HEAD_FILE}): events were lost",
-            self.dir.display(),
-            marker.seq
-        )))
+        if marker.seq < seq {
+            return Err(Error::integrity(format!(
+                "the ledger at {dir} is damaged: its log goes on to seq {seq}, but its last commit recorded seq {} as the head ({HEAD_FILE}): {check}",
+                marker.seq
+            )));
+        }
+        if marker.hash != hash {
+            return Err(Error::integrity(format!(
+                "the ledger at {dir} is damaged: the event at seq {seq} has hash {hash}, but the last commit recorded {} ({HEAD_FILE}): {check}",
+                marker.hash
+            )));
+        }
+        Ok(())
     }
 
     /// The head as of the last commit, from [`HEAD_FILE`]; `None` if there is none.
@@ -455,7 +550,9 @@ impl Store {
         let text = match std::fs::read(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(Error::integrity(format!("{} cannot be read: {}", path.display(), os_reason(&e))));
+            }
         };
         let value: serde_json::Value = serde_json::from_slice(&text).map_err(|_| damaged())?;
         let seq = value.get("seq").and_then(serde_json::Value::as_u64).ok_or_else(damaged)?;
@@ -463,16 +560,122 @@ impl Store {
         Ok(Some(Head { seq, hash: hash.ok_or_else(damaged)?.to_owned() }))
     }
 
-    /// Records the current head in [`HEAD_FILE`], atomically and durably
-    /// (the caller syncs the directory).
-    fn write_head_marker(&self) -> Result<()> {
-        let head = self.head()?;
+    /// Records `head` in [`HEAD_FILE`]: written to a temporary file, synced,
+    /// renamed over the marker, and the directory synced.
+    pub fn write_head_marker(&self, head: &Head) -> Result<()> {
         let text = format!("{{\"seq\":{},\"hash\":\"{}\"}}\n", head.seq, head.hash);
         let (tmp, path) = (self.dir.join(HEAD_TMP), self.dir.join(HEAD_FILE));
         File::create(&tmp)
             .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
+            .and_then(|()| File::open(&self.dir).and_then(|d| d.sync_all()))
+            .map_err(|e| self.io_err(&format!("cannot write {}", path.display()), &e))
+    }
+
+    /// The head before the command that was recording when the ledger was
+    /// last used, if one was ([`RECORDING_KEY`]).
+    fn recording(&self) -> Result<Option<Head>> {
+        let Some(value) = self.db.get(RECORDING_KEY).map_err(|e| self.err(&e))? else { return Ok(None) };
+        let seq = value.get(..8).and_then(seq_from);
+        let hash = value.get(8..).and_then(|h| std::str::from_utf8(h).ok()).filter(|h| crate::envelope::is_hash(h));
+        match (seq, hash) {
+            (Some(seq), Some(hash)) => Ok(Some(Head { seq, hash: hash.to_owned() })),
+            _ => Err(Error::integrity(format!(
+                "the ledger at {} is damaged: its marker of an unfinished command does not decode",
+                self.dir.display()
+            ))),
+        }
+    }
+
+    /// Finishes what a command that died while recording left
+    /// ([`RECORDING_KEY`] is there): if [`HEAD_FILE`] names the log's last
+    /// event, the command passed its commit point and only the key is left
+    /// to remove; if it names the head before the command (or is missing
+    /// and the log was empty then), the command is undone. Anything else
+    /// is damage.
+    fn recover(&self, start: &Head) -> Result<()> {
+        let marker = self.head_marker()?;
+        let last = self.last()?;
+        let last_head = last.map(|e| Head { seq: e.seq, hash: e.hash });
+        if last_head.as_ref().is_some_and(|h| h.seq > start.seq) && marker == last_head {
+            self.db.remove(RECORDING_KEY).map_err(|e| self.err(&e))?;
+            self.db.flush().map_err(|e| self.err(&e))?;
+            return Ok(());
+        }
+        if marker.as_ref() == Some(start) || (marker.is_none() && start.seq == 0) {
+            return self.roll_back(start);
+        }
+        Err(Error::integrity(format!(
+            "the ledger at {} is damaged: a command was recording from seq {} when it stopped, and {HEAD_FILE} names neither \
+             the head before it nor the log's last event (seq {})",
+            self.dir.display(),
+            start.seq,
+            last_head.map_or(0, |h| h.seq)
+        )))
+    }
+
+    /// Undoes the writes of a command that did not pass its commit point:
+    /// one batch cuts the log and the indexes after `start` and removes
+    /// [`RECORDING_KEY`], then sled is synced. Dying at any point leaves
+    /// the key (or the before-image), and the next open finishes.
+    fn roll_back(&self, start: &Head) -> Result<()> {
+        let mut batch = self.truncation(start.seq)?;
+        batch.remove(RECORDING_KEY);
+        self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
+        self.sync_files()?;
+        let mut pending = self.pending();
+        pending.events.clear();
+        pending.ids.clear();
+        pending.started = None;
+        pending.committing = false;
+        Ok(())
+    }
+
+    /// Undoes everything written since [`Store::write`] began this
+    /// command: the ledger is exactly as before it. A no-op if nothing was
+    /// written. If this fails too, the next open undoes it.
+    pub fn abort(&self) -> Result<()> {
+        let (started, committing) = {
+            let mut pending = self.pending();
+            pending.events.clear();
+            pending.ids.clear();
+            (pending.started.clone(), pending.committing)
+        };
+        let Some(start) = started else { return Ok(()) };
+        if committing {
+            // The new head may have reached HEAD_FILE: put the old one back first.
+            self.write_head_marker(&start)?;
+        }
+        self.roll_back(&start)
+    }
+
+    /// Makes the command's writes durable and visible. In this order:
+    /// the indexes are written and sled is synced, [`RECORDING_KEY`] still
+    /// there; then the new head is written to [`HEAD_FILE`] (renamed into
+    /// place, the directory synced): that rename is the commit point; then
+    /// the key is removed, without waiting (if that is lost, the next open
+    /// finds the head file at the log's end and removes the key). Only
+    /// after this returns may an event be reported recorded; if it fails,
+    /// [`Store::abort`] undoes the writes. A no-op if nothing was written.
+    pub fn commit(&self) -> Result<()> {
+        if self.pending().started.is_none() {
+            return Ok(());
+        }
+        self.write_indexes(&mut self.pending())?;
+        self.sync_files()?;
+        let head = self.head()?;
+        self.pending().committing = true;
+        self.write_head_marker(&head)?;
+        {
+            let mut pending = self.pending();
+            pending.started = None;
+            pending.committing = false;
+        }
+        // Past the commit point: a failure here is left for the next open.
+        if self.db.remove(RECORDING_KEY).is_ok() {
+            let _ = self.db.flush();
+        }
+        Ok(())
     }
 
     /// Every entry but the log's, in key order, decoded: the id index (`I`),
@@ -681,8 +884,11 @@ impl Store {
 
     /// Appends envelopes to the log in one atomic batch (filling the last
     /// block first); they are indexed later, by [`INDEX_BATCH`] or at
-    /// [`Store::sync`]. Their seqs must continue the log.
-    pub fn write(&self, envelopes: &[Envelope]) -> Result<()> {
+    /// [`Store::commit`]. Their seqs must continue the log. `start` is the
+    /// head before the command that records them: its first batch also
+    /// writes [`RECORDING_KEY`], so that nothing of it is visible until
+    /// [`Store::commit`].
+    pub fn write(&self, start: &Head, envelopes: &[Envelope]) -> Result<()> {
         let Some(first) = envelopes.first() else { return Ok(()) };
         let (mut block_first, mut block) = match self.last_block()? {
             Some((f, events)) if events.len() < BLOCK => (f, events),
@@ -709,8 +915,17 @@ impl Store {
             written.push(Unindexed { seq: env.seq, id: env.event.id, org: env.event.org.clone(), record });
         }
         batch.insert(&block_key(block_first), pack(block.iter().map(|(q, b)| (*q, b.as_slice())))?);
+        let first_write = self.pending().started.is_none();
+        if first_write {
+            let mut marker = start.seq.to_be_bytes().to_vec();
+            marker.extend_from_slice(start.hash.as_bytes());
+            batch.insert(RECORDING_KEY, marker);
+        }
         self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
         let mut pending = self.pending();
+        if first_write {
+            pending.started = Some(start.clone());
+        }
         for e in written {
             let at = pending.events.len();
             pending.ids.insert(e.id, at);
@@ -823,10 +1038,9 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the events after `seq` from the log and the indexes, in one
-    /// atomic batch. Only used to undo an import that failed before it
-    /// finished.
-    pub fn truncate_after(&self, seq: u64) -> Result<()> {
+    /// The batch that removes the events after `seq` from the log and the
+    /// indexes. Only used to undo a command that did not commit.
+    fn truncation(&self, seq: u64) -> Result<sled::Batch> {
         let mut pending = self.pending();
         pending.events.retain(|e| e.seq <= seq);
         let ids = pending.events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
@@ -879,21 +1093,19 @@ impl Store {
             }
             break;
         }
-        self.db.apply_batch(batch).map_err(|e| self.err(&e))
+        Ok(batch)
     }
 
-    /// Indexes what is pending, then makes everything written so far durable.
+    /// Makes everything sled was given durable.
     ///
     /// sled's `flush` writes its buffers and calls `sync_file_range`, which
     /// neither flushes the drive's write cache nor persists the file's size
     /// and other metadata, and sled never fsyncs the blob files it writes for
     /// large pages. So after `flush` we `fsync` the data file, every blob
-    /// and both directories; only then is an event reported as recorded.
-    /// Then it records the head in [`HEAD_FILE`].
-    pub fn sync(&self) -> Result<()> {
-        self.write_indexes(&mut self.pending())?;
+    /// and both directories.
+    fn sync_files(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.err(&e))?;
-        let io = |what: &Path, e: std::io::Error| Error::io(format!("cannot sync {}: {e}", what.display()));
+        let io = |what: &Path, e: std::io::Error| self.io_err(&format!("cannot sync {}", what.display()), &e);
         let data = self.dir.join("db");
         File::open(&data).and_then(|f| f.sync_all()).map_err(|e| io(&data, e))?;
         let blobs = self.dir.join("blobs");
@@ -904,9 +1116,13 @@ impl Store {
             }
             File::open(&blobs).and_then(|f| f.sync_all()).map_err(|e| io(&blobs, e))?;
         }
-        self.write_head_marker()?;
         File::open(&self.dir).and_then(|f| f.sync_all()).map_err(|e| io(&self.dir, e))?;
         Ok(())
+    }
+
+    /// An operating-system failure while using the ledger, as one sentence.
+    fn io_err(&self, what: &str, e: &std::io::Error) -> Error {
+        io_failure(what.to_owned(), e)
     }
 }
 
@@ -947,7 +1163,7 @@ fn sled_error(dir: &Path, e: &sled::Error) -> Error {
         {
             Error::integrity(format!("the ledger at {} is damaged: sled could not read it: {io}", dir.display()))
         }
-        sled::Error::Io(io) => Error::io(format!("the ledger at {} could not be read or written: {io}", dir.display())),
+        sled::Error::Io(io) => io_failure(format!("the ledger at {} could not be read or written", dir.display()), io),
         sled::Error::Corruption { at: Some(at), .. } => Error::integrity(format!(
             "the ledger at {} is damaged: sled found corrupted data at offset {} of its log",
             dir.display(),
@@ -959,6 +1175,29 @@ fn sled_error(dir: &Path, e: &sled::Error) -> Error {
         other => {
             Error::new(ErrorKind::Integrity, format!("the ledger at {} could not be used: {other}", dir.display()))
         }
+    }
+}
+
+/// A failure of the operating system, as one sentence: `what` and why, in
+/// words (never Rust's debug text, which sled puts in the errors it clones).
+fn io_failure(what: String, e: &std::io::Error) -> Error {
+    Error::io(format!("{what}: {}", os_reason(e)))
+}
+
+/// Why the operating system refused, in words.
+pub fn os_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::StorageFull => "the disk is full".to_owned(),
+        K::QuotaExceeded => "the disk quota is exceeded".to_owned(),
+        K::FileTooLarge => "a file reached the largest size allowed (the file-size limit, `ulimit -f`)".to_owned(),
+        K::PermissionDenied => "permission denied".to_owned(),
+        K::ReadOnlyFilesystem => "the file system is read-only".to_owned(),
+        kind => match e.raw_os_error() {
+            // The system's own words, without the error number.
+            Some(_) => e.to_string().split(" (os error").next().unwrap_or_default().to_owned(),
+            None => kind.to_string(),
+        },
     }
 }
 
@@ -1004,7 +1243,7 @@ mod tests {
     use crate::event::Event;
 
     fn options() -> Options {
-        Options { wait: Duration::from_secs(5), create: true }
+        Options::new(Duration::from_secs(5), true)
     }
 
     /// `n` sealed envelopes from seq `from`, in orgs `o0`…`o2`, chained on `prev`.
@@ -1026,6 +1265,14 @@ mod tests {
             .collect()
     }
 
+    fn tree(store: &Store) -> Vec<(sled::IVec, sled::IVec)> {
+        store.db.iter().collect::<std::result::Result<_, _>>().unwrap()
+    }
+
+    fn head_of(env: &Envelope) -> Head {
+        Head { seq: env.seq, hash: env.hash.clone() }
+    }
+
     #[test]
     fn events_written_but_never_indexed_are_indexed_on_the_next_open() {
         let dir = tempfile::tempdir().unwrap();
@@ -1034,10 +1281,13 @@ mod tests {
         let envs = envelopes(1, 150, &mut prev);
         {
             let store = Store::open(&path, &options()).unwrap();
-            store.write(&envs[..100]).unwrap();
-            store.sync().unwrap();
-            // Written to the log, then the process "dies" before indexing them.
-            store.write(&envs[100..]).unwrap();
+            store.write(&Head::empty(), &envs[..100]).unwrap();
+            store.commit().unwrap();
+            // A ledger of an earlier build: events in the log, committed
+            // (the head marker names them), not yet indexed.
+            store.write(&head_of(&envs[99]), &envs[100..]).unwrap();
+            store.db.remove(RECORDING_KEY).unwrap();
+            store.write_head_marker(&head_of(&envs[149])).unwrap();
             store.db.flush().unwrap();
             assert_eq!(store.indexed().unwrap(), 100);
         }
@@ -1053,25 +1303,115 @@ mod tests {
     }
 
     #[test]
-    fn truncation_removes_events_from_the_log_and_the_indexes() {
+    fn an_abort_restores_the_tree_exactly() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("l"), &options()).unwrap();
         let mut prev = crate::envelope::GENESIS.to_owned();
         let envs = envelopes(1, 200, &mut prev);
-        store.write(&envs[..100]).unwrap();
-        store.sync().unwrap();
-        let before: Vec<_> = store.db.iter().collect::<std::result::Result<_, _>>().unwrap();
-        // Indexed (by a sync), then partly pending, then undone.
-        store.write(&envs[100..170]).unwrap();
-        store.sync().unwrap();
-        store.write(&envs[170..]).unwrap();
-        store.truncate_after(100).unwrap();
+        store.write(&Head::empty(), &envs[..100]).unwrap();
+        store.commit().unwrap();
+        let before = tree(&store);
+        // Partly indexed, then partly pending, then undone.
+        let start = head_of(&envs[99]);
+        store.write(&start, &envs[100..170]).unwrap();
+        store.write_indexes(&mut store.pending()).unwrap();
+        store.write(&start, &envs[170..]).unwrap();
+        store.abort().unwrap();
         assert_eq!(store.last_seq().unwrap(), 100);
         assert_eq!(store.indexed().unwrap(), 100);
         assert_eq!(store.seq_of(&envs[150].event.id).unwrap(), None);
         assert_eq!(store.seq_of(&envs[99].event.id).unwrap(), Some(100));
-        let after: Vec<_> = store.db.iter().collect::<std::result::Result<_, _>>().unwrap();
-        assert_eq!(before, after, "the tree is as it was before the writes");
+        assert_eq!(before, tree(&store), "the tree is as it was before the writes");
+    }
+
+    /// A command that died at any step of its writes or its commit: the
+    /// next open gives the tree and head marker from before it, or (past
+    /// the commit point) the committed ones.
+    #[test]
+    fn an_open_finishes_or_undoes_a_command_that_died() {
+        let mut prev = crate::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 300, &mut prev);
+        let start = head_of(&envs[99]);
+        let end = head_of(&envs[299]);
+        // How far the dead command got: 0 wrote one batch, 1 wrote all and
+        // indexed some, 2 also synced the indexes, 3 also wrote the head
+        // marker (the commit point), 4 also removed the recording key.
+        for step in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("l");
+            let before = {
+                let store = Store::open(&path, &options()).unwrap();
+                store.write(&Head::empty(), &envs[..100]).unwrap();
+                store.commit().unwrap();
+                let before = tree(&store);
+                store.write(&start, &envs[100..164]).unwrap();
+                if step >= 1 {
+                    store.write(&start, &envs[164..]).unwrap();
+                    store.write_indexes(&mut store.pending()).unwrap();
+                }
+                if step >= 2 {
+                    store.sync_files().unwrap();
+                }
+                if step >= 3 {
+                    store.write_head_marker(&end).unwrap();
+                }
+                if step >= 4 {
+                    store.db.remove(RECORDING_KEY).unwrap();
+                }
+                store.db.flush().unwrap();
+                before
+            };
+            let store = Store::open(&path, &options()).unwrap();
+            let committed = step >= 3;
+            let expect = if committed { &end } else { &start };
+            assert_eq!(&store.head().unwrap(), expect, "step {step}");
+            assert_eq!(store.head_marker().unwrap().as_ref(), Some(expect), "step {step}");
+            assert_eq!(store.db.get(RECORDING_KEY).unwrap(), None, "step {step}");
+            if !committed {
+                assert_eq!(before, tree(&store), "step {step}: the tree is as before");
+            }
+            assert_eq!(store.seq_of(&envs[150].event.id).unwrap(), committed.then_some(151), "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_head_marker_that_names_neither_head_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let mut prev = crate::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 200, &mut prev);
+        {
+            let store = Store::open(&path, &options()).unwrap();
+            store.write(&Head::empty(), &envs[..100]).unwrap();
+            store.commit().unwrap();
+            store.write(&head_of(&envs[99]), &envs[100..]).unwrap();
+            store.write_head_marker(&head_of(&envs[150])).unwrap();
+            store.db.flush().unwrap();
+        }
+        let e = Store::open(&path, &options()).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+    }
+
+    #[test]
+    fn a_read_only_open_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = Options::new(Duration::from_secs(1), false);
+        for path in [dir.path().join("absent"), dir.path().to_owned()] {
+            let e = Store::open(&path, &read).err().unwrap();
+            assert_eq!(e.kind(), ErrorKind::Rejected);
+            assert!(e.message().starts_with("there is no ledger at"), "{e}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
+    }
+
+    #[test]
+    fn a_new_ledger_in_an_existing_directory_is_discarded_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mine.txt"), "keep").unwrap();
+        let store = Store::open(dir.path(), &options()).unwrap();
+        store.close_discarding_if_new().unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("mine.txt")]);
     }
 
     #[test]

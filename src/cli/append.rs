@@ -5,12 +5,12 @@ use std::io::Read;
 use clap::Args;
 use serde_json::{Map, Value, json};
 
-use accord::Error;
 use accord::envelope::Head;
 use accord::event::Event;
 use accord::ledger::{Ledger, MAX_EVENT_BYTES, Outcome};
+use accord::{Error, ErrorKind};
 
-use super::{Context, Out, emit};
+use super::{Context, Out, emit, interrupt};
 
 #[derive(Args)]
 pub struct AppendArgs {
@@ -111,7 +111,8 @@ pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
         }
     };
     let id = event.id;
-    let ledger = ctx.open(true)?;
+    interrupt::install();
+    let ledger = ctx.open(true).map_err(|e| super::nothing_recorded(e, Ok(())))?;
     let (outcome, head) = match record(ctx, &ledger, event) {
         Ok(done) => done,
         Err(e) => {
@@ -135,10 +136,22 @@ pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
     }
 }
 
+/// Records the event and commits; on any failure, undoes what was written.
 fn record(ctx: &Context, ledger: &Ledger, event: Event) -> Result<(Outcome, Head), Error> {
     let mut recorder = ledger.recorder(&ctx.actor())?;
-    let outcome = recorder.record(event)?;
-    Ok((outcome, recorder.commit()?))
+    let done = recorder.record(event).and_then(|outcome| {
+        if interrupt::received() {
+            return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
+        }
+        Ok((outcome, recorder.commit()?))
+    });
+    match done {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            let undone = recorder.abort();
+            Err(super::nothing_recorded(e, undone))
+        }
+    }
 }
 
 fn parse_text(text: &str, what: &str) -> Result<Event, Error> {

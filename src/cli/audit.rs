@@ -41,24 +41,37 @@ fn parse_checkpoint(s: &str) -> Result<Head, String> {
 pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> {
     match cmd {
         AuditCommand::Verify { checkpoint, file } => {
-            let report = match file {
+            let (report, restored) = match file {
                 Some(path) => {
                     let f = File::open(&path)
                         .map_err(|e| Error::rejected(format!("cannot open {}: {e}", path.display())))?;
-                    audit::verify_export(&path.display().to_string(), BufReader::new(f), checkpoint)?
+                    (audit::verify_export(&path.display().to_string(), BufReader::new(f), checkpoint)?, None)
                 }
-                None => audit::verify_ledger(ctx.open(false)?.store(), checkpoint)?,
+                None => {
+                    let ledger = ctx.open_for_audit()?;
+                    let report = audit::verify_ledger(ledger.store(), checkpoint.clone())?;
+                    let restored = ledger.settle_head_marker(&report.head, checkpoint.as_ref())?;
+                    (report, restored)
+                }
             };
             if ctx.json {
-                emit(out, json!({"ok": true, "events": report.events, "head": report.head}))
+                let mut v = json!({"ok": true, "events": report.events, "head": report.head});
+                if let Some(by) = &restored {
+                    v["restored_head_marker"] = json!({"vouched_up_to": by.seq});
+                }
+                emit(out, v)
             } else {
-                emit(
-                    out,
-                    format!(
-                        "ok: {} events verified; head is seq {} {}",
-                        report.events, report.head.seq, report.head.hash
-                    ),
-                )
+                let mut text = format!(
+                    "ok: {} events verified; head is seq {} {}",
+                    report.events, report.head.seq, report.head.hash
+                );
+                if let Some(by) = &restored {
+                    text.push_str(&format!(
+                        "\naccord.head was missing: restored at seq {} (the checkpoint vouches for the log up to seq {})",
+                        report.head.seq, by.seq
+                    ));
+                }
+                emit(out, text)
             }
         }
         AuditCommand::Replay { org } => {

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use accord::Error;
 use accord::ledger::{MAX_EVENT_BYTES, Outcome, Recorder};
+use accord::store::os_reason;
+use accord::{Error, ErrorKind};
 
-use super::{Context, Out, emit};
+use super::{Context, Out, emit, interrupt};
 
 #[derive(Default)]
 struct Counts {
@@ -19,29 +20,26 @@ struct Counts {
 
 pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> {
     let files = expand(paths)?;
-    let ledger = ctx.open(true)?;
-    let mut recorder = ledger.recorder(&ctx.actor())?;
-    let mut counts = Counts::default();
-    let mut result = Ok(());
-    for path in &files {
-        result = if path.as_os_str() == "-" {
-            import_reader(&mut recorder, "stdin", std::io::stdin().lock(), &mut counts)
-        } else {
-            File::open(path)
-                .map_err(|e| Error::rejected(format!("cannot open {}: {e}", path.display())))
-                .and_then(|f| import_reader(&mut recorder, &path.display().to_string(), BufReader::new(f), &mut counts))
-        };
-        if result.is_err() {
-            break;
+    interrupt::install();
+    let ledger = ctx.open(true).map_err(|e| super::nothing_recorded(e, Ok(())))?;
+    let mut recorder = match ledger.recorder(&ctx.actor()) {
+        Ok(recorder) => recorder,
+        Err(e) => {
+            ledger.close_discarding_if_new()?;
+            return Err(e);
         }
-    }
-    if let Err(e) = result {
-        // All or nothing: undo what this import wrote, then report the first error.
-        recorder.abort()?;
-        ledger.close_discarding_if_new()?;
-        return Err(e);
-    }
-    let head = recorder.commit()?;
+    };
+    let mut counts = Counts::default();
+    let recorded = import_all(&mut recorder, &files, &mut counts).and_then(|()| recorder.commit());
+    let head = match recorded {
+        Ok(head) => head,
+        Err(e) => {
+            // All or nothing: undo what this import wrote, then report the first error.
+            let undone = recorder.abort();
+            ledger.close_discarding_if_new()?;
+            return Err(super::nothing_recorded(e, undone));
+        }
+    };
     if ctx.json {
         emit(out, json!({"recorded": counts.recorded, "already_recorded": counts.already, "head": head}))
     } else {
@@ -53,6 +51,24 @@ pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> 
             ),
         )
     }
+}
+
+fn import_all(recorder: &mut Recorder<'_>, files: &[PathBuf], counts: &mut Counts) -> Result<(), Error> {
+    for path in files {
+        if path.as_os_str() == "-" {
+            import_reader(recorder, "stdin", std::io::stdin().lock(), counts)?;
+        } else {
+            let file = File::open(path)
+                .map_err(|e| Error::rejected(format!("cannot open {}: {}", path.display(), os_reason(&e))))?;
+            import_reader(recorder, &path.display().to_string(), BufReader::new(file), counts)?;
+        }
+    }
+    interrupted()
+}
+
+/// Stops the command if the user asked (Ctrl-C).
+fn interrupted() -> Result<(), Error> {
+    if interrupt::received() { Err(Error::new(ErrorKind::Interrupted, "interrupted")) } else { Ok(()) }
 }
 
 /// Files in the order given; a directory gives its `.ndjson`/`.jsonl` files
@@ -100,10 +116,11 @@ fn import_reader(
         let n = (&mut reader)
             .take(MAX_EVENT_BYTES as u64 + 2)
             .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::rejected(format!("cannot read {label}: {e}")))?;
+            .map_err(|e| Error::rejected(format!("cannot read {label}: {}", os_reason(&e))))?;
         if n == 0 {
             return Ok(());
         }
+        interrupted()?;
         if buf.last() != Some(&b'\n') && buf.len() > MAX_EVENT_BYTES {
             return Err(Error::rejected(format!(
                 "the line is longer than the {MAX_EVENT_BYTES} bytes an event may take"
@@ -115,7 +132,9 @@ fn import_reader(
         if text.trim().is_empty() {
             continue;
         }
-        match recorder.record_line(text).map_err(|e| e.at(place()))? {
+        // Input is refused with its place; a failure of the system is not the line's.
+        let outcome = recorder.record_line(text).map_err(|e| if e.kind() == ErrorKind::Io { e } else { e.at(place()) });
+        match outcome? {
             Outcome::Recorded(_) => counts.recorded += 1,
             Outcome::AlreadyRecorded(_) => counts.already += 1,
         }

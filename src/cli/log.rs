@@ -15,30 +15,18 @@ fn write_err(e: std::io::Error) -> Error {
     Error::io(format!("cannot write the output: {e}"))
 }
 
-/// Calls `each` with every envelope's stored bytes (already canonical JSON), in log order.
+/// Calls `each` with every envelope's stored bytes (already canonical JSON),
+/// in log order, checked as they are read ([`Ledger::read_log`]).
 fn for_each_raw(
     ledger: &Ledger,
     org: Option<&OrgId>,
     from_seq: u64,
     mut each: impl FnMut(u64, &[u8]) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let store = ledger.store();
     match org {
-        None => {
-            for item in store.scan_raw(from_seq) {
-                let (seq, bytes) = item?;
-                each(seq, &bytes)?;
-            }
-        }
-        Some(org) => {
-            for (seq, bytes) in store.org_raw(org, u64::MAX)? {
-                if seq >= from_seq {
-                    each(seq, &bytes)?;
-                }
-            }
-        }
+        None => ledger.read_log(from_seq, each),
+        Some(org) => ledger.read_org_log(org, |seq, bytes| if seq >= from_seq { each(seq, bytes) } else { Ok(()) }),
     }
-    Ok(())
 }
 
 fn parse_org(org: Option<&str>) -> Result<Option<OrgId>, Error> {
@@ -57,9 +45,8 @@ pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<
         }
         None => out,
     };
-    for_each_raw(&ledger, org.as_ref(), 1, |seq, bytes| {
-        // Exported bytes are the stored bytes; decoding first means damage is reported, not exported.
-        decode(seq, bytes)?;
+    // Exported bytes are the stored bytes, each checked before it is written.
+    for_each_raw(&ledger, org.as_ref(), 1, |_, bytes| {
         sink.write_all(bytes).and_then(|()| sink.write_all(b"\n")).map_err(write_err)
     })?;
     sink.flush().map_err(write_err)
@@ -69,11 +56,10 @@ pub fn log(ctx: &Context, org: Option<&str>, from_seq: u64, out: Out<'_>) -> Res
     let org = parse_org(org)?;
     let ledger = ctx.open(false)?;
     for_each_raw(&ledger, org.as_ref(), from_seq.max(1), |seq, bytes| {
-        let env = decode(seq, bytes)?;
         if ctx.json {
             out.write_all(bytes).and_then(|()| out.write_all(b"\n")).map_err(write_err)
         } else {
-            emit(out, render::log_line(&env))
+            emit(out, render::log_line(&decode(seq, bytes)?))
         }
     })
 }

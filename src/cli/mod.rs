@@ -3,6 +3,7 @@
 mod append;
 mod audit;
 mod import;
+mod interrupt;
 mod log;
 mod query;
 mod render;
@@ -144,7 +145,13 @@ pub struct Context {
 
 impl Context {
     fn open(&self, create: bool) -> Result<Ledger, Error> {
-        Ledger::open(&self.ledger_dir, &Options { wait: self.wait, create })
+        Ledger::open(&self.ledger_dir, &Options::new(self.wait, create))
+    }
+
+    /// Opens the ledger for `audit verify`, which reports a missing or
+    /// wrong head marker itself (and can restore it from a checkpoint).
+    fn open_for_audit(&self) -> Result<Ledger, Error> {
+        Ledger::open(&self.ledger_dir, &Options { audit: true, ..Options::new(self.wait, false) })
     }
 
     fn actor(&self) -> String {
@@ -261,6 +268,8 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Rejected | ErrorKind::Io => 1,
         ErrorKind::Integrity => 3,
         ErrorKind::Busy => 4,
+        // What a shell reports for a command ended by Ctrl-C.
+        ErrorKind::Interrupted => 130,
     }
 }
 
@@ -279,6 +288,21 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
         Command::History { org, member, view } => query::history(ctx, &org, member.as_deref(), &view, out),
         Command::Diff { org, from, to, view } => query::diff(ctx, &org, &from, &to, &view, out),
         Command::Audit(cmd) => audit::run(ctx, cmd, out),
+    }
+}
+
+/// The error of a command that records and failed, once its writes were
+/// undone (`undone`): a failure of the system or an interruption says that
+/// nothing was recorded, and what happens if even the undoing failed.
+fn nothing_recorded(e: Error, undone: Result<(), Error>) -> Error {
+    let after = match undone {
+        Ok(()) => "nothing was recorded".to_owned(),
+        Err(_) => "nothing was recorded (its writes are undone when the ledger is next opened)".to_owned(),
+    };
+    match e.kind() {
+        ErrorKind::Interrupted => Error::new(ErrorKind::Interrupted, "interrupted: nothing recorded"),
+        ErrorKind::Io => Error::io(format!("{e}: {after}")),
+        _ => e,
     }
 }
 

@@ -395,14 +395,39 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         db.insert(accord::store::INDEXED_KEY, &13u64.to_be_bytes()).expect("insert");
     });
     let msg = l.run(&["audit", "verify"]).fails(3).to_owned();
-    assert!(msg.contains("ends at seq 13") && msg.contains("seq 14 was recorded"), "{msg}");
+    assert!(msg.contains("ends at seq 13") && msg.contains("accord.head") && msg.contains("seq 14"), "{msg}");
     // Every command refuses the ledger, not only verify.
     l.run(&["head"]).fails(3);
     // Without the marker, only a checkpoint can tell: that is what they are for.
     std::fs::remove_file(l.path().join("accord.head")).expect("remove marker");
-    l.run(&["audit", "verify"]).ok();
+    let msg = l.run(&["audit", "verify"]).fails(3).to_owned();
+    assert!(msg.contains("accord.head") && msg.contains("missing") && msg.contains("--checkpoint"), "{msg}");
+    l.run(&["head"]).fails(3);
     let msg = l.run(&["audit", "verify", "--checkpoint", &format!("14:{hash}")]).fails(3).to_owned();
     assert!(msg.contains("names seq 14, but the log ends at seq 13"), "{msg}");
+    assert!(!l.path().join("accord.head").exists(), "a failed verify restores nothing");
+}
+
+#[test]
+fn a_missing_head_marker_is_reported_until_a_checkpoint_restores_it() {
+    let l = isa();
+    let (seq, hash) = l.head();
+    let export = l.run(&["export"]).ok().to_owned();
+    let old = l.run(&["log", "--json"]).ok().lines().nth(9).map(|line| {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        format!("10:{}", v["hash"].as_str().expect("hash"))
+    });
+    std::fs::remove_file(l.path().join("accord.head")).expect("remove marker");
+    for args in [&["head"][..], &["export"], &["members", "isa"], &["log"], &["audit", "replay"]] {
+        let msg = l.run(args).fails(3).to_owned();
+        assert!(msg.contains("no accord.head") && msg.contains("audit verify --checkpoint"), "{args:?}: {msg}");
+    }
+    l.run(&["audit", "verify"]).fails(3);
+    // An older checkpoint vouches for a prefix; the marker goes back at the head.
+    let out = l.run(&["audit", "verify", "--checkpoint", &old.expect("seq 10")]).ok().to_owned();
+    assert!(out.contains("restored at seq 14") && out.contains("up to seq 10"), "{out}");
+    assert_eq!(l.head(), (seq, hash));
+    assert_eq!(l.run(&["export"]).ok(), export);
 }
 
 #[test]

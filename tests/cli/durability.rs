@@ -1,6 +1,8 @@
 //! What "recorded" means on disk: before accord says an event is recorded,
-//! the sled data file has been fsynced after its last write, and so has the
-//! ledger directory. Checked by tracing the real process with strace.
+//! the sled data file has been fsynced after its last write before the
+//! commit point, the commit point (the rename of the new head into
+//! `accord.head`) has happened, and the ledger directory has been fsynced
+//! after it. Checked by tracing the real process with strace.
 
 use std::process::Command;
 
@@ -14,7 +16,14 @@ fn strace_available() -> bool {
 fn traced(l: &Ledger, args: &[&str]) -> Vec<String> {
     let trace = l.dir.path().join("trace.txt");
     let status = Command::new("strace")
-        .args(["-f", "-y", "-qq", "-e", "trace=pwrite64,write,fsync,fdatasync,sync_file_range", "-o"])
+        .args([
+            "-f",
+            "-y",
+            "-qq",
+            "-e",
+            "trace=pwrite64,write,fsync,fdatasync,sync_file_range,rename,renameat,renameat2",
+            "-o",
+        ])
         .arg(&trace)
         .arg(BIN)
         .arg("--ledger")
@@ -33,14 +42,18 @@ fn last(lines: &[String], pred: impl Fn(&str) -> bool) -> Option<usize> {
 }
 
 fn check_synced_before_reporting(lines: &[String], ledger: &str) {
+    let all = || lines.join("\n");
     let db = format!("{ledger}/db>");
     let reported = last(lines, |l| l.contains("write(1") && l.contains("recorded")).expect("the recorded line");
-    let last_write = last(&lines[..reported], |l| l.contains("pwrite64(") && l.contains(&db)).expect("a write to db");
-    let synced = lines[last_write..reported].iter().any(|l| l.contains("fsync(") && l.contains(&db));
-    assert!(synced, "no fsync of {db} between its last write and the report:\n{}", lines.join("\n"));
+    // The commit point: the new head renamed into place.
+    let committed = last(&lines[..reported], |l| l.contains("rename") && l.contains("accord.head.tmp"))
+        .unwrap_or_else(|| panic!("no rename of accord.head.tmp before the report:\n{}", all()));
+    let last_write = last(&lines[..committed], |l| l.contains("pwrite64(") && l.contains(&db)).expect("a write to db");
+    let synced = lines[last_write..committed].iter().any(|l| l.contains("fsync(") && l.contains(&db));
+    assert!(synced, "no fsync of {db} between its last write and the commit point:\n{}", all());
     let dir = format!("<{ledger}>");
-    let dir_synced = lines[last_write..reported].iter().any(|l| l.contains("fsync(") && l.contains(&dir));
-    assert!(dir_synced, "no fsync of the ledger directory before the report:\n{}", lines.join("\n"));
+    let dir_synced = lines[committed..reported].iter().any(|l| l.contains("fsync(") && l.contains(&dir));
+    assert!(dir_synced, "no fsync of the ledger directory between the commit point and the report:\n{}", all());
 }
 
 #[test]
