@@ -8,3 +8,4 @@ mod core;
 mod durability;
 mod projections;
 mod torture;
+mod trust;
