@@ -693,6 +693,30 @@ fn orgs_lists_each_org_with_founding_and_members_today() {
     assert_eq!(empty.run(&["orgs", "--json"]).json().as_array().unwrap().len(), 1);
 }
 
+#[test]
+fn orgs_as_the_log_stood_lists_only_the_orgs_it_held_then() {
+    let l = isa_ledger();
+    put(&l, json!({"type": "founding", "org": "fresh", "date": "2020-06", "members": ["X"]}));
+    // The orgs `orgs --json` lists, and the readable form, in a view.
+    let listed = |view: &[&str]| -> (Vec<String>, String) {
+        let rows = l.run(&[&["orgs", "--json"][..], view].concat()).json();
+        let orgs = rows.as_array().expect("a list").iter().map(|r| r["org"].as_str().expect("org").to_owned());
+        (orgs.collect(), l.run(&[&["orgs"][..], view].concat()).ok().to_owned())
+    };
+    // Before any event: no org, as `members` says.
+    for view in [&["--seq", "0"][..], &["--known-at", "2000-01-01"]] {
+        let (orgs, text) = listed(view);
+        assert!(orgs.is_empty(), "{view:?}: {orgs:?}");
+        assert_eq!(text.trim(), "no organizations in the log", "{view:?}");
+        l.run(&[&["members", "isa"][..], view].concat()).fails(1);
+    }
+    // At seq 5, isa but not yet fresh; at seq 15, both.
+    let (orgs, text) = listed(&["--seq", "5"]);
+    assert_eq!(orgs, ["isa"]);
+    assert!(text.starts_with("isa ") && !text.contains("fresh"), "{text}");
+    assert_eq!(listed(&["--seq", "15"]).0, ["fresh", "isa"]);
+}
+
 // ---------------------------------------------------------------------------
 // 5. Property: `members --json` agrees with a naive reading of SPEC §5.
 //
