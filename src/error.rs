@@ -17,6 +17,9 @@ pub enum ErrorKind {
     Busy,
     /// The operating system refused (permissions, disk full, …).
     Io,
+    /// The command line asks for something that cannot be answered (exit 2),
+    /// found after parsing: a `diff` whose `--from` is after its `--to`.
+    Usage,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +42,9 @@ impl Error {
     }
     pub fn io(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Io, message)
+    }
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Usage, message)
     }
     pub fn kind(&self) -> ErrorKind {
         self.kind

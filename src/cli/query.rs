@@ -90,6 +90,11 @@ pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, 
 
 pub fn diff(ctx: &Context, org: &str, from: &str, to: &str, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let (from, to) = (parse_day("--from", from)?, parse_day("--to", to)?);
+    // A reversed range would read as its opposite (joined as left): refused
+    // before the ledger is opened, as clap refuses a bad command line.
+    if from > to {
+        return Err(Error::usage(format!("--from {from} is after --to {to}: give the earlier day as --from")));
+    }
     let (_ledger, record) = org_record(ctx, org, view)?;
     let d = projection::diff(&record, from, to);
     if ctx.json {

@@ -648,6 +648,28 @@ fn diff_says_who_joined_left_or_changed() {
 }
 
 #[test]
+fn diff_refuses_a_from_day_after_the_to_day() {
+    let l = isa_ledger();
+    for json in [false, true] {
+        let mut args = vec!["diff", "isa", "--from", "2023-01-01", "--to", "2020-01-01"];
+        if json {
+            args.push("--json");
+        }
+        let r = l.run(&args);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+        let msg = r.fails(2);
+        assert!(msg.contains("--from 2023-01-01") && msg.contains("--to 2020-01-01"), "{msg}");
+    }
+    // The same day twice is no change at all.
+    let d = diff(&l, "isa", "2020-01-01", "2020-01-01", &[]);
+    assert_diff(&d, "isa", "2020-01-01", "2020-01-01", &[], &[], &[]);
+    // A usage error, checked before the ledger is opened: none is created.
+    let none = Ledger::new();
+    none.run(&["diff", "isa", "--from", "2023-01-01", "--to", "2020-01-01"]).fails(2);
+    assert!(!none.path().exists());
+}
+
+#[test]
 fn orgs_lists_each_org_with_founding_and_members_today() {
     let l = isa_ledger();
     l.import_text(&syn_events()).ok();
