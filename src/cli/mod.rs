@@ -6,6 +6,7 @@ mod import;
 mod log;
 mod query;
 mod render;
+mod user;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -147,13 +148,10 @@ impl Context {
         Ledger::open(&self.ledger_dir, &Options { wait: self.wait, create })
     }
 
+    /// `recorded_by`: `--actor`, else `ACCORD_ACTOR` (both through clap),
+    /// else the OS user name (SPEC §4).
     fn actor(&self) -> String {
-        self.actor
-            .clone()
-            .filter(|a| !a.is_empty())
-            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-            .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| "unknown".to_owned())
+        self.actor.clone().filter(|a| !a.is_empty()).unwrap_or_else(user::os_user)
     }
 }
 

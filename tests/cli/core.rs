@@ -815,6 +815,22 @@ fn recorded_by_is_the_actor_flag_else_accord_actor_else_the_os_user() {
     assert_eq!(recorded_by(&["import", s(&file)], None, "os-user"), "os-user");
 }
 
+#[test]
+fn recorded_by_without_user_or_logname_is_the_name_of_the_uid() {
+    let id = |flag: &str| {
+        let out = std::process::Command::new("id").arg(flag).output().expect("run id");
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    // The passwd name of the uid, as `id -un` prints it; with none, `uid N`.
+    let expected = id("-un").unwrap_or_else(|| format!("uid {}", id("-u").expect("id -u")));
+    let l = Ledger::new();
+    let mut c = l.command(&["append", r#"{"type":"founding","org":"x","date":"2000","members":["F"]}"#]);
+    c.env_remove("ACCORD_ACTOR").env_remove("USER").env_remove("LOGNAME");
+    run_output(c.stdin(Stdio::null()).output().expect("run accord")).ok();
+    let v: Value = serde_json::from_str(l.export().trim()).expect("one envelope");
+    assert_eq!(v["recorded_by"], expected.as_str(), "{v}");
+}
+
 // ---------------------------------------------------------------------------
 // 8. An import killed while writing
 
