@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Io,
     /// The user interrupted the command (Ctrl-C); nothing was recorded.
     Interrupted,
+    /// The command line asks for something that cannot be answered (exit 2),
+    /// found after parsing: a `diff` whose `--from` is after its `--to`.
+    Usage,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +44,9 @@ impl Error {
     }
     pub fn io(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Io, message)
+    }
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Usage, message)
     }
     pub fn kind(&self) -> ErrorKind {
         self.kind

@@ -7,7 +7,6 @@
 //! not whole events, so an import can keep every touched org in memory.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use uuid::Uuid;
 
@@ -108,9 +107,27 @@ impl Step {
     }
 }
 
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the {} at seq {} (event {})", self.action.name(), self.seq, self.id)
+/// An event a message may name: what it did, where it is in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cause {
+    seq: u64,
+    id: Uuid,
+    action: &'static str,
+}
+
+impl Cause {
+    fn of(step: &Step) -> Cause {
+        Cause { seq: step.seq, id: step.id, action: step.action.name() }
+    }
+
+    /// How a message names the event. A step that is being checked is not in
+    /// the log: its `seq` is only where it would go, so it is named by its
+    /// date (as the caller's message names it); every other step by its seq.
+    fn name(&self, checked: Option<&Step>) -> String {
+        match checked {
+            Some(step) if step.id == self.id => format!("the {} dated {} (event {})", self.action, step.date, self.id),
+            _ => format!("the {} at seq {} (event {})", self.action, self.seq, self.id),
+        }
     }
 }
 
@@ -171,31 +188,46 @@ impl Standing {
     }
 }
 
+/// A party's standing, and the event that gave it (to name in a refusal).
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    standing: Standing,
+    since: Cause,
+}
+
 /// The state of an org after a prefix of its timeline.
 #[derive(Clone, Debug, Default)]
 pub struct OrgState {
-    founded: Option<Uuid>,
-    dissolved: Option<Uuid>,
-    parties: HashMap<PartyId, Standing>,
+    founded: Option<Cause>,
+    dissolved: Option<Cause>,
+    parties: HashMap<PartyId, Held>,
 }
 
 impl OrgState {
     pub fn standing(&self, party: &PartyId) -> Standing {
-        self.parties.get(party).copied().unwrap_or_default()
+        self.parties.get(party).map(|h| h.standing).unwrap_or_default()
     }
 
     /// Parties with a standing other than none, unordered.
     pub fn members(&self) -> impl Iterator<Item = (&PartyId, Standing)> {
-        self.parties.iter().filter(|(_, s)| s.is_member()).map(|(p, s)| (p, *s))
+        self.parties.iter().filter(|(_, h)| h.standing.is_member()).map(|(p, h)| (p, h.standing))
     }
 
-    /// Applies one step, or says which rule it breaks (and changes nothing).
+    /// Applies one step, the event being checked, or says which rule it
+    /// breaks (and changes nothing). The message names the recorded events
+    /// involved by seq, and this step by its date: it is not in the log.
     pub fn apply(&mut self, step: &Step) -> Result<(), String> {
-        if let Some(by) = self.dissolved {
-            return Err(format!("it comes after the org's dissolution (event {by})"));
+        self.fold(step, Some(step))
+    }
+
+    /// [`OrgState::apply`] for a step of a timeline being folded; `checked`
+    /// is the step being checked, if any, which messages name without a seq.
+    fn fold(&mut self, step: &Step, checked: Option<&Step>) -> Result<(), String> {
+        if let Some(by) = &self.dissolved {
+            return Err(format!("it comes after {}", by.name(checked)));
         }
-        match (&step.action, self.founded) {
-            (Action::Found(_), Some(by)) => return Err(format!("the org is already founded (event {by})")),
+        match (&step.action, &self.founded) {
+            (Action::Found(_), Some(by)) => return Err(format!("the org is already founded, by {}", by.name(checked))),
             (Action::Found(_), None) => {}
             (_, None) => return Err("it comes before the org's founding".to_owned()),
             (_, Some(_)) => {}
@@ -211,24 +243,42 @@ impl OrgState {
             }
         };
         for (party, change) in parties.iter().zip(changes.iter_mut()) {
-            *change = self.standing(party).after(party, &step.action)?;
+            let held = self.parties.get(party);
+            let standing = held.map_or(Standing::None, |h| h.standing);
+            *change = standing.after(party, &step.action).map_err(|why| match held {
+                // Name the event that gave the standing that forbids the step.
+                Some(h) if matches!(step.action, Action::Reinstate(_)) => {
+                    format!("{why}: it has been {} since {}", h.standing.as_str(), h.since.name(checked))
+                }
+                Some(h) => format!("{why}, since {}", h.since.name(checked)),
+                None => why,
+            })?;
         }
+        let cause = Cause::of(step);
         for (party, &standing) in parties.iter().zip(changes.iter()) {
             // A party with no standing is not kept: memory follows the members.
             match (self.parties.get_mut(party), standing) {
                 (_, Standing::None) => {
                     self.parties.remove(party);
                 }
-                (Some(s), _) => *s = standing,
+                (Some(held), _) => {
+                    // Compared by status name, as `members` gives `since`: a
+                    // status change while suspended leaves it suspended since
+                    // the suspension.
+                    if held.standing.as_str() != standing.as_str() {
+                        held.since = cause;
+                    }
+                    held.standing = standing;
+                }
                 (None, _) => {
-                    self.parties.insert(party.clone(), standing);
+                    self.parties.insert(party.clone(), Held { standing, since: cause });
                 }
             }
         }
         match step.action {
-            Action::Found(_) => self.founded = Some(step.id),
+            Action::Found(_) => self.founded = Some(cause),
             Action::Dissolve => {
-                self.dissolved = Some(step.id);
+                self.dissolved = Some(cause);
                 self.parties.clear();
             }
             _ => {}
@@ -295,7 +345,7 @@ impl Timeline {
     /// Orders and folds steps; fails with the first rule broken.
     pub fn build(steps: Vec<Step>) -> Result<Timeline, String> {
         let mut timeline = Timeline::default();
-        timeline.rebuild(steps)?;
+        timeline.rebuild(steps, None)?;
         Ok(timeline)
     }
 
@@ -318,6 +368,10 @@ impl Timeline {
 
     /// Applies a change if the timeline that results keeps every rule;
     /// otherwise says which rule breaks where, and leaves the timeline as it was.
+    ///
+    /// The step a change adds is the event being checked: it is not in the
+    /// log yet (its `seq` is only where it would go), so the message names it
+    /// by its date, and every other event by its seq.
     pub fn apply(&mut self, change: Change<'_>) -> Result<(), String> {
         if let (Change::Add(step), Some(founded)) = (&change, self.founded()) {
             if !step.is_founding() && step.last < founded {
@@ -333,18 +387,27 @@ impl Timeline {
             }
         }
         let mut steps = self.steps.clone();
-        match change {
-            Change::Add(step) => steps.push(step),
-            Change::Remove(id) => steps.retain(|s| &s.id != id),
+        let checked = match change {
+            Change::Add(step) => {
+                steps.push(step);
+                steps.last().map(|s| s.id)
+            }
+            Change::Remove(id) => {
+                steps.retain(|s| &s.id != id);
+                None
+            }
             Change::Replace(id, step) => {
                 steps.retain(|s| &s.id != id);
                 steps.push(step);
+                steps.last().map(|s| s.id)
             }
-        }
-        self.rebuild(steps)
+        };
+        self.rebuild(steps, checked)
     }
 
-    fn rebuild(&mut self, mut steps: Vec<Step>) -> Result<(), String> {
+    /// Orders and folds `steps`; `checked` is the id of the step being
+    /// checked, if any, which messages name without a seq.
+    fn rebuild(&mut self, mut steps: Vec<Step>, checked: Option<Uuid>) -> Result<(), String> {
         let founded = steps.iter().filter(|s| s.is_founding()).map(|s| s.first).min();
         let Some(founded) = founded else {
             return match steps.first() {
@@ -355,13 +418,20 @@ impl Timeline {
                 }
             };
         };
+        // A step that breaks a rule is named unless it is the one being
+        // checked, which the caller's message names.
         if let Some(early) = steps.iter().find(|s| !s.is_founding() && s.last < founded) {
-            return Err(format!("{early} is dated before the org's founding (from {founded})"));
+            let what = if checked == Some(early.id) { "it".to_owned() } else { Cause::of(early).name(None) };
+            return Err(format!("{what} is dated before the org's founding (from {founded})"));
         }
         steps.sort_by_key(|s| s.order_key(founded));
+        let checked = checked.and_then(|id| steps.iter().find(|s| s.id == id));
         let mut state = OrgState::default();
         for step in &steps {
-            state.apply(step).map_err(|why| format!("at {step}: {why}"))?;
+            state.fold(step, checked).map_err(|why| match checked {
+                Some(c) if c.id == step.id => why,
+                _ => format!("at {}: {why}", Cause::of(step).name(None)),
+            })?;
         }
         self.steps = steps;
         self.state = state;
@@ -439,6 +509,66 @@ mod tests {
         t.apply(Change::Replace(&id2, step(4, "2000-06", Action::Admit(p(&["B"]), Status::Full)))).unwrap();
         assert_eq!(t.steps().iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 4, 3]);
         assert!(t.apply(Change::Add(step(5, "1999", Action::Found(p(&["Z"]))))).is_err());
+    }
+
+    #[test]
+    fn refusals_name_recorded_steps_by_seq_and_the_checked_one_by_date() {
+        let mut t = Timeline::default();
+        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A"]))))).unwrap();
+        t.apply(Change::Add(step(2, "2003", Action::Admit(p(&["B"]), Status::Full)))).unwrap();
+        t.apply(Change::Add(step(3, "2004", Action::Suspend(p(&["B"]))))).unwrap();
+        let id = |n: u128| Uuid::from_u128(n);
+        // Seq 9 is where each checked step would go: no message names it.
+        let cases = [
+            // Sorts last: the founding that made A a member.
+            (
+                step(9, "2010", Action::Admit(p(&["A"]), Status::Full)),
+                format!("A is already a member (full), since the founding at seq 1 (event {})", id(1)),
+            ),
+            // Sorts before seq 2, which it breaks: B became a member by the checked step.
+            (
+                step(9, "2001", Action::Admit(p(&["B"]), Status::Full)),
+                format!(
+                    "at the accession at seq 2 (event {}): B is already a member (full), since the accession dated 2001 (event {})",
+                    id(2),
+                    id(9)
+                ),
+            ),
+            (
+                step(9, "2005", Action::Suspend(p(&["B"]))),
+                format!("B is already suspended, since the suspension at seq 3 (event {})", id(3)),
+            ),
+            (
+                step(9, "2005", Action::Reinstate(p(&["A"]))),
+                format!("A is not suspended: it has been full since the founding at seq 1 (event {})", id(1)),
+            ),
+            (
+                step(9, "1999", Action::Found(p(&["Z"]))),
+                format!(
+                    "at the founding at seq 1 (event {}): the org is already founded, by the founding dated 1999 (event {})",
+                    id(1),
+                    id(9)
+                ),
+            ),
+        ];
+        for (checked, expected) in cases {
+            assert_eq!(t.apply(Change::Add(checked)).unwrap_err(), expected);
+        }
+        // A recorded timeline (no step checked) names every step by seq.
+        let err = Timeline::build(vec![
+            step(1, "2000", Action::Found(p(&["A"]))),
+            step(2, "2001", Action::Dissolve),
+            step(3, "2002", Action::Activity),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "at the exercise at seq 3 (event {}): it comes after the dissolution at seq 2 (event {})",
+                id(3),
+                id(2)
+            )
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod interrupt;
 mod log;
 mod query;
 mod render;
+mod user;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -154,13 +155,10 @@ impl Context {
         Ledger::open(&self.ledger_dir, &Options { audit: true, ..Options::new(self.wait, false) })
     }
 
+    /// `recorded_by`: `--actor`, else `ACCORD_ACTOR` (both through clap),
+    /// else the OS user name (SPEC §4).
     fn actor(&self) -> String {
-        self.actor
-            .clone()
-            .filter(|a| !a.is_empty())
-            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-            .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| "unknown".to_owned())
+        self.actor.clone().filter(|a| !a.is_empty()).unwrap_or_else(user::os_user)
     }
 }
 
@@ -266,6 +264,7 @@ fn usage_sentence(e: &clap::Error) -> String {
 pub fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::Rejected | ErrorKind::Io => 1,
+        ErrorKind::Usage => 2,
         ErrorKind::Integrity => 3,
         ErrorKind::Busy => 4,
         // What a shell reports for a command ended by Ctrl-C.

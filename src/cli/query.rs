@@ -90,6 +90,11 @@ pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, 
 
 pub fn diff(ctx: &Context, org: &str, from: &str, to: &str, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let (from, to) = (parse_day("--from", from)?, parse_day("--to", to)?);
+    // A reversed range would read as its opposite (joined as left): refused
+    // before the ledger is opened, as clap refuses a bad command line.
+    if from > to {
+        return Err(Error::usage(format!("--from {from} is after --to {to}: give the earlier day as --from")));
+    }
     let (_ledger, record) = org_record(ctx, org, view)?;
     let d = projection::diff(&record, from, to);
     if ctx.json {
@@ -114,7 +119,7 @@ pub fn orgs(ctx: &Context, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let today = Day::today_utc();
     let mut rows = Vec::new();
     for org in ledger.store().orgs()? {
-        rows.push(org_row(&ledger, &org, upto, today)?);
+        rows.extend(org_row(&ledger, &org, upto, today)?);
     }
     if ctx.json {
         return emit(out, serde_json::Value::Array(rows));
@@ -137,8 +142,13 @@ pub fn orgs(ctx: &Context, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-fn org_row(ledger: &Ledger, org: &OrgId, upto: u64, today: Day) -> Result<serde_json::Value, Error> {
+/// The row of one org as of `upto`; `None` if the org had no event yet then
+/// (as `members` says, there was no such org).
+fn org_row(ledger: &Ledger, org: &OrgId, upto: u64, today: Day) -> Result<Option<serde_json::Value>, Error> {
     let record = ledger.org(org, upto)?;
+    if record.is_empty() {
+        return Ok(None);
+    }
     let founding = record.timeline.steps().first().filter(|s| s.is_founding()).and_then(|s| record.event(&s.id));
     let (founded, name) = match founding {
         Some(env) => (
@@ -151,5 +161,5 @@ fn org_row(ledger: &Ledger, org: &OrgId, upto: u64, today: Day) -> Result<serde_
         None => (None, None),
     };
     let m = projection::members(&record, today);
-    Ok(json!({"org": org, "name": name, "founded": founded, "members": m.count, "uncertain": m.uncertain.len()}))
+    Ok(Some(json!({"org": org, "name": name, "founded": founded, "members": m.count, "uncertain": m.uncertain.len()})))
 }

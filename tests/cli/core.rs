@@ -336,6 +336,76 @@ fn events_that_break_a_rule_are_refused_and_change_nothing() {
     assert_eq!(l.head().0, 12);
 }
 
+/// The events a message names: `(seq, id)` for each `seq N (event ID)`, and
+/// the ids named with no seq. Asserts that every seq it names is followed by
+/// the id of the event there.
+#[track_caller]
+fn named_events(msg: &str) -> (Vec<(u64, String)>, Vec<String>) {
+    let (mut with_seq, mut without) = (vec![], vec![]);
+    for (at, _) in msg.match_indices("(event ") {
+        let id = msg[at + "(event ".len()..].chars().take(36).collect::<String>();
+        let before = msg[..at].trim_end();
+        let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        match before[..before.len() - digits].strip_suffix("seq ") {
+            Some(_) if digits > 0 => with_seq.push((before[before.len() - digits..].parse().expect("seq"), id)),
+            _ => without.push(id),
+        }
+    }
+    assert_eq!(msg.matches("seq ").count(), with_seq.len(), "a seq named without its event: {msg}");
+    (with_seq, without)
+}
+
+#[test]
+fn rule_breaks_name_only_recorded_events_with_their_real_seq() {
+    const FOUNDING: &str = "e62225f2-242f-49eb-bf9b-127e1ab1a658";
+    const ISR_ACCESSION: &str = "138d0897-10d0-4cdc-b2ae-955cf0ef38ce";
+    const NLD_ACCESSION: &str = "0768b8bf-f1d9-4203-90c9-4fa0285f295e";
+    let l = Ledger::new();
+    l.run(&["import", s(&isa_log())]).ok();
+    let log = parse_lines(&l.export());
+    let event_at = |seq: u64| log.get(seq as usize - 1).map(|e| e["id"].as_str().expect("id").to_owned());
+    let flags = |kind: &'static str, date: &'static str, member: &'static str| {
+        vec!["append", "--type", kind, "--org", "isa", "--date", date, "--member", member]
+    };
+    let with = |mut args: Vec<&'static str>, more: &[&'static str]| {
+        args.extend_from_slice(more);
+        args
+    };
+    // The command, a phrase of its message, and the recorded events it must name.
+    let cases = vec![
+        // ARE is a founder: the founding made it a member, back-dated or not.
+        (flags("accession", "2024-01-01", "ARE"), "ARE is already a member (full)", vec![(1, FOUNDING)]),
+        (flags("accession", "2030-01-01", "ARE"), "ARE is already a member (full)", vec![(1, FOUNDING)]),
+        // Israel's recorded accession (seq 5) is the step that breaks.
+        (flags("accession", "2018-01-01", "ISR"), "ISR is already a member", vec![(5, ISR_ACCESSION)]),
+        (flags("founding", "2016", "XYZ"), "already founded", vec![(1, FOUNDING)]),
+        (flags("founding", "2020", "XYZ"), "already founded", vec![(1, FOUNDING)]),
+        (flags("withdrawal", "2018", "NLD"), "NLD is not a member", vec![]),
+        // A correction that would admit a founder again.
+        (
+            with(flags("accession", "2022-04-03", "ARE"), &["--supersedes", NLD_ACCESSION]),
+            "ARE is already a member (full)",
+            vec![(1, FOUNDING)],
+        ),
+    ];
+    let before = snapshot(&l);
+    for (args, phrase, expected) in &cases {
+        let label = args.join(" ");
+        let msg = assert_refused_from(&l, &before, 1, || l.run(args), phrase, &label);
+        let (with_seq, without) = named_events(&msg);
+        for (seq, id) in &with_seq {
+            assert_eq!(event_at(*seq).as_deref(), Some(id.as_str()), "{label}: no event {id} at seq {seq}: {msg}");
+        }
+        for (seq, id) in expected {
+            assert!(with_seq.contains(&(*seq, (*id).to_owned())), "{label}: seq {seq} (event {id}) unnamed: {msg}");
+        }
+        // An event named with no seq is the refused one, which is not in the log.
+        for id in &without {
+            l.run(&["show", id]).fails(1);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 2. Idempotent appends and derived ids
 
@@ -743,6 +813,22 @@ fn recorded_by_is_the_actor_flag_else_accord_actor_else_the_os_user() {
     assert_eq!(recorded_by(&["--actor", "importer", "import", s(&file)], Some("env-actor"), "u"), "importer");
     let file = write_file(&dir.path().join("f.ndjson"), &(acc("I2") + "\n"));
     assert_eq!(recorded_by(&["import", s(&file)], None, "os-user"), "os-user");
+}
+
+#[test]
+fn recorded_by_without_user_or_logname_is_the_name_of_the_uid() {
+    let id = |flag: &str| {
+        let out = std::process::Command::new("id").arg(flag).output().expect("run id");
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    // The passwd name of the uid, as `id -un` prints it; with none, `uid N`.
+    let expected = id("-un").unwrap_or_else(|| format!("uid {}", id("-u").expect("id -u")));
+    let l = Ledger::new();
+    let mut c = l.command(&["append", r#"{"type":"founding","org":"x","date":"2000","members":["F"]}"#]);
+    c.env_remove("ACCORD_ACTOR").env_remove("USER").env_remove("LOGNAME");
+    run_output(c.stdin(Stdio::null()).output().expect("run accord")).ok();
+    let v: Value = serde_json::from_str(l.export().trim()).expect("one envelope");
+    assert_eq!(v["recorded_by"], expected.as_str(), "{v}");
 }
 
 // ---------------------------------------------------------------------------

@@ -648,6 +648,28 @@ fn diff_says_who_joined_left_or_changed() {
 }
 
 #[test]
+fn diff_refuses_a_from_day_after_the_to_day() {
+    let l = isa_ledger();
+    for json in [false, true] {
+        let mut args = vec!["diff", "isa", "--from", "2023-01-01", "--to", "2020-01-01"];
+        if json {
+            args.push("--json");
+        }
+        let r = l.run(&args);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+        let msg = r.fails(2);
+        assert!(msg.contains("--from 2023-01-01") && msg.contains("--to 2020-01-01"), "{msg}");
+    }
+    // The same day twice is no change at all.
+    let d = diff(&l, "isa", "2020-01-01", "2020-01-01", &[]);
+    assert_diff(&d, "isa", "2020-01-01", "2020-01-01", &[], &[], &[]);
+    // A usage error, checked before the ledger is opened: none is created.
+    let none = Ledger::new();
+    none.run(&["diff", "isa", "--from", "2023-01-01", "--to", "2020-01-01"]).fails(2);
+    assert!(!none.path().exists());
+}
+
+#[test]
 fn orgs_lists_each_org_with_founding_and_members_today() {
     let l = isa_ledger();
     l.import_text(&syn_events()).ok();
@@ -691,6 +713,30 @@ fn orgs_lists_each_org_with_founding_and_members_today() {
     let empty = Ledger::new();
     put(&empty, json!({"type": "founding", "org": "solo", "date": "2024", "members": ["S"]}));
     assert_eq!(empty.run(&["orgs", "--json"]).json().as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn orgs_as_the_log_stood_lists_only_the_orgs_it_held_then() {
+    let l = isa_ledger();
+    put(&l, json!({"type": "founding", "org": "fresh", "date": "2020-06", "members": ["X"]}));
+    // The orgs `orgs --json` lists, and the readable form, in a view.
+    let listed = |view: &[&str]| -> (Vec<String>, String) {
+        let rows = l.run(&[&["orgs", "--json"][..], view].concat()).json();
+        let orgs = rows.as_array().expect("a list").iter().map(|r| r["org"].as_str().expect("org").to_owned());
+        (orgs.collect(), l.run(&[&["orgs"][..], view].concat()).ok().to_owned())
+    };
+    // Before any event: no org, as `members` says.
+    for view in [&["--seq", "0"][..], &["--known-at", "2000-01-01"]] {
+        let (orgs, text) = listed(view);
+        assert!(orgs.is_empty(), "{view:?}: {orgs:?}");
+        assert_eq!(text.trim(), "no organizations in the log", "{view:?}");
+        l.run(&[&["members", "isa"][..], view].concat()).fails(1);
+    }
+    // At seq 5, isa but not yet fresh; at seq 15, both.
+    let (orgs, text) = listed(&["--seq", "5"]);
+    assert_eq!(orgs, ["isa"]);
+    assert!(text.starts_with("isa ") && !text.contains("fresh"), "{text}");
+    assert_eq!(listed(&["--seq", "15"]).0, ["fresh", "isa"]);
 }
 
 // ---------------------------------------------------------------------------
