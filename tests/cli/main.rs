@@ -6,5 +6,6 @@ mod support;
 mod audit;
 mod core;
 mod durability;
+mod numbers;
 mod projections;
 mod torture;
