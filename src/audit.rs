@@ -260,7 +260,14 @@ pub fn read_envelope(bytes: &[u8], seq: u64, exact: bool, buf: &mut Vec<u8>) -> 
     } else {
         // An export line may be spelled otherwise, but a key given twice
         // would let the hashed value differ from what another reader sees.
-        std::str::from_utf8(bytes).ok().and_then(|text| crate::event::parse_json(text).ok())
+        let text = std::str::from_utf8(bytes).ok();
+        let value = text.and_then(|text| crate::event::parse_json_keys(text).ok());
+        // So would a number the canonical form does not keep: accord never
+        // writes one (and import refuses it).
+        if let (Some(_), Some(what)) = (&value, text.and_then(crate::event::inexact_number)) {
+            return Err(fail(format!("{what}, and accord never writes such a number: it was altered")));
+        }
+        value
     }
     .ok_or_else(|| {
         fail("the envelope is not valid JSON (or gives a key twice): it was altered or damaged".to_owned())

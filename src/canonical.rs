@@ -9,7 +9,9 @@
 //! * strings are escaped exactly as ECMAScript's `JSON.stringify` escapes them;
 //! * numbers are written as ECMAScript's `Number.prototype.toString` writes the
 //!   IEEE-754 double nearest to them (RFC 8785 §3.2.2.3), so integers beyond
-//!   2^53 lose precision exactly as they would in JavaScript;
+//!   2^53 lose precision exactly as they would in JavaScript (which is why
+//!   [`number_kept`] tells which literals keep their value, and events refuse
+//!   the others);
 //! * the literals are `true`, `false` and `null`.
 //!
 //! The serializer works with an explicit stack rather than recursion, so a
@@ -548,6 +550,138 @@ fn layout(d: Decimal, out: &mut Vec<u8>) {
     }
 }
 
+/// What the canonical form makes of a JSON number literal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// The canonical form has the same decimal value, maybe spelled
+    /// otherwise (`1.50` is written `1.5`, `1e300` is written `1e+300`).
+    Exactly,
+    /// A negative zero (`-0`, `-0.0e5`): the canonical form writes `0`.
+    NegativeZero,
+    /// Beyond the largest double: no double holds it.
+    OutOfRange,
+    /// The nearest double has another value (it was rounded, or it
+    /// underflowed to 0); the canonical text of that double is left in the
+    /// caller's buffer.
+    Rounded,
+    /// Not a JSON number literal, so not this function's to judge.
+    NotANumber,
+}
+
+/// Whether the canonical form keeps the JSON number `literal` exactly: the
+/// exact decimal value of the literal must equal that of the canonical text
+/// of the double it parses to, and it must not be a negative zero.
+///
+/// The decimal values are compared as digits and exponents, with no float
+/// arithmetic. `canonical` is scratch space for the canonical text; after
+/// [`Kept::Rounded`] it holds the text the number would have become. A
+/// plain integer of at most 15 digits is decided without it.
+pub fn number_kept(literal: &str, canonical: &mut Vec<u8>) -> Kept {
+    let Some(value) = ExactDecimal::parse(literal.as_bytes()) else {
+        return Kept::NotANumber;
+    };
+    if value.is_zero() {
+        return if value.negative { Kept::NegativeZero } else { Kept::Exactly };
+    }
+    // Below 10^15 < 2^53 an integer is a double exactly and is written as
+    // such: most numbers in events are decided here.
+    let unsigned = literal.strip_prefix('-').unwrap_or(literal);
+    if unsigned.len() <= 15 && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return Kept::Exactly;
+    }
+    // Rust's parser rounds correctly, as serde_json's does with its
+    // `float_roundtrip` feature (and `as f64` for integers): the same double.
+    let Ok(f) = literal.parse::<f64>() else {
+        return Kept::NotANumber;
+    };
+    if !f.is_finite() {
+        return Kept::OutOfRange;
+    }
+    canonical.clear();
+    write_f64(f, canonical);
+    match ExactDecimal::parse(canonical) {
+        Some(written) if written.same_value(&value) => Kept::Exactly,
+        _ => Kept::Rounded,
+    }
+}
+
+/// The exact decimal value of a JSON number literal:
+/// ±0.d₁d₂…dₖ × 10^`point`, where d₁…dₖ are the digits of `digits` (which
+/// may hold the decimal point) from its first non-zero digit to its last.
+#[derive(Debug)]
+struct ExactDecimal<'a> {
+    negative: bool,
+    /// Empty for zero.
+    digits: &'a [u8],
+    point: i64,
+}
+
+impl<'a> ExactDecimal<'a> {
+    /// Parses `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, nothing else.
+    fn parse(literal: &'a [u8]) -> Option<ExactDecimal<'a>> {
+        /// Exponents are clamped to this: far beyond any double's, and
+        /// far from overflowing the arithmetic below.
+        const CLAMP: i64 = 1 << 40;
+        let (negative, rest) = match literal.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, literal),
+        };
+        let int_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if int_len == 0 || (int_len > 1 && rest.first() == Some(&b'0')) {
+            return None;
+        }
+        let mut end = int_len;
+        if rest.get(end) == Some(&b'.') {
+            let frac_len = rest.get(end + 1..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+            if frac_len == 0 {
+                return None;
+            }
+            end += 1 + frac_len;
+        }
+        let (mantissa, exp_text) = rest.split_at(end);
+        let mut exp: i64 = 0;
+        if let Some((&e, signed)) = exp_text.split_first() {
+            if e != b'e' && e != b'E' {
+                return None;
+            }
+            let (exp_negative, exp_digits) = match signed.split_first() {
+                Some((b'-', d)) => (true, d),
+                Some((b'+', d)) => (false, d),
+                _ => (false, signed),
+            };
+            if exp_digits.is_empty() || !exp_digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            for &d in exp_digits {
+                exp = (exp * 10 + i64::from(d - b'0')).min(CLAMP);
+            }
+            if exp_negative {
+                exp = -exp;
+            }
+        }
+        let nonzero = |b: &u8| b.is_ascii_digit() && *b != b'0';
+        let (Some(first), Some(last)) = (mantissa.iter().position(nonzero), mantissa.iter().rposition(nonzero)) else {
+            return Some(ExactDecimal { negative, digits: &[], point: 0 });
+        };
+        // The digits before the first non-zero one are all zeros; a point
+        // among them is not a digit.
+        let leading_zeros = if first > int_len { first - 1 } else { first };
+        // Both counts are at most the literal's length, far below 2^40.
+        let point = int_len as i64 - leading_zeros as i64 + exp;
+        Some(ExactDecimal { negative, digits: mantissa.get(first..=last)?, point })
+    }
+
+    fn is_zero(&self) -> bool {
+        self.digits.is_empty()
+    }
+
+    fn same_value(&self, other: &ExactDecimal<'_>) -> bool {
+        self.negative == other.negative
+            && self.point == other.point
+            && self.digits.iter().filter(|&&b| b != b'.').eq(other.digits.iter().filter(|&&b| b != b'.'))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -945,6 +1079,198 @@ mod tests {
                 let y: Vec<u16> = w[1].0.encode_utf16().collect();
                 prop_assert!(x < y);
             }
+        }
+    }
+
+    fn kept(literal: &str) -> Kept {
+        number_kept(literal, &mut Vec::new())
+    }
+
+    #[test]
+    fn numbers_are_kept_exactly_or_not() {
+        use Kept::*;
+        let cases = [
+            // The same value, maybe spelled otherwise.
+            ("0", Exactly),
+            ("0.0", Exactly),
+            ("0e0", Exactly),
+            ("0E-5", Exactly),
+            ("0.000e+99999999999999999999", Exactly),
+            ("1", Exactly),
+            ("-3", Exactly),
+            ("2020", Exactly),
+            ("1.0", Exactly),
+            ("1.50", Exactly),
+            ("0.1", Exactly),
+            ("-0.1", Exactly),
+            ("1E2", Exactly),
+            ("1e+2", Exactly),
+            ("1E-2", Exactly),
+            ("100e-2", Exactly),
+            ("0.001e3", Exactly),
+            ("0.00001e+0005", Exactly),
+            ("1e300", Exactly),
+            ("1.5e-7", Exactly),
+            ("-1.5E-0007", Exactly),
+            ("1e21", Exactly),
+            ("1e20", Exactly),
+            ("999999999999999", Exactly),
+            ("-999999999999999", Exactly),
+            ("1000000000000000", Exactly),
+            ("9007199254740991", Exactly),
+            ("9007199254740992", Exactly),
+            ("-9007199254740992", Exactly),
+            ("9007199254740992.000", Exactly),
+            ("18446744073709552000", Exactly),
+            ("123456789012345680000", Exactly),
+            ("1.7976931348623157e308", Exactly),
+            ("-1.7976931348623157E+308", Exactly),
+            ("5e-324", Exactly),
+            ("2.2250738585072014e-308", Exactly),
+            ("0.30000000000000004", Exactly),
+            ("333333333.3333333", Exactly),
+            ("1784002446276883.2", Exactly),
+            // A negative zero: the canonical form writes 0.
+            ("-0", NegativeZero),
+            ("-0.0", NegativeZero),
+            ("-0e5", NegativeZero),
+            ("-0.000E-3", NegativeZero),
+            // No double is that large.
+            ("1e400", OutOfRange),
+            ("-1e400", OutOfRange),
+            ("1.8e308", OutOfRange),
+            ("1e99999999999999999999", OutOfRange),
+            // The nearest double has another value.
+            ("9007199254740993", Rounded),
+            ("-9007199254740993", Rounded),
+            ("18446744073709551616", Rounded),
+            ("123456789012345678901234567890", Rounded),
+            ("1e-400", Rounded),
+            ("-1e-400", Rounded),
+            ("1e-99999999999999999999", Rounded),
+            ("1.7976931348623158e308", Rounded),
+            ("333333333.33333329", Rounded),
+            ("0.10000000000000001", Rounded),
+            // This literal's exact value IS the exact value of the double
+            // 0.1, but the canonical text of that double is `0.1`, whose
+            // decimal value differs: what is exported would not be what was
+            // given, so it is refused. The rule compares the literal with
+            // the canonical text, never with the double.
+            ("0.1000000000000000055511151231257827021181583404541015625", Rounded),
+            // The same with a tie: the double is exactly …883.25, and
+            // ECMAScript writes it …883.2 (the even neighbour).
+            ("1784002446276883.25", Rounded),
+            ("1784002446276883.3", Rounded),
+            // Not JSON number literals: not this function's to refuse.
+            ("", NotANumber),
+            ("-", NotANumber),
+            ("01", NotANumber),
+            ("-01", NotANumber),
+            ("1.", NotANumber),
+            (".5", NotANumber),
+            ("1e", NotANumber),
+            ("1e+", NotANumber),
+            ("+1", NotANumber),
+            ("1.5.5", NotANumber),
+            ("1e5e5", NotANumber),
+            ("--1", NotANumber),
+            ("1-2", NotANumber),
+            ("Infinity", NotANumber),
+            ("NaN", NotANumber),
+            ("0x10", NotANumber),
+        ];
+        for (literal, expected) in cases {
+            assert_eq!(kept(literal), expected, "for {literal}");
+        }
+    }
+
+    #[test]
+    fn a_rounded_number_leaves_what_it_would_become() {
+        let cases = [
+            ("18446744073709551616", "18446744073709552000"),
+            ("123456789012345678901234567890", "1.2345678901234568e+29"),
+            ("1e-400", "0"),
+            ("-9007199254740993", "-9007199254740992"),
+            ("0.1000000000000000055511151231257827021181583404541015625", "0.1"),
+        ];
+        let mut canonical = b"left over".to_vec();
+        for (literal, expected) in cases {
+            assert_eq!(number_kept(literal, &mut canonical), Kept::Rounded, "for {literal}");
+            assert_eq!(String::from_utf8_lossy(&canonical), expected, "for {literal}");
+        }
+    }
+
+    /// The reference: a literal's exact decimal value as (negative, digits
+    /// without leading or trailing zeros, exponent of 0.digits), built with
+    /// string operations.
+    fn reference_value(literal: &str) -> (bool, String, i64) {
+        let (negative, rest) = match literal.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, literal),
+        };
+        let (mantissa, exp) = match rest.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i64>().expect("a small exponent")),
+            None => (rest, 0),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all = format!("{int}{frac}");
+        let significant = all.trim_start_matches('0');
+        if significant.is_empty() {
+            return (negative, String::new(), 0);
+        }
+        let leading = (all.len() - significant.len()) as i64;
+        (negative, significant.trim_end_matches('0').to_owned(), int.len() as i64 - leading + exp)
+    }
+
+    /// Whether the canonical form keeps `literal`, by the reference.
+    fn reference_kept(literal: &str) -> bool {
+        let value = reference_value(literal);
+        if value.1.is_empty() {
+            return !value.0;
+        }
+        let f: f64 = literal.parse().expect("a JSON number");
+        f.is_finite() && reference_value(&num(f)) == value
+    }
+
+    /// JSON number literals, most of them not kept (long or far out).
+    fn arb_literal() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,24})?([eE][+-]?[0-9]{1,3})?",
+            "-?[1-9][0-9]{0,3}(\\.[0-9]{0,3}[1-9]0{0,2})?([eE]-?[0-9]{1,2})?",
+            "-?0(\\.0{1,3})?([eE][+-]?[0-9]{1,3})?",
+            "-?[1-9][0-9]{14,17}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn canonical_numbers_are_kept(f in arb_f64().prop_filter("not -0", |f| f.to_bits() != (-0.0f64).to_bits())) {
+            let text = num(f);
+            prop_assert_eq!(kept(&text), Kept::Exactly, "{}", text);
+            // Spelled otherwise, with the same value.
+            let (negative, digits, point) = reference_value(&text);
+            let sign = if negative { "-" } else { "" };
+            if !digits.is_empty() {
+                for other in [
+                    format!("{sign}0.{digits}e{point}"),
+                    format!("{sign}0.{digits}000E{point:+}"),
+                    format!("{sign}{digits}e{}", point - digits.len() as i64),
+                ] {
+                    prop_assert_eq!(kept(&other), Kept::Exactly, "{} for {}", other, text);
+                }
+            }
+        }
+
+        #[test]
+        fn literals_are_kept_as_the_reference_says(literal in arb_literal()) {
+            let got = kept(&literal);
+            prop_assert_eq!(got == Kept::Exactly, reference_kept(&literal), "{} gave {:?}", literal, got);
+            let (negative, digits, _) = reference_value(&literal);
+            prop_assert_eq!(got == Kept::NegativeZero, negative && digits.is_empty(), "{}", literal);
+            let infinite = literal.parse::<f64>().is_ok_and(f64::is_infinite);
+            prop_assert_eq!(got == Kept::OutOfRange, infinite, "{}", literal);
         }
     }
 }

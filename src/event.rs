@@ -456,10 +456,164 @@ pub fn json_error(e: &serde_json::Error) -> Error {
     Error::rejected(format!("{what} ({reason}, column {})", e.column()))
 }
 
-/// Parses JSON text like `serde_json::from_str`, but refuses an object that
-/// gives a key twice: serde_json would keep the last value and silently drop
-/// the others (`"members":["ISR"],"members":["FRA"]` would record only FRA).
+/// Parses the JSON text of an event. Besides what `serde_json::from_str`
+/// refuses, it refuses
+///
+/// * an object that gives a key twice: serde_json would keep the last value
+///   and silently drop the others (`"members":["ISR"],"members":["FRA"]`
+///   would record only FRA);
+/// * a number that the canonical form would not keep exactly (SPEC §5): see
+///   [`canonical::number_kept`]. `18446744073709551616` would be hashed,
+///   stored and exported as `18446744073709552000`, `1e-400` and `-0` as `0`.
+///
+/// Every JSON text that becomes an event goes through here: `append` with
+/// JSON, and every `import` line, bare event or envelope.
 pub fn parse_json(text: &str) -> Result<Value> {
+    match parse_strict(text) {
+        Ok(value) => match inexact_number(text) {
+            None => Ok(value),
+            Some(what) => Err(Error::rejected(format!("{what}: quote it as a string"))),
+        },
+        // serde_json refuses a number beyond the largest double itself; say
+        // which, and what to do, as for the others.
+        Err(e) if e.to_string().starts_with("number out of range") => match inexact_number(text) {
+            Some(what) => Err(Error::rejected(format!("{what}: quote it as a string"))),
+            None => Err(json_error(&e)),
+        },
+        Err(e) => Err(json_error(&e)),
+    }
+}
+
+/// [`parse_json`] without the check of numbers: for reading an export, whose
+/// numbers [`inexact_number`] judges separately.
+pub fn parse_json_keys(text: &str) -> Result<Value> {
+    parse_strict(text).map_err(|e| json_error(&e))
+}
+
+/// The first number of the JSON `text` that the canonical form would not
+/// keep exactly, as the start of a sentence: "the number `1e-400` in
+/// `details.n` cannot be kept exactly (why)". None if every number is kept.
+///
+/// One pass over the bytes that skips strings; a number allocates nothing
+/// unless it is more than a plain integer of 15 digits, and then the first
+/// such number allocates the one buffer all share. `text` should be valid
+/// JSON: in other text, whatever looks like a number outside strings is
+/// judged, up to the first one not kept.
+pub fn inexact_number(text: &str) -> Option<String> {
+    use canonical::Kept;
+    let bytes = text.as_bytes();
+    let mut canonical_text = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => i = after_string(bytes, i + 1),
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += bytes
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+                    .count();
+                let literal = text.get(start..i).unwrap_or_default();
+                let why = match canonical::number_kept(literal, &mut canonical_text) {
+                    Kept::Exactly | Kept::NotANumber => continue,
+                    Kept::NegativeZero => "RFC 8785 writes a negative zero as 0".to_owned(),
+                    Kept::OutOfRange => {
+                        "an RFC 8785 number is an IEEE-754 double, and it is beyond the largest one".to_owned()
+                    }
+                    Kept::Rounded => format!(
+                        "an RFC 8785 number is an IEEE-754 double, which would make it {}",
+                        String::from_utf8_lossy(&canonical_text)
+                    ),
+                };
+                let place = path_at(text, start);
+                let place = if place.is_empty() { String::new() } else { format!(" in {}", quote(&place)) };
+                return Some(format!("the number {}{place} cannot be kept exactly ({why})", quote(literal)));
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The index just after the string whose contents start at `i`.
+fn after_string(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => return i + 1,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Where in the valid JSON `text` the value starting at byte `offset` is, as
+/// `details.list[2].n`; empty for the whole text. Only for messages.
+fn path_at(text: &str, offset: usize) -> String {
+    use std::fmt::Write as _;
+    enum Step {
+        Key(String),
+        Index(usize),
+    }
+    let bytes = text.as_bytes();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while i < offset {
+        let Some(&b) = bytes.get(i) else { break };
+        match b {
+            b'"' => {
+                let end = after_string(bytes, i + 1);
+                if expect_key {
+                    let raw = text.get(i..end).unwrap_or_default();
+                    let key = serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned());
+                    if let Some(top) = steps.last_mut() {
+                        *top = Step::Key(key);
+                    }
+                    expect_key = false;
+                }
+                i = end;
+                continue;
+            }
+            b'{' => {
+                steps.push(Step::Key(String::new()));
+                expect_key = true;
+            }
+            b'[' => steps.push(Step::Index(0)),
+            b'}' | b']' => {
+                steps.pop();
+            }
+            b',' => match steps.last_mut() {
+                Some(Step::Index(n)) => *n += 1,
+                Some(Step::Key(_)) => expect_key = true,
+                None => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for step in steps {
+        match step {
+            Step::Key(key) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key);
+            }
+            Step::Index(n) => {
+                let _ = write!(path, "[{n}]");
+            }
+        }
+    }
+    path
+}
+
+/// Parses JSON text like `serde_json::from_str`, but refuses an object that
+/// gives a key twice.
+fn parse_strict(text: &str) -> std::result::Result<Value, serde_json::Error> {
     use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 
     struct Strict(Value);
@@ -517,7 +671,7 @@ pub fn parse_json(text: &str) -> Result<Value> {
         }
     }
 
-    serde_json::from_str::<Strict>(text).map(|s| s.0).map_err(|e| json_error(&e))
+    serde_json::from_str::<Strict>(text).map(|s| s.0)
 }
 
 #[cfg(test)]
@@ -614,6 +768,151 @@ mod tests {
         for (text, name) in cases.iter().zip(TYPES) {
             let e = parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
             assert_eq!(e.type_name(), name);
+        }
+    }
+
+    #[test]
+    fn numbers_not_kept_exactly_are_refused_with_where_and_what_to_do() {
+        let event =
+            |details: &str| format!(r#"{{"type":"dissolution","org":"isa","date":"2020","details":{details}}}"#);
+        let cases = [
+            (
+                r#"{"count":18446744073709551616}"#,
+                "the number `18446744073709551616` in `details.count` cannot be kept exactly (an RFC 8785 number is an IEEE-754 double, which would make it 18446744073709552000): quote it as a string",
+            ),
+            (r#"{"n":123456789012345678901234567890}"#, "which would make it 1.2345678901234568e+29"),
+            (r#"{"n":9007199254740993}"#, "which would make it 9007199254740992"),
+            (
+                r#"{"n":1e-400}"#,
+                "`1e-400` in `details.n` cannot be kept exactly (an RFC 8785 number is an IEEE-754 double, which would make it 0)",
+            ),
+            // serde_json refuses this one itself; the message is the same kind.
+            (
+                r#"{"n":1e400}"#,
+                "`1e400` in `details.n` cannot be kept exactly (an RFC 8785 number is an IEEE-754 double, and it is beyond the largest one)",
+            ),
+            (r#"{"n":-1E+400,"m":[1}"#, "`-1E+400` in `details.n`"),
+            (r#"{"n":-0}"#, "`-0` in `details.n` cannot be kept exactly (RFC 8785 writes a negative zero as 0)"),
+            (r#"{"n":-0.0}"#, "`-0.0`"),
+            (r#"{"n":-0e5}"#, "`-0e5`"),
+            (r#"{"a":[1,2,{"b":[0.5,9007199254740993]}]}"#, "in `details.a[2].b[1]`"),
+            (r#"{"a\"b":{"c,d":[[],{},0.10000000000000001]}}"#, "in `details.a\"b.c,d[2]`"),
+            (r#"{"x":"1e400","y":1e-400}"#, "`1e-400` in `details.y`"),
+            (
+                r#"{"n":0.1000000000000000055511151231257827021181583404541015625}"#,
+                "`0.10000000000000000555111512312578270211…` in `details.n`",
+            ),
+        ];
+        for (details, expected) in cases {
+            let text = event(details);
+            let err = parse(&text).expect_err(&text);
+            assert!(err.message().contains(expected), "{text}: {err}");
+            assert!(err.message().ends_with(": quote it as a string"), "{text}: {err}");
+            assert_eq!(err.kind(), crate::ErrorKind::Rejected);
+        }
+        // Where there is no field to name.
+        assert_eq!(
+            parse_json("-0").unwrap_err().message(),
+            "the number `-0` cannot be kept exactly (RFC 8785 writes a negative zero as 0): quote it as a string"
+        );
+        assert!(parse_json("[1e-400]").unwrap_err().message().contains("`1e-400` in `[0]`"));
+        // Other syntax errors are still reported as such.
+        assert!(parse_json(r#"{"n":1e400"#).unwrap_err().message().contains("`1e400`"));
+        assert!(parse_json(r#"{"n":1,}"#).unwrap_err().message().contains("not valid JSON"));
+        assert!(parse_json(r#"{"n":01}"#).unwrap_err().message().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn numbers_kept_exactly_are_accepted_and_stored_canonically() {
+        let text = r#"{"type":"dissolution","org":"isa","date":"2020","details":{"a":1.50,"b":1e300,"c":1.5e-7,"d":9007199254740992,"e":-3,"f":0e0,"g":1E2,"h":0.1,"i":-0.5e-0,"j":0,"k":[1.0,100000000000000000000]}}"#;
+        let e = parse(text).unwrap();
+        let canonical = e.canonical();
+        assert!(
+            canonical.contains(r#""details":{"a":1.5,"b":1e+300,"c":1.5e-7,"d":9007199254740992,"e":-3,"f":0,"g":100,"h":0.1,"i":-0.5,"j":0,"k":[1,100000000000000000000]}"#),
+            "{canonical}"
+        );
+    }
+
+    #[test]
+    fn the_scan_skips_strings_keys_and_escapes() {
+        let kept = [
+            r#"{"1e400":"-0","9007199254740993":["1e-400"]}"#,
+            r#"{"a":"\"-0\\","b":"\\\"1e400\"","c":"\u0022-0"}"#,
+            r#"{"a":"tab\t-0","b":true,"c":null,"d":false,"e":[-1,0,1,-1.5,2e-2]}"#,
+            r#"  [ 1 , -2 , 3.25 ]  "#,
+            "0",
+            "\"-0\"",
+        ];
+        for text in kept {
+            assert_eq!(inexact_number(text), None, "{text}");
+            parse_json(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+        let refused = [
+            (r#"{"a":"\\",  "b" : -0 }"#, "`-0` in `b`"),
+            (r#"{"a\\":"x","b\"":[1e-400]}"#, "`1e-400` in `b\"[0]`"),
+            (r#"{"a":{"b":1},"c":{"d":[{}, 9007199254740993]}}"#, "in `c.d[1]`"),
+        ];
+        for (text, expected) in refused {
+            let what = inexact_number(text).unwrap_or_else(|| panic!("{text}"));
+            assert!(what.contains(expected), "{text}: {what}");
+        }
+    }
+
+    mod numbers {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Numbers among strings that look like numbers: the first number
+            /// not kept is the one reported, wherever it is.
+            #[test]
+            fn the_first_number_not_kept_is_reported(
+                items in prop::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("1".to_owned()), Just("-0".to_owned()), Just("1e400".to_owned()),
+                            Just("1.50".to_owned()), Just("9007199254740993".to_owned()),
+                            "-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?",
+                        ],
+                        0u8..4,
+                    ),
+                    0..8,
+                )
+            ) {
+                let mut text = String::from("{");
+                let mut first = None;
+                for (i, (literal, how)) in items.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    match how {
+                        0 => text.push_str(&format!("\"k{i}\":{literal}")),
+                        1 => text.push_str(&format!("\"k{i}\":[\"\\\"{literal}\",{literal}]")),
+                        2 => text.push_str(&format!("\"{literal}\\\\{i}\":\"{literal}\"")),
+                        _ => text.push_str(&format!("\"k{i}\":{{\"x\":{literal}}}")),
+                    }
+                    let counts = *how != 2;
+                    let not_kept = canonical::number_kept(literal, &mut Vec::new()) != canonical::Kept::Exactly;
+                    if counts && not_kept && first.is_none() {
+                        let place = match how {
+                            0 => format!("k{i}"),
+                            1 => format!("k{i}[1]"),
+                            _ => format!("k{i}.x"),
+                        };
+                        first = Some(format!("the number {} in `{place}` cannot", quote(literal)));
+                    }
+                }
+                text.push('}');
+                let found = inexact_number(&text);
+                match (&first, &found) {
+                    (None, None) => {}
+                    (Some(expected), Some(what)) => prop_assert!(what.starts_with(expected.as_str()), "{}: {}", text, what),
+                    _ => prop_assert!(false, "{}: expected {:?}, found {:?}", text, first, found),
+                }
+                prop_assert_eq!(parse_json(&text).is_ok(), first.is_none(), "{}", text);
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod core;
 mod durability;
+mod numbers;
 mod projections;
 mod torture;
 mod trust;

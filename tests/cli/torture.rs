@@ -648,12 +648,16 @@ fn stuff() -> impl Strategy<Value = Stuff> {
 fn valid_values(field: &str, st: &Stuff) -> Vec<Value> {
     let details = {
         let mut m = Map::new();
-        m.insert(st.key.clone(), json!([st.number, st.integer, {"z": null, "A": true}]));
+        // Only numbers a double holds exactly (SPEC §5): no negative zero,
+        // no integer beyond 2^53 unless a double holds it.
+        let number = if st.number == 0.0 { 0.0 } else { st.number };
+        let integer = st.integer % (1 << 53);
+        m.insert(st.key.clone(), json!([number, integer, st.integer as f64, {"z": null, "A": true}]));
         m.insert("text".into(), json!(st.text));
-        m.insert("big".into(), json!(12_345_678_901_234_567_890u64));
+        m.insert("big".into(), json!(18_446_744_073_709_551_616f64));
         m.insert("float".into(), json!(1e21));
         m.insert("tiny".into(), json!(5e-324));
-        m.insert("neg".into(), json!(-0.0));
+        m.insert("neg".into(), json!(-5e-324));
         Value::Object(m)
     };
     match field {
