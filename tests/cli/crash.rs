@@ -726,7 +726,7 @@ fn an_import_interrupted_by_ctrl_c_or_sigterm_records_nothing() {
 
 /// The big import under file-size limits 1, 6 and 16 MiB above the largest
 /// file of the ledger (sled's `db`), so that its writes fail part-way at three
-/// points (on main, which keeps what it wrote: after about 2.5%, 13 to 16%
+/// points (on main, which keeps what it wrote: after about 2.5%, 11 to 16%
 /// and 18 to 33% of the file's events, as sled's threads write); then an
 /// append under a limit of 4 KiB, below where sled writes (it rewrites the
 /// tail of its log as it opens). Each must exit 1 with one clean sentence
