@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -103,14 +103,6 @@ fn assert_event_refused(l: &Ledger, before: &Snapshot, event: &str, phrase: &str
     assert!(msg.contains("stdin line 1"), "{event}: the import error does not name the line: {msg}");
 }
 
-fn run_output(output: Output) -> Run {
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 fn lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.trim().is_empty()).collect()
 }
@@ -133,10 +125,6 @@ fn write_file(path: &Path, text: &str) -> PathBuf {
     }
     std::fs::write(path, text).expect("write file");
     path.to_owned()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
 }
 
 // ---------------------------------------------------------------------------
@@ -789,7 +777,7 @@ fn recorded_by_is_the_actor_flag_else_accord_actor_else_the_os_user() {
             None => c.env_remove("ACCORD_ACTOR"),
         };
         c.env("USER", user).env("LOGNAME", user);
-        let r = run_output(c.stdin(Stdio::null()).output().expect("run accord"));
+        let r = Run::from(c.stdin(Stdio::null()).output().expect("run accord"));
         r.ok();
         let last = l.export();
         let v: Value = serde_json::from_str(last.lines().last().expect("a line")).expect("JSON");
@@ -925,9 +913,9 @@ fn a_ledger_held_by_another_process_waits_then_exits_4() {
         stdin.write_all(br#"{"type":"accession","org":"x","date":"2001","members":["H"]}"#).expect("write");
         stdin.write_all(b"\n").expect("write");
     } // closes the holder's stdin
-    let held = run_output(holder.wait_with_output().expect("wait holder"));
+    let held = Run::from(holder.wait_with_output().expect("wait holder"));
     assert!(held.ok().contains("recorded 1 events"), "{}", held.stdout);
-    let wrote = run_output(writer.wait_with_output().expect("wait writer"));
+    let wrote = Run::from(writer.wait_with_output().expect("wait writer"));
     assert!(wrote.ok().contains("recorded: seq 3"), "{}", wrote.stdout);
     let export = l.export();
     let members: Vec<Value> = parse_lines(&export).iter().map(|v| v["members"][0].clone()).collect();

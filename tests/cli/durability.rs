@@ -8,10 +8,6 @@ use std::process::Command;
 
 use crate::support::*;
 
-fn strace_available() -> bool {
-    Command::new("strace").arg("-V").output().map(|o| o.status.success()).unwrap_or(false)
-}
-
 /// Runs accord under strace; returns the trace lines (with fd paths, `-y`).
 fn traced(l: &Ledger, args: &[&str]) -> Vec<String> {
     let trace = l.dir.path().join("trace.txt");
@@ -58,8 +54,7 @@ fn check_synced_before_reporting(lines: &[String], ledger: &str) {
 
 #[test]
 fn append_and_import_fsync_the_data_file_and_directory_before_reporting() {
-    if !strace_available() {
-        eprintln!("skipped: strace is not installed (apt-get install strace); durability not checked");
+    if !tool_available("strace") {
         return;
     }
     let l = Ledger::new();

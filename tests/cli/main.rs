@@ -5,6 +5,9 @@ mod support;
 
 mod audit;
 mod core;
+// It reads /proc and signals processes.
+#[cfg(target_os = "linux")]
+mod crash;
 mod durability;
 mod numbers;
 mod projections;

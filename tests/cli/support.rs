@@ -1,9 +1,12 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use accord::date::Day;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
@@ -26,7 +29,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Run {
+    pub fn from(output: Output) -> Run {
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -74,6 +77,15 @@ impl Ledger {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--ledger").arg(self.path()).args(args);
+        c.env_remove("ACCORD_LEDGER").env("ACCORD_ACTOR", "tester");
+        c
+    }
+
+    /// A `Command` that runs accord on this ledger under another program
+    /// (`strace …`): `program program_args… accord --ledger PATH args…`.
+    pub fn command_under<S: AsRef<OsStr>>(&self, program: &str, program_args: &[S], args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(program_args).arg(BIN).arg("--ledger").arg(self.path()).args(args);
         c.env_remove("ACCORD_LEDGER").env("ACCORD_ACTOR", "tester");
         c
     }
@@ -127,6 +139,74 @@ impl Ledger {
         args.extend_from_slice(extra);
         self.run(&args).json()
     }
+}
+
+/// A path as the `&str` an argument list takes.
+pub fn s(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+/// `audit verify` succeeds.
+#[track_caller]
+pub fn verifies(l: &Ledger, when: &str) {
+    let r = l.run(&["audit", "verify"]);
+    assert_eq!(r.code, 0, "{when}: audit verify failed: {}{}", r.stderr, r.stdout);
+}
+
+/// Whether an outside program the tests drive (`strace`) is installed. If it
+/// is not, a test says so loudly and skips what needs it; but under `CI=true`
+/// a missing tool fails the test, so that CI never passes by skipping.
+pub fn tool_available(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false);
+    if found {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "{program} is not installed, and CI=true: install it (apt-get install {program})");
+    eprintln!("*** SKIPPED: {program} is not installed (apt-get install {program}); what needs it is not checked ***");
+    false
+}
+
+/// Events in the big generated import file.
+pub const BIG: usize = 200_000;
+/// Organizations in it.
+pub const BIG_ORGS: usize = 100;
+
+/// 200 000 valid events: 100 orgs founded on 2000-01-01, then, day after day,
+/// each org sees an accession, a withdrawal of that party, its rejoining, and
+/// the accession of another party; the orgs are interleaved line by line.
+/// Every event has its own content, so every derived id is distinct. With
+/// `source`, every event carries it. The same text every run.
+pub fn big_import_text(source: Option<&str>) -> String {
+    let tail = match source {
+        Some(source) => format!(r#","source":{}}}"#, serde_json::Value::from(source)),
+        None => "}".to_owned(),
+    };
+    let mut text = String::with_capacity(BIG * (80 + tail.len()));
+    let mut day = Day::from_ymd(2000, 1, 1).expect("day");
+    for j in 0..BIG / BIG_ORGS {
+        for o in 0..BIG_ORGS {
+            let event = match j % 4 {
+                _ if j == 0 => format!(r#"{{"type":"founding","org":"o{o:03}","date":"{day}","members":["F"]"#),
+                1 => format!(r#"{{"type":"accession","org":"o{o:03}","date":"{day}","members":["P{j}"]"#),
+                2 => format!(r#"{{"type":"withdrawal","org":"o{o:03}","date":"{day}","members":["P{}"]"#, j - 1),
+                3 => format!(r#"{{"type":"accession","org":"o{o:03}","date":"{day}","members":["P{}"]"#, j - 2),
+                _ => format!(r#"{{"type":"accession","org":"o{o:03}","date":"{day}","members":["Q{j}"]"#),
+            };
+            text.push_str(&event);
+            text.push_str(&tail);
+            text.push('\n');
+        }
+        day = day.succ();
+    }
+    text
+}
+
+/// Writes [`big_import_text`] to `path`.
+pub fn big_import_file(path: &Path, source: Option<&str>) {
+    std::fs::write(path, big_import_text(source)).expect("write the big file");
 }
 
 /// Member ids of a `members --json` answer, in order.

@@ -8,8 +8,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -24,18 +23,6 @@ use crate::support::*;
 // Helpers
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-fn run_output(output: Output) -> Run {
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
-}
 
 /// Checks an export: seq 1..=n with no gap, each `prev` the previous `hash`
 /// (64 zeros first), each hash the SHA-256 of the rest, ids all distinct.
@@ -63,13 +50,6 @@ fn check_export(export: &str) -> Vec<String> {
         prev = hash;
     }
     ids
-}
-
-/// `audit verify` succeeds.
-#[track_caller]
-fn verifies(l: &Ledger, when: &str) {
-    let r = l.run(&["audit", "verify"]);
-    assert_eq!(r.code, 0, "{when}: audit verify failed: {}{}", r.stderr, r.stdout);
 }
 
 // ---------------------------------------------------------------------------
@@ -100,7 +80,7 @@ fn eight_processes_appending_at_once_give_a_gapless_log() {
                                 .stdin(Stdio::null())
                                 .output()
                                 .expect("run accord");
-                            (party, run_output(out))
+                            (party, Run::from(out))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -143,39 +123,11 @@ fn eight_processes_appending_at_once_give_a_gapless_log() {
 // ---------------------------------------------------------------------------
 // 2. An import of 200 000 events killed with SIGKILL, five times
 
-/// Events in the big file.
-const BIG: usize = 200_000;
-const BIG_ORGS: usize = 100;
-
-/// 200 000 valid events: 100 orgs founded on 2000-01-01, then, day after day,
-/// each org sees an accession, a withdrawal of that party, its rejoining, and
-/// the accession of another party; the orgs are interleaved line by line.
-/// Every event has its own content, so every derived id is distinct.
-fn big_import_file(path: &Path) {
-    let mut text = String::with_capacity(BIG * 80);
-    let mut day = Day::from_ymd(2000, 1, 1).expect("day");
-    for j in 0..BIG / BIG_ORGS {
-        for o in 0..BIG_ORGS {
-            let event = match j % 4 {
-                _ if j == 0 => format!(r#"{{"type":"founding","org":"o{o:03}","date":"{day}","members":["F"]}}"#),
-                1 => format!(r#"{{"type":"accession","org":"o{o:03}","date":"{day}","members":["P{j}"]}}"#),
-                2 => format!(r#"{{"type":"withdrawal","org":"o{o:03}","date":"{day}","members":["P{}"]}}"#, j - 1),
-                3 => format!(r#"{{"type":"accession","org":"o{o:03}","date":"{day}","members":["P{}"]}}"#, j - 2),
-                _ => format!(r#"{{"type":"accession","org":"o{o:03}","date":"{day}","members":["Q{j}"]}}"#),
-            };
-            text.push_str(&event);
-            text.push('\n');
-        }
-        day = day.succ();
-    }
-    std::fs::write(path, text).expect("write the big file");
-}
-
 #[test]
 fn an_import_of_200k_events_killed_five_times_then_completed() {
     let l = Ledger::new();
     let file = l.dir.path().join("big.ndjson");
-    big_import_file(&file);
+    big_import_file(&file, None);
 
     // A full import of this file took 11 to 17 s on the 2-core machine this
     // was written on, and a resumed import skips what is recorded 3 to 4 times
@@ -284,9 +236,9 @@ fn a_held_ledger_makes_others_wait_then_exit_4() {
             .write_all(b"{\"type\":\"accession\",\"org\":\"x\",\"date\":\"2001\",\"members\":[\"H\"]}\n")
             .expect("write");
     } // closes the holder's stdin: it records, commits and lets go
-    let held = run_output(holder.wait_with_output().expect("wait for the holder"));
+    let held = Run::from(holder.wait_with_output().expect("wait for the holder"));
     assert!(held.ok().contains("recorded 1 events"), "{}", held.stdout);
-    let wrote = run_output(writer.wait_with_output().expect("wait for the writer"));
+    let wrote = Run::from(writer.wait_with_output().expect("wait for the writer"));
     assert!(wrote.ok().starts_with("recorded: seq 3"), "{}", wrote.stdout);
     assert_eq!(check_export(&l.export()).len(), 3);
     assert_eq!(ids(&l.members("x", "2030-01-01", &[]), "members"), ["F", "H", "W"]);
