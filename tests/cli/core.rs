@@ -814,7 +814,7 @@ fn recorded_by_without_user_or_logname_is_the_name_of_the_uid() {
     let l = Ledger::new();
     let mut c = l.command(&["append", r#"{"type":"founding","org":"x","date":"2000","members":["F"]}"#]);
     c.env_remove("ACCORD_ACTOR").env_remove("USER").env_remove("LOGNAME");
-    run_output(c.stdin(Stdio::null()).output().expect("run accord")).ok();
+    Run::from(c.stdin(Stdio::null()).output().expect("run accord")).ok();
     let v: Value = serde_json::from_str(l.export().trim()).expect("one envelope");
     assert_eq!(v["recorded_by"], expected.as_str(), "{v}");
 }
