@@ -126,7 +126,7 @@ impl Ledger {
     /// The event with this id.
     pub fn find(&self, id: &Uuid) -> Result<Option<Envelope>> {
         let Some(seq) = self.store.seq_of(id)? else { return Ok(None) };
-        let env = self.store.get(seq)?.ok_or_else(|| {
+        let env = self.checked(seq)?.ok_or_else(|| {
             Error::integrity(format!("the id index names seq {seq} for event {id}, which is not in the log"))
         })?;
         if env.event.id != *id {
@@ -188,6 +188,13 @@ impl Ledger {
             )));
         }
         Ok(())
+    }
+
+    /// The envelope at `seq`, its hash checked against its content.
+    pub fn checked(&self, seq: u64) -> Result<Option<Envelope>> {
+        let Some(bytes) = self.store.raw(seq)? else { return Ok(None) };
+        chain_of(seq, &bytes, &mut Scratch::default())?;
+        crate::store::decode(seq, &bytes).map(Some)
     }
 
     /// Hands `each` every envelope of `org`, in log order, as stored in the

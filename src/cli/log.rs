@@ -7,7 +7,7 @@ use std::path::Path;
 use accord::Error;
 use accord::id::{OrgId, parse_event_id};
 use accord::ledger::Ledger;
-use accord::store::decode;
+use accord::store::{decode, os_reason};
 
 use super::{Context, Out, emit, render};
 
@@ -36,20 +36,38 @@ fn parse_org(org: Option<&str>) -> Result<Option<OrgId>, Error> {
 pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<'_>) -> Result<(), Error> {
     let org = parse_org(org)?;
     let ledger = ctx.open(false)?;
-    let mut file;
-    let sink: &mut dyn Write = match output {
-        Some(path) => {
-            let f = File::create(path).map_err(|e| Error::io(format!("cannot create {}: {e}", path.display())))?;
-            file = BufWriter::new(f);
-            &mut file
-        }
-        None => out,
-    };
     // Exported bytes are the stored bytes, each checked before it is written.
-    for_each_raw(&ledger, org.as_ref(), 1, |_, bytes| {
-        sink.write_all(bytes).and_then(|()| sink.write_all(b"\n")).map_err(write_err)
-    })?;
-    sink.flush().map_err(write_err)
+    let write_all = |sink: &mut dyn Write| {
+        for_each_raw(&ledger, org.as_ref(), 1, |_, bytes| {
+            sink.write_all(bytes).and_then(|()| sink.write_all(b"\n")).map_err(write_err)
+        })?;
+        sink.flush().map_err(write_err)
+    };
+    let Some(path) = output else { return write_all(out) };
+    if path.exists() && !path.is_file() {
+        // A device or a pipe (`-o /dev/stdout`): written straight through.
+        let f = std::fs::OpenOptions::new().write(true).open(path);
+        let f = f.map_err(|e| Error::io(format!("cannot write {}: {}", path.display(), os_reason(&e))))?;
+        return write_all(&mut BufWriter::new(f));
+    }
+    // An export is a backup: it appears under its name only once whole and
+    // synced; a failed one leaves nothing that looks like a backup.
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.accord-partial"));
+    let io = |what: &str, e: std::io::Error| Error::io(format!("{what} {}: {}", path.display(), os_reason(&e)));
+    let written = File::create(&tmp).map_err(|e| io("cannot create", e)).and_then(|f| {
+        let mut file = BufWriter::new(f);
+        write_all(&mut file)?;
+        let f = file.into_inner().map_err(|e| io("cannot write", e.into_error()))?;
+        f.sync_all().map_err(|e| io("cannot write", e))
+    });
+    match written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| io("cannot write", e))) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 pub fn log(ctx: &Context, org: Option<&str>, from_seq: u64, out: Out<'_>) -> Result<(), Error> {

@@ -65,7 +65,7 @@ pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, 
     if ctx.json {
         // Whole envelopes, chain fields included, from the log.
         for recorded in events {
-            let env = ledger.store().get(recorded.seq)?.ok_or_else(|| {
+            let env = ledger.checked(recorded.seq)?.ok_or_else(|| {
                 Error::integrity(format!("the org index names seq {}, which is not in the log", recorded.seq))
             })?;
             emit(out, env.to_json())?;
