@@ -5,8 +5,7 @@
 //! one sentence, never a panic, a hang, or exit 0 over changed content.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -20,43 +19,6 @@ fn isa() -> Ledger {
     let l = Ledger::new();
     l.run(&["import", isa_log().to_str().expect("UTF-8 path")]).ok();
     l
-}
-
-/// How long any one accord run may take before the test calls it a hang.
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Runs a command with a timeout: output goes to files (so a full pipe
-/// cannot block it), the child is polled and killed after [`TIMEOUT`].
-fn run_timeout(mut cmd: Command, what: &str) -> Run {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("spawn accord");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait accord") {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("accord hung (killed after {TIMEOUT:?}): {what}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).expect("output file")).into_owned();
-    Run { code: status.code().unwrap_or(-1), stdout: read(&out), stderr: read(&err) }
-}
-
-/// `accord --ledger DIR ARGS` with a timeout.
-fn accord_at(dir: &Path, args: &[&str], what: &str) -> Run {
-    let mut c = Command::new(BIN);
-    c.arg("--ledger").arg(dir).args(args).env_remove("ACCORD_LEDGER").env("ACCORD_ACTOR", "tester");
-    run_timeout(c, what)
 }
 
 /// Asserts exit 3 with one sentence naming `seq` (if given) and saying `phrase`.
@@ -207,44 +169,6 @@ fn reseal(mut env: Value) -> Value {
 
 fn ledger_head_hash(l: &Ledger) -> String {
     l.head().1
-}
-
-/// Copies a ledger directory (sled's files, the head marker, blobs).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create copy");
-    for entry in std::fs::read_dir(from).expect("read ledger dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
-
-/// `n` valid events in `orgs` orgs (`syn-0`, …), interleaved: a founding,
-/// then accessions, exercises and withdrawals on later and later days.
-fn synthetic(n: usize, orgs: usize) -> String {
-    let mut out = String::new();
-    for i in 0..n {
-        let (org, k) = (i % orgs, i / orgs);
-        let date = format!("{}-{:02}-{:02}", 1950 + k / 336, 1 + (k / 28) % 12, 1 + k % 28);
-        let mut event = match k {
-            0 => json!({"type": "founding", "members": ["P0", "P1"], "name": format!("Synthetic {org}")}),
-            _ if k % 4 == 1 => json!({"type": "exercise", "name": format!("EX-{k}"), "place": "Somewhere"}),
-            _ if k % 4 == 3 => json!({"type": "withdrawal", "members": [format!("P{}", k - 1)]}),
-            _ => json!({"type": "accession", "members": [format!("P{k}")]}),
-        };
-        let map = event.as_object_mut().expect("object");
-        map.insert("org".into(), json!(format!("syn-{org}")));
-        map.insert("date".into(), json!(date));
-        map.insert("source".into(), json!({"title": format!("Synthetic report {i}"), "publisher": "Test"}));
-        map.insert("note".into(), json!("A synthetic event, to give the store a few hundred entries."));
-        out.push_str(&event.to_string());
-        out.push('\n');
-    }
-    out
 }
 
 fn python3() -> bool {

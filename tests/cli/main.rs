@@ -8,6 +8,7 @@ mod core;
 // It reads /proc and signals processes.
 #[cfg(target_os = "linux")]
 mod crash;
+mod damage;
 mod durability;
 mod numbers;
 mod projections;

@@ -5,6 +5,9 @@ use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
 
 use accord::date::Day;
 
@@ -47,16 +50,28 @@ impl Run {
     /// Asserts the exit code and one clear sentence on stderr; returns it.
     #[track_caller]
     pub fn fails(&self, code: i32) -> &str {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}, got {}: stderr={} stdout={}",
-            self.code, self.stderr, self.stdout
-        );
+        self.check_fails(code).unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// [`Run::fails`] without the panic: the sentence, or what is wrong.
+    pub fn check_fails(&self, code: i32) -> Result<&str, String> {
+        if self.code != code {
+            return Err(format!(
+                "expected exit {code}, got {}: stderr={} stdout={}",
+                self.code, self.stderr, self.stdout
+            ));
+        }
         let msg = self.stderr.trim_end();
-        assert!(!msg.is_empty(), "no message on stderr");
-        assert_eq!(msg.lines().count(), 1, "expected one line on stderr, got: {msg}");
-        assert!(!msg.contains("panicked") && !msg.contains("RUST_BACKTRACE"), "panic: {msg}");
-        msg
+        if msg.is_empty() {
+            return Err("no message on stderr".to_owned());
+        }
+        if msg.lines().count() != 1 {
+            return Err(format!("expected one line on stderr, got: {msg}"));
+        }
+        if msg.contains("panicked") || msg.contains("RUST_BACKTRACE") {
+            return Err(format!("panic: {msg}"));
+        }
+        Ok(msg)
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -215,6 +230,94 @@ pub fn ids(members: &serde_json::Value, field: &str) -> Vec<String> {
         .as_array()
         .map(|a| a.iter().map(|m| m["id"].as_str().unwrap_or("?").to_owned()).collect())
         .unwrap_or_default()
+}
+
+/// How long any one accord run may take before [`run_timeout`] calls it a hang.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs a command with a time limit: output goes to files (so a full pipe
+/// cannot block it), the child is polled and killed once `limit` has passed.
+/// `None`: it was still running then, and was killed.
+pub fn run_within(mut cmd: Command, limit: Duration) -> Option<Run> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("spawn accord");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait accord") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).expect("output file")).into_owned();
+    Some(Run { code: status.code().unwrap_or(-1), stdout: read(&out), stderr: read(&err) })
+}
+
+/// [`run_within`] [`TIMEOUT`]; a hang fails the test.
+#[track_caller]
+pub fn run_timeout(cmd: Command, what: &str) -> Run {
+    run_within(cmd, TIMEOUT).unwrap_or_else(|| panic!("accord hung (killed after {TIMEOUT:?}): {what}"))
+}
+
+/// A `Command` for `accord --ledger DIR ARGS`, with a fixed actor.
+pub fn accord_command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--ledger").arg(dir).args(args).env_remove("ACCORD_LEDGER").env("ACCORD_ACTOR", "tester");
+    c
+}
+
+/// `accord --ledger DIR ARGS` with a timeout.
+#[track_caller]
+pub fn accord_at(dir: &Path, args: &[&str], what: &str) -> Run {
+    run_timeout(accord_command(dir, args), what)
+}
+
+/// Copies a ledger directory (sled's files, the head marker, blobs).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from).expect("read ledger dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// `n` valid events in `orgs` orgs (`syn-0`, …), interleaved: a founding,
+/// then accessions, exercises and withdrawals on later and later days.
+pub fn synthetic(n: usize, orgs: usize) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        let (org, k) = (i % orgs, i / orgs);
+        let date = format!("{}-{:02}-{:02}", 1950 + k / 336, 1 + (k / 28) % 12, 1 + k % 28);
+        let mut event = match k {
+            0 => json!({"type": "founding", "members": ["P0", "P1"], "name": format!("Synthetic {org}")}),
+            _ if k % 4 == 1 => json!({"type": "exercise", "name": format!("EX-{k}"), "place": "Somewhere"}),
+            _ if k % 4 == 3 => json!({"type": "withdrawal", "members": [format!("P{}", k - 1)]}),
+            _ => json!({"type": "accession", "members": [format!("P{k}")]}),
+        };
+        let map = event.as_object_mut().expect("object");
+        map.insert("org".into(), json!(format!("syn-{org}")));
+        map.insert("date".into(), json!(date));
+        map.insert("source".into(), json!({"title": format!("Synthetic report {i}"), "publisher": "Test"}));
+        map.insert("note".into(), json!("A synthetic event, to give the store a few hundred entries."));
+        out.push_str(&event.to_string());
+        out.push('\n');
+    }
+    out
 }
 
 /// A small deterministic generator (xorshift64), so that every run of the
