@@ -145,7 +145,7 @@ impl Verifier {
             Some(timeline) => timeline,
             None => self.timelines.entry(env.org.to_owned()).or_default(),
         };
-        timeline.apply(change_of(timeline, env.target.as_ref(), env.step)?).ok()?;
+        timeline.apply(change_of(timeline, env.target.as_ref(), env.step)?, u64::MAX).ok()?;
         self.ids.insert(env.id, seq);
         for cp in &mut self.checkpoints {
             cp.seen |= cp.head.seq == seq;
@@ -228,7 +228,8 @@ impl Verifier {
             (None, Some(s)) => Change::Add(s),
             (None, None) => return Err("it has no date".to_owned()),
         };
-        timeline.apply(change)
+        // Every step before this one is in the log: each is named by its seq.
+        timeline.apply(change, u64::MAX)
     }
 
     /// Ends the check: the head, or an error if a checkpoint was never reached.
@@ -576,11 +577,11 @@ impl<'s> LedgerScan<'s> {
         {
             match rules {
                 OrgRules::Tail(tail) => {
-                    if let Some(outcome) = tail.try_append(s) {
+                    if let Some(outcome) = tail.try_append(s, u64::MAX) {
                         return outcome.ok();
                     }
                 }
-                OrgRules::Whole(timeline) => return timeline.apply(Change::Add(step?)).ok(),
+                OrgRules::Whole(timeline) => return timeline.apply(Change::Add(step?), u64::MAX).ok(),
             }
         }
         // A correction, or an event that does not sort last: the whole
@@ -590,7 +591,7 @@ impl<'s> LedgerScan<'s> {
             OrgRules::Tail(tail) if tail.is_empty() => Timeline::default(),
             OrgRules::Tail(_) => stored_timeline(self.store, org, seq - 1)?,
         };
-        timeline.apply(change_of(&timeline, target.as_ref(), step)?).ok()?;
+        timeline.apply(change_of(&timeline, target.as_ref(), step)?, u64::MAX).ok()?;
         *rules = match rules {
             OrgRules::Tail(tail) if tail.is_empty() => OrgRules::Tail(Tail::of(&timeline)),
             _ => OrgRules::Whole(timeline),

@@ -564,6 +564,10 @@ impl Recorder<'_> {
     /// memory, so an import's memory does not grow with its length. An event
     /// that sorts last is checked against the tail; a back-dated event or a
     /// correction loads the org's whole timeline and re-folds it.
+    ///
+    /// A refusal names the events recorded before this recorder started by
+    /// their seq, and those it has recorded since (not committed, so not in
+    /// the log) by their date, as it names the event checked.
     fn check_rules(&mut self, event: &Event) -> Result<()> {
         let broken =
             |why: String| Error::rejected(format!("{} breaks a rule of org `{}`: {why}", event.describe(), event.org));
@@ -581,7 +585,7 @@ impl Recorder<'_> {
                 loaded = Some(timeline);
             }
             if let Some(tail) = self.tails.get_mut(&event.org)
-                && let Some(outcome) = tail.try_append(step)
+                && let Some(outcome) = tail.try_append(step, self.start.seq)
             {
                 return outcome.map_err(broken);
             }
@@ -599,7 +603,7 @@ impl Recorder<'_> {
             (None, Some(step)) => Change::Add(step),
             (None, None) => return Err(Error::rejected(format!("{} has no date", event.describe()))),
         };
-        timeline.apply(change).map_err(broken)?;
+        timeline.apply(change, self.start.seq).map_err(broken)?;
         self.tails.insert(event.org.clone(), Tail::of(&timeline));
         Ok(())
     }

@@ -107,28 +107,43 @@ impl Step {
     }
 }
 
-/// An event a message may name: what it did, where it is in the log.
+/// An event a message may name: what it did, when, where it is in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Cause {
     seq: u64,
     id: Uuid,
+    date: EffectiveDate,
     action: &'static str,
 }
 
 impl Cause {
     fn of(step: &Step) -> Cause {
-        Cause { seq: step.seq, id: step.id, action: step.action.name() }
+        Cause { seq: step.seq, id: step.id, date: step.date, action: step.action.name() }
     }
 
-    /// How a message names the event. A step that is being checked is not in
-    /// the log: its `seq` is only where it would go, so it is named by its
-    /// date (as the caller's message names it); every other step by its seq.
-    fn name(&self, checked: Option<&Step>) -> String {
-        match checked {
-            Some(step) if step.id == self.id => format!("the {} dated {} (event {})", self.action, step.date, self.id),
-            _ => format!("the {} at seq {} (event {})", self.action, self.seq, self.id),
+    /// How a message names the event. Only a recorded event is named by its
+    /// seq. The step being checked, and the steps after `naming.recorded` (the
+    /// earlier events of the same command, not committed yet), are not in the
+    /// log: their `seq` is only where they would go, so they are named by
+    /// their date (the checked one as the caller's message names it).
+    fn name(&self, naming: Naming) -> String {
+        let (action, id) = (self.action, self.id);
+        if naming.checked == Some(id) {
+            format!("the {action} dated {} (event {id})", self.date)
+        } else if self.seq > naming.recorded {
+            format!("the {action} dated {} (event {id}), earlier in this import", self.date)
+        } else {
+            format!("the {action} at seq {} (event {id})", self.seq)
         }
     }
+}
+
+/// What a message may name by seq: the events up to `recorded`, the last
+/// seq in the log, except `checked`, the id of the step being checked.
+#[derive(Clone, Copy, Debug)]
+struct Naming {
+    checked: Option<Uuid>,
+    recorded: u64,
 }
 
 /// A party's standing in an org; a suspension remembers the status it interrupts.
@@ -214,20 +229,21 @@ impl OrgState {
     }
 
     /// Applies one step, the event being checked, or says which rule it
-    /// breaks (and changes nothing). The message names the recorded events
-    /// involved by seq, and this step by its date: it is not in the log.
-    pub fn apply(&mut self, step: &Step) -> Result<(), String> {
-        self.fold(step, Some(step))
+    /// breaks (and changes nothing). The message names the events involved
+    /// up to seq `recorded` (the log's head before the command) by seq; this
+    /// step, and any after `recorded`, by date: they are not in the log.
+    pub fn apply(&mut self, step: &Step, recorded: u64) -> Result<(), String> {
+        self.fold(step, Naming { checked: Some(step.id), recorded })
     }
 
-    /// [`OrgState::apply`] for a step of a timeline being folded; `checked`
-    /// is the step being checked, if any, which messages name without a seq.
-    fn fold(&mut self, step: &Step, checked: Option<&Step>) -> Result<(), String> {
+    /// [`OrgState::apply`] for a step of a timeline being folded; `naming`
+    /// says which steps messages may name by seq.
+    fn fold(&mut self, step: &Step, naming: Naming) -> Result<(), String> {
         if let Some(by) = &self.dissolved {
-            return Err(format!("it comes after {}", by.name(checked)));
+            return Err(format!("it comes after {}", by.name(naming)));
         }
         match (&step.action, &self.founded) {
-            (Action::Found(_), Some(by)) => return Err(format!("the org is already founded, by {}", by.name(checked))),
+            (Action::Found(_), Some(by)) => return Err(format!("the org is already founded, by {}", by.name(naming))),
             (Action::Found(_), None) => {}
             (_, None) => return Err("it comes before the org's founding".to_owned()),
             (_, Some(_)) => {}
@@ -248,9 +264,9 @@ impl OrgState {
             *change = standing.after(party, &step.action).map_err(|why| match held {
                 // Name the event that gave the standing that forbids the step.
                 Some(h) if matches!(step.action, Action::Reinstate(_)) => {
-                    format!("{why}: it has been {} since {}", h.standing.as_str(), h.since.name(checked))
+                    format!("{why}: it has been {} since {}", h.standing.as_str(), h.since.name(naming))
                 }
-                Some(h) => format!("{why}, since {}", h.since.name(checked)),
+                Some(h) => format!("{why}, since {}", h.since.name(naming)),
                 None => why,
             })?;
         }
@@ -313,8 +329,8 @@ impl Tail {
 
     /// Applies a step if it sorts after every step so far; `None` when it
     /// does not (or the org has no founding yet), and the caller must
-    /// re-fold the whole timeline.
-    pub fn try_append(&mut self, step: &Step) -> Option<Result<(), String>> {
+    /// re-fold the whole timeline. `recorded` is as for [`OrgState::apply`].
+    pub fn try_append(&mut self, step: &Step, recorded: u64) -> Option<Result<(), String>> {
         let founded = self.founded?;
         if !step.is_founding() && step.last < founded {
             return Some(Err(format!("it is dated before the org's founding (from {founded})")));
@@ -323,7 +339,7 @@ impl Tail {
         if self.last.is_some_and(|last| last >= key) {
             return None;
         }
-        Some(self.state.apply(step).map(|()| self.last = Some(key)))
+        Some(self.state.apply(step, recorded).map(|()| self.last = Some(key)))
     }
 }
 
@@ -345,7 +361,7 @@ impl Timeline {
     /// Orders and folds steps; fails with the first rule broken.
     pub fn build(steps: Vec<Step>) -> Result<Timeline, String> {
         let mut timeline = Timeline::default();
-        timeline.rebuild(steps, None)?;
+        timeline.rebuild(steps, Naming { checked: None, recorded: u64::MAX })?;
         Ok(timeline)
     }
 
@@ -371,15 +387,17 @@ impl Timeline {
     ///
     /// The step a change adds is the event being checked: it is not in the
     /// log yet (its `seq` is only where it would go), so the message names it
-    /// by its date, and every other event by its seq.
-    pub fn apply(&mut self, change: Change<'_>) -> Result<(), String> {
+    /// by its date. So are the steps after seq `recorded`, the log's head
+    /// before the command (use `u64::MAX` when every other step is in the
+    /// log); the others by their seq.
+    pub fn apply(&mut self, change: Change<'_>, recorded: u64) -> Result<(), String> {
         if let (Change::Add(step), Some(founded)) = (&change, self.founded()) {
             if !step.is_founding() && step.last < founded {
                 return Err(format!("it is dated before the org's founding (from {founded})"));
             }
             if self.steps.last().is_none_or(|last| last.order_key(founded) < step.order_key(founded)) {
                 // The common case: appending at the end only needs the last state.
-                self.state.apply(step)?;
+                self.state.apply(step, recorded)?;
                 if let Change::Add(step) = change {
                     self.steps.push(step);
                 }
@@ -402,12 +420,12 @@ impl Timeline {
                 steps.last().map(|s| s.id)
             }
         };
-        self.rebuild(steps, checked)
+        self.rebuild(steps, Naming { checked, recorded })
     }
 
-    /// Orders and folds `steps`; `checked` is the id of the step being
-    /// checked, if any, which messages name without a seq.
-    fn rebuild(&mut self, mut steps: Vec<Step>, checked: Option<Uuid>) -> Result<(), String> {
+    /// Orders and folds `steps`; `naming` says which of them messages may
+    /// name by seq.
+    fn rebuild(&mut self, mut steps: Vec<Step>, naming: Naming) -> Result<(), String> {
         let founded = steps.iter().filter(|s| s.is_founding()).map(|s| s.first).min();
         let Some(founded) = founded else {
             return match steps.first() {
@@ -421,16 +439,15 @@ impl Timeline {
         // A step that breaks a rule is named unless it is the one being
         // checked, which the caller's message names.
         if let Some(early) = steps.iter().find(|s| !s.is_founding() && s.last < founded) {
-            let what = if checked == Some(early.id) { "it".to_owned() } else { Cause::of(early).name(None) };
+            let what = if naming.checked == Some(early.id) { "it".to_owned() } else { Cause::of(early).name(naming) };
             return Err(format!("{what} is dated before the org's founding (from {founded})"));
         }
         steps.sort_by_key(|s| s.order_key(founded));
-        let checked = checked.and_then(|id| steps.iter().find(|s| s.id == id));
         let mut state = OrgState::default();
         for step in &steps {
-            state.fold(step, checked).map_err(|why| match checked {
-                Some(c) if c.id == step.id => why,
-                _ => format!("at {}: {why}", Cause::of(step).name(None)),
+            state.fold(step, naming).map_err(|why| match naming.checked {
+                Some(id) if id == step.id => why,
+                _ => format!("at {}: {why}", Cause::of(step).name(naming)),
             })?;
         }
         self.steps = steps;
@@ -443,6 +460,9 @@ impl Timeline {
 mod tests {
     use super::*;
 
+    /// The log's head for checks where every other step is recorded.
+    const LOG: u64 = u64::MAX;
+
     fn step(seq: u64, date: &str, action: Action) -> Step {
         let d = crate::date::EffectiveDate::parse(date).unwrap();
         Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
@@ -454,13 +474,13 @@ mod tests {
     #[test]
     fn back_dated_accession_before_an_existing_one_is_refused() {
         let mut t = Timeline::default();
-        t.apply(Change::Add(step(1, "2017-02", Action::Found(p(&["ARE"]))))).unwrap();
-        t.apply(Change::Add(step(2, "2020-12-09", Action::Admit(p(&["ISR"]), Status::Full)))).unwrap();
+        t.apply(Change::Add(step(1, "2017-02", Action::Found(p(&["ARE"])))), LOG).unwrap();
+        t.apply(Change::Add(step(2, "2020-12-09", Action::Admit(p(&["ISR"]), Status::Full))), LOG).unwrap();
         // Withdrawal before the accession: ISR is not yet a member then.
-        let err = t.apply(Change::Add(step(3, "2019", Action::Withdraw(p(&["ISR"]))))).unwrap_err();
+        let err = t.apply(Change::Add(step(3, "2019", Action::Withdraw(p(&["ISR"])))), LOG).unwrap_err();
         assert!(err.contains("ISR is not a member"), "{err}");
         // A second, earlier accession makes the later one name a member.
-        let err = t.apply(Change::Add(step(4, "2018", Action::Admit(p(&["ISR"]), Status::Full)))).unwrap_err();
+        let err = t.apply(Change::Add(step(4, "2018", Action::Admit(p(&["ISR"]), Status::Full))), LOG).unwrap_err();
         assert!(err.contains("already a member"), "{err}");
         assert_eq!(t.steps().len(), 2);
     }
@@ -468,11 +488,11 @@ mod tests {
     #[test]
     fn clipping_and_founding_first_among_equals() {
         let mut t = Timeline::default();
-        t.apply(Change::Add(step(1, "2017-02", Action::Found(p(&["ARE"]))))).unwrap();
+        t.apply(Change::Add(step(1, "2017-02", Action::Found(p(&["ARE"])))), LOG).unwrap();
         // Starts before the founding but may end after it: clipped, allowed.
-        t.apply(Change::Add(step(2, "2016/2019-07-02", Action::Admit(p(&["SVK"]), Status::Full)))).unwrap();
+        t.apply(Change::Add(step(2, "2016/2019-07-02", Action::Admit(p(&["SVK"]), Status::Full))), LOG).unwrap();
         // Entirely before the founding: refused.
-        let err = t.apply(Change::Add(step(3, "2016", Action::Admit(p(&["X"]), Status::Full)))).unwrap_err();
+        let err = t.apply(Change::Add(step(3, "2016", Action::Admit(p(&["X"]), Status::Full))), LOG).unwrap_err();
         assert!(err.contains("before the org's founding"), "{err}");
         assert_eq!(t.steps()[1].start(t.founded().unwrap()).to_string(), "2017-02-01");
     }
@@ -480,43 +500,43 @@ mod tests {
     #[test]
     fn suspension_remembers_and_dissolution_ends() {
         let mut t = Timeline::default();
-        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A", "B"]))))).unwrap();
-        t.apply(Change::Add(step(2, "2001", Action::ChangeStatus(p(&["B"]), Status::Observer)))).unwrap();
-        t.apply(Change::Add(step(3, "2002", Action::Suspend(p(&["B"]))))).unwrap();
-        assert!(t.apply(Change::Add(step(4, "2002", Action::Suspend(p(&["B"]))))).is_err());
-        t.apply(Change::Add(step(5, "2003", Action::Reinstate(p(&["B"]))))).unwrap();
+        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A", "B"])))), LOG).unwrap();
+        t.apply(Change::Add(step(2, "2001", Action::ChangeStatus(p(&["B"]), Status::Observer))), LOG).unwrap();
+        t.apply(Change::Add(step(3, "2002", Action::Suspend(p(&["B"])))), LOG).unwrap();
+        assert!(t.apply(Change::Add(step(4, "2002", Action::Suspend(p(&["B"])))), LOG).is_err());
+        t.apply(Change::Add(step(5, "2003", Action::Reinstate(p(&["B"])))), LOG).unwrap();
         assert_eq!(t.state().standing(&p(&["B"])[0]), Standing::Member(Status::Observer));
-        assert!(t.apply(Change::Add(step(6, "2004", Action::Reinstate(p(&["B"]))))).is_err());
-        t.apply(Change::Add(step(7, "2005", Action::Dissolve))).unwrap();
-        let err = t.apply(Change::Add(step(8, "2006", Action::Withdraw(p(&["A"]))))).unwrap_err();
+        assert!(t.apply(Change::Add(step(6, "2004", Action::Reinstate(p(&["B"])))), LOG).is_err());
+        t.apply(Change::Add(step(7, "2005", Action::Dissolve)), LOG).unwrap();
+        let err = t.apply(Change::Add(step(8, "2006", Action::Withdraw(p(&["A"])))), LOG).unwrap_err();
         assert!(err.contains("dissolution"), "{err}");
-        let err = t.apply(Change::Add(step(9, "2007", Action::Activity))).unwrap_err();
+        let err = t.apply(Change::Add(step(9, "2007", Action::Activity)), LOG).unwrap_err();
         assert!(err.contains("dissolution"), "{err}");
         // A back-dated activity from before the dissolution is fine.
-        t.apply(Change::Add(step(10, "2004", Action::Activity))).unwrap();
+        t.apply(Change::Add(step(10, "2004", Action::Activity)), LOG).unwrap();
     }
 
     #[test]
     fn removing_an_accession_that_later_events_need_is_refused() {
         let mut t = Timeline::default();
-        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A"]))))).unwrap();
-        t.apply(Change::Add(step(2, "2001", Action::Admit(p(&["B"]), Status::Full)))).unwrap();
-        t.apply(Change::Add(step(3, "2002", Action::Withdraw(p(&["B"]))))).unwrap();
+        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A"])))), LOG).unwrap();
+        t.apply(Change::Add(step(2, "2001", Action::Admit(p(&["B"]), Status::Full))), LOG).unwrap();
+        t.apply(Change::Add(step(3, "2002", Action::Withdraw(p(&["B"])))), LOG).unwrap();
         let id2 = Uuid::from_u128(2);
-        let err = t.apply(Change::Remove(&id2)).unwrap_err();
+        let err = t.apply(Change::Remove(&id2), LOG).unwrap_err();
         assert!(err.contains("B is not a member"), "{err}");
         // Replacing it with an earlier accession is fine.
-        t.apply(Change::Replace(&id2, step(4, "2000-06", Action::Admit(p(&["B"]), Status::Full)))).unwrap();
+        t.apply(Change::Replace(&id2, step(4, "2000-06", Action::Admit(p(&["B"]), Status::Full))), LOG).unwrap();
         assert_eq!(t.steps().iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 4, 3]);
-        assert!(t.apply(Change::Add(step(5, "1999", Action::Found(p(&["Z"]))))).is_err());
+        assert!(t.apply(Change::Add(step(5, "1999", Action::Found(p(&["Z"])))), LOG).is_err());
     }
 
     #[test]
     fn refusals_name_recorded_steps_by_seq_and_the_checked_one_by_date() {
         let mut t = Timeline::default();
-        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A"]))))).unwrap();
-        t.apply(Change::Add(step(2, "2003", Action::Admit(p(&["B"]), Status::Full)))).unwrap();
-        t.apply(Change::Add(step(3, "2004", Action::Suspend(p(&["B"]))))).unwrap();
+        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["A"])))), LOG).unwrap();
+        t.apply(Change::Add(step(2, "2003", Action::Admit(p(&["B"]), Status::Full))), LOG).unwrap();
+        t.apply(Change::Add(step(3, "2004", Action::Suspend(p(&["B"])))), LOG).unwrap();
         let id = |n: u128| Uuid::from_u128(n);
         // Seq 9 is where each checked step would go: no message names it.
         let cases = [
@@ -552,8 +572,26 @@ mod tests {
             ),
         ];
         for (checked, expected) in cases {
-            assert_eq!(t.apply(Change::Add(checked)).unwrap_err(), expected);
+            assert_eq!(t.apply(Change::Add(checked), LOG).unwrap_err(), expected);
         }
+        // With only seqs 1 and 2 recorded, seq 3 is an earlier event of the
+        // same command, not in the log: it is named by its date too.
+        let suspended = format!("B is already suspended, since the suspension dated 2004 (event {})", id(3));
+        let last = step(9, "2005", Action::Suspend(p(&["B"])));
+        let expected = format!("{suspended}, earlier in this import");
+        assert_eq!(t.apply(Change::Add(last.clone()), 2).unwrap_err(), expected);
+        assert_eq!(Tail::of(&t).try_append(&last, 2), Some(Err(expected)));
+        let err = t.apply(Change::Add(step(9, "2003-06", Action::Suspend(p(&["B"])))), 2).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "at the suspension dated 2004 (event {}), earlier in this import: \
+                 B is already suspended, since the suspension dated 2003-06 (event {})",
+                id(3),
+                id(9)
+            )
+        );
+        assert_eq!(t.steps().len(), 3);
         // A recorded timeline (no step checked) names every step by seq.
         let err = Timeline::build(vec![
             step(1, "2000", Action::Found(p(&["A"]))),
@@ -574,16 +612,16 @@ mod tests {
     #[test]
     fn a_refused_step_of_many_parties_changes_nothing_and_leavers_are_forgotten() {
         let mut state = OrgState::default();
-        state.apply(&step(1, "2000", Action::Found(p(&["A", "B", "C", "D", "E", "F"])))).unwrap();
+        state.apply(&step(1, "2000", Action::Found(p(&["A", "B", "C", "D", "E", "F"]))), LOG).unwrap();
         // Five parties, the last no member: refused, and no one has left.
-        let err = state.apply(&step(2, "2001", Action::Withdraw(p(&["A", "B", "C", "D", "X"])))).unwrap_err();
+        let err = state.apply(&step(2, "2001", Action::Withdraw(p(&["A", "B", "C", "D", "X"]))), LOG).unwrap_err();
         assert!(err.contains("X is not a member"), "{err}");
         assert_eq!(state.members().count(), 6);
-        state.apply(&step(3, "2001", Action::Withdraw(p(&["A", "B", "C", "D", "E"])))).unwrap();
+        state.apply(&step(3, "2001", Action::Withdraw(p(&["A", "B", "C", "D", "E"]))), LOG).unwrap();
         assert_eq!(state.members().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["F"]);
         assert_eq!(state.parties.len(), 1);
         assert_eq!(state.standing(&p(&["A"])[0]), Standing::None);
-        state.apply(&step(4, "2002", Action::Admit(p(&["A"]), Status::Observer))).unwrap();
+        state.apply(&step(4, "2002", Action::Admit(p(&["A"]), Status::Observer)), LOG).unwrap();
         assert_eq!(state.standing(&p(&["A"])[0]), Standing::Member(Status::Observer));
     }
 }

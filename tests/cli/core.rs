@@ -394,6 +394,186 @@ fn rule_breaks_name_only_recorded_events_with_their_real_seq() {
     }
 }
 
+/// An import that breaks a rule against one of its own earlier lines: that
+/// line is not in the log (the import is refused whole), so it is named by
+/// its date and id, never by the seq it would have had.
+#[test]
+fn rule_breaks_in_an_import_name_its_earlier_lines_by_date_not_seq() {
+    const FOUNDING: &str = "e62225f2-242f-49eb-bf9b-127e1ab1a658";
+    const NLD_ACCESSION: &str = "0768b8bf-f1d9-4203-90c9-4fa0285f295e";
+    let l = Ledger::new();
+    l.run(&["import", s(&isa_log())]).ok();
+    let head = l.head().0;
+    assert_eq!(head, 14);
+    let log = parse_lines(&l.export());
+    let event_at = |seq: u64| log.get(seq as usize - 1).map(|e| e["id"].as_str().expect("id").to_owned());
+    // Line `n` of a case's file has id ID(n).
+    let id = |n: usize| format!("00000000-0000-4000-8000-{n:012}");
+    let line = |n: usize, kind: &str, date: &str, members: &str| {
+        let members = if members.is_empty() { String::new() } else { format!(r#","members":["{members}"]"#) };
+        format!(r#"{{"type":"{kind}","org":"isa","date":"{date}"{members},"id":"{}"}}"#, id(n))
+    };
+    // A file's lines, the line refused, a phrase of its message, the earlier
+    // lines it must name (line, date) and the recorded events (seq, id).
+    type Case = (Vec<String>, usize, &'static str, Vec<(usize, &'static str)>, Vec<(u64, &'static str)>);
+    let cases: Vec<(&str, Case)> = vec![
+        (
+            "an accession twice, the second last",
+            (
+                vec![line(1, "accession", "2024-01-01", "QQQ"), line(2, "accession", "2024-06-01", "QQQ")],
+                2,
+                "QQQ is already a member (full), since the accession dated 2024-01-01",
+                vec![(1, "2024-01-01")],
+                vec![],
+            ),
+        ),
+        (
+            "an accession twice, the second back-dated",
+            (
+                vec![line(1, "accession", "2024-01-01", "QQQ"), line(2, "accession", "2023-01-01", "QQQ")],
+                2,
+                "QQQ is already a member (full)",
+                vec![(1, "2024-01-01")],
+                vec![],
+            ),
+        ),
+        (
+            "a withdrawal of a party admitted in the file, then a back-dated second one",
+            (
+                vec![
+                    line(1, "accession", "2024-01-01", "QQQ"),
+                    line(2, "withdrawal", "2024-06-01", "QQQ"),
+                    line(3, "withdrawal", "2024-03-01", "QQQ"),
+                ],
+                3,
+                "QQQ is not a member",
+                vec![(2, "2024-06-01")],
+                vec![],
+            ),
+        ),
+        (
+            "a withdrawal of a party admitted in the file, then a second one",
+            (
+                vec![
+                    line(1, "accession", "2024-01-01", "QQQ"),
+                    line(2, "withdrawal", "2024-06-01", "QQQ"),
+                    line(3, "withdrawal", "2024-09-01", "QQQ"),
+                ],
+                3,
+                "QQQ is not a member",
+                vec![],
+                vec![],
+            ),
+        ),
+        (
+            "a suspension and reinstatement of a recorded member, then a second reinstatement",
+            (
+                vec![
+                    line(1, "suspension", "2024-01-01", "NLD"),
+                    line(2, "reinstatement", "2024-06-01", "NLD"),
+                    line(3, "reinstatement", "2024-09-01", "NLD"),
+                ],
+                3,
+                "NLD is not suspended: it has been full since the reinstatement dated 2024-06-01",
+                vec![(2, "2024-06-01")],
+                vec![],
+            ),
+        ),
+        (
+            "a suspension twice",
+            (
+                vec![line(1, "suspension", "2024-01-01", "NLD"), line(2, "suspension", "2024-02-01", "NLD")],
+                2,
+                "NLD is already suspended, since the suspension dated 2024-01-01",
+                vec![(1, "2024-01-01")],
+                vec![],
+            ),
+        ),
+        (
+            "a back-dated reinstatement before the file's suspension",
+            (
+                vec![
+                    line(1, "suspension", "2024-01-01", "NLD"),
+                    line(2, "reinstatement", "2024-06-01", "NLD"),
+                    line(3, "reinstatement", "2023-06-01", "NLD"),
+                ],
+                3,
+                "NLD is not suspended",
+                vec![],
+                vec![(12, NLD_ACCESSION)],
+            ),
+        ),
+        (
+            "a withdrawal after the file's dissolution",
+            (
+                vec![line(1, "dissolution", "2026-01-01", ""), line(2, "withdrawal", "2026-02-01", "ARE")],
+                2,
+                "it comes after the dissolution dated 2026-01-01",
+                vec![(1, "2026-01-01")],
+                vec![],
+            ),
+        ),
+        (
+            "an accession of a founder, after the file's own events",
+            (
+                vec![line(1, "suspension", "2024-01-01", "NLD"), line(2, "accession", "2024-02-01", "ARE")],
+                2,
+                "ARE is already a member (full)",
+                vec![],
+                vec![(1, FOUNDING)],
+            ),
+        ),
+    ];
+    let before = snapshot(&l);
+    for (label, (lines, refused, phrase, earlier, recorded)) in &cases {
+        let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        let msg = assert_refused_from(&l, &before, 1, || l.import_text(&text), phrase, label);
+        assert!(msg.contains(&format!("stdin line {refused}: ")), "{label}: {msg}");
+        let (with_seq, without) = named_events(&msg);
+        for (seq, id) in &with_seq {
+            assert!(*seq <= head, "{label}: seq {seq} is not in the log, whose head is seq {head}: {msg}");
+            assert_eq!(event_at(*seq).as_deref(), Some(id.as_str()), "{label}: no event {id} at seq {seq}: {msg}");
+        }
+        for (seq, id) in recorded {
+            assert!(with_seq.contains(&(*seq, (*id).to_owned())), "{label}: seq {seq} (event {id}) unnamed: {msg}");
+        }
+        for (n, date) in earlier {
+            let named = format!("dated {date} (event {}), earlier in this import", id(*n));
+            assert!(msg.contains(&named), "{label}: line {n} is not named as {named:?}: {msg}");
+        }
+        // An event named with no seq is one of the file's, not in the log.
+        for id in &without {
+            l.run(&["show", id]).fails(1);
+        }
+    }
+
+    // Lines written to the store in batches (of 64), but not committed, are
+    // not in the log either: line 1 is named by date after a batch is written.
+    let mut lines = vec![line(1, "accession", "2024-01-01", "QQQ")];
+    lines.extend(
+        (0..70).map(|i| format!(r#"{{"type":"exercise","org":"isa","date":"2024-02-01","name":"drill {i}"}}"#)),
+    );
+    lines.push(line(2, "accession", "2023-01-01", "QQQ"));
+    let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let msg = assert_refused_from(&l, &before, 1, || l.import_text(&text), "QQQ is already a member", "batches");
+    let (with_seq, _) = named_events(&msg);
+    assert!(with_seq.iter().all(|(seq, _)| *seq <= head), "batches: {msg}");
+    assert!(msg.contains(&format!("dated 2024-01-01 (event {}), earlier in this import", id(1))), "batches: {msg}");
+
+    // Once an import is committed, its events are in the log: the next
+    // command names them by their seq.
+    l.import_text(&format!("{}\n", line(1, "accession", "2024-01-01", "QQQ"))).ok();
+    let msg = assert_refused_with(
+        &l,
+        1,
+        || l.import_text(&format!("{}\n", line(2, "accession", "2024-06-01", "QQQ"))),
+        "QQQ is already a member (full)",
+        "after a commit",
+    );
+    assert!(msg.contains(&format!("since the accession at seq 15 (event {})", id(1))), "after a commit: {msg}");
+    assert!(!msg.contains("earlier in this import"), "after a commit: {msg}");
+}
+
 // ---------------------------------------------------------------------------
 // 2. Idempotent appends and derived ids
 
