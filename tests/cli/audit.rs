@@ -172,7 +172,7 @@ fn ledger_head_hash(l: &Ledger) -> String {
 }
 
 fn python3() -> bool {
-    Command::new("python3").arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+    tool_available("python3")
 }
 
 fn verify_export_py() -> PathBuf {
