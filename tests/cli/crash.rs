@@ -235,20 +235,6 @@ impl Seen {
     }
 }
 
-/// Copies a ledger directory (files and `blobs/`).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create the copy");
-    for entry in std::fs::read_dir(from).expect("read the ledger directory") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a ledger file");
-        }
-    }
-}
-
 /// The size of the largest file in a directory, `blobs/` included.
 fn largest_file(dir: &Path) -> u64 {
     let mut largest = 0;
@@ -748,19 +734,7 @@ fn an_import_or_append_that_cannot_write_records_nothing_and_says_so() {
         let mut c = with_file_size_limit(setup.l.command(&["import", s(&file)]), limit);
         let ended = Ended::from(c.stdin(Stdio::null()).output().expect("run accord import"));
         let point = format!("import under a limit of {limit} bytes, after {:.1?}", t.elapsed());
-        let mut wrong = Vec::new();
-        if ended.status.success() {
-            wrong.push("it succeeded: the limit is too high to make it fail, lower it".to_owned());
-        } else if let Err(why) = refused_for_a_failed_write(&ended) {
-            wrong.push(why);
-        }
-        if let Err(why) = setup.as_before() {
-            wrong.push(why);
-        }
-        eprintln!("{point}: {}, stderr {:?}: {wrong:?}", ended.describe(), ended.stderr);
-        if !wrong.is_empty() {
-            failures.push(format!("{point}: {}", wrong.join("; ")));
-        }
+        failures.extend(failed_write_left_nothing(&setup, &point, &ended));
     }
 
     setup.restore();
@@ -769,21 +743,26 @@ fn an_import_or_append_that_cannot_write_records_nothing_and_says_so() {
     assert!(db > 4 * limit, "the ledger's db is {db} bytes: the limit would not be below its log's tail");
     let mut c = with_file_size_limit(setup.l.command(&["append", APPEND]), limit);
     let ended = Ended::from(c.stdin(Stdio::null()).output().expect("run accord append"));
+    failures.extend(failed_write_left_nothing(&setup, &format!("append under a limit of {limit} bytes"), &ended));
+    eprintln!("done in {:?}", start.elapsed());
+    no_failures("a write that fails", 4, &failures);
+}
+
+/// What is wrong with a command run under a file-size limit (it must fail
+/// with one sentence that says nothing was recorded, and leave the ledger
+/// as it was), as one failure line, if anything.
+fn failed_write_left_nothing(setup: &Setup, point: &str, ended: &Ended) -> Option<String> {
     let mut wrong = Vec::new();
     if ended.status.success() {
-        wrong.push("it succeeded".to_owned());
-    } else if let Err(why) = refused_for_a_failed_write(&ended) {
+        wrong.push("it succeeded: the limit is too high to make it fail, lower it".to_owned());
+    } else if let Err(why) = refused_for_a_failed_write(ended) {
         wrong.push(why);
     }
     if let Err(why) = setup.as_before() {
         wrong.push(why);
     }
-    eprintln!("append under a limit of {limit} bytes: {}, stderr {:?}: {wrong:?}", ended.describe(), ended.stderr);
-    if !wrong.is_empty() {
-        failures.push(format!("append under a limit of {limit} bytes: {}", wrong.join("; ")));
-    }
-    eprintln!("done in {:?}", start.elapsed());
-    no_failures("a write that fails", 4, &failures);
+    eprintln!("{point}: {}, stderr {:?}: {wrong:?}", ended.describe(), ended.stderr);
+    (!wrong.is_empty()).then(|| format!("{point}: {}", wrong.join("; ")))
 }
 
 /// A full disk can also show only when the data is synced: the append's
