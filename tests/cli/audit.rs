@@ -822,8 +822,23 @@ fn a_truncated_db_is_never_read_as_intact() {
 #[test]
 fn a_damaged_head_marker_is_damage() {
     let l = isa();
+    let good = std::fs::read(l.path().join("accord.head")).expect("read");
+    let log = l.run(&["log", "--json"]).ok().to_owned();
     std::fs::write(l.path().join("accord.head"), "{\"seq\":14,\"hash\":\"zz\"}").expect("write");
     damaged(&l.run(&["audit", "verify"]), None, "accord.head is damaged");
+    for args in [&["head"][..], &["export"], &["members", "isa"]] {
+        assert!(l.run(args).fails(3).contains("accord.head is damaged"), "{args:?}");
+    }
+    // A marker that names an earlier head: the log goes on past what was committed.
+    let seq13: Value = serde_json::from_str(log.lines().nth(12).expect("seq 13")).expect("json");
+    let marker = json!({"seq": 13, "hash": seq13["hash"]}).to_string();
+    std::fs::write(l.path().join("accord.head"), marker).expect("write");
+    for args in [&["head"][..], &["export"], &["members", "isa"], &["audit", "verify"]] {
+        let msg = l.run(args).fails(3).to_owned();
+        assert!(msg.contains("seq 14") && msg.contains("seq 13"), "{args:?}: {msg}");
+    }
+    std::fs::write(l.path().join("accord.head"), good).expect("write");
+    assert_eq!(l.run(&["log", "--json"]).ok(), log);
 }
 
 // ---------------------------------------------------------------------------
