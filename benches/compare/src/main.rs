@@ -392,9 +392,8 @@ fn member_count(accord: &Path, ledger: &Path, org: &str) -> Res<String> {
 /// accord as a library: opening the ledger, then one org's members.
 fn in_process_members(ledger: &Path, org: &str) -> Res<(Duration, Duration)> {
     let t = Instant::now();
-    let l =
-        accord::ledger::Ledger::open(ledger, &accord::store::Options { wait: Duration::from_secs(10), create: false })
-            .map_err(|e| e.to_string())?;
+    let l = accord::ledger::Ledger::open(ledger, &accord::store::Options::new(Duration::from_secs(10), false))
+        .map_err(|e| e.to_string())?;
     let open = t.elapsed();
     let org = accord::id::OrgId::parse(org).map_err(|e| e.to_string())?;
     let day = accord::date::Day::parse(QUERY_DAY).map_err(|e| e.to_string())?;
