@@ -5,9 +5,9 @@
 //! into the hash chain, and writes batches of envelopes. Nothing is reported
 //! as recorded before [`Recorder::commit`] has made it durable, and
 //! [`Recorder::abort`] removes whatever batches it had already written. A
-//! recorder that is dropped (or a process killed) mid-way leaves a prefix of
-//! its events, each batch whole: a log that verifies, which the same import
-//! completes when run again.
+//! recorder that is dropped (or a process killed) before its commit leaves
+//! batches that nothing reads: the next open of the ledger removes them
+//! ([`Store::commit`] has the protocol).
 
 use std::cell::OnceCell;
 use std::collections::HashMap;

@@ -6,6 +6,7 @@
 //! | `I` + bucket (u16 BE) + chunk number (u32 BE) | id index: sorted (event id, seq) pairs whose id falls in the bucket |
 //! | `Mformat` | `accord-ledger/2` |
 //! | `Mindexed` | seq (u64 BE): the indexes hold exactly the events up to it |
+//! | `Mrecording` | while a command records: the head before it (seq u64 BE, hash in hex) |
 //! | `O` + org id + `0x00` + first seq (u64 BE) | org copy: that org's envelopes from `first` on, packed (≤ [`BLOCK`]) |
 //!
 //! A *packed* value is `z` + the payload's length (u32 LE) + the payload
@@ -22,12 +23,16 @@
 //! blocks but before indexing them, the next open indexes them
 //! ([`Store::open`]).
 //!
+//! A command's writes are invisible until its commit: its first batch
+//! writes `Mrecording`, and an open that finds it undoes the writes, unless
+//! the command passed its commit point ([`Store::commit`]).
+//!
 //! Next to sled's files, `accord.head` holds the head (`{"seq":N,"hash":"…"}`)
 //! as of the last commit. sled recovers a log whose recent part is damaged by
 //! cutting it, silently, at the damage; the marker makes that loss an error.
 //!
 //! Every write is one `apply_batch` (atomic across keys, also after a
-//! crash), and [`Store::sync`] makes written batches durable (see
+//! crash), and [`Store::commit`] makes written batches durable (see
 //! ARCHITECTURE.md). The store knows nothing of the rules: it keeps bytes
 //! and indexes.
 
