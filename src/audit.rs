@@ -834,7 +834,7 @@ impl IndexCheck {
 /// Verifies a whole ledger: the log, its indexes, the rules, a checkpoint
 /// and the head recorded at the last commit.
 ///
-/// First the fast pass ([`LedgerScan`]); if it finds anything wrong (or
+/// First the fast pass (`LedgerScan`); if it finds anything wrong (or
 /// unusual), the exact pass, which names the first problem.
 pub fn verify_ledger(store: &Store, checkpoint: Option<Head>) -> Result<Report> {
     let mut checkpoints = Vec::new();
