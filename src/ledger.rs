@@ -503,9 +503,7 @@ impl Recorder<'_> {
     }
 
     /// Undoes everything this recorder wrote: the log is as it was before.
-    pub fn abort(mut self) -> Result<()> {
-        self.pending.clear();
-        self.pending_ids.clear();
+    pub fn abort(self) -> Result<()> {
         self.store.abort()
     }
 

@@ -574,7 +574,7 @@ impl Store {
             .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
             .and_then(|()| std::fs::rename(&tmp, &path))
             .and_then(|()| File::open(&self.dir).and_then(|d| d.sync_all()))
-            .map_err(|e| self.io_err(&format!("cannot write {}", path.display()), &e))
+            .map_err(|e| io_failure(format!("cannot write {}", path.display()), &e))
     }
 
     /// The head before the command that was recording when the ledger was
@@ -1046,11 +1046,6 @@ impl Store {
     /// The batch that removes the events after `seq` from the log and the
     /// indexes. Only used to undo a command that did not commit.
     fn truncation(&self, seq: u64) -> Result<sled::Batch> {
-        let mut pending = self.pending();
-        pending.events.retain(|e| e.seq <= seq);
-        let ids = pending.events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
-        pending.ids = ids;
-        drop(pending);
         let mut batch = sled::Batch::default();
         if self.indexed()? > seq {
             // Org copies: chunks that start after `seq` go; the last chunk
@@ -1110,7 +1105,7 @@ impl Store {
     /// and both directories.
     fn sync_files(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.err(&e))?;
-        let io = |what: &Path, e: std::io::Error| self.io_err(&format!("cannot sync {}", what.display()), &e);
+        let io = |what: &Path, e: std::io::Error| io_failure(format!("cannot sync {}", what.display()), &e);
         let data = self.dir.join("db");
         File::open(&data).and_then(|f| f.sync_all()).map_err(|e| io(&data, e))?;
         let blobs = self.dir.join("blobs");
@@ -1123,11 +1118,6 @@ impl Store {
         }
         File::open(&self.dir).and_then(|f| f.sync_all()).map_err(|e| io(&self.dir, e))?;
         Ok(())
-    }
-
-    /// An operating-system failure while using the ledger, as one sentence.
-    fn io_err(&self, what: &str, e: &std::io::Error) -> Error {
-        io_failure(what.to_owned(), e)
     }
 }
 
@@ -1224,7 +1214,7 @@ fn acquire_lock(dir: &Path, wait: Duration) -> Result<File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| Error::io(format!("cannot open the lock file {}: {e}", path.display())))?;
+        .map_err(|e| io_failure(format!("cannot open the lock file {}", path.display()), &e))?;
     let deadline = Instant::now() + wait;
     loop {
         match file.try_lock() {
@@ -1236,7 +1226,7 @@ fn acquire_lock(dir: &Path, wait: Duration) -> Result<File> {
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io(format!("cannot lock the ledger at {}: {e}", dir.display())));
+                return Err(io_failure(format!("cannot lock the ledger at {}", dir.display()), &e));
             }
         }
     }

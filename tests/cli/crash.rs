@@ -288,6 +288,20 @@ impl Ended {
         self.status.signal() == Some(libc::SIGKILL)
     }
 
+    /// `Ok` if strace's SIGKILL ended the process; otherwise the point was
+    /// never reached, which is a failure of the test's aim, said as one.
+    fn killed_at_the_point(&self) -> Result<(), String> {
+        if self.killed() {
+            return Ok(());
+        }
+        Err(format!(
+            "not killed: the point was not reached ({}; {}{})",
+            self.describe(),
+            self.stdout,
+            self.stderr.trim_end()
+        ))
+    }
+
     /// `panicked`, `RUST_BACKTRACE` or a backtrace on stderr.
     fn panicked(&self) -> bool {
         let e = self.stderr.to_lowercase();
@@ -528,16 +542,9 @@ fn kill_the_big_import(shares: &[f64], commit_points: &[(&str, &str, usize)], co
             let ended = under_strace(&setup.l, &args, &["import", s(&file)], &out, &err);
             let point = format!("SIGKILL at {syscall} #{nth} of {name} (strace), after {:.1?}", t.elapsed());
             points += 1;
-            let judged = if ended.killed() {
+            let judged = ended.killed_at_the_point().and_then(|()| {
                 setup.all_or_nothing(added()).map(|whole| if whole { "whole import" } else { "as before" }.to_owned())
-            } else {
-                Err(format!(
-                    "not killed: the point was not reached ({}; {}{})",
-                    ended.describe(),
-                    ended.stdout,
-                    ended.stderr.trim_end()
-                ))
-            };
+            });
             eprintln!("{point}: {judged:?}");
             if let Err(why) = judged {
                 failures.push(format!("{point}: {why}"));
@@ -619,16 +626,7 @@ fn an_import_with_a_bad_line_near_its_end_killed_or_refused_leaves_the_ledger_as
         let args = strace_kill("write", 1, std::slice::from_ref(&err));
         let ended = under_strace(&setup.l, &args, &["import", s(&file)], &out, &err);
         let point = format!("SIGKILL as it writes its refusal to stderr (strace), after {:.1?}", t.elapsed());
-        let judged = if ended.killed() {
-            setup.as_before()
-        } else {
-            Err(format!(
-                "not killed: the point was not reached ({}; {}{})",
-                ended.describe(),
-                ended.stdout,
-                ended.stderr.trim_end()
-            ))
-        };
+        let judged = ended.killed_at_the_point().and_then(|()| setup.as_before());
         eprintln!("{point}: {judged:?}");
         if let Err(why) = judged {
             failures.push(format!("{point}: {why}"));
@@ -848,16 +846,9 @@ fn an_append_killed_at_each_step_of_its_commit_is_all_or_nothing() {
         let args = strace_kill(call, nth, &paths);
         let ended = under_strace(&setup.l, &args, &["append", APPEND], &out, &err);
         let point = format!("SIGKILL at {call} #{nth}");
-        let judged = if ended.killed() {
-            setup.all_or_nothing(&added).map(|whole| if whole { "recorded" } else { "as before" })
-        } else {
-            Err(format!(
-                "not killed: the point was not reached ({}; {}{})",
-                ended.describe(),
-                ended.stdout,
-                ended.stderr.trim_end()
-            ))
-        };
+        let judged = ended
+            .killed_at_the_point()
+            .and_then(|()| setup.all_or_nothing(&added).map(|whole| if whole { "recorded" } else { "as before" }));
         eprintln!("{point}: {judged:?}");
         match judged {
             Ok("as before") => as_before += 1,
