@@ -15,13 +15,9 @@
 //! the command line; `src/main.rs` and `src/cli/` do that. See ARCHITECTURE.md.
 
 pub mod audit;
-pub mod canonical;
-pub mod date;
-pub mod envelope;
 pub mod error;
-pub mod event;
-pub mod id;
 pub mod ledger;
+pub mod model;
 pub mod projection;
 pub mod store;
 pub mod timeline;

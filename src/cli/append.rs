@@ -5,9 +5,9 @@ use std::io::Read;
 use clap::Args;
 use serde_json::{Map, Value, json};
 
-use accord::envelope::Head;
-use accord::event::Event;
 use accord::ledger::{Ledger, MAX_EVENT_BYTES, Outcome};
+use accord::model::envelope::Head;
+use accord::model::event::Event;
 use accord::{Error, ErrorKind};
 
 use super::{Context, Out, emit, interrupt};

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use accord::Error;
 use accord::audit;
-use accord::envelope::Head;
-use accord::id::OrgId;
+use accord::model::envelope::Head;
+use accord::model::id::OrgId;
 
 use super::{Context, Out, emit, render};
 

@@ -5,8 +5,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use accord::Error;
-use accord::id::{OrgId, parse_event_id};
 use accord::ledger::Ledger;
+use accord::model::id::{OrgId, parse_event_id};
 use accord::store::{decode, os_reason};
 
 use super::{Context, Out, emit, render};

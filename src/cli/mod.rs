@@ -125,7 +125,7 @@ impl ViewArgs {
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) {
             return Ok(AsOf::Time(t.with_timezone(&chrono::Utc)));
         }
-        let day = accord::date::Day::parse(t).map_err(|_| {
+        let day = accord::model::date::Day::parse(t).map_err(|_| {
             Error::rejected(format!(
                 "--known-at {} is neither an RFC 3339 time nor a day (YYYY-MM-DD)",
                 accord::error::quote(t)

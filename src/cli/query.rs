@@ -3,9 +3,9 @@
 use serde_json::json;
 
 use accord::Error;
-use accord::date::Day;
-use accord::id::{OrgId, PartyId};
 use accord::ledger::{Ledger, OrgRecord};
+use accord::model::date::Day;
+use accord::model::id::{OrgId, PartyId};
 use accord::projection;
 
 use super::{Context, Out, ViewArgs, emit, render};
@@ -154,7 +154,7 @@ fn org_row(ledger: &Ledger, org: &OrgId, upto: u64, today: Day) -> Result<Option
         Some(env) => (
             env.event.date.map(|d| d.to_string()),
             match &env.event.kind {
-                accord::event::EventKind::Founding { name, .. } => name.clone(),
+                accord::model::event::EventKind::Founding { name, .. } => name.clone(),
                 _ => None,
             },
         ),

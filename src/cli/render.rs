@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use accord::envelope::Envelope;
-use accord::event::{Event, EventKind};
-use accord::id::PartyId;
+use accord::model::envelope::Envelope;
+use accord::model::event::{Event, EventKind};
+use accord::model::id::PartyId;
 use accord::projection::{Diff, Members};
 
 fn parties(members: &[PartyId]) -> String {

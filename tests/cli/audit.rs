@@ -117,7 +117,7 @@ fn set_id(db: &sled::Db, id: &str, seq: u64) {
 
 /// The org-copy chunks of `org`.
 fn org_chunks(db: &sled::Db, org: &str) -> Vec<(sled::IVec, Packed)> {
-    let org = accord::id::OrgId::parse(org).expect("org id");
+    let org = accord::model::id::OrgId::parse(org).expect("org id");
     db.scan_prefix(org_prefix(&org))
         .map(|kv| {
             let (k, v) = kv.expect("sled read");
@@ -129,7 +129,7 @@ fn org_chunks(db: &sled::Db, org: &str) -> Vec<(sled::IVec, Packed)> {
 /// Removes the org copy of `seq` from `org`'s chunks (re-keying a chunk
 /// whose first entry goes).
 fn remove_org_copy(db: &sled::Db, org: &str, seq: u64) {
-    let id = accord::id::OrgId::parse(org).expect("org id");
+    let id = accord::model::id::OrgId::parse(org).expect("org id");
     for (key, mut entries) in org_chunks(db, org) {
         let before = entries.len();
         entries.retain(|(q, _)| *q != seq);
@@ -144,7 +144,7 @@ fn remove_org_copy(db: &sled::Db, org: &str, seq: u64) {
 
 /// Adds an org copy of `seq` (with these bytes) under `org`, in a chunk of its own.
 fn add_org_copy(db: &sled::Db, org: &str, seq: u64, bytes: &[u8]) {
-    let id = accord::id::OrgId::parse(org).expect("org id");
+    let id = accord::model::id::OrgId::parse(org).expect("org id");
     put_packed(db, &org_chunk_key(&id, seq), &vec![(seq, bytes.to_vec())]);
 }
 
@@ -155,14 +155,14 @@ fn stored(db: &sled::Db, seq: u64) -> Value {
 
 /// Canonical JSON, as accord stores envelopes.
 fn canonical(v: &Value) -> String {
-    accord::canonical::to_canonical_string(v)
+    accord::model::canonical::to_canonical_string(v)
 }
 
 /// Gives an envelope the hash of its (changed) content.
 fn reseal(mut env: Value) -> Value {
     let map = env.as_object_mut().expect("object");
     map.remove("hash");
-    let hash = accord::canonical::sha256_hex(&Value::Object(map.clone()));
+    let hash = accord::model::canonical::sha256_hex(&Value::Object(map.clone()));
     map.insert("hash".into(), Value::String(hash));
     env
 }

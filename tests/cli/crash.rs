@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use accord::event::Event;
+use accord::model::event::Event;
 
 use crate::support::*;
 

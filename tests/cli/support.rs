@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use accord::date::Day;
+use accord::model::date::Day;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_accord");
 

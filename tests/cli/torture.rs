@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use accord::date::{Day, EffectiveDate};
-use accord::event::{Event, TYPES};
+use accord::model::date::{Day, EffectiveDate};
+use accord::model::event::{Event, TYPES};
 
 use crate::support::*;
 
@@ -43,7 +43,12 @@ fn check_export(export: &str) -> Vec<String> {
         );
         assert_eq!(map.get("prev").and_then(Value::as_str), Some(prev.as_str()), "broken chain at seq {}", i + 1);
         let Some(Value::String(hash)) = map.remove("hash") else { panic!("no hash at seq {}", i + 1) };
-        assert_eq!(accord::canonical::sha256_hex(&Value::Object(map.clone())), hash, "wrong hash at seq {}", i + 1);
+        assert_eq!(
+            accord::model::canonical::sha256_hex(&Value::Object(map.clone())),
+            hash,
+            "wrong hash at seq {}",
+            i + 1
+        );
         let id = map.get("id").and_then(Value::as_str).expect("id").to_owned();
         assert!(seen.insert(id.clone()), "event {id} appears twice (second at seq {})", i + 1);
         ids.push(id);

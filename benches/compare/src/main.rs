@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use accord::canonical;
-use accord::event::Event;
+use accord::model::canonical;
+use accord::model::event::Event;
 use serde_json::{Value, json};
 
 const BATCH: usize = 512;
@@ -395,8 +395,8 @@ fn in_process_members(ledger: &Path, org: &str) -> Res<(Duration, Duration)> {
     let l = accord::ledger::Ledger::open(ledger, &accord::store::Options::new(Duration::from_secs(10), false))
         .map_err(|e| e.to_string())?;
     let open = t.elapsed();
-    let org = accord::id::OrgId::parse(org).map_err(|e| e.to_string())?;
-    let day = accord::date::Day::parse(QUERY_DAY).map_err(|e| e.to_string())?;
+    let org = accord::model::id::OrgId::parse(org).map_err(|e| e.to_string())?;
+    let day = accord::model::date::Day::parse(QUERY_DAY).map_err(|e| e.to_string())?;
     let mut times = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();

@@ -11,10 +11,10 @@ use std::fmt;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::canonical;
-use crate::date::EffectiveDate;
 use crate::error::{Error, Result, quote};
-use crate::id::{OrgId, PartyId, parse_event_id};
+use crate::model::canonical;
+use crate::model::date::EffectiveDate;
+use crate::model::id::{OrgId, PartyId, parse_event_id};
 
 /// The namespace of derived event ids: UUID v5 of the URL `urn:accord:event`.
 /// Changing it would change every derived id, so it is fixed forever.

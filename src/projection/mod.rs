@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::date::Day;
-use crate::id::{OrgId, PartyId};
 use crate::ledger::OrgRecord;
+use crate::model::date::Day;
+use crate::model::id::{OrgId, PartyId};
 use crate::timeline::{Action, Standing, Step};
 
 /// A party's status on one day.
@@ -206,7 +206,7 @@ pub fn diff(record: &OrgRecord, from: Day, to: Day) -> Diff {
 
 /// The org's events that count, in timeline order; with `member`, only those
 /// that name it (and the org-wide founding and dissolution).
-pub fn history<'a>(record: &'a OrgRecord, member: Option<&PartyId>) -> Vec<&'a crate::envelope::Recorded> {
+pub fn history<'a>(record: &'a OrgRecord, member: Option<&PartyId>) -> Vec<&'a crate::model::envelope::Recorded> {
     record
         .timeline
         .steps()

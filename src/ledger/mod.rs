@@ -17,12 +17,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::envelope::{
+use crate::error::{Error, Result};
+use crate::model::envelope::{
     Envelope, GENESIS, Head, Recorded, Scratch, Sealed, format_time, looks_like_envelope, parse_time,
 };
-use crate::error::{Error, Result};
-use crate::event::{Event, EventKind, parse_json};
-use crate::id::OrgId;
+use crate::model::event::{Event, EventKind, parse_json};
+use crate::model::id::OrgId;
 use crate::store::{HEAD_FILE, Options, Packed, Store, decode_copy};
 use crate::timeline::{Change, Step, Tail, Timeline};
 

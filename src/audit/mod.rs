@@ -25,16 +25,13 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::BufRead;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::canonical;
-use crate::envelope::{Envelope, Head, Scratch, Sealed, is_hash};
 use crate::error::{Error, Result};
-use crate::event::EventKind;
-use crate::id::{OrgId, PartyId};
 use crate::ledger::counting_steps;
+use crate::model::envelope::{Envelope, Head, Scratch, Sealed, read_envelope};
+use crate::model::event::EventKind;
+use crate::model::id::{OrgId, PartyId};
 use crate::store::{Entry, HEAD_FILE, Store, Unpacked, id_bucket};
 use crate::timeline::{Change, OrgState, Step, Tail, Timeline};
 
@@ -246,126 +243,6 @@ impl Verifier {
             )));
         }
         Ok((Report { events: self.head.seq, head: self.head }, self.ids))
-    }
-}
-
-/// Reads one envelope from its bytes, the checks that need no other
-/// envelope: JSON, hash, form (`exact`: the bytes must be the canonical JSON,
-/// as accord stores it), ids as accord writes them, decoding. `seq` is the
-/// position it should have, for messages. `buf` is scratch space.
-pub fn read_envelope(bytes: &[u8], seq: u64, exact: bool, buf: &mut Vec<u8>) -> Result<Envelope> {
-    let fail = |why: String| Error::integrity(format!("seq {seq}: {why}"));
-    let value: Value = if exact {
-        // Exact canonical bytes (checked below) cannot give a key twice.
-        serde_json::from_slice(bytes).ok()
-    } else {
-        // An export line may be spelled otherwise, but a key given twice
-        // would let the hashed value differ from what another reader sees.
-        let text = std::str::from_utf8(bytes).ok();
-        let value = text.and_then(|text| crate::event::parse_json_keys(text).ok());
-        // So would a number the canonical form does not keep: accord never
-        // writes one (and import refuses it).
-        if let (Some(_), Some(what)) = (&value, text.and_then(crate::event::inexact_number)) {
-            return Err(fail(format!("{what}, and accord never writes such a number: it was altered")));
-        }
-        value
-    }
-    .ok_or_else(|| {
-        fail("the envelope is not valid JSON (or gives a key twice): it was altered or damaged".to_owned())
-    })?;
-    let Value::Object(mut map) = value else {
-        return Err(fail("the envelope is not a JSON object".to_owned()));
-    };
-    let hash = match map.remove("hash") {
-        Some(Value::String(hash)) if is_hash(&hash) => hash,
-        Some(_) => return Err(fail("the envelope's `hash` is not 64 lowercase hex digits".to_owned())),
-        None => return Err(fail("the envelope has no `hash`".to_owned())),
-    };
-    // The hash is checked over the content as given, before decoding
-    // could normalize anything.
-    let hashed = canonical_with_hash(&map, &hash, buf);
-    if hashed != hash {
-        return Err(fail(format!(
-            "the hash does not match the content: the event was altered (its content hashes to {hashed})"
-        )));
-    }
-    if exact && buf.as_slice() != bytes {
-        return Err(fail(
-            "the stored bytes are not the canonical JSON of the envelope, as accord writes it: they were altered"
-                .to_owned(),
-        ));
-    }
-    // Decoding writes ids in lowercase; one written otherwise was not written by accord.
-    for key in ["id", "supersedes", "retracts"] {
-        if let Some(Value::String(s)) = map.get(key)
-            && s.bytes().any(|b| b.is_ascii_uppercase())
-        {
-            return Err(fail(format!("the envelope's `{key}` is not in lowercase, as accord writes ids")));
-        }
-    }
-    map.insert("hash".into(), Value::String(hash));
-    Envelope::from_value(Value::Object(map)).map_err(|e| fail(format!("the envelope does not decode as an event: {e}")))
-}
-
-/// Writes the canonical JSON (RFC 8785) of `map` plus the member `"hash"`
-/// into `out`, and returns the lowercase hex SHA-256 of the canonical JSON of
-/// `map` alone, which is the same text without that member: one
-/// serialization gives both the stored form and the hashed one.
-fn canonical_with_hash(map: &Map<String, Value>, hash: &str, out: &mut Vec<u8>) -> String {
-    let mut members: Vec<(&str, Option<&Value>)> = Vec::with_capacity(map.len() + 1);
-    members.extend(map.iter().map(|(k, v)| (k.as_str(), Some(v))));
-    members.push(("hash", None));
-    // Keys in UTF-16 code unit order, which is byte order unless a key holds
-    // a character above U+FFFF (its UTF-8 starts with a byte of 0xF0 or more).
-    if members.iter().any(|(k, _)| k.bytes().any(|b| b >= 0xF0)) {
-        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-    } else {
-        members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    }
-    out.clear();
-    out.push(b'{');
-    // The bytes of the `hash` member, with the comma that joins it to a neighbour.
-    let mut cut = (1, 1);
-    for (i, (key, value)) in members.iter().enumerate() {
-        let start = out.len();
-        if i > 0 {
-            out.push(b',');
-        }
-        write_key(key, out);
-        out.push(b':');
-        match value {
-            Some(v) => canonical::write_canonical(v, out),
-            None => {
-                out.push(b'"');
-                out.extend_from_slice(hash.as_bytes());
-                out.push(b'"');
-                // First member: drop the comma after it instead of before.
-                cut = if i == 0 { (start, out.len() + usize::from(members.len() > 1)) } else { (start, out.len()) };
-            }
-        }
-    }
-    out.push(b'}');
-    let mut sha = Sha256::new();
-    sha.update(&out[..cut.0]);
-    sha.update(&out[cut.1..]);
-    let digest = sha.finalize();
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for &b in digest.iter() {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    hex
-}
-
-/// Writes an object key as a canonical JSON string.
-fn write_key(key: &str, out: &mut Vec<u8>) {
-    if key.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.push(b'"');
-    } else {
-        canonical::write_canonical(&Value::String(key.to_owned()), out);
     }
 }
 
@@ -1055,52 +932,13 @@ pub fn replay(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::Value;
     use serde_json::json;
-
-    /// `canonical_with_hash` must agree with the canonical module: the whole
-    /// form with `hash`, and the hash of the form without it.
-    fn agrees(map: &Map<String, Value>) {
-        let hash = "ab".repeat(32);
-        let mut buf = Vec::new();
-        let hashed = canonical_with_hash(map, &hash, &mut buf);
-        assert_eq!(hashed, canonical::sha256_hex(&Value::Object(map.clone())));
-        let mut with = map.clone();
-        with.insert("hash".into(), Value::String(hash));
-        assert_eq!(String::from_utf8(buf).unwrap(), canonical::to_canonical_string(&Value::Object(with)));
-    }
-
-    #[test]
-    fn the_hash_member_is_cut_out_wherever_it_sorts() {
-        for v in [
-            json!({}),
-            json!({"a": 1}),
-            json!({"z": 1}),
-            json!({"a": 1, "z": [1.5, "x", null]}),
-            json!({"id": "x", "org": "isa", "seq": 3, "prev": "0", "date": "2019"}),
-            json!({"\u{10000}": 1, "\u{e000}": 2, "h": {"b": 1, "a": 2}, "quote\"d": "\n"}),
-            json!({"hash2": 1, "has": 2, "hasg": 3, "hasi": 4}),
-        ] {
-            agrees(v.as_object().unwrap());
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn any_object_agrees(map in prop::collection::btree_map(".{0,6}", prop_oneof![
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
-            ".{0,8}".prop_map(Value::from),
-        ], 0..8)) {
-            let mut m: Map<String, Value> = map.into_iter().collect();
-            m.remove("hash");
-            agrees(&m);
-        }
-    }
 
     // -----------------------------------------------------------------------
     // The fast pass against the exact one
 
-    use crate::event::Event;
+    use crate::model::event::Event;
     use crate::store::Options;
     use std::time::Duration;
 
@@ -1115,7 +953,7 @@ mod tests {
 
     fn event_of(plan: &Plan, i: usize, ids: &[Uuid]) -> Value {
         let (org, kind, date, parties, target) = plan;
-        let kind = crate::event::TYPES[*kind];
+        let kind = crate::model::event::TYPES[*kind];
         let mut members: Vec<&str> = parties.iter().map(|&p| PARTIES[p]).collect();
         members.dedup();
         if members.is_empty() {
@@ -1156,7 +994,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l");
         let store = Store::open(&path, &Options::new(Duration::from_secs(5), true)).unwrap();
-        let mut prev = crate::envelope::GENESIS.to_owned();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
         let mut envs = Vec::new();
         for (i, e) in events.iter().enumerate() {
             let event = Event::from_value(e.clone()).unwrap();
@@ -1307,7 +1145,7 @@ mod tests {
         let ledger =
             crate::ledger::Ledger::open(&dir.path().join("l"), &Options::new(Duration::from_secs(5), true)).unwrap();
         let mut recorder = ledger.recorder("t").unwrap();
-        for line in include_str!("../events/isa.ndjson").lines() {
+        for line in include_str!("../../events/isa.ndjson").lines() {
             recorder.record_line(line).unwrap();
         }
         for i in 0..300 {

@@ -46,9 +46,9 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::envelope::{Envelope, Head, Recorded};
 use crate::error::{Error, ErrorKind, Result};
-use crate::id::OrgId;
+use crate::model::envelope::{Envelope, Head, Recorded};
+use crate::model::id::OrgId;
 
 pub const FORMAT_KEY: &[u8] = b"Mformat";
 pub const INDEXED_KEY: &[u8] = b"Mindexed";
@@ -515,7 +515,7 @@ impl Store {
     /// damaged log short, silently; the marker makes that an error.
     fn check_head_marker(&self, last: Option<&Envelope>) -> Result<()> {
         let dir = self.dir.display();
-        let (seq, hash) = last.map_or((0, crate::envelope::GENESIS), |e| (e.seq, e.hash.as_str()));
+        let (seq, hash) = last.map_or((0, crate::model::envelope::GENESIS), |e| (e.seq, e.hash.as_str()));
         let check = "check the log against a checkpoint you kept (`accord audit verify --checkpoint SEQ:HASH`, \
                      which restores the marker if the log verifies)";
         let Some(marker) = self.head_marker()? else {
@@ -561,7 +561,7 @@ impl Store {
         };
         let value: serde_json::Value = serde_json::from_slice(&text).map_err(|_| damaged())?;
         let seq = value.get("seq").and_then(serde_json::Value::as_u64).ok_or_else(damaged)?;
-        let hash = value.get("hash").and_then(serde_json::Value::as_str).filter(|h| crate::envelope::is_hash(h));
+        let hash = value.get("hash").and_then(serde_json::Value::as_str).filter(|h| crate::model::envelope::is_hash(h));
         Ok(Some(Head { seq, hash: hash.ok_or_else(damaged)?.to_owned() }))
     }
 
@@ -582,7 +582,8 @@ impl Store {
     fn recording(&self) -> Result<Option<Head>> {
         let Some(value) = self.db.get(RECORDING_KEY).map_err(|e| self.err(&e))? else { return Ok(None) };
         let seq = value.get(..8).and_then(seq_from);
-        let hash = value.get(8..).and_then(|h| std::str::from_utf8(h).ok()).filter(|h| crate::envelope::is_hash(h));
+        let hash =
+            value.get(8..).and_then(|h| std::str::from_utf8(h).ok()).filter(|h| crate::model::envelope::is_hash(h));
         match (seq, hash) {
             (Some(seq), Some(hash)) => Ok(Some(Head { seq, hash: hash.to_owned() })),
             _ => Err(Error::integrity(format!(
@@ -1235,7 +1236,7 @@ fn acquire_lock(dir: &Path, wait: Duration) -> Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
+    use crate::model::event::Event;
 
     fn options() -> Options {
         Options::new(Duration::from_secs(5), true)
@@ -1272,7 +1273,7 @@ mod tests {
     fn events_written_but_never_indexed_are_indexed_on_the_next_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l");
-        let mut prev = crate::envelope::GENESIS.to_owned();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
         let envs = envelopes(1, 150, &mut prev);
         {
             let store = Store::open(&path, &options()).unwrap();
@@ -1301,7 +1302,7 @@ mod tests {
     fn an_abort_restores_the_tree_exactly() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("l"), &options()).unwrap();
-        let mut prev = crate::envelope::GENESIS.to_owned();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
         let envs = envelopes(1, 200, &mut prev);
         store.write(&Head::empty(), &envs[..100]).unwrap();
         store.commit().unwrap();
@@ -1324,7 +1325,7 @@ mod tests {
     /// the commit point) the committed ones.
     #[test]
     fn an_open_finishes_or_undoes_a_command_that_died() {
-        let mut prev = crate::envelope::GENESIS.to_owned();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
         let envs = envelopes(1, 300, &mut prev);
         let start = head_of(&envs[99]);
         let end = head_of(&envs[299]);
@@ -1373,7 +1374,7 @@ mod tests {
     fn a_head_marker_that_names_neither_head_is_damage() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l");
-        let mut prev = crate::envelope::GENESIS.to_owned();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
         let envs = envelopes(1, 200, &mut prev);
         {
             let store = Store::open(&path, &options()).unwrap();

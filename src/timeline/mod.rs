@@ -10,9 +10,9 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::date::{Day, EffectiveDate};
-use crate::event::{Event, EventKind, Status};
-use crate::id::PartyId;
+use crate::model::date::{Day, EffectiveDate};
+use crate::model::event::{Event, EventKind, Status};
+use crate::model::id::PartyId;
 
 /// What an event does to membership, without its descriptive fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -464,7 +464,7 @@ mod tests {
     const LOG: u64 = u64::MAX;
 
     fn step(seq: u64, date: &str, action: Action) -> Step {
-        let d = crate::date::EffectiveDate::parse(date).unwrap();
+        let d = crate::model::date::EffectiveDate::parse(date).unwrap();
         Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
     }
     fn p(ids: &[&str]) -> Vec<PartyId> {
