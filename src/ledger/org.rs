@@ -1,0 +1,111 @@
+//! An org as the log stood at one position: its events and its timeline.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::envelope::{Recorded, Scratch, Sealed};
+use crate::model::event::{Event, EventKind};
+use crate::model::id::OrgId;
+use crate::store::{Packed, decode_copy};
+use crate::timeline::{Step, Timeline};
+
+/// An org as the log stood at one position.
+///
+/// Its timeline is read straight from the org copies' canonical bytes
+/// ([`Sealed::read_recorded`]); each event is decoded whole only when asked
+/// for ([`OrgRecord::event`]). `members` needs the timeline alone.
+pub struct OrgRecord {
+    pub org: OrgId,
+    pub upto: u64,
+    pub timeline: Timeline,
+    /// Every event of the org up to `upto`, in log order, corrections
+    /// included, as the org index keeps them: seq and canonical JSON.
+    copies: Packed,
+    decoded: Vec<OnceCell<Recorded>>,
+    by_id: HashMap<Uuid, usize>,
+}
+
+impl OrgRecord {
+    pub(crate) fn new(org: OrgId, upto: u64, copies: Packed) -> Result<OrgRecord> {
+        let decoded: Vec<OnceCell<Recorded>> = copies.iter().map(|_| OnceCell::new()).collect();
+        let mut scratch = Scratch::default();
+        let mut fast = Vec::with_capacity(copies.len());
+        for (seq, bytes) in &copies {
+            match Sealed::read_recorded(bytes, &mut scratch) {
+                Some(s) if s.seq == *seq && s.org == org.as_str() => fast.push((s.id, s.target, s.step)),
+                _ => break,
+            }
+        }
+        let (ids, steps): (Vec<Uuid>, Vec<Step>) = if fast.len() == copies.len() {
+            (fast.iter().map(|(id, _, _)| *id).collect(), counting(fast.into_iter().map(|(_, t, s)| (t, s))))
+        } else {
+            // Not in the form accord writes: the general way, which says what is wrong.
+            let records: Vec<Recorded> =
+                copies.iter().map(|(seq, bytes)| decode_copy(&org, *seq, bytes)).collect::<Result<_>>()?;
+            let steps = counting_steps(records.iter().map(|r| (r.seq, &r.event)));
+            let ids = records.iter().map(|r| r.event.id).collect();
+            for (cell, record) in decoded.iter().zip(records) {
+                let _ = cell.set(record);
+            }
+            (ids, steps)
+        };
+        let timeline = recorded_timeline(&org, steps)?;
+        let by_id = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
+        Ok(OrgRecord { org, upto, timeline, copies, decoded, by_id })
+    }
+
+    /// Whether the org had no event as of `upto`.
+    pub fn is_empty(&self) -> bool {
+        self.copies.is_empty()
+    }
+
+    /// The event with this id, if it is the org's, decoded on first use.
+    pub fn event(&self, id: &Uuid) -> Option<&Recorded> {
+        let &i = self.by_id.get(id)?;
+        if let Some(recorded) = self.decoded[i].get() {
+            return Some(recorded);
+        }
+        // The fast reader accepted these bytes, so the general way does too.
+        let (seq, bytes) = &self.copies[i];
+        let recorded = decode_copy(&self.org, *seq, bytes).ok()?;
+        Some(self.decoded[i].get_or_init(|| recorded))
+    }
+}
+
+/// The steps of the events that count, given an org's events in log order.
+pub fn counting_steps<'a>(events: impl Iterator<Item = (u64, &'a Event)>) -> Vec<Step> {
+    counting(events.map(|(seq, event)| {
+        let target = match &event.kind {
+            EventKind::Retraction { retracts, .. } => Some(*retracts),
+            _ => event.supersedes,
+        };
+        (target, Step::of(seq, event))
+    }))
+}
+
+/// The steps that count, given each event's target (the event it retracts
+/// or supersedes) and step, in log order.
+fn counting(events: impl Iterator<Item = (Option<Uuid>, Option<Step>)>) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for (target, step) in events {
+        if let Some(target) = target {
+            steps.retain(|s| s.id != target);
+        }
+        steps.extend(step);
+    }
+    steps
+}
+
+pub(super) fn timeline_of<'a>(org: &OrgId, events: impl Iterator<Item = (u64, &'a Event)>) -> Result<Timeline> {
+    recorded_timeline(org, counting_steps(events))
+}
+
+/// The timeline of steps read from the store, which must keep the rules.
+fn recorded_timeline(org: &OrgId, steps: Vec<Step>) -> Result<Timeline> {
+    Timeline::build(steps).map_err(|why| {
+        Error::integrity(format!("the recorded timeline of org `{org}` breaks a rule ({why}): the log was altered"))
+    })
+}
