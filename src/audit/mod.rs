@@ -20,6 +20,9 @@
 //! form, and each line that is not (or does not verify) is checked again the
 //! general way, which explains what is wrong.
 
+mod error;
+pub use error::Error as AuditError;
+
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::BufRead;

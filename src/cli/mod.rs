@@ -263,7 +263,7 @@ fn usage_sentence(e: &clap::Error) -> String {
 
 pub fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
-        ErrorKind::Rejected | ErrorKind::Io => 1,
+        ErrorKind::Invalid | ErrorKind::RuleBroken | ErrorKind::Conflict | ErrorKind::NotFound | ErrorKind::Io => 1,
         ErrorKind::Usage => 2,
         ErrorKind::Integrity => 3,
         ErrorKind::Busy => 4,

@@ -9,6 +9,9 @@
 //! batches that nothing reads: the next open of the ledger removes them
 //! ([`Store::commit`] has the protocol).
 
+mod error;
+pub use error::Error as LedgerError;
+
 use std::path::Path;
 
 use chrono::{DateTime, Utc};

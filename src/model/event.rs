@@ -808,7 +808,7 @@ mod tests {
             let err = parse(&text).expect_err(&text);
             assert!(err.message().contains(expected), "{text}: {err}");
             assert!(err.message().ends_with(": quote it as a string"), "{text}: {err}");
-            assert_eq!(err.kind(), crate::ErrorKind::Rejected);
+            assert_eq!(err.kind(), crate::ErrorKind::Invalid);
         }
         // Where there is no field to name.
         assert_eq!(

@@ -3,5 +3,7 @@
 pub mod canonical;
 pub mod date;
 pub mod envelope;
+mod error;
 pub mod event;
 pub mod id;
+pub use error::Error as ModelError;

@@ -36,6 +36,9 @@
 //! ARCHITECTURE.md). The store knows nothing of the rules: it keeps bytes
 //! and indexes.
 
+mod error;
+pub use error::Error as StoreError;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -1394,7 +1397,7 @@ mod tests {
         let read = Options::new(Duration::from_secs(1), false);
         for path in [dir.path().join("absent"), dir.path().to_owned()] {
             let e = Store::open(&path, &read).err().unwrap();
-            assert_eq!(e.kind(), ErrorKind::Rejected);
+            assert_eq!(e.kind(), ErrorKind::Invalid);
             assert!(e.message().starts_with("there is no ledger at"), "{e}");
         }
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");

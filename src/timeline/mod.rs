@@ -6,6 +6,9 @@
 //! the state the steps before it left. The timeline holds compact [`Step`]s,
 //! not whole events, so an import can keep every touched org in memory.
 
+mod error;
+pub use error::RuleError;
+
 use std::collections::HashMap;
 
 use uuid::Uuid;
