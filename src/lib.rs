@@ -2,17 +2,20 @@
 //!
 //! # Layout
 //!
-//! - [`date`], [`id`], [`event`]: the domain's values, which can only be valid.
-//! - [`canonical`]: RFC 8785 canonical JSON and SHA-256, for ids and hashes.
-//! - [`envelope`]: a recorded event with its place in the hash chain.
-//! - [`timeline`]: an org's events in effective order, and the rules.
-//! - [`projection`]: members on a day (with uncertainty), history, diff.
-//! - [`store`]: the sled database: keys, values, batches, durability, locking.
-//! - [`ledger`]: recording under the rules, and reading views of the log.
-//! - [`audit`]: verification of a ledger or an export.
+//! Rooms with one job each; ARCHITECTURE.md (at the repository's root) has
+//! the map, the entry points and each room's invariant, and docs/design.md
+//! the on-disk format, the commit protocol and the audit.
+//!
+//! - [`model`]: dates, ids, events and their schema, canonical JSON, envelopes and their readers.
+//! - [`timeline`]: an org's events in effective order, the rules, and which events count.
+//! - [`projection`]: pure functions of a timeline: members on a day with uncertainty, diff, history.
+//! - [`store`]: bytes on disk (sled): keys, packed blocks, indexes, lock, head marker, commit and recovery.
+//! - [`ledger`]: the façade ([`ledger::Ledger`] and its `Recorder`): the only thing the command line uses.
+//! - [`audit`]: verification of a ledger or an export, and replay.
+//! - [`error`]: [`Error`], one enum per room inside, and the [`ErrorKind`] that decides the exit code.
 //!
 //! The library never prints, never reads the environment and knows nothing of
-//! the command line; `src/main.rs` and `src/cli/` do that. See ARCHITECTURE.md.
+//! the command line; `src/main.rs` and `src/cli/` do that.
 
 pub mod audit;
 pub mod error;
