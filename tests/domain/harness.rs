@@ -43,7 +43,7 @@ pub fn given(log: &str) -> Given {
     for line in log.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let seq = g.events.len() as u64 + 1;
         let event = parse(line, seq);
-        if let Err(why) = g.check(&event, seq) {
+        if let Err(why) = g.check(&event, seq, seq - 1) {
             panic!("given line {seq} breaks a rule: {why}\n  {line}");
         }
         g.events.push(event);
@@ -54,11 +54,10 @@ pub fn given(log: &str) -> Given {
 }
 
 impl Given {
-    /// Checks `event` (seq `seq`, every earlier one recorded) against the
-    /// timeline, and applies it if it keeps every rule. The refusal is the
-    /// timeline's sentence, ids written `@n`.
-    fn check(&mut self, event: &Event, seq: u64) -> Result<(), String> {
-        let recorded = seq - 1;
+    /// Checks `event` (seq `seq`; the log's head before its command is
+    /// `recorded`) against the timeline, and applies it if it keeps every
+    /// rule. The refusal is the timeline's sentence, ids written `@n`.
+    fn check(&mut self, event: &Event, seq: u64, recorded: u64) -> Result<(), String> {
         let step = Step::of(seq, event);
         let target = match &event.kind {
             EventKind::Retraction { retracts, .. } => Some(*retracts),
@@ -131,10 +130,19 @@ impl Given {
 
     /// Checks one more event, recorded after the log; applied if accepted.
     pub fn when(&mut self, line: &str) -> Result<(), String> {
-        let seq = self.events.len() as u64 + 1;
-        let event = parse(line.trim(), seq);
-        self.check(&event, seq)?;
-        self.events.push(event);
+        self.import(line)
+    }
+
+    /// Checks the events of one import in turn: those before the one checked
+    /// are not in the log yet. Stops at the first refusal.
+    pub fn import(&mut self, lines: &str) -> Result<(), String> {
+        let recorded = self.events.len() as u64;
+        for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let seq = self.events.len() as u64 + 1;
+            let event = parse(line, seq);
+            self.check(&event, seq, recorded)?;
+            self.events.push(event);
+        }
         Ok(())
     }
 }
