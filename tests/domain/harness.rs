@@ -1,23 +1,4 @@
-//! Given events, on a day, then readings; given events, when one more, then refused or accepted.
-//!
-//! A log is compact JSON, one event a line, recorded in that order: line n is
-//! seq n. `org` may be left out (it is `t`), and so may `id`: line n's is
-//! `@n`. Any `"@n"` in a line stands for the event id
-//! `00000000-0000-0000-0000-<n, 12 digits>`, so corrections can name what
-//! they correct (`"supersedes":"@2"`, `"retracts":"@3"`), and the harness
-//! writes such ids back as `@n` in what it compares.
-//!
-//! A reading is written `PARTY=STATUS@EVENT` when certain (the event that
-//! gave the status; `A=none` for a party that never had another), and
-//! `PARTY~S1|S2…@EVENT` when uncertain (the possible statuses, none first,
-//! and the first event whose date leaves it open); parties in id order,
-//! separated by spaces.
-//!
-//! The log is replayed the way the recorder checks events: a correction
-//! replaces or removes its target, anything else is added; and each step
-//! must give the same answer through [`Tail::try_append`] (when it can
-//! answer) as through [`Timeline::apply`]. The timeline it leads to must
-//! equal the one [`Timeline::build`] makes of the events that count at once.
+//! The given/when/then harness: a log of compact JSON lines, replayed through the rules; readings on a day.
 
 use std::fmt::Display;
 
@@ -37,6 +18,17 @@ pub struct Given {
 }
 
 /// Replays `log`; panics if an event does not parse or breaks a rule.
+///
+/// A log is compact JSON, one event a line, recorded in that order: line n is
+/// seq n. `org` may be left out (it is `t`), and so may `id`: line n's is
+/// `@n`. Any `"@n"` in a line stands for the event id
+/// `00000000-0000-0000-0000-<n, 12 digits>`, so corrections can name what
+/// they correct (`"supersedes":"@2"`, `"retracts":"@3"`), and the harness
+/// writes such ids back as `@n` in what it compares.
+///
+/// Each event is checked as the recorder checks it (see [`Given::check`]),
+/// and the timeline the log leads to must equal the one [`Timeline::build`]
+/// makes at once of the events that count.
 #[track_caller]
 pub fn given(log: &str) -> Given {
     let mut g = Given { events: Vec::new(), timeline: Timeline::default() };
@@ -57,6 +49,11 @@ impl Given {
     /// Checks `event` (seq `seq`; the log's head before its command is
     /// `recorded`) against the timeline, and applies it if it keeps every
     /// rule. The refusal is the timeline's sentence, ids written `@n`.
+    ///
+    /// As the recorder does: a correction replaces or removes its target,
+    /// anything else is added; and when [`Tail::try_append`] can answer, it
+    /// must give the answer [`Timeline::apply`] gives. A refusal must leave
+    /// the timeline as it was.
     fn check(&mut self, event: &Event, seq: u64, recorded: u64) -> Result<(), String> {
         let step = Step::of(seq, event);
         let target = match &event.kind {
@@ -104,7 +101,11 @@ impl Given {
         steps
     }
 
-    /// Every party's reading on `day`, written as the module doc says.
+    /// Every party's reading on `day`: `PARTY=STATUS@EVENT` when certain (the
+    /// event that gave the status; `A=none` for a party that never had
+    /// another), `PARTY~S1|S2…@EVENT` when uncertain (the possible statuses,
+    /// none first, and the first event whose date leaves it open); parties in
+    /// id order, separated by spaces.
     pub fn on(&self, day: &str) -> String {
         let day = Day::parse(day).unwrap_or_else(|e| panic!("{day}: {e}"));
         let steps = self.timeline.steps();

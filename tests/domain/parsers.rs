@@ -1,5 +1,4 @@
-//! Property tests of the date and event parsers: whatever the text, no
-//! panic; what is accepted reads back the same; a refusal is one short line.
+//! Property tests of the date and event parsers: no panic, what is accepted reads back, a refusal is one line.
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};

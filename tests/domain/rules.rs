@@ -1,8 +1,8 @@
-//! The rules (SPEC §3): given events, when one more, then refused with this sentence, or accepted.
-//!
-//! The sentence is the timeline's; the recorder puts it after "EVENT breaks
-//! a rule of org `ORG`: ". Recorded events are named by seq, the event
-//! checked (and those earlier in the same import) by date.
+//! The rules (SPEC §3): given events, when one more, then refused with the timeline's sentence, or accepted.
+
+// The recorder puts the sentence after "EVENT breaks a rule of org `ORG`: ".
+// Recorded events are named by seq, the event checked (and those earlier in
+// the same import) by date.
 
 use crate::harness::{accepted, given, refused, then};
 
