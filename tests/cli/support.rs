@@ -168,19 +168,32 @@ pub fn verifies(l: &Ledger, when: &str) {
     assert_eq!(r.code, 0, "{when}: audit verify failed: {}{}", r.stderr, r.stdout);
 }
 
-/// Whether an outside program the tests drive (`strace`) is installed. If it
-/// is not, a test says so loudly and skips what needs it; but under `CI=true`
-/// a missing tool fails the test, so that CI never passes by skipping.
+/// Whether an outside program the tests drive (`strace`, `python3`) runs
+/// here. If it does not, the test says so loudly and skips what needs it;
+/// but under `CI=true` (or `CI=1`) a missing tool fails the test, so that CI
+/// never passes by skipping.
+///
+/// The notice is written to the process's stderr, not through `eprintln!`,
+/// which the test harness captures and shows only for a failing test: a
+/// skip must be seen when the test passes.
 pub fn tool_available(program: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false);
-    if found {
+    let runs = Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if runs {
         return true;
     }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     assert!(!ci, "{program} is not installed, and CI=true: install it (apt-get install {program})");
-    eprintln!("*** SKIPPED: {program} is not installed (apt-get install {program}); what needs it is not checked ***");
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let notice = format!(
+        "\n*** SKIPPED in {test}: {program} is not installed (apt-get install {program}); what needs it is not checked ***\n"
+    );
+    let _ = std::io::stderr().write_all(notice.as_bytes());
     false
 }
 

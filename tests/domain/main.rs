@@ -1,0 +1,7 @@
+//! Pure tests of the domain (rules, the uncertainty fold, parsers): no binary, no sled, milliseconds.
+
+mod harness;
+
+mod fold;
+mod parsers;
+mod rules;
