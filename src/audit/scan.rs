@@ -1,0 +1,366 @@
+//! The fast pass over a ledger: a reader thread, parser threads, and the chain, rules and tallies checked in log order.
+
+use std::collections::HashMap;
+use std::hash::RandomState;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use uuid::Uuid;
+
+use super::Report;
+use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
+use super::verifier::{Checkpoint, change_of};
+use crate::error::Result;
+use crate::ledger::counting_steps;
+use crate::model::envelope::{Head, Scratch, Sealed};
+use crate::model::id::OrgId;
+use crate::store::{Entry, Store, Unpacked, id_bucket};
+use crate::timeline::{Change, Step, Tail, Timeline};
+
+/// What the fast pass keeps of an org for the rules.
+enum OrgRules {
+    /// The end of its timeline: enough while each event sorts last.
+    Tail(Tail),
+    /// The whole timeline, once a correction or a back-dated event needed
+    /// it (read back from the store, then kept, as more are likely).
+    Whole(Timeline),
+}
+
+/// A log block as the reading thread hands it over: its first seq and envelopes.
+type ReadBlock = (u64, Unpacked);
+
+/// Threads that read envelopes (parse, hash) for the fast pass, block by block.
+const PARSERS: usize = 2;
+
+/// What the fast pass needs of an envelope, read by a parser thread: the
+/// checks that need no other envelope are done ([`Sealed::read`]: form,
+/// hash, decoding), the rest is left to the checking thread.
+struct Parsed {
+    seq: u64,
+    /// Hex, as stored (checked by [`Sealed::read`]).
+    hash: [u8; 64],
+    prev: [u8; 64],
+    recorded_at: String,
+    id: Uuid,
+    org: String,
+    target: Option<Uuid>,
+    step: Option<Step>,
+    /// [`copy_hash`] of the envelope's org copy.
+    copy: u64,
+}
+
+impl Parsed {
+    fn read(seq: u64, bytes: &[u8], key: &RandomState, scratch: &mut Scratch) -> Option<Parsed> {
+        let env = Sealed::read(bytes, scratch)?;
+        Some(Parsed {
+            seq: env.seq,
+            copy: copy_hash_of_envelope(key, seq, bytes, env.chain)?,
+            hash: env.hash.as_bytes().try_into().ok()?,
+            prev: env.prev.as_bytes().try_into().ok()?,
+            recorded_at: env.recorded_at.to_owned(),
+            id: env.id,
+            org: env.org.to_owned(),
+            target: env.target,
+            step: env.step,
+        })
+    }
+}
+
+/// A block as a parser hands it over: its first seq, and each envelope read
+/// (`None` if it is not as accord writes it).
+type ParsedBlock = (u64, Vec<(u64, Option<Parsed>)>);
+
+/// Reads (and unpacks) the log blocks in order, dealing them out to the
+/// parsers in turn, until they are gone.
+fn read_blocks(store: &Store, parsers: &[SyncSender<Result<ReadBlock>>]) {
+    for (block, tx) in store.block_spans(1).zip(parsers.iter().cycle()) {
+        let failed = block.is_err();
+        if tx.send(block).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Reads each envelope of the blocks it is dealt, in order, until the
+/// reader or the checking thread is gone.
+fn parse_blocks(blocks: Receiver<Result<ReadBlock>>, out: &SyncSender<Result<ParsedBlock>>, key: &RandomState) {
+    let mut scratch = Scratch::default();
+    for block in blocks {
+        let parsed = block.map(|(first, block)| {
+            let events = (block.spans.iter())
+                .map(|(seq, bytes)| (*seq, Parsed::read(*seq, &block.payload[bytes.clone()], key, &mut scratch)))
+                .collect();
+            (first, events)
+        });
+        if out.send(parsed).is_err() {
+            return;
+        }
+    }
+}
+
+/// The fast pass over a ledger: `None` as soon as anything is off, without
+/// saying what (the exact pass then says it).
+///
+/// Each envelope is read straight from its bytes ([`Sealed`]), each org
+/// keeps only the end of its timeline unless a correction or a back-dated
+/// event needed it whole, and the indexes are compared with the log as two
+/// multisets ([`Tally`]).
+pub(super) struct LedgerScan<'s> {
+    store: &'s Store,
+    /// The seq and hash (hex) of the last envelope checked.
+    seq: u64,
+    hash: [u8; 64],
+    last_time: String,
+    checkpoints: Vec<Checkpoint>,
+    orgs: HashMap<String, OrgRules>,
+    /// The index entries the log calls for.
+    wanted: Tally,
+}
+
+impl<'s> LedgerScan<'s> {
+    /// Walks the store: one thread reads and unpacks the log and deals its
+    /// blocks to [`PARSERS`] threads, which read the envelopes; another
+    /// reads the indexes; this one takes the parsed blocks back in order
+    /// and checks what needs the envelopes before (chain, rules).
+    pub(super) fn run(store: &'s Store, checkpoints: Vec<Checkpoint>) -> Option<Report> {
+        let key = RandomState::new();
+        let mut scan = LedgerScan {
+            store,
+            seq: 0,
+            hash: [b'0'; 64],
+            last_time: String::new(),
+            checkpoints,
+            orgs: HashMap::new(),
+            wanted: Tally::new(key.clone()),
+        };
+        std::thread::scope(|scope| {
+            let mut to_parsers = Vec::new();
+            let mut from_parsers = Vec::new();
+            for _ in 0..PARSERS {
+                let (tx, rx) = sync_channel::<Result<ReadBlock>>(4);
+                let (out_tx, out_rx) = sync_channel::<Result<ParsedBlock>>(4);
+                let key = key.clone();
+                scope.spawn(move || parse_blocks(rx, &out_tx, &key));
+                to_parsers.push(tx);
+                from_parsers.push(out_rx);
+            }
+            scope.spawn(move || read_blocks(store, &to_parsers));
+            let index_key = key.clone();
+            let indexes = scope.spawn(move || tally_indexes(store, index_key));
+            // Block i is parser i % PARSERS's. Returning early drops the
+            // receivers, which stops the parsers and then the reader.
+            for i in 0.. {
+                let Ok(block) = from_parsers[i % PARSERS].recv() else { break };
+                let (first, events) = block.ok()?;
+                if first != scan.seq + 1 {
+                    return None;
+                }
+                for (seq, parsed) in events {
+                    scan.event(seq, parsed?)?;
+                }
+            }
+            let found = indexes.join().ok()??;
+            scan.finish(&found)
+        })
+    }
+
+    fn event(&mut self, seq: u64, env: Parsed) -> Option<()> {
+        if seq != self.seq + 1 || env.seq != seq || env.prev != self.hash || env.recorded_at < self.last_time {
+            return None;
+        }
+        for cp in &mut self.checkpoints {
+            if cp.head.seq == seq {
+                if cp.head.hash.as_bytes() != env.hash {
+                    return None;
+                }
+                cp.seen = true;
+            }
+        }
+        self.wanted.id(env.id.as_bytes(), seq);
+        self.wanted.org(&env.org, seq, env.copy);
+        self.seq = seq;
+        self.hash = env.hash;
+        self.last_time = env.recorded_at;
+        self.rules(seq, &env.org, env.target, env.step)
+    }
+
+    /// The rules, as the exact pass applies them.
+    fn rules(&mut self, seq: u64, org: &str, target: Option<Uuid>, step: Option<Step>) -> Option<()> {
+        let rules = match self.orgs.get_mut(org) {
+            Some(rules) => rules,
+            None => self.orgs.entry(org.to_owned()).or_insert_with(|| OrgRules::Tail(Tail::default())),
+        };
+        if target.is_none()
+            && let Some(s) = &step
+        {
+            match rules {
+                OrgRules::Tail(tail) => {
+                    if let Some(outcome) = tail.try_append(s, u64::MAX) {
+                        return outcome.ok();
+                    }
+                }
+                OrgRules::Whole(timeline) => return timeline.apply(Change::Add(step?), u64::MAX).ok(),
+            }
+        }
+        // A correction, or an event that does not sort last: the whole
+        // timeline, read back from the store unless it is empty.
+        let mut timeline = match rules {
+            OrgRules::Whole(timeline) => std::mem::take(timeline),
+            OrgRules::Tail(tail) if tail.is_empty() => Timeline::default(),
+            OrgRules::Tail(_) => stored_timeline(self.store, org, seq - 1)?,
+        };
+        timeline.apply(change_of(&timeline, target.as_ref(), step)?, u64::MAX).ok()?;
+        *rules = match rules {
+            OrgRules::Tail(tail) if tail.is_empty() => OrgRules::Tail(Tail::of(&timeline)),
+            _ => OrgRules::Whole(timeline),
+        };
+        Some(())
+    }
+
+    /// The log verified: every checkpoint reached, the indexes hold exactly
+    /// the entries the log calls for, and say they hold them all.
+    fn finish(self, found: &Tally) -> Option<Report> {
+        let whole = self.checkpoints.iter().all(|cp| cp.seen)
+            && self.wanted == *found
+            && self.store.indexed().ok()? == self.seq;
+        let head = Head { seq: self.seq, hash: String::from_utf8(self.hash.to_vec()).ok()? };
+        whole.then_some(Report { events: head.seq, head })
+    }
+}
+
+/// The entries the indexes hold, as a [`Tally`]; `None` if any is damaged,
+/// in the wrong bucket, or of no known kind.
+fn tally_indexes(store: &Store, key: RandomState) -> Option<Tally> {
+    let mut found = Tally::new(key);
+    for entry in store.index_entries() {
+        match entry.ok()? {
+            Entry::Ids(bucket, entries) => {
+                for (id, seq) in entries {
+                    if id_bucket(&id) != bucket {
+                        return None;
+                    }
+                    found.id(id.as_bytes(), seq);
+                }
+            }
+            Entry::Org(org, _, events) => {
+                for (seq, bytes) in events {
+                    let copy = copy_hash(found.key(), seq, [bytes.as_slice()]);
+                    found.org(org.as_str(), seq, copy);
+                }
+            }
+            Entry::Meta => {}
+            Entry::Block(..) | Entry::Damaged(_) => return None,
+        }
+    }
+    Some(found)
+}
+
+/// An org's timeline as of `upto`, from its events in the store (found by
+/// the org index: if that lacks an entry, the index check fails later).
+fn stored_timeline(store: &Store, org: &str, upto: u64) -> Option<Timeline> {
+    let events = store.org_records(&OrgId::parse(org).ok()?, upto).ok()?;
+    Timeline::build(counting_steps(events.iter().map(|e| (e.seq, &e.event)))).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::exact::verify_ledger_exactly;
+    use crate::audit::testing::{keep_refused, plans, random_log, raw_ledger};
+    use crate::audit::{AuditError, verify_ledger};
+    use crate::store::Options;
+    use proptest::prelude::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    /// Both passes accept the same ledgers, with the same report; the fast
+    /// one does not give up on a ledger that verifies.
+    fn passes_agree(store: &Store) -> bool {
+        let fast = LedgerScan::run(store, Vec::new());
+        let exact = verify_ledger_exactly(store, None);
+        match (&fast, &exact) {
+            (Some(f), Ok(e)) => assert_eq!(f, e),
+            (None, Err(_)) => {}
+            _ => panic!("fast {fast:?}, exact {exact:?}"),
+        }
+        exact.is_ok()
+    }
+
+    #[test]
+    fn an_id_given_to_two_events_is_left_to_the_exact_pass() {
+        let id = "00000000-0000-0000-0000-000000000001";
+        let founding = json!({"type": "founding", "org": "isa", "date": "2000", "members": ["A"], "id": id});
+        let accession = json!({"type": "accession", "org": "isa", "date": "2001", "members": ["B"], "id": id});
+        let (_dir, store) = raw_ledger(&[founding, accession]);
+        assert!(LedgerScan::run(&store, Vec::new()).is_none());
+        let err = verify_ledger(&store, None).unwrap_err();
+        assert!(matches!(err, crate::Error::Audit(AuditError::IdTwice { seq: 2, first: 1, .. })), "{err:?}");
+        assert!(err.to_string().contains("seq 2: event") && err.to_string().contains("recorded twice"), "{err}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_fast_pass_accepts_exactly_what_the_exact_pass_accepts(
+            plans in plans(),
+            keep_refused in keep_refused(),
+        ) {
+            let events = random_log(&plans, &keep_refused);
+            prop_assume!(!events.is_empty());
+            let (_dir, store) = raw_ledger(&events);
+            passes_agree(&store);
+            org_reads_agree(&store);
+        }
+    }
+
+    /// An org read the fast way (steps straight from the org copies' bytes,
+    /// events decoded on demand) is the org read the general way.
+    fn org_reads_agree(store: &Store) {
+        for org in store.orgs().unwrap() {
+            let records = store.org_records(&org, u64::MAX).unwrap();
+            // The fast reader takes every copy accord wrote.
+            let mut scratch = Scratch::default();
+            for (seq, bytes) in store.org_copies(&org, u64::MAX).unwrap() {
+                assert_eq!(Sealed::read_recorded(&bytes, &mut scratch).map(|s| s.seq), Some(seq));
+            }
+            let general = Timeline::build(counting_steps(records.iter().map(|r| (r.seq, &r.event))));
+            let fast = crate::ledger::OrgRecord::new(org.clone(), u64::MAX, store.org_copies(&org, u64::MAX).unwrap());
+            match (general, fast) {
+                (Ok(general), Ok(fast)) => {
+                    assert_eq!(general.steps(), fast.timeline.steps());
+                    for r in &records {
+                        assert_eq!(fast.event(&r.event.id), Some(r));
+                    }
+                }
+                (Err(_), Err(_)) => {}
+                (general, fast) => panic!("general {:?}, fast {:?}", general.is_ok(), fast.is_ok()),
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_pass_verifies_the_isa_log_and_a_log_of_many_orgs() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger =
+            crate::ledger::Ledger::open(&dir.path().join("l"), &Options::new(Duration::from_secs(5), true)).unwrap();
+        let mut recorder = ledger.recorder("t").unwrap();
+        for line in include_str!("../../events/isa.ndjson").lines() {
+            recorder.record_line(line).unwrap();
+        }
+        for i in 0..300 {
+            let org = format!("o{}", i % 7);
+            let e = match i / 7 {
+                0 => json!({"type": "founding", "org": org, "date": "2000", "members": ["A"]}),
+                // Back-dated, every other one.
+                k if k % 2 == 1 => {
+                    json!({"type": "exercise", "org": org, "date": format!("{}", 2001 + k % 5), "name": format!("x{k}")})
+                }
+                k => json!({"type": "exercise", "org": org, "date": format!("{}", 2001 + k), "name": format!("x{k}")}),
+            };
+            recorder.record_line(&e.to_string()).unwrap();
+        }
+        recorder.commit().unwrap();
+        assert!(passes_agree(ledger.store()));
+        assert!(LedgerScan::run(ledger.store(), Vec::new()).is_some());
+    }
+}

@@ -1,0 +1,146 @@
+//! A keyed multiset fingerprint of index entries, to compare the indexes with the log without keeping either.
+
+use std::hash::{BuildHasher, Hasher, RandomState};
+
+/// A keyed hash (SipHash, key drawn at random for each verification) of a
+/// seq and the bytes of an org copy (the canonical JSON of the recorded
+/// event, given in pieces): what the org index must share with the log.
+pub(super) fn copy_hash<'b>(key: &RandomState, seq: u64, pieces: impl IntoIterator<Item = &'b [u8]>) -> u64 {
+    let mut h = key.build_hasher();
+    h.write_u64(seq);
+    for piece in pieces {
+        h.write(piece);
+    }
+    h.finish()
+}
+
+/// [`copy_hash`] of the org copy of stored envelope bytes: the bytes with
+/// their `hash` and `prev` members cut out (`chain`, from
+/// [`Sealed`](crate::model::envelope::Sealed)).
+#[inline]
+pub(super) fn copy_hash_of_envelope(
+    key: &RandomState,
+    seq: u64,
+    bytes: &[u8],
+    chain: [(usize, usize); 2],
+) -> Option<u64> {
+    let [(h0, h1), (p0, p1)] = chain;
+    Some(copy_hash(key, seq, [bytes.get(..h0)?, bytes.get(h1..p0)?, bytes.get(p1..)?]))
+}
+
+/// A fingerprint of a multiset of index entries, id (id, seq) and org copy
+/// (org, seq, [`copy_hash`]): counts, and two sums of a keyed hash
+/// (SipHash, with a key drawn at random for each verification) of each entry.
+///
+/// Two tallies of the same entries are equal, in any order. Tallies of
+/// different entries (one missing, added, changed, or an id given to two
+/// events) differ except with a probability of about 2^-64 (an org copy's
+/// bytes enter through a 64-bit hash), which no one can raise without
+/// knowing the key. Checked entry by entry, the indexes would need every id
+/// of the log kept in memory.
+pub(super) struct Tally {
+    key: RandomState,
+    ids: u64,
+    orgs: u64,
+    sums: [u64; 2],
+}
+
+impl Tally {
+    pub(super) fn new(key: RandomState) -> Tally {
+        Tally { key, ids: 0, orgs: 0, sums: [0; 2] }
+    }
+
+    /// The key of the hashes (the same for the tallies compared).
+    pub(super) fn key(&self) -> &RandomState {
+        &self.key
+    }
+
+    /// Adds the id-index entry id → seq.
+    #[inline]
+    pub(super) fn id(&mut self, id: &[u8; 16], seq: u64) {
+        self.ids += 1;
+        self.add(b'I', id, seq);
+    }
+
+    /// Adds the org copy of seq (its bytes hashed to `copy`) under `org`.
+    #[inline]
+    pub(super) fn org(&mut self, org: &str, seq: u64, copy: u64) {
+        self.orgs += 1;
+        let mut bytes = Vec::with_capacity(org.len() + 8);
+        bytes.extend_from_slice(&copy.to_le_bytes());
+        bytes.extend_from_slice(org.as_bytes());
+        self.add(b'O', &bytes, seq);
+    }
+
+    #[inline]
+    fn add(&mut self, kind: u8, bytes: &[u8], seq: u64) {
+        // Hashed: lane, kind, length, bytes, seq; in one write when the
+        // bytes are short (ids and org ids are), which is twice as fast.
+        let mut buf = [0u8; 3 + 80 + 8];
+        let short = u8::try_from(bytes.len()).ok().filter(|&n| n <= 80).map(|n| {
+            buf[1] = kind;
+            buf[2] = n;
+            buf[3..3 + bytes.len()].copy_from_slice(bytes);
+            buf[3 + bytes.len()..11 + bytes.len()].copy_from_slice(&seq.to_le_bytes());
+            11 + bytes.len()
+        });
+        for (lane, sum) in (0u8..).zip(&mut self.sums) {
+            let mut h = self.key.build_hasher();
+            match short {
+                Some(len) => {
+                    buf[0] = lane;
+                    h.write(&buf[..len]);
+                }
+                None => {
+                    h.write(&[lane, kind, 0xff]);
+                    h.write(&bytes.len().to_le_bytes());
+                    h.write(bytes);
+                    h.write(&seq.to_le_bytes());
+                }
+            }
+            *sum = sum.wrapping_add(h.finish());
+        }
+    }
+}
+
+impl PartialEq for Tally {
+    fn eq(&self, other: &Tally) -> bool {
+        (self.ids, self.orgs, self.sums) == (other.ids, other.orgs, other.sums)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(key: &RandomState, ids: &[(u128, u64)], orgs: &[(&str, u64, &[u8])]) -> Tally {
+        let mut t = Tally::new(key.clone());
+        for &(id, seq) in ids {
+            t.id(&id.to_le_bytes(), seq);
+        }
+        for &(org, seq, bytes) in orgs {
+            t.org(org, seq, copy_hash(key, seq, [bytes]));
+        }
+        t
+    }
+
+    #[test]
+    fn tallies_of_the_same_entries_are_equal_in_any_order_and_of_others_differ() {
+        let key = RandomState::new();
+        let long = "o".repeat(100);
+        let base = tally(&key, &[(1, 1), (2, 2)], &[("isa", 1, b"{a}"), (&long, 2, b"{b}")]);
+        assert!(base == tally(&key, &[(2, 2), (1, 1)], &[(&long, 2, b"{b}"), ("isa", 1, b"{a}")]));
+        for other in [
+            tally(&key, &[(1, 1)], &[("isa", 1, b"{a}"), (&long, 2, b"{b}")]),
+            tally(&key, &[(1, 1), (2, 1)], &[("isa", 1, b"{a}"), (&long, 2, b"{b}")]),
+            tally(&key, &[(1, 1), (2, 2)], &[("isa", 1, b"{a}"), (&long, 2, b"{c}")]),
+            tally(&key, &[(1, 1), (2, 2)], &[("nato", 1, b"{a}"), (&long, 2, b"{b}")]),
+            tally(&key, &[(1, 1), (2, 2), (2, 2)], &[("isa", 1, b"{a}"), (&long, 2, b"{b}")]),
+        ] {
+            assert!(base != other);
+        }
+        // The copy's bytes are cut in pieces for a stored envelope, whole
+        // for an org copy: the same bytes hash the same.
+        assert_eq!(copy_hash(&key, 7, [&b"ab"[..], b"c"]), copy_hash(&key, 7, [&b"abc"[..]]));
+    }
+}
