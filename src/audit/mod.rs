@@ -31,11 +31,11 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::ledger::counting_steps;
 use crate::model::envelope::{Envelope, Head, Scratch, Sealed, read_envelope};
 use crate::model::event::EventKind;
 use crate::model::id::{OrgId, PartyId};
 use crate::store::{Entry, HEAD_FILE, Store, Unpacked, id_bucket};
+use crate::timeline::counting_steps;
 use crate::timeline::{Change, OrgState, Step, Tail, Timeline};
 
 /// What a successful verification saw.
@@ -229,7 +229,7 @@ impl Verifier {
             (None, None) => return Err("it has no date".to_owned()),
         };
         // Every step before this one is in the log: each is named by its seq.
-        timeline.apply(change, u64::MAX)
+        timeline.apply(change, u64::MAX).map_err(|e| e.to_string())
     }
 
     /// Ends the check: the head, or an error if a checkpoint was never reached.
