@@ -294,3 +294,91 @@ impl fmt::Display for Uncorrectable {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::id::PartyId;
+    use crate::timeline::Refusal;
+
+    #[test]
+    fn each_kind_of_refusal_has_its_kind_and_its_sentence() {
+        let id = Uuid::from_u128(7);
+        let org = OrgId::parse("isa").unwrap();
+        let why =
+            RuleError::Standing { party: PartyId::parse("ISR").unwrap(), refusal: Refusal::NotMember, since: None };
+        let broken = Broken { event: format!("the withdrawal dated 2019 (event {id})"), org: org.clone(), why };
+        let correction =
+            |problem| Correction { event: "the retraction".to_owned(), verb: "retracts", target: id, problem };
+        let cases: Vec<(Error, ErrorKind, String)> = vec![
+            (
+                Error::AlreadyRecorded { id, seq: 3 },
+                ErrorKind::Conflict,
+                format!("event {id} is already recorded at seq 3 with other content: an event cannot be changed, record a correction (supersedes) instead"),
+            ),
+            (
+                Error::IdGivenEarlier { id, seq: 9, other: 8 },
+                ErrorKind::Conflict,
+                format!("event {id} of seq 9 is earlier in this import, as seq 8"),
+            ),
+            (
+                Error::EventTooLarge { len: 70_000 },
+                ErrorKind::Invalid,
+                "the event would be recorded as 70000 bytes (with its seq, time, recorder and hashes), more than the 65536 bytes an event may take".to_owned(),
+            ),
+            (
+                Error::OrgNotFound { org: org.clone(), seq: 4 },
+                ErrorKind::NotFound,
+                "there is no org `isa` in the log at seq 4".to_owned(),
+            ),
+            (
+                Error::RuleBroken(Box::new(broken)),
+                ErrorKind::RuleBroken,
+                format!("the withdrawal dated 2019 (event {id}) breaks a rule of org `isa`: ISR is not a member"),
+            ),
+            (
+                Error::Correction(Box::new(correction(Uncorrectable::NotInLog))),
+                ErrorKind::NotFound,
+                format!("the retraction retracts event {id}, which is not in the log"),
+            ),
+            (
+                Error::Correction(Box::new(correction(Uncorrectable::OfRetraction))),
+                ErrorKind::RuleBroken,
+                format!("the retraction retracts event {id}, a retraction: a retraction cannot be corrected, only the events it names"),
+            ),
+            (
+                Error::CutShort { end: 4, head: 6 },
+                ErrorKind::Integrity,
+                "seq 5: the log is damaged: it ends at seq 4, but its head is seq 6".to_owned(),
+            ),
+            (
+                Error::DamagedTimeline { org, why: Box::new(RuleError::NoFounding) },
+                ErrorKind::Integrity,
+                "the recorded timeline of org `isa` breaks a rule (the org has no founding: record its founding first): the log was altered".to_owned(),
+            ),
+        ];
+        for (error, kind, sentence) in cases {
+            assert_eq!((error.kind(), error.to_string()), (kind, sentence));
+        }
+    }
+
+    #[test]
+    fn a_command_undone_says_nothing_was_recorded_and_keeps_the_kind() {
+        let interrupted = Error::NothingRecorded { error: Box::new(crate::Error::Interrupted), undone: true };
+        assert_eq!(
+            (interrupted.kind(), interrupted.to_string().as_str()),
+            (ErrorKind::Interrupted, "interrupted: nothing recorded")
+        );
+        let full = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let failed = |undone| Error::NothingRecorded {
+            error: Box::new(crate::Error::File { message: "the disk is full".to_owned(), error: full() }),
+            undone,
+        };
+        assert_eq!(failed(true).kind(), ErrorKind::Io);
+        assert_eq!(failed(true).to_string(), "the disk is full: nothing was recorded");
+        assert_eq!(
+            failed(false).to_string(),
+            "the disk is full: nothing was recorded (its writes are undone when the ledger is next opened)"
+        );
+    }
+}

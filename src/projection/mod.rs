@@ -222,3 +222,41 @@ pub fn history<'a>(
         .filter_map(|s| event(&s.id))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::date::EffectiveDate;
+    use crate::model::event::Status;
+
+    fn step(seq: u64, date: &str, action: Action) -> Step {
+        let d = EffectiveDate::parse(date).unwrap();
+        Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
+    }
+    fn party(id: &str) -> PartyId {
+        PartyId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn members_and_diff_read_the_timeline_alone() {
+        let timeline = Timeline::build(vec![
+            step(1, "2000", Action::Found(vec![party("A")])),
+            step(2, "2001-03", Action::Admit(vec![party("B")], Status::Observer)),
+            step(3, "2002-05-01", Action::Withdraw(vec![party("A")])),
+        ])
+        .unwrap();
+        let org = OrgId::parse("o").unwrap();
+        let day = |d: &str| Day::parse(d).unwrap();
+        let m = members(&org, 3, &timeline, day("2001-03-10"));
+        assert_eq!((m.org.as_str(), m.seq, m.count), ("o", 3, 1));
+        assert_eq!((m.members[0].id.as_str(), m.members[0].founder), ("A", true));
+        // B's accession is known by month only: on a day within it, B may or may not be a member.
+        assert_eq!(
+            m.uncertain.iter().map(|u| (u.id.as_str(), u.possible.clone())).collect::<Vec<_>>(),
+            [("B", vec!["none", "observer"])]
+        );
+        let d = diff(&org, &timeline, day("2001-01-01"), day("2003-01-01"));
+        assert_eq!((d.joined, d.left), (vec![party("B")], vec![party("A")]));
+        assert_eq!(d.because[&party("B")], Uuid::from_u128(2));
+    }
+}

@@ -497,6 +497,27 @@ mod tests {
     }
 
     #[test]
+    fn a_retraction_takes_out_the_event_it_names_and_a_correction_takes_its_place() {
+        let id = |n: u128| Uuid::from_u128(n).to_string();
+        let events: Vec<Event> = [
+            format!(r#"{{"id":"{}","type":"founding","org":"o","date":"2000","members":["A"]}}"#, id(1)),
+            format!(r#"{{"id":"{}","type":"accession","org":"o","date":"2001","members":["B"]}}"#, id(2)),
+            format!(r#"{{"id":"{}","type":"accession","org":"o","date":"2002","members":["C"]}}"#, id(3)),
+            format!(r#"{{"id":"{}","type":"retraction","org":"o","retracts":"{}","reason":"r"}}"#, id(4), id(2)),
+            format!(
+                r#"{{"id":"{}","type":"accession","org":"o","date":"2003","members":["C"],"supersedes":"{}"}}"#,
+                id(5),
+                id(3)
+            ),
+        ]
+        .iter()
+        .map(|text| Event::parse_str(text).unwrap())
+        .collect();
+        let steps = counting_steps(events.iter().enumerate().map(|(i, e)| (i as u64 + 1, e)));
+        assert_eq!(steps.iter().map(|s| (s.seq, s.id)).collect::<Vec<_>>(), [(1, events[0].id), (5, events[4].id)]);
+    }
+
+    #[test]
     fn back_dated_accession_before_an_existing_one_is_refused() {
         let mut t = Timeline::default();
         t.apply(Change::Add(step(1, "2017-02", Action::Found(p(&["ARE"])))), LOG).unwrap();
