@@ -24,7 +24,7 @@ use crate::store::Store;
 
 /// Envelopes handed to the store at a time: one log block
 /// ([`crate::store::BLOCK`]), so that an import writes each block once.
-pub const BATCH: usize = crate::store::BLOCK;
+pub(crate) const BATCH: usize = crate::store::BLOCK;
 
 /// The largest event accepted, in bytes of JSON: real events are a few KB,
 /// and keeping values small keeps them out of sled's unsynced blob files.

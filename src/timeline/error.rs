@@ -11,6 +11,7 @@ use crate::model::id::PartyId;
 /// Which rule of SPEC §3 a step breaks, with the events it involves (boxed:
 /// a refusal is rare, and a small error keeps every `Result` small).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RuleError {
     /// A party's standing does not allow the step; `since` is the event that
     /// gave the standing, when the party has one.

@@ -167,7 +167,7 @@ impl Standing {
     }
 
     /// The order in which possible statuses are listed (SPEC §5 example: none first).
-    pub fn rank(self) -> u8 {
+    pub(crate) fn rank(self) -> u8 {
         match self {
             Standing::None => 0,
             Standing::Member(Status::Full) => 1,
@@ -229,7 +229,7 @@ impl OrgState {
     /// breaks (and changes nothing). The message names the events involved
     /// up to seq `recorded` (the log's head before the command) by seq; this
     /// step, and any after `recorded`, by date: they are not in the log.
-    pub fn apply(&mut self, step: &Step, recorded: u64) -> Result<(), RuleError> {
+    fn apply(&mut self, step: &Step, recorded: u64) -> Result<(), RuleError> {
         self.fold(step, Naming { checked: Some(step.id), recorded })
     }
 
@@ -301,7 +301,7 @@ impl OrgState {
 /// The end of a timeline: its final state and last order key. Enough to
 /// check an event that sorts after every other, without keeping the steps.
 #[derive(Clone, Debug, Default)]
-pub struct Tail {
+pub(crate) struct Tail {
     state: OrgState,
     founded: Option<Day>,
     last: Option<(Day, bool, u64)>,
@@ -353,7 +353,7 @@ pub fn counting_steps<'a>(events: impl Iterator<Item = (u64, &'a Event)>) -> Vec
 
 /// [`counting_steps`], given each event's target (the event it retracts or
 /// supersedes) and step, in log order.
-pub fn counting(events: impl Iterator<Item = (Option<Uuid>, Option<Step>)>) -> Vec<Step> {
+pub(crate) fn counting(events: impl Iterator<Item = (Option<Uuid>, Option<Step>)>) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     for (target, step) in events {
         if let Some(target) = target {
