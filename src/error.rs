@@ -59,6 +59,10 @@ pub enum Error {
     Interrupted,
     /// The command line asks for something that cannot be answered.
     Usage(String),
+    /// A file or stream of the command's own (an input to import, an
+    /// export, the output) failed: the sentence, and the system's `error`
+    /// it came from, which says how (a closed pipe…).
+    File { message: String, error: std::io::Error },
     /// An error with where it happened: `file.ndjson line 3: …`.
     At { place: String, error: Box<Error> },
     /// Not yet given a type of its own.
@@ -93,6 +97,7 @@ impl Error {
             Error::Audit(e) => e.kind(),
             Error::Interrupted => ErrorKind::Interrupted,
             Error::Usage(_) => ErrorKind::Usage,
+            Error::File { .. } => ErrorKind::Io,
             Error::At { error, .. } => error.kind(),
             Error::Other { kind, .. } => *kind,
         }
@@ -126,7 +131,7 @@ impl fmt::Display for Error {
             Error::Ledger(e) => e.fmt(f),
             Error::Audit(e) => e.fmt(f),
             Error::Interrupted => f.write_str("interrupted"),
-            Error::Usage(message) | Error::Other { message, .. } => f.write_str(message),
+            Error::Usage(message) | Error::File { message, .. } | Error::Other { message, .. } => f.write_str(message),
             Error::At { place, error } => write!(f, "{place}: {error}"),
         }
     }

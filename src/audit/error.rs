@@ -72,7 +72,7 @@ pub enum Breach {
     /// It has no date and corrects nothing.
     NoDate,
     /// A rule of the org's timeline, in the timeline's words.
-    Rule(String),
+    Rule(crate::timeline::RuleError),
 }
 
 /// Who vouches for a hash at a seq.
@@ -185,7 +185,7 @@ impl fmt::Display for Breach {
                 write!(f, "it corrects event {id}, which is not an event of the org that still counts")
             }
             Breach::NoDate => f.write_str("it has no date"),
-            Breach::Rule(why) => f.write_str(why),
+            Breach::Rule(why) => why.fmt(f),
         }
     }
 }

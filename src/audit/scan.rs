@@ -10,10 +10,10 @@ use super::Report;
 use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
 use super::verifier::{Checkpoint, change_of};
 use crate::error::Result;
-use crate::ledger::counting_steps;
 use crate::model::envelope::{Head, Scratch, Sealed};
 use crate::model::id::OrgId;
 use crate::store::{Entry, Store, Unpacked, id_bucket};
+use crate::timeline::counting_steps;
 use crate::timeline::{Change, Step, Tail, Timeline};
 
 /// What the fast pass keeps of an org for the rules.

@@ -5,12 +5,12 @@ use std::io::Read;
 use clap::Args;
 use serde_json::{Map, Value, json};
 
-use accord::ledger::{Ledger, MAX_EVENT_BYTES, Outcome};
+use accord::Error;
+use accord::ledger::{Ledger, LedgerError, MAX_EVENT_BYTES, Outcome};
 use accord::model::envelope::Head;
 use accord::model::event::Event;
-use accord::{Error, ErrorKind};
 
-use super::{Context, Out, emit, interrupt};
+use super::{Context, Out, emit, file_failed_verbatim, interrupt};
 
 #[derive(Args)]
 pub struct AppendArgs {
@@ -98,16 +98,13 @@ pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
             std::io::stdin()
                 .take(MAX_EVENT_BYTES as u64 + 1)
                 .read_to_end(&mut bytes)
-                .map_err(|e| Error::rejected(format!("cannot read the event from stdin: {e}")))?;
+                .map_err(|e| file_failed_verbatim("cannot read the event from stdin", e))?;
             // The length first: the cut at the limit may fall inside a character.
             if bytes.len() > MAX_EVENT_BYTES {
-                return Err(Error::rejected(format!(
-                    "the event on stdin is longer than the {MAX_EVENT_BYTES} bytes an event may take"
-                )));
+                return Err(LedgerError::TooLong { what: STDIN }.into());
             }
-            let text =
-                String::from_utf8(bytes).map_err(|_| Error::rejected("the event on stdin is not valid UTF-8"))?;
-            parse_text(&text, "the event on stdin")?
+            let text = String::from_utf8(bytes).map_err(|_| LedgerError::NotUtf8 { what: STDIN })?;
+            parse_text(&text, STDIN)?
         }
     };
     let id = event.id;
@@ -141,7 +138,7 @@ fn record(ctx: &Context, ledger: &Ledger, event: Event) -> Result<(Outcome, Head
     let mut recorder = ledger.recorder(&ctx.actor())?;
     let done = recorder.record(event).and_then(|outcome| {
         if interrupt::received() {
-            return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
+            return Err(Error::Interrupted);
         }
         Ok((outcome, recorder.commit()?))
     });
@@ -154,12 +151,15 @@ fn record(ctx: &Context, ledger: &Ledger, event: Event) -> Result<(Outcome, Head
     }
 }
 
-fn parse_text(text: &str, what: &str) -> Result<Event, Error> {
+/// How messages name an event read from stdin.
+const STDIN: &str = "the event on stdin";
+
+fn parse_text(text: &str, what: &'static str) -> Result<Event, Error> {
     if text.len() > MAX_EVENT_BYTES {
-        return Err(Error::rejected(format!("{what} is longer than the {MAX_EVENT_BYTES} bytes an event may take")));
+        return Err(LedgerError::TooLong { what }.into());
     }
     if text.trim().is_empty() {
-        return Err(Error::rejected(format!("{what} is empty: give one event as a JSON object")));
+        return Err(LedgerError::Empty { what }.into());
     }
     Event::parse_str(text).map_err(|e| e.at(what))
 }

@@ -8,11 +8,11 @@ use clap::Subcommand;
 use serde_json::json;
 
 use accord::Error;
-use accord::audit;
+use accord::ledger::{Replayed, Target, verify_export};
 use accord::model::envelope::Head;
 use accord::model::id::OrgId;
 
-use super::{Context, Out, emit, render};
+use super::{Context, Out, emit, emit_json, file_failed_verbatim, render};
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
@@ -44,15 +44,10 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
             let (report, restored) = match file {
                 Some(path) => {
                     let f = File::open(&path)
-                        .map_err(|e| Error::rejected(format!("cannot open {}: {e}", path.display())))?;
-                    (audit::verify_export(&path.display().to_string(), BufReader::new(f), checkpoint)?, None)
+                        .map_err(|e| file_failed_verbatim(format_args!("cannot open {}", path.display()), e))?;
+                    (verify_export(&path.display().to_string(), BufReader::new(f), checkpoint)?, None)
                 }
-                None => {
-                    let ledger = ctx.open_for_audit()?;
-                    let report = audit::verify_ledger(ledger.store(), checkpoint.clone())?;
-                    let restored = ledger.settle_head_marker(&report.head, checkpoint.as_ref())?;
-                    (report, restored)
-                }
+                None => ctx.open_for_audit()?.verify(checkpoint)?,
             };
             if ctx.json {
                 let mut v = json!({"ok": true, "events": report.events, "head": report.head});
@@ -77,9 +72,9 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
         AuditCommand::Replay { org } => {
             let org = org.as_deref().map(OrgId::parse).transpose()?;
             let ledger = ctx.open(false)?;
-            let head = audit::replay(ledger.store(), org.as_ref(), |env, r| {
+            let head = ledger.replay(org.as_ref(), |env, r| {
                 if ctx.json {
-                    emit(out, serde_json::to_string(r).map_err(|e| Error::io(e.to_string()))?)
+                    emit_json(out, r)
                 } else {
                     emit(out, format!("{}\n{:>8}→ {}", render::log_line(env), "", effects(r)))
                 }
@@ -94,9 +89,9 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
 }
 
 /// What one replayed event did, in words: `supersedes seq 4 (accession dated …); left: SGP, SVK`.
-fn effects(r: &audit::Replayed) -> String {
+fn effects(r: &Replayed) -> String {
     let mut effects = Vec::new();
-    let target = |t: &audit::Target| {
+    let target = |t: &Target| {
         let date = t.date.as_deref().map(|d| format!(" dated {d}")).unwrap_or_default();
         format!("seq {} ({}{date}, event {})", t.seq, t.kind.replace('_', " "), t.id)
     };

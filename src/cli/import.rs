@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use accord::ledger::{MAX_EVENT_BYTES, Outcome, Recorder};
-use accord::store::os_reason;
+use accord::ledger::{LedgerError, MAX_EVENT_BYTES, Outcome, Recorder};
 use accord::{Error, ErrorKind};
 
-use super::{Context, Out, emit, interrupt};
+use super::{Context, Out, emit, file_failed, file_failed_verbatim, interrupt};
 
 #[derive(Default)]
 struct Counts {
@@ -58,8 +57,7 @@ fn import_all(recorder: &mut Recorder<'_>, files: &[PathBuf], counts: &mut Count
         if path.as_os_str() == "-" {
             import_reader(recorder, "stdin", std::io::stdin().lock(), counts)?;
         } else {
-            let file = File::open(path)
-                .map_err(|e| Error::rejected(format!("cannot open {}: {}", path.display(), os_reason(&e))))?;
+            let file = File::open(path).map_err(|e| file_failed(format_args!("cannot open {}", path.display()), e))?;
             import_reader(recorder, &path.display().to_string(), BufReader::new(file), counts)?;
         }
     }
@@ -68,7 +66,7 @@ fn import_all(recorder: &mut Recorder<'_>, files: &[PathBuf], counts: &mut Count
 
 /// Stops the command if the user asked (Ctrl-C).
 fn interrupted() -> Result<(), Error> {
-    if interrupt::received() { Err(Error::new(ErrorKind::Interrupted, "interrupted")) } else { Ok(()) }
+    if interrupt::received() { Err(Error::Interrupted) } else { Ok(()) }
 }
 
 /// Files in the order given; a directory gives its `.ndjson`/`.jsonl` files
@@ -87,7 +85,7 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
 
 fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {
     let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::rejected(format!("cannot read the directory {}: {e}", dir.display())))?;
+        .map_err(|e| file_failed_verbatim(format_args!("cannot read the directory {}", dir.display()), e))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
@@ -116,18 +114,16 @@ fn import_reader(
         let n = (&mut reader)
             .take(MAX_EVENT_BYTES as u64 + 2)
             .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::rejected(format!("cannot read {label}: {}", os_reason(&e))))?;
+            .map_err(|e| file_failed(format_args!("cannot read {label}"), e))?;
         if n == 0 {
             return Ok(());
         }
         interrupted()?;
         if buf.last() != Some(&b'\n') && buf.len() > MAX_EVENT_BYTES {
-            return Err(Error::rejected(format!(
-                "the line is longer than the {MAX_EVENT_BYTES} bytes an event may take"
-            ))
-            .at(place()));
+            return Err(Error::from(LedgerError::TooLong { what: "the line" }).at(place()));
         }
-        let text = std::str::from_utf8(&buf).map_err(|_| Error::rejected("the line is not valid UTF-8").at(place()))?;
+        let text = std::str::from_utf8(&buf)
+            .map_err(|_| Error::from(LedgerError::NotUtf8 { what: "the line" }).at(place()))?;
         let text = text.trim_end_matches(['\n', '\r']);
         if text.trim().is_empty() {
             continue;

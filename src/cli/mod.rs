@@ -16,8 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use accord::ledger::{AsOf, Ledger};
-use accord::store::Options;
+use accord::ledger::{AsOf, Ledger, LedgerError, Options, os_reason};
 use accord::{Error, ErrorKind};
 
 #[derive(Parser)]
@@ -121,18 +120,10 @@ impl ViewArgs {
         if let Some(n) = self.seq {
             return Ok(AsOf::Seq(n));
         }
-        let Some(t) = &self.known_at else { return Ok(AsOf::Now) };
-        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) {
-            return Ok(AsOf::Time(t.with_timezone(&chrono::Utc)));
+        match &self.known_at {
+            Some(t) => AsOf::known_at(t),
+            None => Ok(AsOf::Now),
         }
-        let day = accord::model::date::Day::parse(t).map_err(|_| {
-            Error::rejected(format!(
-                "--known-at {} is neither an RFC 3339 time nor a day (YYYY-MM-DD)",
-                accord::error::quote(t)
-            ))
-        })?;
-        let end = day.to_naive().and_hms_micro_opt(23, 59, 59, 999_999).map(|t| t.and_utc());
-        end.map(AsOf::Time).ok_or_else(|| Error::rejected("--known-at is out of range"))
     }
 }
 
@@ -204,26 +195,30 @@ pub fn main() -> ExitCode {
     // becomes one sentence and exit 3 (SPEC §6), never a backtrace.
     std::panic::set_hook(Box::new(record_panic));
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(&ctx, cli.command, &mut out)
-            .and_then(|()| out.flush().map_err(|e| Error::io(format!("cannot write the output: {e}"))))
+        run(&ctx, cli.command, &mut out).and_then(|()| out.flush().map_err(output_failed))
     }));
     let result = match (ran, take_panic()) {
         (Ok(result), None) => result,
-        (_, panic) => Err(Error::integrity(format!(
-            "the ledger at {} could not be read: it is damaged ({})",
-            ctx.ledger_dir.display(),
-            panic.as_deref().unwrap_or("a panic with no message")
-        ))),
+        (_, panic) => Err(LedgerError::Unreadable {
+            dir: ctx.ledger_dir.clone().into(),
+            panic: panic.map(String::into_boxed_str),
+        }
+        .into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`accord log | head`) is not an error of ours.
-        Err(e) if e.kind() == ErrorKind::Io && e.message().contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(e) if is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("accord: {e}");
             ExitCode::from(exit_code(e.kind()))
         }
     }
+}
+
+/// Whether writing failed because the reader of a pipe (`head`) went away.
+fn is_closed_pipe(e: &Error) -> bool {
+    matches!(e.innermost(), Error::File { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// The first panic of the process: its message's first line, and where.
@@ -292,20 +287,40 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
 
 /// The error of a command that records and failed, once its writes were
 /// undone (`undone`): a failure of the system or an interruption says that
-/// nothing was recorded, and what happens if even the undoing failed.
+/// nothing was recorded, and what happens if even the undoing failed. A
+/// file of the command's own (an input, not the ledger) says for itself what failed.
 fn nothing_recorded(e: Error, undone: Result<(), Error>) -> Error {
-    let after = match undone {
-        Ok(()) => "nothing was recorded".to_owned(),
-        Err(_) => "nothing was recorded (its writes are undone when the ledger is next opened)".to_owned(),
-    };
-    match e.kind() {
-        ErrorKind::Interrupted => Error::new(ErrorKind::Interrupted, "interrupted: nothing recorded"),
-        ErrorKind::Io => Error::io(format!("{e}: {after}")),
+    match (&e, e.kind()) {
+        (Error::File { .. }, _) => e,
+        (_, ErrorKind::Interrupted | ErrorKind::Io) => {
+            LedgerError::NothingRecorded { error: Box::new(e), undone: undone.is_ok() }.into()
+        }
         _ => e,
     }
 }
 
+/// A file or stream of the command's own failed: `what` it was doing, and
+/// the system's reason in plain words.
+fn file_failed(what: impl std::fmt::Display, error: std::io::Error) -> Error {
+    Error::File { message: format!("{what}: {}", os_reason(&error)), error }
+}
+
+/// [`file_failed`], with the system's message as it gives it (its error number too).
+fn file_failed_verbatim(what: impl std::fmt::Display, error: std::io::Error) -> Error {
+    Error::File { message: format!("{what}: {error}"), error }
+}
+
+/// Writing the output failed.
+fn output_failed(error: std::io::Error) -> Error {
+    file_failed_verbatim("cannot write the output", error)
+}
+
 /// Writes to the output, turning a failure into one sentence.
 fn emit(out: Out<'_>, text: impl std::fmt::Display) -> Result<(), Error> {
-    writeln!(out, "{text}").map_err(|e| Error::io(format!("cannot write the output: {e}")))
+    writeln!(out, "{text}").map_err(output_failed)
+}
+
+/// Writes a value as one line of JSON.
+fn emit_json(out: Out<'_>, value: &impl serde::Serialize) -> Result<(), Error> {
+    emit(out, serde_json::to_string(value).map_err(|e| output_failed(e.into()))?)
 }

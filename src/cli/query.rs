@@ -3,12 +3,12 @@
 use serde_json::json;
 
 use accord::Error;
-use accord::ledger::{Ledger, OrgRecord};
+use accord::ledger::{Ledger, LedgerError, OrgRecord};
 use accord::model::date::Day;
 use accord::model::id::{OrgId, PartyId};
 use accord::projection;
 
-use super::{Context, Out, ViewArgs, emit, render};
+use super::{Context, Out, ViewArgs, emit, emit_json, render};
 
 fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
     Day::parse(s).map_err(|e| Error::rejected(format!("{flag}: {e}")))
@@ -22,7 +22,7 @@ fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(Ledger, OrgR
     let upto = ledger.resolve(view.as_of()?)?;
     let record = ledger.org(&org, upto)?;
     if record.is_empty() {
-        return Err(Error::rejected(format!("there is no org `{org}` in the log at seq {upto}")));
+        return Err(LedgerError::OrgNotFound { org, seq: upto }.into());
     }
     Ok((ledger, record))
 }
@@ -50,24 +50,18 @@ fn source_of(record: &OrgRecord) -> impl Fn(&uuid::Uuid) -> Option<String> + '_ 
 pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let day = at.map(|d| parse_day("--at", d)).transpose()?.unwrap_or_else(Day::today_utc);
     let (_ledger, record) = org_record(ctx, org, view)?;
-    let m = projection::members(&record, day);
-    if ctx.json {
-        emit(out, serde_json::to_string(&m).map_err(|e| Error::io(e.to_string()))?)
-    } else {
-        emit(out, render::members(&m, source_of(&record)))
-    }
+    let m = projection::members(&record.org, record.upto, &record.timeline, day);
+    if ctx.json { emit_json(out, &m) } else { emit(out, render::members(&m, source_of(&record))) }
 }
 
 pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let member = member.map(PartyId::parse).transpose()?;
     let (ledger, record) = org_record(ctx, org, view)?;
-    let events = projection::history(&record, member.as_ref());
+    let events = projection::history(&record.timeline, member.as_ref(), |id| record.event(id));
     if ctx.json {
         // Whole envelopes, chain fields included, from the log.
         for recorded in events {
-            let env = ledger.checked(recorded.seq)?.ok_or_else(|| {
-                Error::integrity(format!("the org index names seq {}, which is not in the log", recorded.seq))
-            })?;
+            let env = ledger.checked(recorded.seq)?.ok_or(LedgerError::OrgIndexDangling { seq: recorded.seq })?;
             emit(out, env.to_json())?;
         }
         return Ok(());
@@ -96,9 +90,9 @@ pub fn diff(ctx: &Context, org: &str, from: &str, to: &str, view: &ViewArgs, out
         return Err(Error::usage(format!("--from {from} is after --to {to}: give the earlier day as --from")));
     }
     let (_ledger, record) = org_record(ctx, org, view)?;
-    let d = projection::diff(&record, from, to);
+    let d = projection::diff(&record.org, &record.timeline, from, to);
     if ctx.json {
-        emit(out, serde_json::to_string(&d).map_err(|e| Error::io(e.to_string()))?)
+        emit_json(out, &d)
     } else {
         let source = source_of(&record);
         let why = |id: &uuid::Uuid| {
@@ -118,7 +112,7 @@ pub fn orgs(ctx: &Context, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let upto = ledger.resolve(view.as_of()?)?;
     let today = Day::today_utc();
     let mut rows = Vec::new();
-    for org in ledger.store().orgs()? {
+    for org in ledger.orgs()? {
         rows.extend(org_row(&ledger, &org, upto, today)?);
     }
     if ctx.json {
@@ -160,6 +154,6 @@ fn org_row(ledger: &Ledger, org: &OrgId, upto: u64, today: Day) -> Result<Option
         ),
         None => (None, None),
     };
-    let m = projection::members(&record, today);
+    let m = projection::members(org, upto, &record.timeline, today);
     Ok(Some(json!({"org": org, "name": name, "founded": founded, "members": m.count, "uncertain": m.uncertain.len()})))
 }

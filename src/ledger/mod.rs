@@ -1,36 +1,30 @@
-//! The ledger: recording events under the rules, and reading the log back.
-//!
-//! [`Recorder`] is the only writer. It checks each event against its org's
-//! timeline (loaded through the by-org index, then kept in memory), seals it
-//! into the hash chain, and writes batches of envelopes. Nothing is reported
-//! as recorded before [`Recorder::commit`] has made it durable, and
-//! [`Recorder::abort`] removes whatever batches it had already written. A
-//! recorder that is dropped (or a process killed) before its commit leaves
-//! batches that nothing reads: the next open of the ledger removes them
-//! ([`Store::commit`] has the protocol).
+//! The façade: recording under the rules, reading the log and its views, verifying it.
 
 mod error;
-pub use error::Error as LedgerError;
+mod org;
+mod recorder;
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+pub use error::{Broken, Correction, Error as LedgerError, Uncorrectable};
+pub use org::OrgRecord;
+pub use recorder::Recorder;
+
+pub use crate::audit::{Replayed, Report, Target, verify_export};
+pub use crate::store::{Options, os_reason};
+
+use crate::error::Result;
+use crate::model::date::Day;
 use crate::model::envelope::{Envelope, GENESIS, Head, Scratch, Sealed, parse_time};
 use crate::model::id::OrgId;
-use crate::store::{HEAD_FILE, Options, Store};
-
-mod org;
-mod recorder;
-
-pub use org::{OrgRecord, counting_steps};
-pub use recorder::Recorder;
+use crate::store::Store;
 
 /// Envelopes handed to the store at a time: one log block
 /// ([`crate::store::BLOCK`]), so that an import writes each block once.
-pub const BATCH: usize = crate::store::BLOCK;
+pub(crate) const BATCH: usize = crate::store::BLOCK;
 
 /// The largest event accepted, in bytes of JSON: real events are a few KB,
 /// and keeping values small keeps them out of sled's unsynced blob files.
@@ -47,11 +41,15 @@ fn chain_of(seq: u64, bytes: &[u8], scratch: &mut Scratch) -> Result<(String, St
     // Not in the form the fast reader takes: the general way, which says what is wrong.
     let env = crate::store::decode(seq, bytes)?;
     if !env.hash_is_valid() {
-        return Err(Error::integrity(format!(
-            "seq {seq}: the log is damaged: the stored event's hash does not match its content"
-        )));
+        return Err(LedgerError::StoredHashMismatch { seq }.into());
     }
     Ok((env.prev, env.hash))
+}
+
+/// The envelope of bytes that [`Ledger::read_log`] or
+/// [`Ledger::read_org_log`] handed out for `seq`.
+pub fn decode(seq: u64, bytes: &[u8]) -> Result<Envelope> {
+    crate::store::decode(seq, bytes)
 }
 
 /// Which state of the log a query reads (transaction time).
@@ -62,6 +60,20 @@ pub enum AsOf {
     Time(DateTime<Utc>),
 }
 
+impl AsOf {
+    /// The log as it stood at a time (RFC 3339), or at the end of a day
+    /// (YYYY-MM-DD, UTC): `--known-at`.
+    pub fn known_at(text: &str) -> Result<AsOf> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Ok(AsOf::Time(t.with_timezone(&Utc)));
+        }
+        let day = Day::parse(text).map_err(|_| LedgerError::KnownAt { text: text.to_owned() })?;
+        let end = day.to_naive().and_hms_micro_opt(23, 59, 59, 999_999).map(|t| t.and_utc());
+        Ok(AsOf::Time(end.ok_or(LedgerError::KnownAtOutOfRange)?))
+    }
+}
+
+/// An open ledger: the only way to the log, its indexes and its audit.
 pub struct Ledger {
     store: Store,
 }
@@ -78,7 +90,8 @@ impl Ledger {
         Ok(Ledger { store: Store::open(dir, options)? })
     }
 
-    pub fn store(&self) -> &Store {
+    /// The store beneath, for the crate's own tests and checks.
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
@@ -93,19 +106,15 @@ impl Ledger {
 
     /// Starts recording; `actor` becomes `recorded_by`.
     pub fn recorder(&self, actor: &str) -> Result<Recorder<'_>> {
-        Recorder::new(&self.store, actor)
+        Recorder::new(self.store(), actor)
     }
 
     /// The event with this id.
     pub fn find(&self, id: &Uuid) -> Result<Option<Envelope>> {
         let Some(seq) = self.store.seq_of(id)? else { return Ok(None) };
-        let env = self.checked(seq)?.ok_or_else(|| {
-            Error::integrity(format!("the id index names seq {seq} for event {id}, which is not in the log"))
-        })?;
+        let env = self.checked(seq)?.ok_or(LedgerError::IdIndexDangling { id: *id, seq })?;
         if env.event.id != *id {
-            return Err(Error::integrity(format!(
-                "the id index names seq {seq} for event {id}, which holds another event"
-            )));
+            return Err(LedgerError::IdIndexWrong { id: *id, seq }.into());
         }
         Ok(Some(env))
     }
@@ -123,27 +132,20 @@ impl Ledger {
         let mut next: Option<u64> = None;
         let mut prev = String::new();
         let mut scratch = Scratch::default();
-        let gap = |seq: u64, found: u64| {
-            Error::integrity(format!(
-                "seq {seq}: the log is damaged: the event at seq {seq} is missing (the next one stored is seq {found})"
-            ))
-        };
+        let gap = |seq: u64, next: u64| LedgerError::Missing { seq, next };
         for block in self.store.block_spans(from_seq) {
             let (first, block) = block?;
             match next {
-                None if first > from_seq => return Err(gap(from_seq, first)),
+                None if first > from_seq => return Err(gap(from_seq, first).into()),
                 None if first == 1 => prev.push_str(GENESIS),
-                Some(seq) if seq != first => return Err(gap(seq, first)),
+                Some(seq) if seq != first => return Err(gap(seq, first).into()),
                 _ => {}
             }
             for (seq, span) in &block.spans {
                 let bytes = &block.payload[span.clone()];
                 let (env_prev, hash) = chain_of(*seq, bytes, &mut scratch)?;
                 if !prev.is_empty() && env_prev != prev {
-                    return Err(Error::integrity(format!(
-                        "seq {seq}: the log is damaged: its `prev` is not the hash of seq {}",
-                        seq - 1
-                    )));
+                    return Err(LedgerError::BrokenChain { seq: *seq }.into());
                 }
                 prev = hash;
                 if *seq >= from_seq {
@@ -154,11 +156,7 @@ impl Ledger {
         }
         let end = next.map_or(0, |n| n - 1);
         if head.seq >= from_seq && (end != head.seq || prev != head.hash) {
-            return Err(Error::integrity(format!(
-                "seq {}: the log is damaged: it ends at seq {end}, but its head is seq {}",
-                end + 1,
-                head.seq
-            )));
+            return Err(LedgerError::CutShort { end, head: head.seq }.into());
         }
         Ok(())
     }
@@ -186,7 +184,7 @@ impl Ledger {
     /// when a checkpoint the user kept vouched for the log (returned);
     /// without one, or with a marker that names another head, the ledger
     /// is reported damaged.
-    pub fn settle_head_marker(&self, head: &Head, checkpoint: Option<&Head>) -> Result<Option<Head>> {
+    fn settle_head_marker(&self, head: &Head, checkpoint: Option<&Head>) -> Result<Option<Head>> {
         match self.store.head_marker()? {
             Some(marker) if marker == *head => Ok(None),
             None if head.seq == 0 => Ok(None),
@@ -195,18 +193,9 @@ impl Ledger {
                     self.store.write_head_marker(head)?;
                     Ok(Some(checkpoint.clone()))
                 }
-                None => Err(Error::integrity(format!(
-                    "the log verifies up to seq {}, but {HEAD_FILE} (the head its last commit recorded) is missing, \
-                     so a log cut short cannot be told from a whole one: check it against a checkpoint you kept \
-                     (`accord audit verify --checkpoint SEQ:HASH`), which restores the marker",
-                    head.seq
-                ))),
+                None => Err(LedgerError::HeadMarkerMissing { head: head.seq }.into()),
             },
-            Some(marker) => Err(Error::integrity(format!(
-                "the log verifies up to seq {}, but its last commit recorded seq {} as the head ({HEAD_FILE}): \
-                 events were added to the log outside accord, or the marker was replaced",
-                head.seq, marker.seq
-            ))),
+            Some(marker) => Err(LedgerError::HeadMarkerMoved { head: head.seq, marker: marker.seq }.into()),
         }
     }
 
@@ -216,19 +205,14 @@ impl Ledger {
         match as_of {
             AsOf::Now => Ok(head),
             AsOf::Seq(n) if n <= head => Ok(n),
-            AsOf::Seq(n) => Err(Error::rejected(format!("the log has no seq {n}: its head is seq {head}"))),
+            AsOf::Seq(n) => Err(LedgerError::NoSeq { seq: n, head }.into()),
             AsOf::Time(t) => {
                 // recorded_at never decreases: binary search for the last seq at or before t.
                 let (mut lo, mut hi) = (0u64, head);
                 while lo < hi {
                     let mid = lo + (hi - lo).div_ceil(2);
-                    let env = self
-                        .store
-                        .get(mid)?
-                        .ok_or_else(|| Error::integrity(format!("the log has a gap at seq {mid}")))?;
-                    let at = parse_time(&env.recorded_at).ok_or_else(|| {
-                        Error::integrity(format!("the stored event at seq {mid} has a damaged recorded_at"))
-                    })?;
+                    let env = self.store.get(mid)?.ok_or(LedgerError::Gap { seq: mid })?;
+                    let at = parse_time(&env.recorded_at).ok_or(LedgerError::DamagedTime { seq: mid })?;
                     if at <= t { lo = mid } else { hi = mid - 1 }
                 }
                 Ok(lo)
@@ -240,5 +224,27 @@ impl Ledger {
     /// that count then (corrections applied as of `upto`).
     pub fn org(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
         OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?)
+    }
+
+    /// Every org with an event in the log, in id order.
+    pub fn orgs(&self) -> Result<Vec<OrgId>> {
+        self.store.orgs()
+    }
+
+    /// Verifies the whole ledger: the log, its indexes, the rules, and a
+    /// `checkpoint` the user kept ([`crate::audit::verify_ledger`]); then
+    /// the head marker. Returns the report, and the checkpoint that vouched
+    /// for restoring a missing head marker, if it was restored.
+    pub fn verify(&self, checkpoint: Option<Head>) -> Result<(Report, Option<Head>)> {
+        let report = crate::audit::verify_ledger(self.store(), checkpoint.clone())?;
+        let restored = self.settle_head_marker(&report.head, checkpoint.as_ref())?;
+        Ok((report, restored))
+    }
+
+    /// Replays the log in order (one org's events with `org`), checking it,
+    /// and hands `each` every event with the change it made
+    /// ([`crate::audit::replay`]). Returns the head.
+    pub fn replay(&self, org: Option<&OrgId>, each: impl FnMut(&Envelope, &Replayed) -> Result<()>) -> Result<Head> {
+        crate::audit::replay(self.store(), org, each)
     }
 }

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use super::LedgerError;
+use crate::error::Result;
 use crate::model::envelope::{Recorded, Scratch, Sealed};
-use crate::model::event::{Event, EventKind};
+use crate::model::event::Event;
 use crate::model::id::OrgId;
 use crate::store::{Packed, decode_copy};
-use crate::timeline::{Step, Timeline};
+use crate::timeline::{Step, Timeline, counting, counting_steps};
 
 /// An org as the log stood at one position.
 ///
@@ -75,37 +76,12 @@ impl OrgRecord {
     }
 }
 
-/// The steps of the events that count, given an org's events in log order.
-pub fn counting_steps<'a>(events: impl Iterator<Item = (u64, &'a Event)>) -> Vec<Step> {
-    counting(events.map(|(seq, event)| {
-        let target = match &event.kind {
-            EventKind::Retraction { retracts, .. } => Some(*retracts),
-            _ => event.supersedes,
-        };
-        (target, Step::of(seq, event))
-    }))
-}
-
-/// The steps that count, given each event's target (the event it retracts
-/// or supersedes) and step, in log order.
-fn counting(events: impl Iterator<Item = (Option<Uuid>, Option<Step>)>) -> Vec<Step> {
-    let mut steps: Vec<Step> = Vec::new();
-    for (target, step) in events {
-        if let Some(target) = target {
-            steps.retain(|s| s.id != target);
-        }
-        steps.extend(step);
-    }
-    steps
-}
-
+/// The timeline of an org's events, given in log order, which must keep the rules.
 pub(super) fn timeline_of<'a>(org: &OrgId, events: impl Iterator<Item = (u64, &'a Event)>) -> Result<Timeline> {
     recorded_timeline(org, counting_steps(events))
 }
 
 /// The timeline of steps read from the store, which must keep the rules.
 fn recorded_timeline(org: &OrgId, steps: Vec<Step>) -> Result<Timeline> {
-    Timeline::build(steps).map_err(|why| {
-        Error::integrity(format!("the recorded timeline of org `{org}` breaks a rule ({why}): the log was altered"))
-    })
+    Timeline::build(steps).map_err(|why| LedgerError::DamagedTimeline { org: org.clone(), why: Box::new(why) }.into())
 }

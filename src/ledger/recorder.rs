@@ -8,8 +8,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::org::timeline_of;
-use super::{BATCH, MAX_EVENT_BYTES, Outcome};
-use crate::error::{Error, Result};
+use super::{BATCH, Broken, Correction, LedgerError, MAX_EVENT_BYTES, Outcome, Uncorrectable};
+use crate::error::Result;
 use crate::model::envelope::{Envelope, Head, format_time, looks_like_envelope, parse_time};
 use crate::model::event::{Event, EventKind, parse_json};
 use crate::model::id::OrgId;
@@ -21,9 +21,7 @@ use crate::timeline::{Change, Step, Tail, Timeline};
 /// that every export imports again.
 fn check_size(len: usize) -> Result<()> {
     if len > MAX_EVENT_BYTES {
-        return Err(Error::rejected(format!(
-            "the event would be recorded as {len} bytes (with its seq, time, recorder and hashes), more than the {MAX_EVENT_BYTES} bytes an event may take"
-        )));
+        return Err(LedgerError::EventTooLarge { len }.into());
     }
     Ok(())
 }
@@ -71,10 +69,7 @@ impl Recorder<'_> {
     /// Records one line of NDJSON: a bare event, or an export's envelope.
     pub fn record_line(&mut self, line: &str) -> Result<Outcome> {
         if line.len() > MAX_EVENT_BYTES {
-            return Err(Error::rejected(format!(
-                "the line is {} bytes long, more than the {MAX_EVENT_BYTES} bytes an event may take",
-                line.len()
-            )));
+            return Err(LedgerError::LineTooLong { len: line.len() }.into());
         }
         let value = parse_json(line)?;
         match &value {
@@ -113,38 +108,30 @@ impl Recorder<'_> {
             return if recorded.hash == env.hash {
                 Ok(Outcome::AlreadyRecorded(seq))
             } else {
-                Err(Error::rejected(format!(
-                    "the envelope of seq {seq} differs from the event recorded at seq {seq}: the export is of another log"
-                )))
+                Err(LedgerError::OtherLog { seq }.into())
             };
         }
         if seq != self.head.seq + 1 {
-            return Err(Error::rejected(format!(
-                "the envelope of seq {seq} does not continue the log, whose head is seq {}",
-                self.head.seq
-            )));
+            return Err(LedgerError::NotNext { seq, head: self.head.seq }.into());
         }
         if env.prev != self.head.hash {
-            return Err(Error::rejected(format!(
-                "the envelope of seq {seq} has a `prev` that is not the hash of seq {}",
-                self.head.seq
-            )));
+            return Err(LedgerError::NotChained { seq, head: self.head.seq }.into());
         }
         if !env.hash_is_valid() {
-            return Err(Error::rejected(format!(
-                "the envelope of seq {seq} has a `hash` that does not match its content"
-            )));
+            return Err(LedgerError::HashMismatch { seq }.into());
         }
         let at = parse_time(&env.recorded_at).unwrap_or(DateTime::<Utc>::MIN_UTC);
         if at < self.last_time {
-            return Err(Error::rejected(format!(
-                "the envelope of seq {seq} was recorded before seq {}",
-                self.head.seq
-            )));
+            return Err(LedgerError::RecordedEarlier { seq, head: self.head.seq }.into());
         }
         if let Some(other) = self.seq_of(&env.event.id)? {
-            let place = if other > self.start.seq { "earlier in this import, as" } else { "already recorded at" };
-            return Err(Error::rejected(format!("event {} of seq {seq} is {place} seq {other}", env.event.id)));
+            let id = env.event.id;
+            return Err(if other > self.start.seq {
+                LedgerError::IdGivenEarlier { id, seq, other }
+            } else {
+                LedgerError::IdRecorded { id, seq, other }
+            }
+            .into());
         }
         check_size(env.to_json().len())?;
         self.check_rules(&env.event)?;
@@ -201,7 +188,7 @@ impl Recorder<'_> {
         {
             return Ok(self.pending[(seq - first.seq) as usize].clone());
         }
-        self.store.get(seq)?.ok_or_else(|| Error::integrity(format!("the log has a gap at seq {seq}")))
+        Ok(self.store.get(seq)?.ok_or(LedgerError::Gap { seq })?)
     }
 
     fn event_by_id(&self, id: &Uuid) -> Result<Option<Envelope>> {
@@ -217,15 +204,9 @@ impl Recorder<'_> {
             Ok(Some(Outcome::AlreadyRecorded(recorded.seq)))
         } else if recorded.seq > self.start.seq {
             // Not in the log: given earlier by the same command, which is not recorded yet.
-            Err(Error::rejected(format!(
-                "event {} is given twice in this import, with other content: an event cannot be changed, record a correction (supersedes) instead",
-                event.id
-            )))
+            Err(LedgerError::GivenTwice { id: event.id }.into())
         } else {
-            Err(Error::rejected(format!(
-                "event {} is already recorded at seq {} with other content: an event cannot be changed, record a correction (supersedes) instead",
-                event.id, recorded.seq
-            )))
+            Err(LedgerError::AlreadyRecorded { id: event.id, seq: recorded.seq }.into())
         }
     }
 
@@ -249,7 +230,7 @@ impl Recorder<'_> {
     /// the log) by their date, as it names the event checked.
     fn check_rules(&mut self, event: &Event) -> Result<()> {
         let broken =
-            |why: String| Error::rejected(format!("{} breaks a rule of org `{}`: {why}", event.describe(), event.org));
+            |why| LedgerError::RuleBroken(Box::new(Broken { event: event.describe(), org: event.org.clone(), why }));
         let target = match &event.kind {
             EventKind::Retraction { retracts, .. } => Some(*retracts),
             _ => event.supersedes,
@@ -266,7 +247,7 @@ impl Recorder<'_> {
             if let Some(tail) = self.tails.get_mut(&event.org)
                 && let Some(outcome) = tail.try_append(step, self.start.seq)
             {
-                return outcome.map_err(broken);
+                return Ok(outcome.map_err(broken)?);
             }
         }
         let mut timeline = match loaded {
@@ -280,7 +261,7 @@ impl Recorder<'_> {
             (Some(target), None) => Change::Remove(target),
             (Some(target), Some(step)) => Change::Replace(target, step),
             (None, Some(step)) => Change::Add(step),
-            (None, None) => return Err(Error::rejected(format!("{} has no date", event.describe()))),
+            (None, None) => return Err(LedgerError::NoDate { event: event.describe() }.into()),
         };
         timeline.apply(change, self.start.seq).map_err(broken)?;
         self.tails.insert(event.org.clone(), Tail::of(&timeline));
@@ -289,18 +270,21 @@ impl Recorder<'_> {
 
     fn check_target(&self, event: &Event, target: &Uuid, timeline: &Timeline) -> Result<()> {
         let what = if event.supersedes.is_some() { "supersedes" } else { "retracts" };
-        let refuse = |why: String| Err(Error::rejected(format!("{} {what} event {target}, {why}", event.describe())));
+        let refuse = |problem| {
+            let correction = Correction { event: event.describe(), verb: what, target: *target, problem };
+            Err(LedgerError::Correction(Box::new(correction)).into())
+        };
         let Some(recorded) = self.event_by_id(target)? else {
-            return refuse("which is not in the log".to_owned());
+            return refuse(Uncorrectable::NotInLog);
         };
         if recorded.event.org != event.org {
-            return refuse(format!("an event of org `{}`, not of `{}`", recorded.event.org, event.org));
+            return refuse(Uncorrectable::OtherOrg { org: recorded.event.org, not: event.org.clone() });
         }
         if matches!(recorded.event.kind, EventKind::Retraction { .. }) {
-            return refuse("a retraction: a retraction cannot be corrected, only the events it names".to_owned());
+            return refuse(Uncorrectable::OfRetraction);
         }
         if !timeline.contains(target) {
-            return refuse("which no longer counts: it was already retracted or superseded".to_owned());
+            return refuse(Uncorrectable::NoLongerCounts);
         }
         Ok(())
     }

@@ -1,15 +1,14 @@
-//! Projections of one org's timeline: members on a day with honest
-//! uncertainty (SPEC §5), history, and the difference between two days.
+//! Pure functions of an org's timeline: members on a day with honest uncertainty (SPEC §5), history, diff.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::ledger::OrgRecord;
 use crate::model::date::Day;
+use crate::model::envelope::Recorded;
 use crate::model::id::{OrgId, PartyId};
-use crate::timeline::{Action, Standing, Step};
+use crate::timeline::{Action, Standing, Step, Timeline};
 
 /// A party's status on one day.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,18 +47,18 @@ pub fn readings(steps: &[Step], day: Day) -> BTreeMap<PartyId, Reading> {
     for (party, mut own) in per_party {
         own.extend(&org_wide);
         own.sort_unstable();
-        out.insert(party.clone(), read_party(steps, &own, party, founded, day));
+        out.insert(party.clone(), read_party(steps, &own, founded, day));
     }
     out
 }
 
-fn read_party(steps: &[Step], own: &[usize], party: &PartyId, founded: Day, day: Day) -> Reading {
+fn read_party(steps: &[Step], own: &[usize], founded: Day, day: Day) -> Reading {
     // standings[k]: the standing after the first k of the party's steps.
     let mut standings = Vec::with_capacity(own.len() + 1);
     standings.push(Standing::None);
     for &i in own {
         let before = standings[standings.len() - 1];
-        standings.push(before.after(party, &steps[i].action).unwrap_or(before));
+        standings.push(before.after(&steps[i].action).unwrap_or(before));
     }
     // The steps that have happened by `day` are a prefix: at least up to the
     // last that certainly happened, at most up to the last that may have.
@@ -114,9 +113,10 @@ fn date_of(step: &Step) -> String {
     step.date.to_string()
 }
 
-/// Who were the members of the org on `day`, as the log stood at `record.upto`.
-pub fn members(record: &OrgRecord, day: Day) -> Members {
-    let steps = record.timeline.steps();
+/// Who were the members of `org` on `day`, given its timeline as the log
+/// stood at `seq`.
+pub fn members(org: &OrgId, seq: u64, timeline: &Timeline, day: Day) -> Members {
+    let steps = timeline.steps();
     let founders: &[PartyId] = match steps.first().map(|s| &s.action) {
         Some(Action::Found(f)) => f,
         _ => &[],
@@ -144,7 +144,7 @@ pub fn members(record: &OrgRecord, day: Day) -> Members {
             }),
         }
     }
-    Members { org: record.org.clone(), at: day, seq: record.upto, count: members.len(), members, uncertain }
+    Members { org: org.clone(), at: day, seq, count: members.len(), members, uncertain }
 }
 
 /// `diff --json` (SPEC §5), plus the parties whose status is uncertain on
@@ -171,12 +171,13 @@ pub struct Changed {
     pub to: &'static str,
 }
 
-pub fn diff(record: &OrgRecord, from: Day, to: Day) -> Diff {
-    let steps = record.timeline.steps();
+/// Who joined, left or changed status in `org` between `from` and `to`, given its timeline.
+pub fn diff(org: &OrgId, timeline: &Timeline, from: Day, to: Day) -> Diff {
+    let steps = timeline.steps();
     let before = readings(steps, from);
     let after = readings(steps, to);
     let mut d = Diff {
-        org: record.org.clone(),
+        org: org.clone(),
         from,
         to,
         joined: vec![],
@@ -204,17 +205,58 @@ pub fn diff(record: &OrgRecord, from: Day, to: Day) -> Diff {
     d
 }
 
-/// The org's events that count, in timeline order; with `member`, only those
-/// that name it (and the org-wide founding and dissolution).
-pub fn history<'a>(record: &'a OrgRecord, member: Option<&PartyId>) -> Vec<&'a crate::model::envelope::Recorded> {
-    record
-        .timeline
+/// The org's events that count, in timeline order, found by `event`; with
+/// `member`, only those that name it (and the org-wide founding and dissolution).
+pub fn history<'a>(
+    timeline: &Timeline,
+    member: Option<&PartyId>,
+    event: impl Fn(&Uuid) -> Option<&'a Recorded>,
+) -> Vec<&'a Recorded> {
+    timeline
         .steps()
         .iter()
         .filter(|s| match member {
             None => true,
             Some(p) => s.action.parties().contains(p) || matches!(s.action, Action::Found(_) | Action::Dissolve),
         })
-        .filter_map(|s| record.event(&s.id))
+        .filter_map(|s| event(&s.id))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::date::EffectiveDate;
+    use crate::model::event::Status;
+
+    fn step(seq: u64, date: &str, action: Action) -> Step {
+        let d = EffectiveDate::parse(date).unwrap();
+        Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
+    }
+    fn party(id: &str) -> PartyId {
+        PartyId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn members_and_diff_read_the_timeline_alone() {
+        let timeline = Timeline::build(vec![
+            step(1, "2000", Action::Found(vec![party("A")])),
+            step(2, "2001-03", Action::Admit(vec![party("B")], Status::Observer)),
+            step(3, "2002-05-01", Action::Withdraw(vec![party("A")])),
+        ])
+        .unwrap();
+        let org = OrgId::parse("o").unwrap();
+        let day = |d: &str| Day::parse(d).unwrap();
+        let m = members(&org, 3, &timeline, day("2001-03-10"));
+        assert_eq!((m.org.as_str(), m.seq, m.count), ("o", 3, 1));
+        assert_eq!((m.members[0].id.as_str(), m.members[0].founder), ("A", true));
+        // B's accession is known by month only: on a day within it, B may or may not be a member.
+        assert_eq!(
+            m.uncertain.iter().map(|u| (u.id.as_str(), u.possible.clone())).collect::<Vec<_>>(),
+            [("B", vec!["none", "observer"])]
+        );
+        let d = diff(&org, &timeline, day("2001-01-01"), day("2003-01-01"));
+        assert_eq!((d.joined, d.left), (vec![party("B")], vec![party("A")]));
+        assert_eq!(d.because[&party("B")], Uuid::from_u128(2));
+    }
 }

@@ -1,13 +1,7 @@
-//! An org's timeline and the rules of SPEC §3.
-//!
-//! The timeline orders the events of one org that count by the first day of
-//! their (clipped) date range, then by log position, a founding first among
-//! equals. The rules are a fold over that order: each step must be allowed by
-//! the state the steps before it left. The timeline holds compact [`Step`]s,
-//! not whole events, so an import can keep every touched org in memory.
+//! An org's timeline, which events count, and the rules of SPEC §3.
 
 mod error;
-pub use error::RuleError;
+pub use error::{Cited, Place, Refusal, RuleError};
 
 use std::collections::HashMap;
 
@@ -129,15 +123,15 @@ impl Cause {
     /// earlier events of the same command, not committed yet), are not in the
     /// log: their `seq` is only where they would go, so they are named by
     /// their date (the checked one as the caller's message names it).
-    fn name(&self, naming: Naming) -> String {
-        let (action, id) = (self.action, self.id);
-        if naming.checked == Some(id) {
-            format!("the {action} dated {} (event {id})", self.date)
+    fn cite(&self, naming: Naming) -> Box<Cited> {
+        let place = if naming.checked == Some(self.id) {
+            Place::Checked
         } else if self.seq > naming.recorded {
-            format!("the {action} dated {} (event {id}), earlier in this import", self.date)
+            Place::EarlierInThisImport
         } else {
-            format!("the {action} at seq {} (event {id})", self.seq)
-        }
+            Place::Logged(self.seq)
+        };
+        Box::new(Cited { action: self.action, id: self.id, date: self.date, place })
     }
 }
 
@@ -173,7 +167,7 @@ impl Standing {
     }
 
     /// The order in which possible statuses are listed (SPEC §5 example: none first).
-    pub fn rank(self) -> u8 {
+    pub(crate) fn rank(self) -> u8 {
         match self {
             Standing::None => 0,
             Standing::Member(Status::Full) => 1,
@@ -183,25 +177,25 @@ impl Standing {
         }
     }
 
-    /// The party's standing after `action`, or why the action is not allowed.
-    pub fn after(self, party: &PartyId, action: &Action) -> Result<Standing, String> {
+    /// A party's standing after `action`, or why the action is not allowed.
+    pub fn after(self, action: &Action) -> Result<Standing, Refusal> {
         use Standing::*;
         match (action, self) {
             (Action::Found(_), _) => Ok(Member(Status::Full)),
             (Action::Launch(_), None) => Ok(Member(Status::Full)),
             (Action::Launch(_), s) => Ok(s),
             (Action::Admit(_, status), None) => Ok(Member(*status)),
-            (Action::Admit(..), s) => Err(format!("{party} is already a member ({})", s.as_str())),
+            (Action::Admit(..), s) => Err(Refusal::AlreadyMember(s)),
             (Action::ChangeStatus(_, status), Member(_)) => Ok(Member(*status)),
             (Action::ChangeStatus(_, status), Suspended(_)) => Ok(Suspended(*status)),
             (Action::Suspend(_), Member(s)) => Ok(Suspended(s)),
-            (Action::Suspend(_), Suspended(_)) => Err(format!("{party} is already suspended")),
+            (Action::Suspend(_), Suspended(_)) => Err(Refusal::AlreadySuspended),
             (Action::Reinstate(_), Suspended(s)) => Ok(Member(s)),
-            (Action::Reinstate(_), Member(_)) => Err(format!("{party} is not suspended")),
+            (Action::Reinstate(_), s @ Member(_)) => Err(Refusal::NotSuspended(s)),
             (Action::Withdraw(_) | Action::Expel(_), Member(_) | Suspended(_)) => Ok(None),
             (Action::Activity, s) => Ok(s),
             (Action::Dissolve, _) => Ok(None),
-            (_, None) => Err(format!("{party} is not a member")),
+            (_, None) => Err(Refusal::NotMember),
         }
     }
 }
@@ -235,20 +229,20 @@ impl OrgState {
     /// breaks (and changes nothing). The message names the events involved
     /// up to seq `recorded` (the log's head before the command) by seq; this
     /// step, and any after `recorded`, by date: they are not in the log.
-    pub fn apply(&mut self, step: &Step, recorded: u64) -> Result<(), String> {
+    fn apply(&mut self, step: &Step, recorded: u64) -> Result<(), RuleError> {
         self.fold(step, Naming { checked: Some(step.id), recorded })
     }
 
     /// [`OrgState::apply`] for a step of a timeline being folded; `naming`
     /// says which steps messages may name by seq.
-    fn fold(&mut self, step: &Step, naming: Naming) -> Result<(), String> {
+    fn fold(&mut self, step: &Step, naming: Naming) -> Result<(), RuleError> {
         if let Some(by) = &self.dissolved {
-            return Err(format!("it comes after {}", by.name(naming)));
+            return Err(RuleError::AfterDissolution { by: by.cite(naming) });
         }
         match (&step.action, &self.founded) {
-            (Action::Found(_), Some(by)) => return Err(format!("the org is already founded, by {}", by.name(naming))),
+            (Action::Found(_), Some(by)) => return Err(RuleError::AlreadyFounded { by: by.cite(naming) }),
             (Action::Found(_), None) => {}
-            (_, None) => return Err("it comes before the org's founding".to_owned()),
+            (_, None) => return Err(RuleError::BeforeFounding),
             (_, Some(_)) => {}
         }
         // Every party is checked before any changes: a refused step changes nothing.
@@ -264,13 +258,11 @@ impl OrgState {
         for (party, change) in parties.iter().zip(changes.iter_mut()) {
             let held = self.parties.get(party);
             let standing = held.map_or(Standing::None, |h| h.standing);
-            *change = standing.after(party, &step.action).map_err(|why| match held {
-                // Name the event that gave the standing that forbids the step.
-                Some(h) if matches!(step.action, Action::Reinstate(_)) => {
-                    format!("{why}: it has been {} since {}", h.standing.as_str(), h.since.name(naming))
-                }
-                Some(h) => format!("{why}, since {}", h.since.name(naming)),
-                None => why,
+            // A refusal names the event that gave the standing that forbids the step.
+            *change = standing.after(&step.action).map_err(|refusal| RuleError::Standing {
+                party: party.clone(),
+                refusal,
+                since: held.map(|h| h.since.cite(naming)),
             })?;
         }
         let cause = Cause::of(step);
@@ -333,10 +325,10 @@ impl Tail {
     /// Applies a step if it sorts after every step so far; `None` when it
     /// does not (or the org has no founding yet), and the caller must
     /// re-fold the whole timeline. `recorded` is as for [`OrgState::apply`].
-    pub fn try_append(&mut self, step: &Step, recorded: u64) -> Option<Result<(), String>> {
+    pub fn try_append(&mut self, step: &Step, recorded: u64) -> Option<Result<(), RuleError>> {
         let founded = self.founded?;
         if !step.is_founding() && step.last < founded {
-            return Some(Err(format!("it is dated before the org's founding (from {founded})")));
+            return Some(Err(RuleError::DatedBeforeFounding { step: None, founded }));
         }
         let key = step.order_key(founded);
         if self.last.is_some_and(|last| last >= key) {
@@ -344,6 +336,32 @@ impl Tail {
         }
         Some(self.state.apply(step, recorded).map(|()| self.last = Some(key)))
     }
+}
+
+/// The steps of the events that count, given an org's events in log order:
+/// a retraction takes out the event it names, a correction (`supersedes`)
+/// takes its place, and an event with no date is not on the timeline.
+pub fn counting_steps<'a>(events: impl Iterator<Item = (u64, &'a Event)>) -> Vec<Step> {
+    counting(events.map(|(seq, event)| {
+        let target = match &event.kind {
+            EventKind::Retraction { retracts, .. } => Some(*retracts),
+            _ => event.supersedes,
+        };
+        (target, Step::of(seq, event))
+    }))
+}
+
+/// [`counting_steps`], given each event's target (the event it retracts or
+/// supersedes) and step, in log order.
+pub(crate) fn counting(events: impl Iterator<Item = (Option<Uuid>, Option<Step>)>) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for (target, step) in events {
+        if let Some(target) = target {
+            steps.retain(|s| s.id != target);
+        }
+        steps.extend(step);
+    }
+    steps
 }
 
 /// A change to the set of events that count.
@@ -362,7 +380,7 @@ pub struct Timeline {
 
 impl Timeline {
     /// Orders and folds steps; fails with the first rule broken.
-    pub fn build(steps: Vec<Step>) -> Result<Timeline, String> {
+    pub fn build(steps: Vec<Step>) -> Result<Timeline, RuleError> {
         let mut timeline = Timeline::default();
         timeline.rebuild(steps, Naming { checked: None, recorded: u64::MAX })?;
         Ok(timeline)
@@ -393,10 +411,10 @@ impl Timeline {
     /// by its date. So are the steps after seq `recorded`, the log's head
     /// before the command (use `u64::MAX` when every other step is in the
     /// log); the others by their seq.
-    pub fn apply(&mut self, change: Change<'_>, recorded: u64) -> Result<(), String> {
+    pub fn apply(&mut self, change: Change<'_>, recorded: u64) -> Result<(), RuleError> {
         if let (Change::Add(step), Some(founded)) = (&change, self.founded()) {
             if !step.is_founding() && step.last < founded {
-                return Err(format!("it is dated before the org's founding (from {founded})"));
+                return Err(RuleError::DatedBeforeFounding { step: None, founded });
             }
             if self.steps.last().is_none_or(|last| last.order_key(founded) < step.order_key(founded)) {
                 // The common case: appending at the end only needs the last state.
@@ -428,11 +446,11 @@ impl Timeline {
 
     /// Orders and folds `steps`; `naming` says which of them messages may
     /// name by seq.
-    fn rebuild(&mut self, mut steps: Vec<Step>, naming: Naming) -> Result<(), String> {
+    fn rebuild(&mut self, mut steps: Vec<Step>, naming: Naming) -> Result<(), RuleError> {
         let founded = steps.iter().filter(|s| s.is_founding()).map(|s| s.first).min();
         let Some(founded) = founded else {
             return match steps.first() {
-                Some(_) => Err("the org has no founding: record its founding first".to_owned()),
+                Some(_) => Err(RuleError::NoFounding),
                 None => {
                     *self = Timeline::default();
                     Ok(())
@@ -442,15 +460,15 @@ impl Timeline {
         // A step that breaks a rule is named unless it is the one being
         // checked, which the caller's message names.
         if let Some(early) = steps.iter().find(|s| !s.is_founding() && s.last < founded) {
-            let what = if naming.checked == Some(early.id) { "it".to_owned() } else { Cause::of(early).name(naming) };
-            return Err(format!("{what} is dated before the org's founding (from {founded})"));
+            let step = (naming.checked != Some(early.id)).then(|| Cause::of(early).cite(naming));
+            return Err(RuleError::DatedBeforeFounding { step, founded });
         }
         steps.sort_by_key(|s| s.order_key(founded));
         let mut state = OrgState::default();
         for step in &steps {
-            state.fold(step, naming).map_err(|why| match naming.checked {
-                Some(id) if id == step.id => why,
-                _ => format!("at {}: {why}", Cause::of(step).name(naming)),
+            state.fold(step, naming).map_err(|error| match naming.checked {
+                Some(id) if id == step.id => error,
+                _ => RuleError::At { step: Cause::of(step).cite(naming), error: Box::new(error) },
             })?;
         }
         self.steps = steps;
@@ -473,6 +491,31 @@ mod tests {
     fn p(ids: &[&str]) -> Vec<PartyId> {
         ids.iter().map(|s| PartyId::parse(s).unwrap()).collect()
     }
+    /// The refusal of a step for a party with no standing (so none cited).
+    fn refused(party: &str, refusal: Refusal) -> RuleError {
+        RuleError::Standing { party: p(&[party]).remove(0), refusal, since: None }
+    }
+
+    #[test]
+    fn a_retraction_takes_out_the_event_it_names_and_a_correction_takes_its_place() {
+        let id = |n: u128| Uuid::from_u128(n).to_string();
+        let events: Vec<Event> = [
+            format!(r#"{{"id":"{}","type":"founding","org":"o","date":"2000","members":["A"]}}"#, id(1)),
+            format!(r#"{{"id":"{}","type":"accession","org":"o","date":"2001","members":["B"]}}"#, id(2)),
+            format!(r#"{{"id":"{}","type":"accession","org":"o","date":"2002","members":["C"]}}"#, id(3)),
+            format!(r#"{{"id":"{}","type":"retraction","org":"o","retracts":"{}","reason":"r"}}"#, id(4), id(2)),
+            format!(
+                r#"{{"id":"{}","type":"accession","org":"o","date":"2003","members":["C"],"supersedes":"{}"}}"#,
+                id(5),
+                id(3)
+            ),
+        ]
+        .iter()
+        .map(|text| Event::parse_str(text).unwrap())
+        .collect();
+        let steps = counting_steps(events.iter().enumerate().map(|(i, e)| (i as u64 + 1, e)));
+        assert_eq!(steps.iter().map(|s| (s.seq, s.id)).collect::<Vec<_>>(), [(1, events[0].id), (5, events[4].id)]);
+    }
 
     #[test]
     fn back_dated_accession_before_an_existing_one_is_refused() {
@@ -481,10 +524,12 @@ mod tests {
         t.apply(Change::Add(step(2, "2020-12-09", Action::Admit(p(&["ISR"]), Status::Full))), LOG).unwrap();
         // Withdrawal before the accession: ISR is not yet a member then.
         let err = t.apply(Change::Add(step(3, "2019", Action::Withdraw(p(&["ISR"])))), LOG).unwrap_err();
-        assert!(err.contains("ISR is not a member"), "{err}");
+        assert_eq!(err, refused("ISR", Refusal::NotMember));
         // A second, earlier accession makes the later one name a member.
         let err = t.apply(Change::Add(step(4, "2018", Action::Admit(p(&["ISR"]), Status::Full))), LOG).unwrap_err();
-        assert!(err.contains("already a member"), "{err}");
+        let RuleError::At { step: at, error } = err else { panic!("{err:?}") };
+        assert_eq!(at.place, Place::Logged(2));
+        assert!(matches!(*error, RuleError::Standing { refusal: Refusal::AlreadyMember(_), .. }), "{error:?}");
         assert_eq!(t.steps().len(), 2);
     }
 
@@ -496,7 +541,7 @@ mod tests {
         t.apply(Change::Add(step(2, "2016/2019-07-02", Action::Admit(p(&["SVK"]), Status::Full))), LOG).unwrap();
         // Entirely before the founding: refused.
         let err = t.apply(Change::Add(step(3, "2016", Action::Admit(p(&["X"]), Status::Full))), LOG).unwrap_err();
-        assert!(err.contains("before the org's founding"), "{err}");
+        assert!(matches!(err, RuleError::DatedBeforeFounding { step: None, .. }), "{err:?}");
         assert_eq!(t.steps()[1].start(t.founded().unwrap()).to_string(), "2017-02-01");
     }
 
@@ -512,9 +557,9 @@ mod tests {
         assert!(t.apply(Change::Add(step(6, "2004", Action::Reinstate(p(&["B"])))), LOG).is_err());
         t.apply(Change::Add(step(7, "2005", Action::Dissolve)), LOG).unwrap();
         let err = t.apply(Change::Add(step(8, "2006", Action::Withdraw(p(&["A"])))), LOG).unwrap_err();
-        assert!(err.contains("dissolution"), "{err}");
+        assert!(matches!(&err, RuleError::AfterDissolution { by } if by.place == Place::Logged(7)), "{err:?}");
         let err = t.apply(Change::Add(step(9, "2007", Action::Activity)), LOG).unwrap_err();
-        assert!(err.contains("dissolution"), "{err}");
+        assert!(matches!(&err, RuleError::AfterDissolution { by } if by.action == "dissolution"), "{err:?}");
         // A back-dated activity from before the dissolution is fine.
         t.apply(Change::Add(step(10, "2004", Action::Activity)), LOG).unwrap();
     }
@@ -527,7 +572,9 @@ mod tests {
         t.apply(Change::Add(step(3, "2002", Action::Withdraw(p(&["B"])))), LOG).unwrap();
         let id2 = Uuid::from_u128(2);
         let err = t.apply(Change::Remove(&id2), LOG).unwrap_err();
-        assert!(err.contains("B is not a member"), "{err}");
+        let RuleError::At { step: at, error } = err else { panic!("{err:?}") };
+        assert_eq!((at.id, at.place), (Uuid::from_u128(3), Place::Logged(3)));
+        assert_eq!(*error, refused("B", Refusal::NotMember));
         // Replacing it with an earlier accession is fine.
         t.apply(Change::Replace(&id2, step(4, "2000-06", Action::Admit(p(&["B"]), Status::Full))), LOG).unwrap();
         assert_eq!(t.steps().iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 4, 3]);
@@ -575,16 +622,17 @@ mod tests {
             ),
         ];
         for (checked, expected) in cases {
-            assert_eq!(t.apply(Change::Add(checked), LOG).unwrap_err(), expected);
+            assert_eq!(t.apply(Change::Add(checked), LOG).unwrap_err().to_string(), expected);
         }
         // With only seqs 1 and 2 recorded, seq 3 is an earlier event of the
         // same command, not in the log: it is named by its date too.
         let suspended = format!("B is already suspended, since the suspension dated 2004 (event {})", id(3));
         let last = step(9, "2005", Action::Suspend(p(&["B"])));
         let expected = format!("{suspended}, earlier in this import");
-        assert_eq!(t.apply(Change::Add(last.clone()), 2).unwrap_err(), expected);
-        assert_eq!(Tail::of(&t).try_append(&last, 2), Some(Err(expected)));
-        let err = t.apply(Change::Add(step(9, "2003-06", Action::Suspend(p(&["B"])))), 2).unwrap_err();
+        assert_eq!(t.apply(Change::Add(last.clone()), 2).unwrap_err().to_string(), expected);
+        let tail = Tail::of(&t).try_append(&last, 2);
+        assert_eq!(tail.map(|r| r.map_err(|e| e.to_string())), Some(Err(expected)));
+        let err = t.apply(Change::Add(step(9, "2003-06", Action::Suspend(p(&["B"])))), 2).unwrap_err().to_string();
         assert_eq!(
             err,
             format!(
@@ -601,7 +649,8 @@ mod tests {
             step(2, "2001", Action::Dissolve),
             step(3, "2002", Action::Activity),
         ])
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             format!(
@@ -618,7 +667,7 @@ mod tests {
         state.apply(&step(1, "2000", Action::Found(p(&["A", "B", "C", "D", "E", "F"]))), LOG).unwrap();
         // Five parties, the last no member: refused, and no one has left.
         let err = state.apply(&step(2, "2001", Action::Withdraw(p(&["A", "B", "C", "D", "X"]))), LOG).unwrap_err();
-        assert!(err.contains("X is not a member"), "{err}");
+        assert_eq!(err, refused("X", Refusal::NotMember));
         assert_eq!(state.members().count(), 6);
         state.apply(&step(3, "2001", Action::Withdraw(p(&["A", "B", "C", "D", "E"]))), LOG).unwrap();
         assert_eq!(state.members().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["F"]);

@@ -1213,3 +1213,23 @@ fn a_refused_first_command_leaves_no_ledger_behind() {
     l.run(&["append", r#"{"type":"accession","org":"x","date":"2021","members":["A"]}"#]).fails(1);
     assert_eq!(l.head().0, 1);
 }
+
+#[test]
+fn output_into_a_closed_pipe_is_no_error_and_a_full_disk_is_one() {
+    let l = rich_ledger();
+    // The reader went away before accord wrote (`accord log | head -0`):
+    // nothing to say, and success, whatever the command.
+    for args in [&["log"][..], &["--json", "log"], &["export"], &["head"], &["members", "x"], &["audit", "verify"]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let run = Run::from(l.command(args).stdin(Stdio::null()).stdout(writer).output().expect("run accord"));
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "accord {args:?}");
+    }
+    // Any other failure to write the output is one sentence, and exit 1.
+    if cfg!(target_os = "linux") {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full");
+        let run = Run::from(l.command(&["log"]).stdin(Stdio::null()).stdout(full).output().expect("run accord"));
+        let msg = run.fails(1);
+        assert!(msg.contains("cannot write the output: No space left on device"), "{msg}");
+    }
+}
