@@ -32,9 +32,11 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::ledger::counting_steps;
-use crate::model::envelope::{Envelope, Head, Scratch, Sealed, read_envelope};
+use crate::model::envelope::{Envelope, Head};
 use crate::model::event::EventKind;
+use crate::model::exact::read_envelope;
 use crate::model::id::{OrgId, PartyId};
+use crate::model::read::{Scratch, Sealed};
 use crate::store::{Entry, HEAD_FILE, Store, Unpacked, id_bucket};
 use crate::timeline::{Change, OrgState, Step, Tail, Timeline};
 
@@ -1125,7 +1127,7 @@ mod tests {
             // The fast reader takes every copy accord wrote.
             let mut scratch = Scratch::default();
             for (seq, bytes) in store.org_copies(&org, u64::MAX).unwrap() {
-                assert_eq!(Sealed::read_recorded(&bytes, &mut scratch).map(|s| s.seq), Some(seq));
+                assert_eq!(crate::model::read::RecordedView::read(&bytes, &mut scratch).map(|s| s.seq), Some(seq));
             }
             let general = Timeline::build(counting_steps(records.iter().map(|r| (r.seq, &r.event))));
             let fast = crate::ledger::OrgRecord::new(org.clone(), u64::MAX, store.org_copies(&org, u64::MAX).unwrap());

@@ -18,8 +18,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::model::envelope::{Envelope, GENESIS, Head, Scratch, Sealed, parse_time};
+use crate::model::envelope::{Envelope, GENESIS, Head, parse_time};
 use crate::model::id::OrgId;
+use crate::model::read::{Scratch, Sealed};
 use crate::store::{HEAD_FILE, Options, Store};
 
 mod org;

@@ -38,10 +38,7 @@ pub fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
         stack.reserve(8);
         members.reserve(32);
     }
-    if let Some(frame) = open_value(value, &mut members, out) {
-        stack.push(frame);
-    }
-    write_open(stack, members, out);
+    write_value(value, &mut stack, &mut members, out);
 }
 
 /// Appends the canonical form of the object `map` to `out`: the same as
@@ -52,6 +49,54 @@ pub fn write_canonical_map(map: &serde_json::Map<String, Value>, out: &mut Vec<u
     if let Some(frame) = open_object(map, &mut members, out) {
         stack.push(frame);
     }
+    write_open(&mut stack, &mut members, out);
+}
+
+/// Appends the canonical form of the object `map` plus one more member,
+/// `key` with the string `value` (a key `map` does not hold), to `out`, and
+/// returns where that member lies in `out`, with the comma that joins it to
+/// a neighbour: cut out, the rest is the canonical form of `map` alone. One
+/// writing gives both the stored form of an envelope and the hashed one.
+pub fn write_canonical_map_with(map: &Map<String, Value>, key: &str, value: &str, out: &mut Vec<u8>) -> (usize, usize) {
+    let mut top: Vec<(&str, Option<&Value>)> = Vec::with_capacity(map.len() + 1);
+    top.extend(map.iter().map(|(k, v)| (k.as_str(), Some(v))));
+    top.push((key, None));
+    sort_members(&mut top);
+    let mut stack = Vec::with_capacity(8);
+    let mut members = Vec::with_capacity(32);
+    out.push(b'{');
+    let mut span = (out.len(), out.len());
+    for (i, (key, member)) in top.iter().enumerate() {
+        let start = out.len();
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        match member {
+            Some(v) => write_value(v, &mut stack, &mut members, out),
+            None => {
+                write_string(value, out);
+                // The first member takes the comma after it, any other the one before.
+                span = (start, out.len() + usize::from(i == 0 && top.len() > 1));
+            }
+        }
+    }
+    out.push(b'}');
+    span
+}
+
+/// Appends the canonical form of `value`, with `stack` and `members` as
+/// working space (empty before and after).
+fn write_value<'a>(
+    value: &'a Value,
+    stack: &mut Vec<Frame<'a>>,
+    members: &mut Vec<(&'a str, &'a Value)>,
+    out: &mut Vec<u8>,
+) {
+    if let Some(frame) = open_value(value, members, out) {
+        stack.push(frame);
+    }
     write_open(stack, members, out);
 }
 
@@ -60,7 +105,7 @@ pub fn write_canonical_map(map: &serde_json::Map<String, Value>, out: &mut Vec<u
 /// The members of every open object are kept, sorted, in the one `members`
 /// vector (each object's after its parent's), so a whole document needs only
 /// these two allocations.
-fn write_open<'a>(mut stack: Vec<Frame<'a>>, mut members: Vec<(&'a str, &'a Value)>, out: &mut Vec<u8>) {
+fn write_open<'a>(stack: &mut Vec<Frame<'a>>, members: &mut Vec<(&'a str, &'a Value)>, out: &mut Vec<u8>) {
     while let Some(top) = stack.last_mut() {
         let child = match top {
             Frame::Array { items, first } => match items.next() {
@@ -95,7 +140,7 @@ fn write_open<'a>(mut stack: Vec<Frame<'a>>, mut members: Vec<(&'a str, &'a Valu
                 }
             },
         };
-        if let Some(frame) = open_value(child, &mut members, out) {
+        if let Some(frame) = open_value(child, members, out) {
             stack.push(frame);
         }
     }
@@ -123,8 +168,17 @@ pub fn sha256_hex(value: &serde_json::Value) -> String {
 
 /// Lowercase hex of any bytes' SHA-256 (helper used by the store).
 pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    sha256_hex_parts(&[bytes])
+}
+
+/// Lowercase hex of the SHA-256 of `parts` one after the other.
+pub fn sha256_hex_parts(parts: &[&[u8]]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
+    let mut sha = Sha256::new();
+    for part in parts {
+        sha.update(part);
+    }
+    let digest = sha.finalize();
     let mut hex = String::with_capacity(digest.len() * 2);
     for &b in digest.iter() {
         hex.push(char::from(HEX[usize::from(b >> 4)]));
@@ -202,6 +256,18 @@ fn push_sorted_members<'a>(map: &'a Map<String, Value>, members: &mut Vec<(&'a s
     let Some(own) = members.get_mut(start..) else {
         return;
     };
+    sort_by_key(own, supplementary);
+}
+
+/// Sorts object members in canonical order.
+fn sort_members<T>(members: &mut [(&str, T)]) {
+    let supplementary = members.iter().any(|(k, _)| !k.is_ascii() && k.bytes().any(|b| b >= 0xF0));
+    sort_by_key(members, supplementary);
+}
+
+/// Sorts object members by key: byte order, or UTF-16 order if a key holds
+/// a character above U+FFFF (`supplementary`).
+fn sort_by_key<T>(own: &mut [(&str, T)], supplementary: bool) {
     if supplementary {
         own.sort_unstable_by(|a, b| cmp_utf16(a.0, b.0));
     } else if !own.is_sorted_by(|a, b| a.0.as_bytes() <= b.0.as_bytes()) {
