@@ -714,7 +714,7 @@ fn parse_strict(text: &str) -> std::result::Result<Value, serde_json::Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Event> {
@@ -895,6 +895,168 @@ mod tests {
         for (text, expected) in refused {
             let what = inexact_number(text).unwrap_or_else(|| panic!("{text}")).to_string();
             assert!(what.contains(expected), "{text}: {what}");
+        }
+    }
+
+    /// Which accessor [`EventKind::read`] calls for each field, in order.
+    struct Recording(Vec<(&'static str, &'static str)>);
+
+    impl OwnFields for Recording {
+        type Text = ();
+        type Error = ModelError;
+        fn text(&mut self, _: &'static EventType, field: &'static str) -> Result<Option<()>> {
+            self.0.push((field, "text"));
+            Ok(Some(()))
+        }
+        fn required_text(&mut self, _: &'static EventType, field: &'static str) -> Result<()> {
+            self.0.push((field, "required text"));
+            Ok(())
+        }
+        fn parties(&mut self, _: &'static EventType, field: &'static str) -> Result<Vec<PartyId>> {
+            self.0.push((field, "parties"));
+            Ok(Vec::new())
+        }
+        fn status(&mut self, _: &'static EventType, field: &'static str) -> Result<Status> {
+            self.0.push((field, "status"));
+            Ok(Status::Full)
+        }
+        fn event_id(&mut self, _: &'static EventType, field: &'static str) -> Result<Uuid> {
+            self.0.push((field, "event id"));
+            Ok(Uuid::nil())
+        }
+    }
+
+    /// `EventKind::read` reads exactly the fields the schema gives each
+    /// type, in its order and with its shapes, and builds a kind of that type.
+    #[test]
+    fn the_kind_of_each_type_is_built_from_the_fields_of_the_schema() {
+        use crate::model::schema::EVENT_TYPES;
+        for ty in &EVENT_TYPES {
+            let mut recording = Recording(Vec::new());
+            let kind = EventKind::read(ty, &mut recording, None, None).unwrap_or_else(|e| panic!("{}: {e}", ty.name));
+            assert_eq!(kind.type_name(), ty.name);
+            let expected: Vec<(&str, &str)> = (ty.own.iter())
+                .map(|f| {
+                    let accessor = match f.shape {
+                        Shape::Text => "text",
+                        Shape::RequiredText => "required text",
+                        Shape::Parties { .. } => "parties",
+                        Shape::Status { .. } => "status",
+                        Shape::EventId => "event id",
+                    };
+                    (f.name, accessor)
+                })
+                .collect();
+            assert_eq!(recording.0, expected, "{}", ty.name);
+        }
+    }
+
+    /// A minimal valid event of each type, made from the schema alone.
+    pub(crate) fn minimal_events() -> Vec<Value> {
+        use crate::model::schema::EVENT_TYPES;
+        let mut events = Vec::new();
+        for ty in &EVENT_TYPES {
+            let mut map = Map::new();
+            map.insert("type".into(), ty.name.into());
+            map.insert("org".into(), "isa".into());
+            map.insert("date".into(), "2020-01".into());
+            for f in ty.own {
+                let value = match f.shape {
+                    Shape::Text | Shape::RequiredText => Value::from("x"),
+                    Shape::Parties { .. } => serde_json::json!(["ISR", "FRA"]),
+                    Shape::Status { .. } => Value::from("observer"),
+                    Shape::EventId => Value::from("123e4567-e89b-12d3-a456-426614174000"),
+                };
+                map.insert(f.name.into(), value);
+            }
+            events.push(Value::Object(map));
+        }
+        events
+    }
+
+    #[test]
+    fn every_type_of_the_schema_parses_with_its_fields() {
+        for (value, name) in minimal_events().into_iter().zip(TYPES) {
+            let e = Event::from_value(value.clone()).unwrap_or_else(|err| panic!("{value}: {err}"));
+            assert_eq!(e.type_name(), name);
+            for (key, v) in value.as_object().unwrap() {
+                assert_eq!(e.body().get(key), Some(v), "{name}.{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_are_typed() {
+        let refused = |text: &str| parse(text).expect_err(text);
+        assert!(matches!(refused(r#"{"org":"isa","date":"2020"}"#), ModelError::NoType));
+        assert!(matches!(
+            refused(r#"{"type":"dissolution","org":"isa","date":"2020","seq":3}"#),
+            ModelError::SetByLedger { type_name: "dissolution", field: "seq" }
+        ));
+        assert!(matches!(
+            refused(r#"{"type":"accession","org":"isa","date":"2020","members":["ISR","ISR"]}"#),
+            ModelError::PartyTwice { type_name: "accession", field: "members", .. }
+        ));
+        assert!(matches!(
+            refused(r#"{"type":"status_change","org":"isa","date":"2020","members":["ISR"]}"#),
+            ModelError::Missing { type_name: "status_change", field: "status" }
+        ));
+        assert!(matches!(
+            refused(r#"{"type":"dissolution","org":"isa","date":"2021-02-30"}"#).innermost(),
+            ModelError::Date(_)
+        ));
+        assert!(matches!(
+            refused(r#"{"type":"dissolution","org":"ISA","date":"2020"}"#).innermost(),
+            ModelError::NotOrgId(id) if id == "ISA"
+        ));
+        let retraction = r#"{"type":"retraction","org":"isa","retracts":"123e4567-e89b-12d3-a456-426614174000","reason":"r","supersedes":"223e4567-e89b-12d3-a456-426614174000"}"#;
+        assert!(matches!(refused(retraction), ModelError::RetractionSupersedes));
+        let itself = r#"{"type":"dissolution","org":"isa","date":"2020","id":"123e4567-e89b-12d3-a456-426614174000","supersedes":"123e4567-e89b-12d3-a456-426614174000"}"#;
+        assert!(matches!(refused(itself), ModelError::SupersedesItself));
+        assert!(matches!(
+            refused(r#"{"type":"dissolution""#),
+            ModelError::Json(Json { problem: JsonProblem::EndsEarly, .. })
+        ));
+        assert_eq!(refused("[]").kind(), crate::ErrorKind::Invalid);
+    }
+
+    /// The exact sentences users see, for a few refusals.
+    #[test]
+    fn golden_sentences() {
+        let cases = [
+            (
+                r#"{"type":"merger","org":"isa","date":"2020"}"#,
+                "`merger` is not an event type: expected one of founding, launch, exercise, accession, status_change, suspension, reinstatement, withdrawal, expulsion, dissolution, retraction",
+            ),
+            (
+                r#"{"type":"accession","org":"isa","date":"2020","colour":"red"}"#,
+                "`colour` is not a field of an accession event",
+            ),
+            (
+                r#"{"type":"dissolution","org":"isa","date":"2020","hash":"x"}"#,
+                "a dissolution event cannot carry `hash`: it is set by the ledger when the event is recorded",
+            ),
+            (
+                r#"{"type":"accession","org":"isa","date":"2020","members":["IS R"]}"#,
+                "`members` of the accession event: `IS R` is not a party id: expected 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+            ),
+            (
+                r#"{"type":"dissolution","org":"isa","date":"2021-02-30"}"#,
+                "`date` of the dissolution event: `2021-02-30` is not a valid date: February 2021 has 28 days",
+            ),
+            (
+                r#"{"type":"dissolution","org":"isa","date":"2020","id":"42"}"#,
+                "`id`: `42` is not an event id: expected a UUID like 123e4567-e89b-12d3-a456-426614174000",
+            ),
+            (r#"{"type":"exercise","org":"isa","date":"2020","name":" "}"#, "`name` of the exercise event is empty"),
+            (
+                r#"{"type":"dissolution","org":"isa","date":"2020","source":{"url":5}}"#,
+                "`source.url` must be a string, not a number",
+            ),
+            (r#"{"type":"dissolution",}"#, "it is not valid JSON (trailing comma, column 23)"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text).expect_err(text).to_string(), expected, "{text}");
         }
     }
 
