@@ -8,7 +8,7 @@
 //!
 //! The pass is built for the common case, a ledger that verifies, and keeps
 //! little in memory: each envelope is read straight from its bytes
-//! ([`Sealed`]), each org keeps only the end of its timeline unless a
+//! (`model::read::Sealed`), each org keeps only the end of its timeline unless a
 //! correction or a back-dated event needed it whole (it is then read back
 //! from the store), and the indexes are compared with the log as two
 //! multisets through a keyed fingerprint rather than entry by entry. If

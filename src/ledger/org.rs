@@ -16,7 +16,7 @@ use crate::timeline::{Step, Timeline};
 /// An org as the log stood at one position.
 ///
 /// Its timeline is read straight from the org copies' canonical bytes
-/// ([`RecordedView::read`]); each event is decoded whole only when asked
+/// (`RecordedView::read`); each event is decoded whole only when asked
 /// for ([`OrgRecord::event`]). `members` needs the timeline alone.
 pub struct OrgRecord {
     pub org: OrgId,

@@ -1,29 +1,4 @@
 //! RFC 8785 JSON Canonicalization Scheme (JCS) for [`serde_json::Value`].
-//!
-//! The canonical form is what the ledger hashes, so it must be byte-for-byte
-//! stable and identical to what any conforming implementation (for instance
-//! `JSON.stringify` in ECMAScript with sorted keys) produces:
-//!
-//! * object members are sorted by their keys compared as sequences of UTF-16
-//!   code units, and no insignificant whitespace is written;
-//! * strings are escaped exactly as ECMAScript's `JSON.stringify` escapes them;
-//! * numbers are written as ECMAScript's `Number.prototype.toString` writes the
-//!   IEEE-754 double nearest to them (RFC 8785 §3.2.2.3), so integers beyond
-//!   2^53 lose precision exactly as they would in JavaScript (which is why
-//!   [`number_kept`] tells which literals keep their value, and events refuse
-//!   the others);
-//! * the literals are `true`, `false` and `null`.
-//!
-//! The serializer works with an explicit stack rather than recursion, so a
-//! deeply nested value cannot overflow the thread's stack here, and it never
-//! panics. Besides the output buffer, a document needs two allocations: the
-//! stack of open containers and one shared vector of member references that
-//! objects are sorted in.
-//!
-//! Note: the digits are only as good as the doubles in the `Value`. With its
-//! default features serde_json parses some 17-digit numbers to a neighbouring
-//! double (its `float_roundtrip` feature fixes that), which would change the
-//! canonical text of such a number read back from JSON text.
 
 use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
@@ -31,6 +6,31 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// Appends the canonical form of `value` to `out`.
+///
+/// The canonical form is what the ledger hashes, so it must be byte-for-byte
+/// stable and identical to what any conforming implementation (for instance
+/// `JSON.stringify` in ECMAScript with sorted keys) produces:
+///
+/// * object members are sorted by their keys compared as sequences of UTF-16
+///   code units, and no insignificant whitespace is written;
+/// * strings are escaped exactly as ECMAScript's `JSON.stringify` escapes them;
+/// * numbers are written as ECMAScript's `Number.prototype.toString` writes the
+///   IEEE-754 double nearest to them (RFC 8785 §3.2.2.3), so integers beyond
+///   2^53 lose precision exactly as they would in JavaScript (which is why
+///   `number_kept` tells which literals keep their value, and events refuse
+///   the others);
+/// * the literals are `true`, `false` and `null`.
+///
+/// The serializer works with an explicit stack rather than recursion, so a
+/// deeply nested value cannot overflow the thread's stack here, and it never
+/// panics. Besides the output buffer, a document needs two allocations: the
+/// stack of open containers and one shared vector of member references that
+/// objects are sorted in.
+///
+/// Note: the digits are only as good as the doubles in the `Value`. With its
+/// default features serde_json parses some 17-digit numbers to a neighbouring
+/// double (its `float_roundtrip` feature fixes that), which would change the
+/// canonical text of such a number read back from JSON text.
 pub fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
     let mut stack = Vec::new();
     let mut members = Vec::new();
@@ -57,7 +57,12 @@ pub fn write_canonical_map(map: &serde_json::Map<String, Value>, out: &mut Vec<u
 /// returns where that member lies in `out`, with the comma that joins it to
 /// a neighbour: cut out, the rest is the canonical form of `map` alone. One
 /// writing gives both the stored form of an envelope and the hashed one.
-pub fn write_canonical_map_with(map: &Map<String, Value>, key: &str, value: &str, out: &mut Vec<u8>) -> (usize, usize) {
+pub(crate) fn write_canonical_map_with(
+    map: &Map<String, Value>,
+    key: &str,
+    value: &str,
+    out: &mut Vec<u8>,
+) -> (usize, usize) {
     let mut top: Vec<(&str, Option<&Value>)> = Vec::with_capacity(map.len() + 1);
     top.extend(map.iter().map(|(k, v)| (k.as_str(), Some(v))));
     top.push((key, None));
@@ -172,7 +177,7 @@ pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
 }
 
 /// Lowercase hex of the SHA-256 of `parts` one after the other.
-pub fn sha256_hex_parts(parts: &[&[u8]]) -> String {
+pub(crate) fn sha256_hex_parts(parts: &[&[u8]]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut sha = Sha256::new();
     for part in parts {
@@ -328,7 +333,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 
 /// Integers of at most this magnitude are exact doubles, and ECMAScript
 /// writes them as plain decimal integers.
-pub const MAX_SAFE: u64 = 1 << 53;
+pub(crate) const MAX_SAFE: u64 = 1 << 53;
 
 /// Writes a number as ECMAScript writes the double nearest to it.
 fn write_number(n: &Number, out: &mut Vec<u8>) {
@@ -618,7 +623,7 @@ fn layout(d: Decimal, out: &mut Vec<u8>) {
 
 /// What the canonical form makes of a JSON number literal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kept {
+pub(crate) enum Kept {
     /// The canonical form has the same decimal value, maybe spelled
     /// otherwise (`1.50` is written `1.5`, `1e300` is written `1e+300`).
     Exactly,
@@ -642,7 +647,7 @@ pub enum Kept {
 /// arithmetic. `canonical` is scratch space for the canonical text; after
 /// [`Kept::Rounded`] it holds the text the number would have become. A
 /// plain integer of at most 15 digits is decided without it.
-pub fn number_kept(literal: &str, canonical: &mut Vec<u8>) -> Kept {
+pub(crate) fn number_kept(literal: &str, canonical: &mut Vec<u8>) -> Kept {
     let Some(value) = ExactDecimal::parse(literal.as_bytes()) else {
         return Kept::NotANumber;
     };

@@ -1,11 +1,4 @@
 //! Events: the decisions recorded in the log, parsed from JSON values (SPEC §3).
-//!
-//! An [`Event`] keeps the JSON object exactly as given (its `body`, with `id`
-//! filled in) next to a typed view of it. The body is what gets hashed and
-//! exported; the typed view is what the rules and projections read. Parsing is
-//! hand-written rather than derived so that every refusal names the field and
-//! says why, and so that unknown fields are refused for every type. Which
-//! fields each type has is in [`crate::model::schema`].
 
 use std::fmt;
 
@@ -114,7 +107,7 @@ impl<T> EventKind<T> {
     }
 
     /// [`EventKind::members`], taken out (the kind keeps an empty list).
-    pub fn take_members(&mut self) -> Vec<PartyId> {
+    pub(crate) fn take_members(&mut self) -> Vec<PartyId> {
         match self {
             EventKind::Founding { members, .. }
             | EventKind::Launch { members, .. }
@@ -207,6 +200,13 @@ pub(crate) fn shape(ty: &EventType, field: &str) -> Option<Shape> {
 }
 
 /// One event, as given, with its id.
+///
+/// An [`Event`] keeps the JSON object exactly as given (its `body`, with `id`
+/// filled in) next to a typed view of it. The body is what gets hashed and
+/// exported; the typed view is what the rules and projections read. Parsing is
+/// hand-written rather than derived so that every refusal names the field and
+/// says why, and so that unknown fields are refused for every type. Which
+/// fields each type has is in [`crate::model::schema`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub id: Uuid,
@@ -510,7 +510,7 @@ fn json_error(e: &serde_json::Error) -> ModelError {
 ///   and silently drop the others (`"members":["ISR"],"members":["FRA"]`
 ///   would record only FRA);
 /// * a number that the canonical form would not keep exactly (SPEC §5): see
-///   [`canonical::number_kept`]. `18446744073709551616` would be hashed,
+///   `canonical::number_kept`. `18446744073709551616` would be hashed,
 ///   stored and exported as `18446744073709552000`, `1e-400` and `-0` as `0`.
 ///
 /// Every JSON text that becomes an event goes through here: `append` with
@@ -533,7 +533,7 @@ pub fn parse_json(text: &str) -> Result<Value> {
 
 /// [`parse_json`] without the check of numbers: for reading an export, whose
 /// numbers [`inexact_number`] judges separately.
-pub fn parse_json_keys(text: &str) -> Result<Value> {
+pub(crate) fn parse_json_keys(text: &str) -> Result<Value> {
     parse_strict(text).map_err(|e| json_error(&e))
 }
 
@@ -545,7 +545,7 @@ pub fn parse_json_keys(text: &str) -> Result<Value> {
 /// such number allocates the one buffer all share. `text` should be valid
 /// JSON: in other text, whatever looks like a number outside strings is
 /// judged, up to the first one not kept.
-pub fn inexact_number(text: &str) -> Option<Inexact> {
+pub(crate) fn inexact_number(text: &str) -> Option<Inexact> {
     use canonical::Kept;
     let bytes = text.as_bytes();
     let mut canonical_text = Vec::new();

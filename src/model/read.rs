@@ -1,11 +1,4 @@
 //! The fast reader: envelopes and recorded events read straight from their canonical bytes, borrowing from them.
-//!
-//! [`Sealed::read`] and [`RecordedView::read`] accept only what the general
-//! path (parsing into a [`Value`], [`Envelope::from_value`](crate::model::envelope::Envelope::from_value))
-//! accepts too, and read the same content from it; they give up (`None`)
-//! on anything else, valid or not, and the caller then takes the general
-//! path, which explains what is wrong. The fields each event type has come
-//! from [`crate::model::schema`], as for the general path.
 
 use std::borrow::Cow;
 
@@ -24,6 +17,13 @@ use crate::timeline::Step;
 
 /// An envelope read from its canonical bytes: what the checks between
 /// envelopes need (chain, ids, rules), without building the event.
+///
+/// [`Sealed::read`] and [`RecordedView::read`] accept only what the general
+/// path (parsing into a [`Value`], [`Envelope::from_value`](crate::model::envelope::Envelope::from_value))
+/// accepts too, and read the same content from it; they give up (`None`)
+/// on anything else, valid or not, and the caller then takes the general
+/// path, which explains what is wrong. The fields each event type has come
+/// from [`crate::model::schema`], as for the general path.
 #[derive(Debug)]
 pub struct Sealed<'a> {
     pub seq: u64,

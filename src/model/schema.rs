@@ -1,10 +1,4 @@
 //! The one description of each event type: its name, its own fields and their shapes (SPEC §3).
-//!
-//! Both event readers read this table: the parser of JSON values
-//! ([`crate::model::event`]) and the fast reader of canonical bytes
-//! ([`crate::model::read`]). A new type is a row here, a variant of
-//! [`EventKind`](crate::model::event::EventKind) and its arm in
-//! `EventKind::read`; the tests fail if the three disagree.
 
 use crate::model::event::Status;
 
@@ -55,6 +49,12 @@ const fn field(name: &'static str, shape: Shape) -> Field {
 const MEMBERS: Field = field("members", Shape::Parties { required: true });
 
 /// Every event type, in SPEC order.
+///
+/// Both event readers read this table: the parser of JSON values
+/// ([`crate::model::event`]) and the fast reader of canonical bytes
+/// (`model::read`). A new type is a row here, a variant of
+/// [`EventKind`](crate::model::event::EventKind) and its arm in
+/// `EventKind::read`; the tests fail if the three disagree.
 pub const EVENT_TYPES: [EventType; 11] = [
     EventType {
         name: "founding",
