@@ -192,3 +192,22 @@ fn take_str(map: &mut Map<String, Value>, field: &'static str) -> Result<String>
 pub fn looks_like_envelope(map: &Map<String, Value>) -> bool {
     map.contains_key("seq") && map.contains_key("hash")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints() {
+        let hash = "ab".repeat(32);
+        assert_eq!(Head::parse_checkpoint(&format!("14:{hash}")).ok(), Some(Head { seq: 14, hash: hash.clone() }));
+        for bad in ["", "14", "0:x", &format!("0:{hash}"), &format!("x:{hash}"), &format!("14:{}", hash.to_uppercase())]
+        {
+            assert!(matches!(Head::parse_checkpoint(bad), Err(ModelError::NotCheckpoint(s)) if s == bad), "{bad}");
+        }
+        assert_eq!(
+            Head::parse_checkpoint("14").unwrap_err().to_string(),
+            "`14` is not a checkpoint: expected SEQ:HASH, like 14:3fa9… with the 64-hex-digit hash"
+        );
+    }
+}

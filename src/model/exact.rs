@@ -113,4 +113,22 @@ mod tests {
             agrees(&m);
         }
     }
+
+    #[test]
+    fn damage_is_typed_with_the_seq_it_should_have() {
+        let damaged = |bytes: &[u8]| read_envelope(bytes, 7, true, &mut Vec::new()).unwrap_err();
+        let e = damaged(b"{");
+        assert!(matches!(e, ModelError::Damaged { seq: 7, damage: Damage::NotJson }), "{e:?}");
+        assert_eq!(e.kind(), crate::ErrorKind::Integrity);
+        assert!(matches!(damaged(b"[]"), ModelError::Damaged { damage: Damage::NotObject, .. }));
+        assert!(matches!(damaged(b"{}"), ModelError::Damaged { damage: Damage::NoHash, .. }));
+        let e = damaged(br#"{"hash":"00"}"#);
+        assert_eq!(e.to_string(), "seq 7: the envelope's `hash` is not 64 lowercase hex digits");
+        let hash = "ab".repeat(32);
+        let e = damaged(format!(r#"{{"a":1,"hash":"{hash}"}}"#).as_bytes());
+        assert!(
+            matches!(&e, ModelError::Damaged { damage: Damage::HashMismatch(h), .. } if *h == canonical::sha256_hex(&json!({"a": 1}))),
+            "{e:?}"
+        );
+    }
 }

@@ -97,4 +97,16 @@ mod tests {
             assert!(parse_event_id(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn refusals_are_typed_and_say_what_is_expected() {
+        assert!(matches!(OrgId::parse("ISA"), Err(ModelError::NotOrgId(s)) if s == "ISA"));
+        assert!(matches!(PartyId::parse("A B"), Err(ModelError::NotPartyId(s)) if s == "A B"));
+        assert!(matches!(parse_event_id("42"), Err(ModelError::NotEventId(s)) if s == "42"));
+        assert_eq!(
+            OrgId::parse("ISA").unwrap_err().to_string(),
+            "`ISA` is not an org id: expected 1 to 63 characters of a-z, 0-9 and -, starting with a letter or digit"
+        );
+        assert_eq!(OrgId::parse("ISA").unwrap_err().kind(), crate::ErrorKind::Invalid);
+    }
 }
