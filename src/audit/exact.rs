@@ -8,7 +8,8 @@ use super::tally::copy_hash;
 use super::verifier::Verifier;
 use super::{AuditError, Report};
 use crate::error::Result;
-use crate::model::envelope::{Head, read_envelope};
+use crate::model::envelope::Head;
+use crate::model::exact::read_envelope;
 use crate::store::{Entry, Store};
 
 /// The exact pass of [`verify_ledger`](super::verify_ledger): every id and

@@ -10,8 +10,9 @@ use super::Report;
 use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
 use super::verifier::{Checkpoint, change_of};
 use crate::error::Result;
-use crate::model::envelope::{Head, Scratch, Sealed};
+use crate::model::envelope::Head;
 use crate::model::id::OrgId;
+use crate::model::read::{Scratch, Sealed};
 use crate::store::{Entry, Store, Unpacked, id_bucket};
 use crate::timeline::counting_steps;
 use crate::timeline::{Change, Step, Tail, Timeline};
@@ -321,7 +322,7 @@ mod tests {
             // The fast reader takes every copy accord wrote.
             let mut scratch = Scratch::default();
             for (seq, bytes) in store.org_copies(&org, u64::MAX).unwrap() {
-                assert_eq!(Sealed::read_recorded(&bytes, &mut scratch).map(|s| s.seq), Some(seq));
+                assert_eq!(crate::model::read::RecordedView::read(&bytes, &mut scratch).map(|s| s.seq), Some(seq));
             }
             let general = Timeline::build(counting_steps(records.iter().map(|r| (r.seq, &r.event))));
             let fast = crate::ledger::OrgRecord::new(org.clone(), u64::MAX, store.org_copies(&org, u64::MAX).unwrap());

@@ -7,8 +7,10 @@ use uuid::Uuid;
 use super::error::{Breach, Witness};
 use super::{AuditError, Report};
 use crate::error::Result;
-use crate::model::envelope::{Envelope, Head, Scratch, Sealed, read_envelope};
+use crate::model::envelope::{Envelope, Head};
 use crate::model::event::EventKind;
+use crate::model::exact::read_envelope;
+use crate::model::read::{Scratch, Sealed};
 use crate::timeline::{Change, OrgState, Step, Timeline};
 
 /// A hash the log must still have at a position.

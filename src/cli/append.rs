@@ -161,5 +161,5 @@ fn parse_text(text: &str, what: &'static str) -> Result<Event, Error> {
     if text.trim().is_empty() {
         return Err(LedgerError::Empty { what }.into());
     }
-    Event::parse_str(text).map_err(|e| e.at(what))
+    Event::parse_str(text).map_err(|e| Error::from(e).at(what))
 }

@@ -25,7 +25,7 @@ fn for_each_raw(
 }
 
 fn parse_org(org: Option<&str>) -> Result<Option<OrgId>, Error> {
-    org.map(OrgId::parse).transpose()
+    Ok(org.map(OrgId::parse).transpose()?)
 }
 
 pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<'_>) -> Result<(), Error> {

@@ -27,24 +27,9 @@ fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(Ledger, OrgR
     Ok((ledger, record))
 }
 
-/// A short credit for a table row: the publisher (else the title or the
-/// text) and the publication date; `show ID` gives the whole source.
+/// A short credit for a table row ([`accord::model::event::Event::source_credit`]).
 fn source_of(record: &OrgRecord) -> impl Fn(&uuid::Uuid) -> Option<String> + '_ {
-    |id| {
-        let source = record.event(id)?.event.source()?;
-        match source {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Object(o) => {
-                let part = |k: &str| o.get(k).and_then(|v| v.as_str());
-                let who = part("publisher").or(part("title")).or(part("url"))?;
-                Some(match part("published") {
-                    Some(when) => format!("{who}, {when}"),
-                    None => who.to_owned(),
-                })
-            }
-            _ => None,
-        }
-    }
+    |id| record.event(id)?.event.source_credit()
 }
 
 pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {

@@ -18,8 +18,9 @@ pub use crate::store::{Options, os_reason};
 
 use crate::error::Result;
 use crate::model::date::Day;
-use crate::model::envelope::{Envelope, GENESIS, Head, Scratch, Sealed, parse_time};
+use crate::model::envelope::{Envelope, GENESIS, Head, parse_time};
 use crate::model::id::OrgId;
+use crate::model::read::{Scratch, Sealed};
 use crate::store::Store;
 
 /// Envelopes handed to the store at a time: one log block

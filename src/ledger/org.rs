@@ -7,16 +7,17 @@ use uuid::Uuid;
 
 use super::LedgerError;
 use crate::error::Result;
-use crate::model::envelope::{Recorded, Scratch, Sealed};
+use crate::model::envelope::Recorded;
 use crate::model::event::Event;
 use crate::model::id::OrgId;
+use crate::model::read::{RecordedView, Scratch};
 use crate::store::{Packed, decode_copy};
 use crate::timeline::{Step, Timeline, counting, counting_steps};
 
 /// An org as the log stood at one position.
 ///
 /// Its timeline is read straight from the org copies' canonical bytes
-/// ([`Sealed::read_recorded`]); each event is decoded whole only when asked
+/// (`RecordedView::read`); each event is decoded whole only when asked
 /// for ([`OrgRecord::event`]). `members` needs the timeline alone.
 pub struct OrgRecord {
     pub org: OrgId,
@@ -35,7 +36,7 @@ impl OrgRecord {
         let mut scratch = Scratch::default();
         let mut fast = Vec::with_capacity(copies.len());
         for (seq, bytes) in &copies {
-            match Sealed::read_recorded(bytes, &mut scratch) {
+            match RecordedView::read(bytes, &mut scratch) {
                 Some(s) if s.seq == *seq && s.org == org.as_str() => fast.push((s.id, s.target, s.step)),
                 _ => break,
             }

@@ -1,29 +1,4 @@
 //! RFC 8785 JSON Canonicalization Scheme (JCS) for [`serde_json::Value`].
-//!
-//! The canonical form is what the ledger hashes, so it must be byte-for-byte
-//! stable and identical to what any conforming implementation (for instance
-//! `JSON.stringify` in ECMAScript with sorted keys) produces:
-//!
-//! * object members are sorted by their keys compared as sequences of UTF-16
-//!   code units, and no insignificant whitespace is written;
-//! * strings are escaped exactly as ECMAScript's `JSON.stringify` escapes them;
-//! * numbers are written as ECMAScript's `Number.prototype.toString` writes the
-//!   IEEE-754 double nearest to them (RFC 8785 §3.2.2.3), so integers beyond
-//!   2^53 lose precision exactly as they would in JavaScript (which is why
-//!   [`number_kept`] tells which literals keep their value, and events refuse
-//!   the others);
-//! * the literals are `true`, `false` and `null`.
-//!
-//! The serializer works with an explicit stack rather than recursion, so a
-//! deeply nested value cannot overflow the thread's stack here, and it never
-//! panics. Besides the output buffer, a document needs two allocations: the
-//! stack of open containers and one shared vector of member references that
-//! objects are sorted in.
-//!
-//! Note: the digits are only as good as the doubles in the `Value`. With its
-//! default features serde_json parses some 17-digit numbers to a neighbouring
-//! double (its `float_roundtrip` feature fixes that), which would change the
-//! canonical text of such a number read back from JSON text.
 
 use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
@@ -31,6 +6,31 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// Appends the canonical form of `value` to `out`.
+///
+/// The canonical form is what the ledger hashes, so it must be byte-for-byte
+/// stable and identical to what any conforming implementation (for instance
+/// `JSON.stringify` in ECMAScript with sorted keys) produces:
+///
+/// * object members are sorted by their keys compared as sequences of UTF-16
+///   code units, and no insignificant whitespace is written;
+/// * strings are escaped exactly as ECMAScript's `JSON.stringify` escapes them;
+/// * numbers are written as ECMAScript's `Number.prototype.toString` writes the
+///   IEEE-754 double nearest to them (RFC 8785 §3.2.2.3), so integers beyond
+///   2^53 lose precision exactly as they would in JavaScript (which is why
+///   `number_kept` tells which literals keep their value, and events refuse
+///   the others);
+/// * the literals are `true`, `false` and `null`.
+///
+/// The serializer works with an explicit stack rather than recursion, so a
+/// deeply nested value cannot overflow the thread's stack here, and it never
+/// panics. Besides the output buffer, a document needs two allocations: the
+/// stack of open containers and one shared vector of member references that
+/// objects are sorted in.
+///
+/// Note: the digits are only as good as the doubles in the `Value`. With its
+/// default features serde_json parses some 17-digit numbers to a neighbouring
+/// double (its `float_roundtrip` feature fixes that), which would change the
+/// canonical text of such a number read back from JSON text.
 pub fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
     let mut stack = Vec::new();
     let mut members = Vec::new();
@@ -38,10 +38,7 @@ pub fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
         stack.reserve(8);
         members.reserve(32);
     }
-    if let Some(frame) = open_value(value, &mut members, out) {
-        stack.push(frame);
-    }
-    write_open(stack, members, out);
+    write_value(value, &mut stack, &mut members, out);
 }
 
 /// Appends the canonical form of the object `map` to `out`: the same as
@@ -52,6 +49,59 @@ pub fn write_canonical_map(map: &serde_json::Map<String, Value>, out: &mut Vec<u
     if let Some(frame) = open_object(map, &mut members, out) {
         stack.push(frame);
     }
+    write_open(&mut stack, &mut members, out);
+}
+
+/// Appends the canonical form of the object `map` plus one more member,
+/// `key` with the string `value` (a key `map` does not hold), to `out`, and
+/// returns where that member lies in `out`, with the comma that joins it to
+/// a neighbour: cut out, the rest is the canonical form of `map` alone. One
+/// writing gives both the stored form of an envelope and the hashed one.
+pub(crate) fn write_canonical_map_with(
+    map: &Map<String, Value>,
+    key: &str,
+    value: &str,
+    out: &mut Vec<u8>,
+) -> (usize, usize) {
+    let mut top: Vec<(&str, Option<&Value>)> = Vec::with_capacity(map.len() + 1);
+    top.extend(map.iter().map(|(k, v)| (k.as_str(), Some(v))));
+    top.push((key, None));
+    sort_members(&mut top);
+    let mut stack = Vec::with_capacity(8);
+    let mut members = Vec::with_capacity(32);
+    out.push(b'{');
+    let mut span = (out.len(), out.len());
+    for (i, (key, member)) in top.iter().enumerate() {
+        let start = out.len();
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        match member {
+            Some(v) => write_value(v, &mut stack, &mut members, out),
+            None => {
+                write_string(value, out);
+                // The first member takes the comma after it, any other the one before.
+                span = (start, out.len() + usize::from(i == 0 && top.len() > 1));
+            }
+        }
+    }
+    out.push(b'}');
+    span
+}
+
+/// Appends the canonical form of `value`, with `stack` and `members` as
+/// working space (empty before and after).
+fn write_value<'a>(
+    value: &'a Value,
+    stack: &mut Vec<Frame<'a>>,
+    members: &mut Vec<(&'a str, &'a Value)>,
+    out: &mut Vec<u8>,
+) {
+    if let Some(frame) = open_value(value, members, out) {
+        stack.push(frame);
+    }
     write_open(stack, members, out);
 }
 
@@ -60,7 +110,7 @@ pub fn write_canonical_map(map: &serde_json::Map<String, Value>, out: &mut Vec<u
 /// The members of every open object are kept, sorted, in the one `members`
 /// vector (each object's after its parent's), so a whole document needs only
 /// these two allocations.
-fn write_open<'a>(mut stack: Vec<Frame<'a>>, mut members: Vec<(&'a str, &'a Value)>, out: &mut Vec<u8>) {
+fn write_open<'a>(stack: &mut Vec<Frame<'a>>, members: &mut Vec<(&'a str, &'a Value)>, out: &mut Vec<u8>) {
     while let Some(top) = stack.last_mut() {
         let child = match top {
             Frame::Array { items, first } => match items.next() {
@@ -95,7 +145,7 @@ fn write_open<'a>(mut stack: Vec<Frame<'a>>, mut members: Vec<(&'a str, &'a Valu
                 }
             },
         };
-        if let Some(frame) = open_value(child, &mut members, out) {
+        if let Some(frame) = open_value(child, members, out) {
             stack.push(frame);
         }
     }
@@ -123,8 +173,17 @@ pub fn sha256_hex(value: &serde_json::Value) -> String {
 
 /// Lowercase hex of any bytes' SHA-256 (helper used by the store).
 pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    sha256_hex_parts(&[bytes])
+}
+
+/// Lowercase hex of the SHA-256 of `parts` one after the other.
+pub(crate) fn sha256_hex_parts(parts: &[&[u8]]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
+    let mut sha = Sha256::new();
+    for part in parts {
+        sha.update(part);
+    }
+    let digest = sha.finalize();
     let mut hex = String::with_capacity(digest.len() * 2);
     for &b in digest.iter() {
         hex.push(char::from(HEX[usize::from(b >> 4)]));
@@ -202,6 +261,18 @@ fn push_sorted_members<'a>(map: &'a Map<String, Value>, members: &mut Vec<(&'a s
     let Some(own) = members.get_mut(start..) else {
         return;
     };
+    sort_by_key(own, supplementary);
+}
+
+/// Sorts object members in canonical order.
+fn sort_members<T>(members: &mut [(&str, T)]) {
+    let supplementary = members.iter().any(|(k, _)| !k.is_ascii() && k.bytes().any(|b| b >= 0xF0));
+    sort_by_key(members, supplementary);
+}
+
+/// Sorts object members by key: byte order, or UTF-16 order if a key holds
+/// a character above U+FFFF (`supplementary`).
+fn sort_by_key<T>(own: &mut [(&str, T)], supplementary: bool) {
     if supplementary {
         own.sort_unstable_by(|a, b| cmp_utf16(a.0, b.0));
     } else if !own.is_sorted_by(|a, b| a.0.as_bytes() <= b.0.as_bytes()) {
@@ -262,7 +333,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 
 /// Integers of at most this magnitude are exact doubles, and ECMAScript
 /// writes them as plain decimal integers.
-pub const MAX_SAFE: u64 = 1 << 53;
+pub(crate) const MAX_SAFE: u64 = 1 << 53;
 
 /// Writes a number as ECMAScript writes the double nearest to it.
 fn write_number(n: &Number, out: &mut Vec<u8>) {
@@ -552,7 +623,7 @@ fn layout(d: Decimal, out: &mut Vec<u8>) {
 
 /// What the canonical form makes of a JSON number literal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kept {
+pub(crate) enum Kept {
     /// The canonical form has the same decimal value, maybe spelled
     /// otherwise (`1.50` is written `1.5`, `1e300` is written `1e+300`).
     Exactly,
@@ -576,7 +647,7 @@ pub enum Kept {
 /// arithmetic. `canonical` is scratch space for the canonical text; after
 /// [`Kept::Rounded`] it holds the text the number would have become. A
 /// plain integer of at most 15 digits is decided without it.
-pub fn number_kept(literal: &str, canonical: &mut Vec<u8>) -> Kept {
+pub(crate) fn number_kept(literal: &str, canonical: &mut Vec<u8>) -> Kept {
     let Some(value) = ExactDecimal::parse(literal.as_bytes()) else {
         return Kept::NotANumber;
     };

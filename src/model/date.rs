@@ -1,15 +1,4 @@
 //! Effective dates: the subset of EDTF (ISO 8601-2) that the ledger accepts.
-//!
-//! An effective date is a year (`2019`), a month (`2017-02`) or a day
-//! (`2020-12-09`), optionally followed by one qualifier (`?` uncertain,
-//! `~` approximate, `%` both), or an interval `A/B` of two of those. Each
-//! value denotes a range of calendar days, and its text form is canonical:
-//! `EffectiveDate::parse(x)?.to_string() == x` for every accepted `x`, so a
-//! stored event shows exactly what was recorded.
-//!
-//! Parsing is hand-written and strict on purpose: chrono's parsers accept
-//! signs, single-digit fields and more, and what is lenient today becomes
-//! ambiguous history tomorrow. chrono is used only for calendar arithmetic.
 
 use std::fmt;
 use std::str::FromStr;
@@ -196,6 +185,17 @@ impl fmt::Display for DatePoint {
 }
 
 /// The effective date of an event.
+///
+/// An effective date is a year (`2019`), a month (`2017-02`) or a day
+/// (`2020-12-09`), optionally followed by one qualifier (`?` uncertain,
+/// `~` approximate, `%` both), or an interval `A/B` of two of those. Each
+/// value denotes a range of calendar days, and its text form is canonical:
+/// `EffectiveDate::parse(x)?.to_string() == x` for every accepted `x`, so a
+/// stored event shows exactly what was recorded.
+///
+/// Parsing is hand-written and strict on purpose: chrono's parsers accept
+/// signs, single-digit fields and more, and what is lenient today becomes
+/// ambiguous history tomorrow. chrono is used only for calendar arithmetic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EffectiveDate {
     start: DatePoint,

@@ -1,31 +1,26 @@
-//! Events: the decisions recorded in the log (SPEC §3).
-//!
-//! An [`Event`] keeps the JSON object exactly as given (its `body`, with `id`
-//! filled in) next to a typed view of it. The body is what gets hashed and
-//! exported; the typed view is what the rules and projections read. Parsing is
-//! hand-written rather than derived so that every refusal names the field and
-//! says why, and so that unknown fields are refused for every type.
+//! Events: the decisions recorded in the log, parsed from JSON values (SPEC §3).
 
 use std::fmt;
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::error::{Error, Result, quote};
+use crate::error::quote;
+use crate::model::ModelError;
 use crate::model::canonical;
 use crate::model::date::EffectiveDate;
+use crate::model::error::{Inexact, InexactWhy, Json, JsonProblem};
 use crate::model::id::{OrgId, PartyId, parse_event_id};
+pub use crate::model::schema::TYPES;
+use crate::model::schema::{COMMON_FIELDS, ENVELOPE_FIELDS, EventType, SOURCE_FIELDS, Shape, event_type};
+
+type Result<T, E = ModelError> = std::result::Result<T, E>;
 
 /// The namespace of derived event ids: UUID v5 of the URL `urn:accord:event`.
 /// Changing it would change every derived id, so it is fixed forever.
-pub fn id_namespace() -> Uuid {
+fn id_namespace() -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:accord:event")
 }
-
-/// Fields the ledger sets on an envelope; an event can never carry them.
-pub const ENVELOPE_FIELDS: [&str; 5] = ["seq", "recorded_at", "recorded_by", "prev", "hash"];
-
-const COMMON_FIELDS: [&str; 8] = ["type", "org", "date", "id", "source", "note", "details", "supersedes"];
 
 /// The status a member holds (suspension is tracked separately).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,7 +43,7 @@ impl Status {
             "full" => Ok(Status::Full),
             "associate" => Ok(Status::Associate),
             "observer" => Ok(Status::Observer),
-            _ => Err(Error::rejected(format!("{} is not a status: expected full, associate or observer", quote(s)))),
+            _ => Err(ModelError::NotStatus(s.to_owned())),
         }
     }
 }
@@ -59,12 +54,15 @@ impl fmt::Display for Status {
     }
 }
 
-/// The type of an event and its own fields.
+/// The type of an event and its own fields ([`crate::model::schema`]).
+///
+/// `T` is how a text field is kept: a `String` in an [`Event`]; `()` for the
+/// fast reader of canonical bytes, which checks text fields without keeping them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    Founding { members: Vec<PartyId>, name: Option<String>, seat: Option<String> },
-    Launch { members: Vec<PartyId>, by: Option<String> },
-    Exercise { name: String, place: Option<String>, participants: Vec<PartyId> },
+pub enum EventKind<T = String> {
+    Founding { members: Vec<PartyId>, name: Option<T>, seat: Option<T> },
+    Launch { members: Vec<PartyId>, by: Option<T> },
+    Exercise { name: T, place: Option<T>, participants: Vec<PartyId> },
     Accession { members: Vec<PartyId>, status: Status },
     StatusChange { members: Vec<PartyId>, status: Status },
     Suspension { members: Vec<PartyId> },
@@ -72,25 +70,10 @@ pub enum EventKind {
     Withdrawal { members: Vec<PartyId> },
     Expulsion { members: Vec<PartyId> },
     Dissolution,
-    Retraction { retracts: Uuid, reason: String },
+    Retraction { retracts: Uuid, reason: T },
 }
 
-/// All event type names, in SPEC order.
-pub const TYPES: [&str; 11] = [
-    "founding",
-    "launch",
-    "exercise",
-    "accession",
-    "status_change",
-    "suspension",
-    "reinstatement",
-    "withdrawal",
-    "expulsion",
-    "dissolution",
-    "retraction",
-];
-
-impl EventKind {
+impl<T> EventKind<T> {
     pub fn type_name(&self) -> &'static str {
         match self {
             EventKind::Founding { .. } => "founding",
@@ -123,21 +106,107 @@ impl EventKind {
         }
     }
 
-    /// The fields of its own that an event of this type may carry.
-    pub(crate) fn own_fields(type_name: &str) -> &'static [&'static str] {
-        match type_name {
-            "founding" => &["members", "name", "seat"],
-            "launch" => &["members", "by"],
-            "exercise" => &["name", "place", "participants"],
-            "accession" | "status_change" => &["members", "status"],
-            "suspension" | "reinstatement" | "withdrawal" | "expulsion" => &["members"],
-            "retraction" => &["retracts", "reason"],
-            _ => &[],
+    /// [`EventKind::members`], taken out (the kind keeps an empty list).
+    pub(crate) fn take_members(&mut self) -> Vec<PartyId> {
+        match self {
+            EventKind::Founding { members, .. }
+            | EventKind::Launch { members, .. }
+            | EventKind::Accession { members, .. }
+            | EventKind::StatusChange { members, .. }
+            | EventKind::Suspension { members }
+            | EventKind::Reinstatement { members }
+            | EventKind::Withdrawal { members }
+            | EventKind::Expulsion { members } => std::mem::take(members),
+            EventKind::Exercise { .. } | EventKind::Dissolution | EventKind::Retraction { .. } => Vec::new(),
         }
+    }
+
+    /// The event this one corrects: the one it retracts, else the one it
+    /// supersedes (`supersedes`, the event's).
+    pub fn target(&self, supersedes: Option<Uuid>) -> Option<Uuid> {
+        match self {
+            EventKind::Retraction { retracts, .. } => Some(*retracts),
+            _ => supersedes,
+        }
+    }
+
+    /// Reads the own fields of an event of type `ty` with `f`, and checks
+    /// the rules that tie them to the event's `id` and `supersedes`: the one
+    /// place that builds a kind, for both readers.
+    pub(crate) fn read<F: OwnFields<Text = T>>(
+        ty: &'static EventType,
+        f: &mut F,
+        id: Option<Uuid>,
+        supersedes: Option<Uuid>,
+    ) -> Result<EventKind<T>, F::Error> {
+        let kind = match ty.name {
+            "founding" => EventKind::Founding {
+                members: f.parties(ty, "members")?,
+                name: f.text(ty, "name")?,
+                seat: f.text(ty, "seat")?,
+            },
+            "launch" => EventKind::Launch { members: f.parties(ty, "members")?, by: f.text(ty, "by")? },
+            "exercise" => EventKind::Exercise {
+                name: f.required_text(ty, "name")?,
+                place: f.text(ty, "place")?,
+                participants: f.parties(ty, "participants")?,
+            },
+            "accession" => EventKind::Accession { members: f.parties(ty, "members")?, status: f.status(ty, "status")? },
+            "status_change" => {
+                EventKind::StatusChange { members: f.parties(ty, "members")?, status: f.status(ty, "status")? }
+            }
+            "suspension" => EventKind::Suspension { members: f.parties(ty, "members")? },
+            "reinstatement" => EventKind::Reinstatement { members: f.parties(ty, "members")? },
+            "withdrawal" => EventKind::Withdrawal { members: f.parties(ty, "members")? },
+            "expulsion" => EventKind::Expulsion { members: f.parties(ty, "members")? },
+            "dissolution" => EventKind::Dissolution,
+            "retraction" => {
+                if supersedes.is_some() {
+                    return Err(ModelError::RetractionSupersedes.into());
+                }
+                EventKind::Retraction { retracts: f.event_id(ty, "retracts")?, reason: f.required_text(ty, "reason")? }
+            }
+            // A row of the schema without its arm here: every event of it is refused (tests catch it).
+            other => return Err(ModelError::UnknownType(other.to_owned()).into()),
+        };
+        if supersedes.is_some() && supersedes == id {
+            return Err(ModelError::SupersedesItself.into());
+        }
+        Ok(kind)
     }
 }
 
+/// How a reader gets an event's own fields, by name: [`EventKind::read`]
+/// says which and where they go, the [`Shape`] in the schema says what
+/// each must hold, the reader reads it (and says what is wrong, or gives up).
+pub(crate) trait OwnFields {
+    type Text;
+    type Error: From<ModelError>;
+    /// A [`Shape::Text`].
+    fn text(&mut self, ty: &'static EventType, field: &'static str) -> Result<Option<Self::Text>, Self::Error>;
+    /// A [`Shape::RequiredText`].
+    fn required_text(&mut self, ty: &'static EventType, field: &'static str) -> Result<Self::Text, Self::Error>;
+    /// A [`Shape::Parties`].
+    fn parties(&mut self, ty: &'static EventType, field: &'static str) -> Result<Vec<PartyId>, Self::Error>;
+    /// A [`Shape::Status`].
+    fn status(&mut self, ty: &'static EventType, field: &'static str) -> Result<Status, Self::Error>;
+    /// A [`Shape::EventId`].
+    fn event_id(&mut self, ty: &'static EventType, field: &'static str) -> Result<Uuid, Self::Error>;
+}
+
+/// The shape the schema gives `field` of `ty`; `None` if it has no such field.
+pub(crate) fn shape(ty: &EventType, field: &str) -> Option<Shape> {
+    ty.field(field).map(|f| f.shape)
+}
+
 /// One event, as given, with its id.
+///
+/// An [`Event`] keeps the JSON object exactly as given (its `body`, with `id`
+/// filled in) next to a typed view of it. The body is what gets hashed and
+/// exported; the typed view is what the rules and projections read. Parsing is
+/// hand-written rather than derived so that every refusal names the field and
+/// says why, and so that unknown fields are refused for every type. Which
+/// fields each type has is in [`crate::model::schema`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub id: Uuid,
@@ -160,10 +229,10 @@ impl Event {
     /// event's canonical JSON (UUID v5), so the same event always gets the same id.
     pub fn from_value(value: Value) -> Result<Event> {
         let Value::Object(mut body) = value else {
-            return Err(Error::rejected(format!("an event must be a JSON object, not {}", kind_of(&value))));
+            return Err(ModelError::NotObject { what: "an event", found: kind_of(&value) });
         };
-        let parsed = parse_fields(&body)?;
-        let id = match parsed.id {
+        let typed = read_body(&body)?;
+        let id = match typed.id {
             Some(id) => id,
             None => {
                 Uuid::new_v5(&id_namespace(), canonical::to_canonical_string(&Value::Object(body.clone())).as_bytes())
@@ -171,13 +240,13 @@ impl Event {
         };
         // Ids are stored in one spelling so that equal ids compare equal as text.
         body.insert("id".into(), Value::String(id.hyphenated().to_string()));
-        if let Some(s) = parsed.supersedes {
+        if let Some(s) = typed.supersedes {
             body.insert("supersedes".into(), Value::String(s.hyphenated().to_string()));
         }
-        if let EventKind::Retraction { retracts, .. } = &parsed.kind {
+        if let EventKind::Retraction { retracts, .. } = &typed.kind {
             body.insert("retracts".into(), Value::String(retracts.hyphenated().to_string()));
         }
-        Ok(Event { id, org: parsed.org, date: parsed.date, supersedes: parsed.supersedes, kind: parsed.kind, body })
+        Ok(Event { id, org: typed.org, date: typed.date, supersedes: typed.supersedes, kind: typed.kind, body })
     }
 
     /// The event as JSON, `id` included.
@@ -187,6 +256,11 @@ impl Event {
 
     pub fn type_name(&self) -> &'static str {
         self.kind.type_name()
+    }
+
+    /// The event this one corrects: the one it retracts or supersedes.
+    pub fn target(&self) -> Option<Uuid> {
+        self.kind.target(self.supersedes)
     }
 
     /// Canonical JSON of the body: equal for events with equal content.
@@ -204,7 +278,8 @@ impl Event {
         self.body.get("source")
     }
 
-    /// A short human description of the source, if any.
+    /// The whole source, if any: its text, or the publisher, "title",
+    /// publication date and url of a source object, those it gives.
     pub fn source_text(&self) -> Option<String> {
         match self.source()? {
             Value::String(s) => Some(s.clone()),
@@ -229,6 +304,24 @@ impl Event {
         }
     }
 
+    /// A short credit for the source, if any: its text, or the publisher
+    /// (else the title, else the url) of a source object and its publication
+    /// date. [`Event::source_text`] gives the whole source.
+    pub fn source_credit(&self) -> Option<String> {
+        match self.source()? {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => {
+                let part = |k: &str| o.get(k).and_then(Value::as_str);
+                let who = part("publisher").or(part("title")).or(part("url"))?;
+                Some(match part("published") {
+                    Some(when) => format!("{who}, {when}"),
+                    None => who.to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// `accession of ISR dated 2020-12-09 (event 1b2c…)`: how messages name an event.
     pub fn describe(&self) -> String {
         let mut s = self.type_name().replace('_', " ");
@@ -246,7 +339,8 @@ impl Event {
     }
 }
 
-struct Parsed {
+/// The typed view of an event's body, before its id is settled.
+struct Typed {
     org: OrgId,
     date: Option<EffectiveDate>,
     id: Option<Uuid>,
@@ -254,184 +348,137 @@ struct Parsed {
     kind: EventKind,
 }
 
-fn parse_fields(body: &Map<String, Value>) -> Result<Parsed> {
-    let type_name = match body.get("type") {
-        None => return Err(Error::rejected("the event has no `type`")),
-        Some(Value::String(t)) if TYPES.contains(&t.as_str()) => t.as_str(),
-        Some(Value::String(t)) => {
-            return Err(Error::rejected(format!(
-                "{} is not an event type: expected one of {}",
-                quote(t),
-                TYPES.join(", ")
-            )));
-        }
-        Some(other) => return Err(Error::rejected(format!("`type` must be a string, not {}", kind_of(other)))),
+/// Reads and checks the fields of an event's JSON object.
+fn read_body(body: &Map<String, Value>) -> Result<Typed> {
+    let ty = match body.get("type") {
+        None => return Err(ModelError::NoType),
+        Some(Value::String(t)) => event_type(t).ok_or_else(|| ModelError::UnknownType(t.clone()))?,
+        Some(other) => return Err(ModelError::TypeNotString { found: kind_of(other) }),
     };
-    let own = EventKind::own_fields(type_name);
+    let type_name = ty.name;
     for key in body.keys() {
-        if ENVELOPE_FIELDS.contains(&key.as_str()) {
-            return Err(Error::rejected(format!(
-                "{} {type_name} event cannot carry `{key}`: it is set by the ledger when the event is recorded",
-                article(type_name)
-            )));
+        if let Some(field) = ENVELOPE_FIELDS.iter().find(|f| **f == key) {
+            return Err(ModelError::SetByLedger { type_name, field });
         }
-        if !COMMON_FIELDS.contains(&key.as_str()) && !own.contains(&key.as_str()) {
-            return Err(Error::rejected(format!(
-                "{} is not a field of {} {type_name} event",
-                quote(key),
-                article(type_name)
-            )));
+        if !COMMON_FIELDS.contains(&key.as_str()) && ty.field(key).is_none() {
+            return Err(ModelError::UnknownField { type_name, field: key.clone() });
         }
     }
-    let f = Fields { body, type_name };
-    let org = OrgId::parse(f.required_str("org")?).map_err(|e| e.at(format!("`org` of the {type_name} event")))?;
-    let date = match f.optional_str("date")? {
-        Some(d) => Some(
-            EffectiveDate::parse(d).map_err(|e| Error::rejected(format!("`date` of the {type_name} event: {e}")))?,
-        ),
-        None if type_name == "retraction" => None,
-        None => return Err(Error::rejected(format!("the {type_name} event has no `date`"))),
+    let mut f = ValueFields { body };
+    let org = f.required_str(ty, "org")?;
+    let org = OrgId::parse(org).map_err(|e| e.in_field("org", Some(type_name)))?;
+    let date = match f.optional_str(ty, "date")? {
+        Some(d) => Some(EffectiveDate::parse(d).map_err(|e| ModelError::from(e).in_field("date", Some(type_name)))?),
+        None if !ty.dated => None,
+        None => return Err(ModelError::Missing { type_name, field: "date" }),
     };
-    let id = f.optional_str("id")?.map(parse_event_id).transpose().map_err(|e| e.at("`id`"))?;
-    let supersedes = f.optional_str("supersedes")?.map(parse_event_id).transpose().map_err(|e| e.at("`supersedes`"))?;
-    f.optional_str("note")?;
+    let id = f.optional_str(ty, "id")?.map(parse_event_id).transpose().map_err(|e| e.in_field("id", None))?;
+    let supersedes = f
+        .optional_str(ty, "supersedes")?
+        .map(parse_event_id)
+        .transpose()
+        .map_err(|e| e.in_field("supersedes", None))?;
+    f.optional_str(ty, "note")?;
     match body.get("details") {
         None | Some(Value::Object(_)) => {}
-        Some(other) => return Err(Error::rejected(format!("`details` must be a JSON object, not {}", kind_of(other)))),
+        Some(other) => return Err(ModelError::DetailsNotObject { found: kind_of(other) }),
     }
     match body.get("source") {
         None | Some(Value::String(_)) => {}
         Some(Value::Object(o)) => {
             for (k, v) in o {
-                if !["title", "publisher", "url", "published"].contains(&k.as_str()) {
-                    return Err(Error::rejected(format!(
-                        "{} is not a field of `source`: expected title, publisher, url or published",
-                        quote(k)
-                    )));
-                }
+                let Some(field) = SOURCE_FIELDS.iter().find(|f| **f == k) else {
+                    return Err(ModelError::UnknownSourceField(k.clone()));
+                };
                 if !v.is_string() {
-                    return Err(Error::rejected(format!("`source.{k}` must be a string, not {}", kind_of(v))));
+                    return Err(ModelError::SourceFieldNotString { field, found: kind_of(v) });
                 }
             }
         }
-        Some(other) => {
-            return Err(Error::rejected(format!("`source` must be a string or an object, not {}", kind_of(other))));
-        }
+        Some(other) => return Err(ModelError::SourceNotStringOrObject { found: kind_of(other) }),
     }
-    let kind = match type_name {
-        "founding" => EventKind::Founding {
-            members: f.members("members", true)?,
-            name: f.optional_str("name")?.map(str::to_owned),
-            seat: f.optional_str("seat")?.map(str::to_owned),
-        },
-        "launch" => {
-            EventKind::Launch { members: f.members("members", false)?, by: f.optional_str("by")?.map(str::to_owned) }
-        }
-        "exercise" => EventKind::Exercise {
-            name: f.required_str("name")?.to_owned(),
-            place: f.optional_str("place")?.map(str::to_owned),
-            participants: f.members("participants", false)?,
-        },
-        "accession" => EventKind::Accession {
-            members: f.members("members", true)?,
-            status: f.optional_str("status")?.map(Status::parse).transpose()?.unwrap_or(Status::Full),
-        },
-        "status_change" => EventKind::StatusChange {
-            members: f.members("members", true)?,
-            status: Status::parse(f.required_str("status")?)?,
-        },
-        "suspension" => EventKind::Suspension { members: f.members("members", true)? },
-        "reinstatement" => EventKind::Reinstatement { members: f.members("members", true)? },
-        "withdrawal" => EventKind::Withdrawal { members: f.members("members", true)? },
-        "expulsion" => EventKind::Expulsion { members: f.members("members", true)? },
-        "dissolution" => EventKind::Dissolution,
-        _ => {
-            if supersedes.is_some() {
-                return Err(Error::rejected("a retraction cannot carry `supersedes`: it only retracts"));
-            }
-            EventKind::Retraction {
-                retracts: parse_event_id(f.required_str("retracts")?).map_err(|e| e.at("`retracts`"))?,
-                reason: f.required_str("reason")?.to_owned(),
-            }
-        }
-    };
-    if supersedes.is_some() && supersedes == id {
-        return Err(Error::rejected("an event cannot supersede itself"));
-    }
-    Ok(Parsed { org, date, id, supersedes, kind })
+    let kind = EventKind::read(ty, &mut f, id, supersedes)?;
+    Ok(Typed { org, date, id, supersedes, kind })
 }
 
-struct Fields<'a> {
+/// The fields of an event's JSON object, read with a sentence for each refusal.
+struct ValueFields<'a> {
     body: &'a Map<String, Value>,
-    type_name: &'a str,
 }
 
-impl<'a> Fields<'a> {
-    fn optional_str(&self, key: &str) -> Result<Option<&'a str>> {
-        match self.body.get(key) {
+impl<'a> ValueFields<'a> {
+    fn optional_str(&self, ty: &EventType, field: &'static str) -> Result<Option<&'a str>> {
+        match self.body.get(field) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(other) => Err(Error::rejected(format!(
-                "`{key}` of the {} event must be a string, not {}",
-                self.type_name,
-                kind_of(other)
-            ))),
+            Some(other) => Err(ModelError::NotString { type_name: ty.name, field, found: kind_of(other) }),
         }
     }
 
-    fn required_str(&self, key: &str) -> Result<&'a str> {
-        match self.optional_str(key)? {
+    fn required_str(&self, ty: &EventType, field: &'static str) -> Result<&'a str> {
+        match self.optional_str(ty, field)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
-            Some(_) => Err(Error::rejected(format!("`{key}` of the {} event is empty", self.type_name))),
-            None => Err(Error::rejected(format!("the {} event has no `{key}`", self.type_name))),
+            Some(_) => Err(ModelError::Empty { type_name: ty.name, field }),
+            None => Err(ModelError::Missing { type_name: ty.name, field }),
         }
     }
+}
 
-    /// A list of distinct party ids; `required` means present and non-empty.
-    fn members(&self, key: &str, required: bool) -> Result<Vec<PartyId>> {
-        let items = match self.body.get(key) {
-            None if required => {
-                return Err(Error::rejected(format!("the {} event has no `{key}`", self.type_name)));
-            }
+impl OwnFields for ValueFields<'_> {
+    type Text = String;
+    type Error = ModelError;
+
+    fn text(&mut self, ty: &'static EventType, field: &'static str) -> Result<Option<String>> {
+        Ok(self.optional_str(ty, field)?.map(str::to_owned))
+    }
+
+    fn required_text(&mut self, ty: &'static EventType, field: &'static str) -> Result<String> {
+        self.required_str(ty, field).map(str::to_owned)
+    }
+
+    /// A list of distinct party ids; a required one present and not empty.
+    fn parties(&mut self, ty: &'static EventType, field: &'static str) -> Result<Vec<PartyId>> {
+        let type_name = ty.name;
+        let required = shape(ty, field) != Some(Shape::Parties { required: false });
+        let items = match self.body.get(field) {
+            None if required => return Err(ModelError::Missing { type_name, field }),
             None => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
-            Some(other) => {
-                return Err(Error::rejected(format!(
-                    "`{key}` of the {} event must be a list of party ids, not {}",
-                    self.type_name,
-                    kind_of(other)
-                )));
-            }
+            Some(other) => return Err(ModelError::NotPartyList { type_name, field, found: kind_of(other) }),
         };
         if required && items.is_empty() {
-            return Err(Error::rejected(format!("`{key}` of the {} event names no party", self.type_name)));
+            return Err(ModelError::NoParty { type_name, field });
         }
         let mut out: Vec<PartyId> = Vec::with_capacity(items.len());
         for item in items {
             let Value::String(s) = item else {
-                return Err(Error::rejected(format!(
-                    "`{key}` of the {} event must hold party ids as strings, not {}",
-                    self.type_name,
-                    kind_of(item)
-                )));
+                return Err(ModelError::PartyNotString { type_name, field, found: kind_of(item) });
             };
-            let party = PartyId::parse(s).map_err(|e| e.at(format!("`{key}` of the {} event", self.type_name)))?;
+            let party = PartyId::parse(s).map_err(|e| e.in_field(field, Some(type_name)))?;
             if out.contains(&party) {
-                return Err(Error::rejected(format!("`{key}` of the {} event names {party} twice", self.type_name)));
+                return Err(ModelError::PartyTwice { type_name, field, party });
             }
             out.push(party);
         }
         Ok(out)
     }
-}
 
-/// `an` before an event type that starts with a vowel (`an accession`), else `a`.
-fn article(type_name: &str) -> &'static str {
-    if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    fn status(&mut self, ty: &'static EventType, field: &'static str) -> Result<Status> {
+        match shape(ty, field) {
+            Some(Shape::Status { default: Some(default) }) => {
+                Ok(self.optional_str(ty, field)?.map(Status::parse).transpose()?.unwrap_or(default))
+            }
+            _ => Status::parse(self.required_str(ty, field)?),
+        }
+    }
+
+    fn event_id(&mut self, ty: &'static EventType, field: &'static str) -> Result<Uuid> {
+        parse_event_id(self.required_str(ty, field)?).map_err(|e| e.in_field(field, None))
+    }
 }
 
 /// `a number`, `a list`, …: how messages name a JSON value's type.
-pub fn kind_of(v: &Value) -> &'static str {
+pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -443,17 +490,17 @@ pub fn kind_of(v: &Value) -> &'static str {
 }
 
 /// One sentence for a JSON syntax error, with the column but without echoing input.
-pub fn json_error(e: &serde_json::Error) -> Error {
-    let what = match e.classify() {
-        serde_json::error::Category::Eof => "it ends too early",
+fn json_error(e: &serde_json::Error) -> ModelError {
+    let problem = match e.classify() {
+        serde_json::error::Category::Eof => JsonProblem::EndsEarly,
         // Only [`parse_json`]'s own refusal: a key given twice.
-        serde_json::error::Category::Data => "it is ambiguous",
-        _ => "it is not valid JSON",
+        serde_json::error::Category::Data => JsonProblem::Ambiguous,
+        _ => JsonProblem::NotJson,
     };
     let detail = e.to_string();
     // serde_json's text ends with " at line L column C"; keep its first clause only.
-    let reason = detail.split(" at line ").next().unwrap_or("").trim();
-    Error::rejected(format!("{what} ({reason}, column {})", e.column()))
+    let reason = detail.split(" at line ").next().unwrap_or("").trim().to_owned();
+    ModelError::Json(Json { problem, reason, column: e.column() })
 }
 
 /// Parses the JSON text of an event. Besides what `serde_json::from_str`
@@ -463,7 +510,7 @@ pub fn json_error(e: &serde_json::Error) -> Error {
 ///   and silently drop the others (`"members":["ISR"],"members":["FRA"]`
 ///   would record only FRA);
 /// * a number that the canonical form would not keep exactly (SPEC §5): see
-///   [`canonical::number_kept`]. `18446744073709551616` would be hashed,
+///   `canonical::number_kept`. `18446744073709551616` would be hashed,
 ///   stored and exported as `18446744073709552000`, `1e-400` and `-0` as `0`.
 ///
 /// Every JSON text that becomes an event goes through here: `append` with
@@ -472,12 +519,12 @@ pub fn parse_json(text: &str) -> Result<Value> {
     match parse_strict(text) {
         Ok(value) => match inexact_number(text) {
             None => Ok(value),
-            Some(what) => Err(Error::rejected(format!("{what}: quote it as a string"))),
+            Some(what) => Err(ModelError::Inexact(what)),
         },
         // serde_json refuses a number beyond the largest double itself; say
         // which, and what to do, as for the others.
         Err(e) if e.to_string().starts_with("number out of range") => match inexact_number(text) {
-            Some(what) => Err(Error::rejected(format!("{what}: quote it as a string"))),
+            Some(what) => Err(ModelError::Inexact(what)),
             None => Err(json_error(&e)),
         },
         Err(e) => Err(json_error(&e)),
@@ -486,20 +533,19 @@ pub fn parse_json(text: &str) -> Result<Value> {
 
 /// [`parse_json`] without the check of numbers: for reading an export, whose
 /// numbers [`inexact_number`] judges separately.
-pub fn parse_json_keys(text: &str) -> Result<Value> {
+pub(crate) fn parse_json_keys(text: &str) -> Result<Value> {
     parse_strict(text).map_err(|e| json_error(&e))
 }
 
 /// The first number of the JSON `text` that the canonical form would not
-/// keep exactly, as the start of a sentence: "the number `1e-400` in
-/// `details.n` cannot be kept exactly (why)". None if every number is kept.
+/// keep exactly: which, where and why. None if every number is kept.
 ///
 /// One pass over the bytes that skips strings; a number allocates nothing
 /// unless it is more than a plain integer of 15 digits, and then the first
 /// such number allocates the one buffer all share. `text` should be valid
 /// JSON: in other text, whatever looks like a number outside strings is
 /// judged, up to the first one not kept.
-pub fn inexact_number(text: &str) -> Option<String> {
+pub(crate) fn inexact_number(text: &str) -> Option<Inexact> {
     use canonical::Kept;
     let bytes = text.as_bytes();
     let mut canonical_text = Vec::new();
@@ -518,18 +564,11 @@ pub fn inexact_number(text: &str) -> Option<String> {
                 let literal = text.get(start..i).unwrap_or_default();
                 let why = match canonical::number_kept(literal, &mut canonical_text) {
                     Kept::Exactly | Kept::NotANumber => continue,
-                    Kept::NegativeZero => "RFC 8785 writes a negative zero as 0".to_owned(),
-                    Kept::OutOfRange => {
-                        "an RFC 8785 number is an IEEE-754 double, and it is beyond the largest one".to_owned()
-                    }
-                    Kept::Rounded => format!(
-                        "an RFC 8785 number is an IEEE-754 double, which would make it {}",
-                        String::from_utf8_lossy(&canonical_text)
-                    ),
+                    Kept::NegativeZero => InexactWhy::NegativeZero,
+                    Kept::OutOfRange => InexactWhy::OutOfRange,
+                    Kept::Rounded => InexactWhy::Rounded(String::from_utf8_lossy(&canonical_text).into_owned()),
                 };
-                let place = path_at(text, start);
-                let place = if place.is_empty() { String::new() } else { format!(" in {}", quote(&place)) };
-                return Some(format!("the number {}{place} cannot be kept exactly ({why})", quote(literal)));
+                return Some(Inexact { literal: literal.to_owned(), place: path_at(text, start), why });
             }
             _ => i += 1,
         }
@@ -675,7 +714,7 @@ fn parse_strict(text: &str) -> std::result::Result<Value, serde_json::Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Event> {
@@ -745,8 +784,8 @@ mod tests {
         ];
         for (text, expected) in cases {
             let err = parse(text).expect_err(text);
-            assert!(err.message().contains(expected), "{text}: {err}");
-            assert!(!err.message().contains('\n'), "{text}: {err}");
+            assert!(err.to_string().contains(expected), "{text}: {err}");
+            assert!(!err.to_string().contains('\n'), "{text}: {err}");
         }
     }
 
@@ -806,20 +845,21 @@ mod tests {
         for (details, expected) in cases {
             let text = event(details);
             let err = parse(&text).expect_err(&text);
-            assert!(err.message().contains(expected), "{text}: {err}");
-            assert!(err.message().ends_with(": quote it as a string"), "{text}: {err}");
+            assert!(err.to_string().contains(expected), "{text}: {err}");
+            assert!(err.to_string().ends_with(": quote it as a string"), "{text}: {err}");
             assert_eq!(err.kind(), crate::ErrorKind::Invalid);
+            assert!(matches!(err, ModelError::Inexact(_)), "{err:?}");
         }
         // Where there is no field to name.
         assert_eq!(
-            parse_json("-0").unwrap_err().message(),
+            parse_json("-0").unwrap_err().to_string(),
             "the number `-0` cannot be kept exactly (RFC 8785 writes a negative zero as 0): quote it as a string"
         );
-        assert!(parse_json("[1e-400]").unwrap_err().message().contains("`1e-400` in `[0]`"));
+        assert!(parse_json("[1e-400]").unwrap_err().to_string().contains("`1e-400` in `[0]`"));
         // Other syntax errors are still reported as such.
-        assert!(parse_json(r#"{"n":1e400"#).unwrap_err().message().contains("`1e400`"));
-        assert!(parse_json(r#"{"n":1,}"#).unwrap_err().message().contains("not valid JSON"));
-        assert!(parse_json(r#"{"n":01}"#).unwrap_err().message().contains("not valid JSON"));
+        assert!(parse_json(r#"{"n":1e400"#).unwrap_err().to_string().contains("`1e400`"));
+        assert!(parse_json(r#"{"n":1,}"#).unwrap_err().to_string().contains("not valid JSON"));
+        assert!(parse_json(r#"{"n":01}"#).unwrap_err().to_string().contains("not valid JSON"));
     }
 
     #[test]
@@ -853,8 +893,170 @@ mod tests {
             (r#"{"a":{"b":1},"c":{"d":[{}, 9007199254740993]}}"#, "in `c.d[1]`"),
         ];
         for (text, expected) in refused {
-            let what = inexact_number(text).unwrap_or_else(|| panic!("{text}"));
+            let what = inexact_number(text).unwrap_or_else(|| panic!("{text}")).to_string();
             assert!(what.contains(expected), "{text}: {what}");
+        }
+    }
+
+    /// Which accessor [`EventKind::read`] calls for each field, in order.
+    struct Recording(Vec<(&'static str, &'static str)>);
+
+    impl OwnFields for Recording {
+        type Text = ();
+        type Error = ModelError;
+        fn text(&mut self, _: &'static EventType, field: &'static str) -> Result<Option<()>> {
+            self.0.push((field, "text"));
+            Ok(Some(()))
+        }
+        fn required_text(&mut self, _: &'static EventType, field: &'static str) -> Result<()> {
+            self.0.push((field, "required text"));
+            Ok(())
+        }
+        fn parties(&mut self, _: &'static EventType, field: &'static str) -> Result<Vec<PartyId>> {
+            self.0.push((field, "parties"));
+            Ok(Vec::new())
+        }
+        fn status(&mut self, _: &'static EventType, field: &'static str) -> Result<Status> {
+            self.0.push((field, "status"));
+            Ok(Status::Full)
+        }
+        fn event_id(&mut self, _: &'static EventType, field: &'static str) -> Result<Uuid> {
+            self.0.push((field, "event id"));
+            Ok(Uuid::nil())
+        }
+    }
+
+    /// `EventKind::read` reads exactly the fields the schema gives each
+    /// type, in its order and with its shapes, and builds a kind of that type.
+    #[test]
+    fn the_kind_of_each_type_is_built_from_the_fields_of_the_schema() {
+        use crate::model::schema::EVENT_TYPES;
+        for ty in &EVENT_TYPES {
+            let mut recording = Recording(Vec::new());
+            let kind = EventKind::read(ty, &mut recording, None, None).unwrap_or_else(|e| panic!("{}: {e}", ty.name));
+            assert_eq!(kind.type_name(), ty.name);
+            let expected: Vec<(&str, &str)> = (ty.own.iter())
+                .map(|f| {
+                    let accessor = match f.shape {
+                        Shape::Text => "text",
+                        Shape::RequiredText => "required text",
+                        Shape::Parties { .. } => "parties",
+                        Shape::Status { .. } => "status",
+                        Shape::EventId => "event id",
+                    };
+                    (f.name, accessor)
+                })
+                .collect();
+            assert_eq!(recording.0, expected, "{}", ty.name);
+        }
+    }
+
+    /// A minimal valid event of each type, made from the schema alone.
+    pub(crate) fn minimal_events() -> Vec<Value> {
+        use crate::model::schema::EVENT_TYPES;
+        let mut events = Vec::new();
+        for ty in &EVENT_TYPES {
+            let mut map = Map::new();
+            map.insert("type".into(), ty.name.into());
+            map.insert("org".into(), "isa".into());
+            map.insert("date".into(), "2020-01".into());
+            for f in ty.own {
+                let value = match f.shape {
+                    Shape::Text | Shape::RequiredText => Value::from("x"),
+                    Shape::Parties { .. } => serde_json::json!(["ISR", "FRA"]),
+                    Shape::Status { .. } => Value::from("observer"),
+                    Shape::EventId => Value::from("123e4567-e89b-12d3-a456-426614174000"),
+                };
+                map.insert(f.name.into(), value);
+            }
+            events.push(Value::Object(map));
+        }
+        events
+    }
+
+    #[test]
+    fn every_type_of_the_schema_parses_with_its_fields() {
+        for (value, name) in minimal_events().into_iter().zip(TYPES) {
+            let e = Event::from_value(value.clone()).unwrap_or_else(|err| panic!("{value}: {err}"));
+            assert_eq!(e.type_name(), name);
+            for (key, v) in value.as_object().unwrap() {
+                assert_eq!(e.body().get(key), Some(v), "{name}.{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_are_typed() {
+        let refused = |text: &str| parse(text).expect_err(text);
+        assert!(matches!(refused(r#"{"org":"isa","date":"2020"}"#), ModelError::NoType));
+        assert!(matches!(
+            refused(r#"{"type":"dissolution","org":"isa","date":"2020","seq":3}"#),
+            ModelError::SetByLedger { type_name: "dissolution", field: "seq" }
+        ));
+        assert!(matches!(
+            refused(r#"{"type":"accession","org":"isa","date":"2020","members":["ISR","ISR"]}"#),
+            ModelError::PartyTwice { type_name: "accession", field: "members", .. }
+        ));
+        assert!(matches!(
+            refused(r#"{"type":"status_change","org":"isa","date":"2020","members":["ISR"]}"#),
+            ModelError::Missing { type_name: "status_change", field: "status" }
+        ));
+        assert!(matches!(
+            refused(r#"{"type":"dissolution","org":"isa","date":"2021-02-30"}"#).innermost(),
+            ModelError::Date(_)
+        ));
+        assert!(matches!(
+            refused(r#"{"type":"dissolution","org":"ISA","date":"2020"}"#).innermost(),
+            ModelError::NotOrgId(id) if id == "ISA"
+        ));
+        let retraction = r#"{"type":"retraction","org":"isa","retracts":"123e4567-e89b-12d3-a456-426614174000","reason":"r","supersedes":"223e4567-e89b-12d3-a456-426614174000"}"#;
+        assert!(matches!(refused(retraction), ModelError::RetractionSupersedes));
+        let itself = r#"{"type":"dissolution","org":"isa","date":"2020","id":"123e4567-e89b-12d3-a456-426614174000","supersedes":"123e4567-e89b-12d3-a456-426614174000"}"#;
+        assert!(matches!(refused(itself), ModelError::SupersedesItself));
+        assert!(matches!(
+            refused(r#"{"type":"dissolution""#),
+            ModelError::Json(Json { problem: JsonProblem::EndsEarly, .. })
+        ));
+        assert_eq!(refused("[]").kind(), crate::ErrorKind::Invalid);
+    }
+
+    /// The exact sentences users see, for a few refusals.
+    #[test]
+    fn golden_sentences() {
+        let cases = [
+            (
+                r#"{"type":"merger","org":"isa","date":"2020"}"#,
+                "`merger` is not an event type: expected one of founding, launch, exercise, accession, status_change, suspension, reinstatement, withdrawal, expulsion, dissolution, retraction",
+            ),
+            (
+                r#"{"type":"accession","org":"isa","date":"2020","colour":"red"}"#,
+                "`colour` is not a field of an accession event",
+            ),
+            (
+                r#"{"type":"dissolution","org":"isa","date":"2020","hash":"x"}"#,
+                "a dissolution event cannot carry `hash`: it is set by the ledger when the event is recorded",
+            ),
+            (
+                r#"{"type":"accession","org":"isa","date":"2020","members":["IS R"]}"#,
+                "`members` of the accession event: `IS R` is not a party id: expected 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+            ),
+            (
+                r#"{"type":"dissolution","org":"isa","date":"2021-02-30"}"#,
+                "`date` of the dissolution event: `2021-02-30` is not a valid date: February 2021 has 28 days",
+            ),
+            (
+                r#"{"type":"dissolution","org":"isa","date":"2020","id":"42"}"#,
+                "`id`: `42` is not an event id: expected a UUID like 123e4567-e89b-12d3-a456-426614174000",
+            ),
+            (r#"{"type":"exercise","org":"isa","date":"2020","name":" "}"#, "`name` of the exercise event is empty"),
+            (
+                r#"{"type":"dissolution","org":"isa","date":"2020","source":{"url":5}}"#,
+                "`source.url` must be a string, not a number",
+            ),
+            (r#"{"type":"dissolution",}"#, "it is not valid JSON (trailing comma, column 23)"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text).expect_err(text).to_string(), expected, "{text}");
         }
     }
 
@@ -905,7 +1107,7 @@ mod tests {
                     }
                 }
                 text.push('}');
-                let found = inexact_number(&text);
+                let found = inexact_number(&text).map(|w| w.to_string());
                 match (&first, &found) {
                     (None, None) => {}
                     (Some(expected), Some(what)) => prop_assert!(what.starts_with(expected.as_str()), "{}: {}", text, what),

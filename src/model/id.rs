@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use crate::error::{Error, Result, quote};
+use crate::model::ModelError;
 
 /// An organization id: `^[a-z0-9][a-z0-9-]{0,62}$`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,18 +15,11 @@ pub struct OrgId(String);
 pub struct PartyId(String);
 
 impl OrgId {
-    pub fn parse(s: &str) -> Result<OrgId> {
+    pub fn parse(s: &str) -> Result<OrgId, ModelError> {
         let ok = matches!(s.as_bytes().first(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
             && s.len() <= 63
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(OrgId(s.to_owned()))
-        } else {
-            Err(Error::rejected(format!(
-                "{} is not an org id: expected 1 to 63 characters of a-z, 0-9 and -, starting with a letter or digit",
-                quote(s)
-            )))
-        }
+        if ok { Ok(OrgId(s.to_owned())) } else { Err(ModelError::NotOrgId(s.to_owned())) }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -34,18 +27,11 @@ impl OrgId {
 }
 
 impl PartyId {
-    pub fn parse(s: &str) -> Result<PartyId> {
+    pub fn parse(s: &str) -> Result<PartyId, ModelError> {
         let ok = matches!(s.as_bytes().first(), Some(b) if b.is_ascii_alphanumeric())
             && s.len() <= 64
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if ok {
-            Ok(PartyId(s.to_owned()))
-        } else {
-            Err(Error::rejected(format!(
-                "{} is not a party id: expected 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
-                quote(s)
-            )))
-        }
+        if ok { Ok(PartyId(s.to_owned())) } else { Err(ModelError::NotPartyId(s.to_owned())) }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -70,16 +56,13 @@ string_id!(OrgId);
 string_id!(PartyId);
 
 /// Parses an event id: a UUID in its hyphenated form (any case).
-pub fn parse_event_id(s: &str) -> Result<uuid::Uuid> {
+pub fn parse_event_id(s: &str) -> Result<uuid::Uuid, ModelError> {
     if s.len() == 36
         && let Ok(id) = uuid::Uuid::try_parse(s)
     {
         return Ok(id);
     }
-    Err(Error::rejected(format!(
-        "{} is not an event id: expected a UUID like 123e4567-e89b-12d3-a456-426614174000",
-        quote(s)
-    )))
+    Err(ModelError::NotEventId(s.to_owned()))
 }
 
 #[cfg(test)]
@@ -113,5 +96,17 @@ mod tests {
         for bad in ["", "123e4567e89b12d3a456426614174000", "{123e4567-e89b-12d3-a456-426614174000}", "not-a-uuid"] {
             assert!(parse_event_id(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refusals_are_typed_and_say_what_is_expected() {
+        assert!(matches!(OrgId::parse("ISA"), Err(ModelError::NotOrgId(s)) if s == "ISA"));
+        assert!(matches!(PartyId::parse("A B"), Err(ModelError::NotPartyId(s)) if s == "A B"));
+        assert!(matches!(parse_event_id("42"), Err(ModelError::NotEventId(s)) if s == "42"));
+        assert_eq!(
+            OrgId::parse("ISA").unwrap_err().to_string(),
+            "`ISA` is not an org id: expected 1 to 63 characters of a-z, 0-9 and -, starting with a letter or digit"
+        );
+        assert_eq!(OrgId::parse("ISA").unwrap_err().kind(), crate::ErrorKind::Invalid);
     }
 }

@@ -73,21 +73,33 @@ impl Step {
     /// The step of an event; `None` for a retraction (not on the timeline) or
     /// an event without a date.
     pub fn of(seq: u64, event: &Event) -> Option<Step> {
-        let date = event.date.as_ref()?;
-        let action = match &event.kind {
-            EventKind::Founding { members, .. } => Action::Found(members.clone()),
-            EventKind::Launch { members, .. } => Action::Launch(members.clone()),
+        Step::of_kind(seq, event.id, *event.date.as_ref()?, &event.kind, event.kind.members().to_vec())
+    }
+
+    /// The step of an event of `kind`, whose [`EventKind::members`] are
+    /// `members` (handed over, so that a reader that owns them need not copy
+    /// them); `None` for a retraction. The one mapping of kinds to actions.
+    pub fn of_kind<T>(
+        seq: u64,
+        id: Uuid,
+        date: EffectiveDate,
+        kind: &EventKind<T>,
+        members: Vec<PartyId>,
+    ) -> Option<Step> {
+        let action = match kind {
+            EventKind::Founding { .. } => Action::Found(members),
+            EventKind::Launch { .. } => Action::Launch(members),
             EventKind::Exercise { .. } => Action::Activity,
-            EventKind::Accession { members, status } => Action::Admit(members.clone(), *status),
-            EventKind::StatusChange { members, status } => Action::ChangeStatus(members.clone(), *status),
-            EventKind::Suspension { members } => Action::Suspend(members.clone()),
-            EventKind::Reinstatement { members } => Action::Reinstate(members.clone()),
-            EventKind::Withdrawal { members } => Action::Withdraw(members.clone()),
-            EventKind::Expulsion { members } => Action::Expel(members.clone()),
+            EventKind::Accession { status, .. } => Action::Admit(members, *status),
+            EventKind::StatusChange { status, .. } => Action::ChangeStatus(members, *status),
+            EventKind::Suspension { .. } => Action::Suspend(members),
+            EventKind::Reinstatement { .. } => Action::Reinstate(members),
+            EventKind::Withdrawal { .. } => Action::Withdraw(members),
+            EventKind::Expulsion { .. } => Action::Expel(members),
             EventKind::Dissolution => Action::Dissolve,
             EventKind::Retraction { .. } => return None,
         };
-        Some(Step { seq, id: event.id, date: *date, first: date.first_day(), last: date.last_day(), action })
+        Some(Step { seq, id, date, first: date.first_day(), last: date.last_day(), action })
     }
 
     pub fn is_founding(&self) -> bool {
