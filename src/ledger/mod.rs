@@ -7,7 +7,7 @@
 //! [`Recorder::abort`] removes whatever batches it had already written. A
 //! recorder that is dropped (or a process killed) before its commit leaves
 //! batches that nothing reads: the next open of the ledger removes them
-//! ([`Store::commit`] has the protocol).
+//! (`Store::commit` has the protocol).
 
 mod error;
 pub use error::Error as LedgerError;

@@ -149,7 +149,7 @@ impl Recorder<'_> {
         Ok(Outcome::Recorded(seq))
     }
 
-    /// Makes what was recorded durable and visible ([`Store::commit`]).
+    /// Makes what was recorded durable and visible (`Store::commit`).
     /// Only after this returns may the events be reported as recorded. If
     /// it fails, [`Recorder::abort`] undoes the writes (or, if the process
     /// dies first, the next open does).

@@ -384,3 +384,66 @@ pub fn os_reason(e: &io::Error) -> String {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: io::ErrorKind) -> io::Error {
+        io::Error::from(kind)
+    }
+
+    #[test]
+    fn each_variant_has_its_kind() {
+        let dir = PathBuf::from("/l");
+        let eof = sled::Error::Io(io(io::ErrorKind::UnexpectedEof));
+        let denied = sled::Error::Io(io(io::ErrorKind::PermissionDenied));
+        let cases = [
+            (Error::NoLedger { dir: dir.clone() }, ErrorKind::NotFound),
+            (Error::Busy { dir: dir.clone(), waited: Duration::ZERO }, ErrorKind::Busy),
+            (Error::Io { doing: Doing::Sync(dir.clone()), error: io(io::ErrorKind::StorageFull) }, ErrorKind::Io),
+            (Error::Sled { dir: dir.clone(), error: denied }, ErrorKind::Io),
+            (Error::Sled { dir: dir.clone(), error: eof }, ErrorKind::Integrity),
+            (Error::TooLarge(Oversized::Block), ErrorKind::Invalid),
+            (Error::Head(HeadProblem::Garbled { path: dir.clone() }), ErrorKind::Integrity),
+            (Error::Damaged(Damage::Block { first: 65 }), ErrorKind::Integrity),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e}");
+        }
+    }
+
+    #[test]
+    fn sentences_are_as_users_see_them() {
+        let dir = PathBuf::from("/l");
+        let busy = Error::Busy { dir: dir.clone(), waited: Duration::from_millis(1500) };
+        assert_eq!(
+            busy.to_string(),
+            "the ledger at /l is held by another accord process and was not released within 1.5 s (see --wait)"
+        );
+        let full = Error::Io { doing: Doing::Sync(dir.join("db")), error: io(io::ErrorKind::StorageFull) };
+        assert_eq!(full.to_string(), "cannot sync /l/db: the disk is full");
+        let denied = Error::Sled { dir: dir.clone(), error: sled::Error::Io(io(io::ErrorKind::PermissionDenied)) };
+        assert_eq!(denied.to_string(), "the ledger at /l could not be read or written: permission denied");
+        let lost = Error::Head(HeadProblem::Lost { dir, log: 3, marker: 5 });
+        assert_eq!(
+            lost.to_string(),
+            "the ledger at /l is damaged: its log ends at seq 3, but seq 5 was recorded (accord.head): events were lost"
+        );
+        assert_eq!(
+            Error::Damaged(Damage::LogGap { seq: 7, next: 9 }).to_string(),
+            "seq 7: the log has a gap or a swap here: the next event stored is seq 9"
+        );
+        let org = OrgId::parse("o1").unwrap();
+        let copy = Damage::Copy { org: org.clone(), seq: 4, why: Fault::OtherEvent { seq: 5, org } };
+        assert_eq!(copy.to_string(), "the org index of `o1` holds a damaged copy of seq 4: it is seq 5 of `o1`");
+    }
+
+    #[test]
+    fn keys_are_quoted_escaped_and_short() {
+        let mut key = b"Oorg\0".to_vec();
+        key.extend_from_slice(&[b'x'; 100]);
+        let shown = Damage::OrgKey { key }.to_string();
+        assert_eq!(shown, format!("the org index holds a damaged key `Oorg\\0{}`", "x".repeat(54)));
+    }
+}

@@ -1,4 +1,4 @@
-//! The ledger on disk: a sled tree of packed log blocks, indexes derived from them, and markers ([`format`]).
+//! The ledger on disk: a sled tree of packed log blocks, the indexes derived from them, and markers ([`mod@format`]).
 
 mod commit;
 mod entry;
@@ -64,7 +64,7 @@ enum Created {
 /// An open ledger, held by this process: bytes and indexes, no rules.
 ///
 /// Every write is one sled `apply_batch` (atomic across keys, also after a
-/// crash); nothing a command writes counts until its [`Store::commit`].
+/// crash); nothing a command writes counts until its commit.
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
@@ -76,7 +76,7 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn open(dir: &Path, options: &Options) -> Result<Store> {
+    pub(crate) fn open(dir: &Path, options: &Options) -> Result<Store> {
         // sled's data file says whether a ledger is there. Only a command
         // that records may create one: reading never writes a file.
         let created = if dir.join("db").is_file() {
@@ -142,10 +142,6 @@ impl Store {
         }
         store.catch_up_indexes(last.as_ref().map_or(0, |e| e.seq))?;
         Ok(store)
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Closes the store and, if this open created the ledger and no event
@@ -403,7 +399,7 @@ impl Store {
 
 /// Decodes an org copy (the canonical JSON of a [`Recorded`] event) of seq
 /// `seq` of `org`; any failure is damage.
-pub fn decode_copy(org: &OrgId, seq: u64, bytes: &[u8]) -> Result<Recorded> {
+pub(crate) fn decode_copy(org: &OrgId, seq: u64, bytes: &[u8]) -> Result<Recorded> {
     let damaged = |why: Fault| D::Copy { org: org.clone(), seq, why };
     let value = serde_json::from_slice(bytes).map_err(|_| damaged(Fault::NotJson))?;
     let recorded = Recorded::from_value(value).map_err(|e| damaged(Fault::Invalid(Box::new(e))))?;
@@ -428,6 +424,7 @@ mod tests {
     use super::*;
     use crate::error::{Error, ErrorKind};
     use format::RECORDING_KEY;
+    use pending::BATCH;
 
     fn options() -> Options {
         Options::new(Duration::from_secs(5), true)
@@ -487,6 +484,40 @@ mod tests {
         let o1 = OrgId::parse("o1").unwrap();
         let copies: Vec<u64> = store.org_copies(&o1, u64::MAX).unwrap().into_iter().map(|(s, _)| s).collect();
         assert_eq!(copies, (1..=150).filter(|s| s % 3 == 1).collect::<Vec<_>>());
+    }
+
+    /// The recorder's path: envelopes handed over one by one are seen by
+    /// every read at once, written a block at a time, and all forgotten by
+    /// an abort that leaves the tree as it was.
+    #[test]
+    fn handed_over_envelopes_are_read_at_once_and_written_a_batch_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 2 * BATCH as u64, &mut prev);
+        store.write(&Head::empty(), &envs[..1]).unwrap();
+        store.commit().unwrap();
+        let before = tree(&store);
+        let start = head_of(&envs[0]);
+        for env in &envs[1..BATCH] {
+            store.push(&start, env.clone()).unwrap();
+        }
+        assert_eq!(before, tree(&store), "nothing written before a whole batch");
+        let o2 = OrgId::parse("o2").unwrap();
+        let last = &envs[BATCH - 1];
+        assert_eq!(store.seq_of(&last.event.id).unwrap(), Some(last.seq));
+        assert_eq!(store.get(last.seq).unwrap().map(|e| e.hash), Some(last.hash.clone()));
+        let seqs = store.with_org_events(&o2, |events| events.map(|(seq, _)| seq).collect::<Vec<_>>()).unwrap();
+        assert_eq!(seqs, (2..=BATCH as u64).filter(|s| s % 3 == 2).collect::<Vec<_>>());
+        assert_eq!(store.orgs().unwrap().len(), 3);
+        store.push(&start, envs[BATCH].clone()).unwrap();
+        assert!(store.db.get(RECORDING_KEY).unwrap().is_some(), "a whole batch is written, with the marker");
+        assert_eq!(store.last_seq().unwrap(), BATCH as u64 + 1);
+        store.push(&start, envs[BATCH + 1].clone()).unwrap();
+        store.abort().unwrap();
+        assert_eq!(before, tree(&store), "the tree is as it was before the command");
+        assert_eq!(store.seq_of(&last.event.id).unwrap(), None);
+        assert_eq!(store.get(envs[BATCH + 1].seq).unwrap(), None);
     }
 
     #[test]
