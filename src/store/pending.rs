@@ -34,7 +34,7 @@ pub(super) struct Unindexed {
 pub(super) struct Pending {
     /// In the log, not in the indexes.
     pub(super) unindexed: Vec<Unindexed>,
-    /// Not in the log yet (fewer than [`BATCH`] but while it is written).
+    /// Not in the log yet (fewer than [`BATCH`], except while they are written).
     pub(super) unwritten: Vec<Envelope>,
     /// The seq of each id in either.
     pub(super) ids: HashMap<Uuid, u64>,
@@ -67,12 +67,12 @@ impl Pending {
 }
 
 impl Store {
-    /// Takes a sealed envelope that continues the log; it is written with
-    /// the next [`BATCH`] - 1 (or at [`Store::commit`]) and indexed later,
-    /// by [`INDEX_BATCH`] or at [`Store::commit`]. Every read of the store
-    /// sees it at once. `start` is the head before the command that records
-    /// it: its first batch also writes [`RECORDING_KEY`], so that nothing
-    /// of it is visible to another process until [`Store::commit`].
+    /// Takes a sealed envelope that continues the log. Every read of the
+    /// store sees it at once; it is written to the log once [`BATCH`] are
+    /// waiting (or at [`Store::commit`]), and indexed once [`INDEX_BATCH`]
+    /// are (or at [`Store::commit`]). `start` is the head before the command
+    /// that records it: its first batch also writes [`RECORDING_KEY`], so
+    /// that an open undoes the command unless it commits.
     pub(crate) fn push(&self, start: &Head, env: Envelope) -> Result<()> {
         let mut pending = self.pending();
         pending.take(start, env);
