@@ -23,10 +23,6 @@ use crate::model::id::OrgId;
 use crate::model::read::{Scratch, Sealed};
 use crate::store::Store;
 
-/// Envelopes handed to the store at a time: one log block
-/// ([`crate::store::BLOCK`]), so that an import writes each block once.
-pub(crate) const BATCH: usize = crate::store::BLOCK;
-
 /// The largest event accepted, in bytes of JSON: real events are a few KB,
 /// and keeping values small keeps them out of sled's unsynced blob files.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;

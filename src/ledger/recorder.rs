@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::org::timeline_of;
-use super::{BATCH, Broken, Correction, LedgerError, MAX_EVENT_BYTES, Outcome, Uncorrectable};
+use super::{Broken, Correction, LedgerError, MAX_EVENT_BYTES, Outcome, Uncorrectable};
 use crate::error::Result;
 use crate::model::envelope::{Envelope, Head, format_time, looks_like_envelope, parse_time};
 use crate::model::event::{Event, EventKind, parse_json};
@@ -33,9 +33,6 @@ pub struct Recorder<'a> {
     start: Head,
     head: Head,
     last_time: DateTime<Utc>,
-    /// Sealed but not yet written to sled.
-    pending: Vec<Envelope>,
-    pending_ids: HashMap<Uuid, usize>,
     /// The final state of each org touched, to check events that sort last.
     tails: HashMap<OrgId, Tail>,
 }
@@ -50,16 +47,7 @@ impl Recorder<'_> {
                 parse_time(&env.recorded_at).unwrap_or(DateTime::<Utc>::MIN_UTC),
             ),
         };
-        Ok(Recorder {
-            store,
-            actor: actor.to_owned(),
-            start: head.clone(),
-            head,
-            last_time,
-            pending: Vec::new(),
-            pending_ids: HashMap::new(),
-            tails: HashMap::new(),
-        })
+        Ok(Recorder { store, actor: actor.to_owned(), start: head.clone(), head, last_time, tails: HashMap::new() })
     }
 
     pub fn head(&self) -> &Head {
@@ -124,7 +112,7 @@ impl Recorder<'_> {
         if at < self.last_time {
             return Err(LedgerError::RecordedEarlier { seq, head: self.head.seq }.into());
         }
-        if let Some(other) = self.seq_of(&env.event.id)? {
+        if let Some(other) = self.store.seq_of(&env.event.id)? {
             let id = env.event.id;
             return Err(if other > self.start.seq {
                 LedgerError::IdGivenEarlier { id, seq, other }
@@ -139,33 +127,20 @@ impl Recorder<'_> {
         self.push(env)
     }
 
+    /// Hands a sealed envelope to the store, which holds it until it is
+    /// durable; every read of the store sees it at once.
     fn push(&mut self, env: Envelope) -> Result<Outcome> {
         let seq = env.seq;
         self.head = Head { seq, hash: env.hash.clone() };
-        self.pending_ids.insert(env.event.id, self.pending.len());
-        self.pending.push(env);
-        if self.pending.len() >= BATCH {
-            self.write_pending()?;
-        }
+        self.store.push(&self.start, env)?;
         Ok(Outcome::Recorded(seq))
     }
 
-    fn write_pending(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.store.write(&self.start, &self.pending)?;
-        self.pending.clear();
-        self.pending_ids.clear();
-        Ok(())
-    }
-
-    /// Writes what is pending and makes it durable and visible
-    /// ([`Store::commit`]). Only after this returns may the events be
-    /// reported as recorded. If it fails, [`Recorder::abort`] undoes the
-    /// writes (or, if the process dies first, the next open does).
+    /// Makes what was recorded durable and visible (`Store::commit`).
+    /// Only after this returns may the events be reported as recorded. If
+    /// it fails, [`Recorder::abort`] undoes the writes (or, if the process
+    /// dies first, the next open does).
     pub fn commit(&mut self) -> Result<Head> {
-        self.write_pending()?;
         self.store.commit()?;
         Ok(self.head.clone())
     }
@@ -175,24 +150,12 @@ impl Recorder<'_> {
         self.store.abort()
     }
 
-    fn seq_of(&self, id: &Uuid) -> Result<Option<u64>> {
-        if let Some(&i) = self.pending_ids.get(id) {
-            return Ok(Some(self.pending[i].seq));
-        }
-        self.store.seq_of(id)
-    }
-
     fn envelope_at(&self, seq: u64) -> Result<Envelope> {
-        if let Some(first) = self.pending.first()
-            && seq >= first.seq
-        {
-            return Ok(self.pending[(seq - first.seq) as usize].clone());
-        }
         Ok(self.store.get(seq)?.ok_or(LedgerError::Gap { seq })?)
     }
 
     fn event_by_id(&self, id: &Uuid) -> Result<Option<Envelope>> {
-        match self.seq_of(id)? {
+        match self.store.seq_of(id)? {
             None => Ok(None),
             Some(seq) => self.envelope_at(seq).map(Some),
         }
@@ -210,11 +173,10 @@ impl Recorder<'_> {
         }
     }
 
-    /// The org's whole timeline: its events in the store and those pending.
+    /// The org's whole timeline: its events in the store, those of this
+    /// command (not durable yet) included.
     fn timeline(&self, org: &OrgId) -> Result<Timeline> {
-        let stored = self.store.org_records(org, u64::MAX)?;
-        let pending = self.pending.iter().filter(|e| e.event.org == *org);
-        timeline_of(org, stored.iter().map(|e| (e.seq, &e.event)).chain(pending.map(|e| (e.seq, &e.event))))
+        self.store.with_org_events(org, |events| timeline_of(org, events))?
     }
 
     /// Checks the event against its org's timeline and, if it keeps every

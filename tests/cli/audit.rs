@@ -40,7 +40,7 @@ fn with_sled(l: &Ledger, f: impl FnOnce(&sled::Db)) {
     db.flush().expect("flush sled");
 }
 
-use accord::store::{
+use accord::store::format::{
     Packed, block_key, id_bucket, id_chunk_key, org_chunk_key, org_prefix, pack, pack_ids, unpack, unpack_ids,
 };
 
@@ -316,7 +316,7 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         remove_id(db, env["id"].as_str().expect("id"));
         remove_org_copy(db, "isa", 14);
         // A forger covers every trace in sled, the index watermark included.
-        db.insert(accord::store::INDEXED_KEY, &13u64.to_be_bytes()).expect("insert");
+        db.insert(accord::store::format::INDEXED_KEY, &13u64.to_be_bytes()).expect("insert");
     });
     let msg = l.run(&["audit", "verify"]).fails(3).to_owned();
     assert!(msg.contains("ends at seq 13") && msg.contains("accord.head") && msg.contains("seq 14"), "{msg}");
@@ -440,7 +440,7 @@ fn an_org_copy_that_differs_from_the_log_is_named() {
 fn indexes_that_claim_more_than_the_log_holds_are_damage() {
     let l = isa();
     with_sled(&l, |db| {
-        db.insert(accord::store::INDEXED_KEY, &99u64.to_be_bytes()).expect("insert");
+        db.insert(accord::store::format::INDEXED_KEY, &99u64.to_be_bytes()).expect("insert");
     });
     let msg = l.run(&["members", "isa"]).fails(3).to_owned();
     assert!(msg.contains("indexes hold events up to seq 99, but its log ends at seq 14"), "{msg}");

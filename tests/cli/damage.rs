@@ -398,7 +398,7 @@ fn a_damaged_db_never_gives_a_different_answer_with_exit_0() {
     // opening it: sled writes on open).
     let keep = std::env::var_os("ACCORD_KEEP_DAMAGED").map(PathBuf::from);
     let values = block_values(intact.path(Base::Reopened), &work.path().join("sled"));
-    assert_eq!(values.len(), EVENTS.div_ceil(accord::store::BLOCK));
+    assert_eq!(values.len(), EVENTS.div_ceil(accord::store::format::BLOCK));
     for (base, plan) in &plans {
         let db = std::fs::read(intact.path(*base).join("db")).expect("read db");
         eprintln!("{base:?}: db is {} bytes; segments (offset, LSN): {:?}", db.len(), segments(&db));

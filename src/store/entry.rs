@@ -1,0 +1,68 @@
+//! One stored entry read back and decoded by its key's family, or named as damage.
+
+use uuid::Uuid;
+
+use super::error::Damage;
+use super::format::{
+    FORMAT_KEY, INDEXED_KEY, Packed, RECORDING_KEY, Unpacked, seq_from, unpack, unpack_ids, unpack_spans,
+};
+use crate::model::id::OrgId;
+
+/// One entry of the store, read and decoded, for audits.
+pub enum Entry {
+    /// A log block: its first seq and its envelopes' bytes.
+    Block(u64, Packed),
+    /// An id-index chunk: its bucket and entries.
+    Ids(u16, Vec<(Uuid, u64)>),
+    /// An org-copy chunk: the org, the chunk's first seq, the envelopes' bytes.
+    Org(OrgId, u64, Packed),
+    /// The format marker, the index watermark or the recording marker.
+    Meta,
+    /// A key of no known family, or a value that does not decode: what is wrong.
+    Damaged(String),
+}
+
+/// Decodes a log block under `B` + first seq: its envelopes must be seqs
+/// `first`, `first + 1`, …; otherwise the damage says where the log breaks.
+pub(crate) fn decode_block(key: &[u8], value: &[u8]) -> Result<(u64, Unpacked), Damage> {
+    let first = seq_from(&key[1..]).ok_or_else(|| Damage::LogKey { key: key.to_vec() })?;
+    let block = unpack_spans(value).ok_or(Damage::Block { first })?;
+    match (first..).zip(&block.spans).find(|(s, (q, _))| s != q) {
+        None => Ok((first, block)),
+        Some((seq, (next, _))) => Err(Damage::LogGap { seq, next: *next }),
+    }
+}
+
+/// Decodes an org chunk: its org, first seq and copies (in seq order).
+pub(crate) fn decode_org_chunk(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, Packed), Damage> {
+    let at = key.iter().position(|&b| b == 0).ok_or_else(|| Damage::OrgKey { key: key.to_vec() })?;
+    let org = std::str::from_utf8(&key[1..at]).ok().and_then(|s| OrgId::parse(s).ok());
+    let (Some(org), Some(first)) = (org, seq_from(&key[at + 1..])) else {
+        return Err(Damage::OrgKey { key: key.to_vec() });
+    };
+    match unpack(value) {
+        Some(copies) if copies[0].0 == first && copies.windows(2).all(|w| w[0].0 < w[1].0) => Ok((org, first, copies)),
+        _ => Err(Damage::OrgChunk { org, first }),
+    }
+}
+
+pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
+    let damaged = |damage: Damage| Entry::Damaged(damage.to_string());
+    match key.first() {
+        Some(b'B') => match decode_block(key, value) {
+            Ok((first, block)) => Entry::Block(first, block.into_packed()),
+            Err(damage) => damaged(damage),
+        },
+        Some(b'I') => match (key.len(), unpack_ids(value)) {
+            (7, Some(entries)) => Entry::Ids(u16::from_be_bytes([key[1], key[2]]), entries),
+            (7, None) => damaged(Damage::IdChunk { key: key.to_vec() }),
+            _ => damaged(Damage::IdKey { key: key.to_vec() }),
+        },
+        Some(b'O') => match decode_org_chunk(key, value) {
+            Ok((org, first, copies)) => Entry::Org(org, first, copies),
+            Err(damage) => damaged(damage),
+        },
+        _ if key == FORMAT_KEY || key == INDEXED_KEY || key == RECORDING_KEY => Entry::Meta,
+        _ => damaged(Damage::UnknownKey { key: key.to_vec() }),
+    }
+}

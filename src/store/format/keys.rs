@@ -1,0 +1,58 @@
+//! The keys of the sled tree and the files beside it; integers are big-endian, so key order is log order.
+
+use crate::model::id::OrgId;
+
+/// The format marker's key; its value is [`FORMAT`].
+pub const FORMAT_KEY: &[u8] = b"Mformat";
+/// The format this build reads and writes.
+pub const FORMAT: &[u8] = b"accord-ledger/2";
+/// The index watermark's key; its value is a seq (u64 BE): the id index
+/// and the org copies hold exactly the events up to it.
+pub const INDEXED_KEY: &[u8] = b"Mindexed";
+/// Present while a command records: the head before it (seq u64 BE, then
+/// the hash as 64 hex digits). Written in the command's first batch and
+/// removed by its commit; an open that finds it undoes the command's writes.
+pub const RECORDING_KEY: &[u8] = b"Mrecording";
+/// Beside sled's files: the head as of the last commit, `{"seq":N,"hash":"…"}` and a newline.
+pub const HEAD_FILE: &str = "accord.head";
+/// Where the head marker is written before it is renamed into place.
+pub(crate) const HEAD_TMP: &str = "accord.head.tmp";
+/// Beside sled's files, empty: locked by the accord process using the ledger.
+pub(crate) const LOCK_FILE: &str = "accord.lock";
+
+/// The key of the log block whose first envelope is `first_seq`: `B` + seq (u64 BE).
+pub fn block_key(first_seq: u64) -> [u8; 9] {
+    let mut k = [b'B'; 9];
+    k[1..].copy_from_slice(&first_seq.to_be_bytes());
+    k
+}
+
+/// The key of an id-index chunk: `I` + bucket (u16 BE, see [`super::id_bucket`]) + chunk number (u32 BE).
+pub fn id_chunk_key(bucket: u16, chunk: u32) -> [u8; 7] {
+    let mut k = [b'I'; 7];
+    k[1..3].copy_from_slice(&bucket.to_be_bytes());
+    k[3..].copy_from_slice(&chunk.to_be_bytes());
+    k
+}
+
+/// The prefix of an org's chunks: `O` + org id + 0x00 (an org id has no
+/// 0x00, so the prefix matches that org only).
+pub fn org_prefix(org: &OrgId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(org.as_str().len() + 10);
+    k.push(b'O');
+    k.extend_from_slice(org.as_str().as_bytes());
+    k.push(0);
+    k
+}
+
+/// The key of an org chunk whose first copy is `first_seq`: [`org_prefix`] + seq (u64 BE).
+pub fn org_chunk_key(org: &OrgId, first_seq: u64) -> Vec<u8> {
+    let mut k = org_prefix(org);
+    k.extend_from_slice(&first_seq.to_be_bytes());
+    k
+}
+
+/// A seq stored as u64 BE; `None` unless `bytes` is 8 long.
+pub(crate) fn seq_from(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}

@@ -1,0 +1,122 @@
+//! The indexes derived from the log: the id index and the org copies, written in bulk under `Mindexed`.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::Store;
+use super::entry::decode_org_chunk;
+use super::error::Damage;
+use super::format::{
+    BLOCK, ID_CHUNK, INDEXED_KEY, SMALL_IDS, id_bucket, id_chunk_key, org_chunk_key, org_prefix, pack, pack_ids,
+    unpack_ids,
+};
+use super::pending::{INDEX_BATCH, Pending, Unindexed};
+use crate::error::Result;
+use crate::model::id::OrgId;
+
+/// An org's last chunk smaller than this takes new copies (if they fit).
+const SMALL: usize = 16;
+
+impl Store {
+    /// Writes the index entries of what is in the log but not indexed, with
+    /// the new watermark, in one batch.
+    pub(super) fn write_indexes(&self, pending: &mut Pending) -> Result<()> {
+        let Some(last) = pending.unindexed.last().map(|e| e.seq) else { return Ok(()) };
+        let mut batch = sled::Batch::default();
+        let mut by_org: BTreeMap<&OrgId, Vec<&Unindexed>> = BTreeMap::new();
+        let mut by_bucket: BTreeMap<u16, Vec<(Uuid, u64)>> = BTreeMap::new();
+        for e in &pending.unindexed {
+            by_org.entry(&e.org).or_default().push(e);
+            by_bucket.entry(id_bucket(&e.id)).or_default().push((e.id, e.seq));
+        }
+        for (org, events) in by_org {
+            // The org's last chunk takes the new copies if it is small and
+            // has room; otherwise they start chunks of their own. Rewriting
+            // only small chunks keeps an import from writing copies twice.
+            let (mut first, mut chunk) = match self.db.scan_prefix(org_prefix(org)).next_back() {
+                None => (events[0].seq, Vec::new()),
+                Some(item) => {
+                    let (key, value) = item.map_err(|e| self.err(e))?;
+                    match decode_org_chunk(&key, &value)? {
+                        (_, f, chunk) if chunk.len() < SMALL && chunk.len() + events.len() <= BLOCK => (f, chunk),
+                        _ => (events[0].seq, Vec::new()),
+                    }
+                }
+            };
+            for e in events {
+                if chunk.len() == BLOCK {
+                    batch.insert(org_chunk_key(org, first), pack(chunk.iter().map(|(q, b)| (*q, b.as_slice())))?);
+                    first = e.seq;
+                    chunk.clear();
+                }
+                chunk.push((e.seq, e.record.clone()));
+            }
+            batch.insert(org_chunk_key(org, first), pack(chunk.iter().map(|(q, b)| (*q, b.as_slice())))?);
+        }
+        for (bucket, mut entries) in by_bucket {
+            // The same for the bucket's last chunk.
+            let prefix = &id_chunk_key(bucket, 0)[..3];
+            let (mut n, existing) = match self.db.scan_prefix(prefix).next_back() {
+                None => (0, Vec::new()),
+                Some(item) => {
+                    let (key, value) = item.map_err(|e| self.err(e))?;
+                    let n = key
+                        .get(3..7)
+                        .and_then(|b| b.try_into().ok())
+                        .map(u32::from_be_bytes)
+                        .ok_or_else(|| Damage::Entry { key: key.to_vec() })?;
+                    let existing = unpack_ids(&value).ok_or_else(|| Damage::IdChunk { key: key.to_vec() })?;
+                    if existing.len() < SMALL_IDS && existing.len() + entries.len() <= ID_CHUNK {
+                        (n, existing)
+                    } else {
+                        (n + 1, Vec::new())
+                    }
+                }
+            };
+            entries.extend(existing);
+            entries.sort_unstable_by_key(|e| e.0);
+            for chunk in entries.chunks(ID_CHUNK) {
+                batch.insert(&id_chunk_key(bucket, n), pack_ids(chunk));
+                n += 1;
+            }
+        }
+        batch.insert(INDEXED_KEY, &last.to_be_bytes());
+        self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        if pending.unwritten.is_empty() {
+            pending.ids.clear();
+        } else {
+            for e in &pending.unindexed {
+                pending.ids.remove(&e.id);
+            }
+        }
+        pending.unindexed.clear();
+        Ok(())
+    }
+
+    /// Indexes the events a process wrote to the log but did not live to
+    /// index (killed mid-import). The indexes are derived from the log.
+    pub(super) fn catch_up_indexes(&self, last: u64) -> Result<()> {
+        let indexed = self.indexed()?;
+        if indexed > last {
+            return Err(Damage::IndexAhead { dir: self.dir.clone(), indexed, last }.into());
+        }
+        if indexed == last {
+            return Ok(());
+        }
+        let mut pending = self.pending();
+        for item in self.scan_raw(indexed + 1) {
+            let (seq, bytes) = item?;
+            let env = super::decode(seq, &bytes)?;
+            pending.ids.insert(env.event.id, seq);
+            let record = env.record_json().into_bytes();
+            pending.unindexed.push(Unindexed { seq, id: env.event.id, org: env.event.org, record });
+            if pending.unindexed.len() >= INDEX_BATCH {
+                self.write_indexes(&mut pending)?;
+            }
+        }
+        self.write_indexes(&mut pending)?;
+        self.db.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! The one buffer of what a command recorded that is not in the indexes yet, and its appends to the log.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::Store;
+use super::error::Error as StoreError;
+use super::format::{BLOCK, RECORDING_KEY, block_key, pack};
+use crate::error::Result;
+use crate::model::envelope::{Envelope, Head};
+use crate::model::id::OrgId;
+
+/// Envelopes handed over before they are written to the log in one sled
+/// batch: one log block, so that an import writes each block once.
+pub(crate) const BATCH: usize = BLOCK;
+
+/// Events written to the log before they are written to the indexes; a
+/// commit indexes whatever is left. Bounds the memory an import holds.
+pub(crate) const INDEX_BATCH: usize = 32 * 1024;
+
+/// An envelope written to the log, not yet to the indexes.
+pub(super) struct Unindexed {
+    pub(super) seq: u64,
+    pub(super) id: Uuid,
+    pub(super) org: OrgId,
+    /// [`Envelope::record_json`]: the org copy.
+    pub(super) record: Vec<u8>,
+}
+
+/// Everything handed to the store that the indexes do not hold yet, in seq
+/// order: first what is in the log, then what is not written yet.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// In the log, not in the indexes.
+    pub(super) unindexed: Vec<Unindexed>,
+    /// Not in the log yet (fewer than [`BATCH`], except while they are written).
+    pub(super) unwritten: Vec<Envelope>,
+    /// The seq of each id in either.
+    pub(super) ids: HashMap<Uuid, u64>,
+    /// The head before the command that is recording, from the first
+    /// envelope it handed over.
+    pub(super) start: Option<Head>,
+    /// That command's first batch (which wrote [`RECORDING_KEY`]) is in sled.
+    pub(super) started: bool,
+    /// The commit is writing the new head to the head marker.
+    pub(super) committing: bool,
+}
+
+impl Pending {
+    /// Forgets everything handed over (the writes are undone elsewhere).
+    pub(super) fn clear(&mut self) {
+        self.unindexed.clear();
+        self.unwritten.clear();
+        self.ids.clear();
+    }
+
+    /// Takes an envelope that continues what was handed over; `start` is
+    /// the head before the command that records it.
+    fn take(&mut self, start: &Head, env: Envelope) {
+        if self.start.is_none() {
+            self.start = Some(start.clone());
+        }
+        self.ids.insert(env.event.id, env.seq);
+        self.unwritten.push(env);
+    }
+}
+
+impl Store {
+    /// Takes a sealed envelope that continues the log. Every read of the
+    /// store sees it at once; it is written to the log once [`BATCH`] are
+    /// waiting (or at [`Store::commit`]), and indexed once [`INDEX_BATCH`]
+    /// are (or at [`Store::commit`]). `start` is the head before the command
+    /// that records it: its first batch also writes [`RECORDING_KEY`], so
+    /// that an open undoes the command unless it commits.
+    pub(crate) fn push(&self, start: &Head, env: Envelope) -> Result<()> {
+        let mut pending = self.pending();
+        pending.take(start, env);
+        if pending.unwritten.len() >= BATCH { self.write_unwritten(&mut pending) } else { Ok(()) }
+    }
+
+    /// Writes the envelopes not yet written to the log, in one atomic
+    /// batch (filling the last block first), then indexes what is in the
+    /// log if that reached [`INDEX_BATCH`].
+    pub(super) fn write_unwritten(&self, pending: &mut Pending) -> Result<()> {
+        let (Some(first), Some(start)) = (pending.unwritten.first(), &pending.start) else { return Ok(()) };
+        let (mut block_first, mut block) = match self.last_block()? {
+            Some((f, events)) if events.len() < BLOCK => (f, events),
+            Some((f, events)) => (f + events.len() as u64, Vec::new()),
+            None => (1, Vec::new()),
+        };
+        if block_first + block.len() as u64 != first.seq {
+            let last = block_first + block.len() as u64 - 1;
+            return Err(StoreError::Discontinuous { seq: first.seq, last }.into());
+        }
+        let mut batch = sled::Batch::default();
+        let mut written = Vec::with_capacity(pending.unwritten.len());
+        for env in &pending.unwritten {
+            if block.len() == BLOCK {
+                batch.insert(&block_key(block_first), pack(block.iter().map(|(q, b)| (*q, b.as_slice())))?);
+                block_first += BLOCK as u64;
+                block.clear();
+            }
+            block.push((env.seq, env.to_json().into_bytes()));
+            let record = env.record_json().into_bytes();
+            written.push(Unindexed { seq: env.seq, id: env.event.id, org: env.event.org.clone(), record });
+        }
+        batch.insert(&block_key(block_first), pack(block.iter().map(|(q, b)| (*q, b.as_slice())))?);
+        let first_write = !pending.started;
+        if first_write {
+            let mut marker = start.seq.to_be_bytes().to_vec();
+            marker.extend_from_slice(start.hash.as_bytes());
+            batch.insert(RECORDING_KEY, marker);
+        }
+        self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        pending.started = true;
+        pending.unwritten.clear();
+        pending.unindexed.append(&mut written);
+        if pending.unindexed.len() >= INDEX_BATCH {
+            self.write_indexes(pending)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `envelopes` to the log in one batch, as [`Store::push`] and
+    /// [`Store::commit`] would.
+    #[cfg(test)]
+    pub(crate) fn write(&self, start: &Head, envelopes: &[Envelope]) -> Result<()> {
+        let mut pending = self.pending();
+        for env in envelopes {
+            pending.take(start, env.clone());
+        }
+        self.write_unwritten(&mut pending)
+    }
+}
