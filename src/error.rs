@@ -65,25 +65,11 @@ pub enum Error {
     File { message: String, error: std::io::Error },
     /// An error with where it happened: `file.ndjson line 3: …`.
     At { place: String, error: Box<Error> },
-    /// Not yet given a type of its own.
-    Other { kind: ErrorKind, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error::Other { kind, message: message.into() }
-    }
-    pub fn rejected(message: impl Into<String>) -> Error {
-        Error::new(ErrorKind::Invalid, message)
-    }
-    pub fn integrity(message: impl Into<String>) -> Error {
-        Error::new(ErrorKind::Integrity, message)
-    }
-    pub fn io(message: impl Into<String>) -> Error {
-        Error::new(ErrorKind::Io, message)
-    }
     pub fn usage(message: impl Into<String>) -> Error {
         Error::Usage(message.into())
     }
@@ -99,7 +85,6 @@ impl Error {
             Error::Usage(_) => ErrorKind::Usage,
             Error::File { .. } => ErrorKind::Io,
             Error::At { error, .. } => error.kind(),
-            Error::Other { kind, .. } => *kind,
         }
     }
 
@@ -131,7 +116,7 @@ impl fmt::Display for Error {
             Error::Ledger(e) => e.fmt(f),
             Error::Audit(e) => e.fmt(f),
             Error::Interrupted => f.write_str("interrupted"),
-            Error::Usage(message) | Error::File { message, .. } | Error::Other { message, .. } => f.write_str(message),
+            Error::Usage(message) | Error::File { message, .. } => f.write_str(message),
             Error::At { place, error } => write!(f, "{place}: {error}"),
         }
     }

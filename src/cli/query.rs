@@ -11,7 +11,7 @@ use accord::projection;
 use super::{Context, Out, ViewArgs, emit, emit_json, render};
 
 fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
-    Day::parse(s).map_err(|e| Error::rejected(format!("{flag}: {e}")))
+    Day::parse(s).map_err(|e| Error::from(accord::model::ModelError::from(e)).at(flag))
 }
 
 /// Opens the ledger and reads one org as of the requested view; an org with

@@ -336,7 +336,7 @@ impl Tail {
 
     /// Applies a step if it sorts after every step so far; `None` when it
     /// does not (or the org has no founding yet), and the caller must
-    /// re-fold the whole timeline. `recorded` is as for [`OrgState::apply`].
+    /// re-fold the whole timeline. `recorded` is as for [`Timeline::apply`].
     pub fn try_append(&mut self, step: &Step, recorded: u64) -> Option<Result<(), RuleError>> {
         let founded = self.founded?;
         if !step.is_founding() && step.last < founded {
