@@ -9,4 +9,5 @@ pub(crate) mod exact;
 pub mod id;
 pub(crate) mod read;
 pub mod schema;
+pub mod step;
 pub use error::{Damage, Error as ModelError, Inexact, InexactWhy, Json, JsonProblem};

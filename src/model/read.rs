@@ -13,7 +13,7 @@ use crate::model::envelope::{is_hash, parse_time};
 use crate::model::event::{EventKind, OwnFields, Status, shape};
 use crate::model::id::{OrgId, PartyId, parse_event_id};
 use crate::model::schema::{EventType, MAX_OWN, SOURCE_FIELDS, Shape, event_type};
-use crate::timeline::Step;
+use crate::model::step::Step;
 
 /// An envelope read from its canonical bytes: what the checks between
 /// envelopes need (chain, ids, rules), without building the event.
