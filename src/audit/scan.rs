@@ -1,6 +1,6 @@
 //! The fast pass over a ledger: a reader thread, parser threads, and the chain, rules and tallies checked in log order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::RandomState;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -229,14 +229,23 @@ impl<'s> LedgerScan<'s> {
 }
 
 /// The entries the indexes hold, as a [`Tally`]; `None` if any is damaged,
-/// in the wrong bucket, or of no known kind.
+/// in the wrong bucket, of no known kind, or an id the id index holds twice.
+///
+/// The tally compares the indexes with the log as multisets, so an id
+/// recorded twice in the log, indexed twice, would match: the id index must
+/// hold each id once, which is checked here a bucket at a time (a bucket's
+/// chunks come one after another, and hold a few thousand ids at most).
 fn tally_indexes(store: &Store, key: RandomState) -> Option<Tally> {
     let mut found = Tally::new(key);
+    let mut bucket_ids: (Option<u16>, HashSet<Uuid>) = (None, HashSet::new());
     for entry in store.index_entries() {
         match entry.ok()? {
             Entry::Ids(bucket, entries) => {
+                if bucket_ids.0 != Some(bucket) {
+                    bucket_ids = (Some(bucket), HashSet::with_capacity(bucket_ids.1.capacity()));
+                }
                 for (id, seq) in entries {
-                    if id_bucket(&id) != bucket {
+                    if id_bucket(&id) != bucket || !bucket_ids.1.insert(id) {
                         return None;
                     }
                     found.id(id.as_bytes(), seq);
@@ -284,6 +293,27 @@ mod tests {
             _ => panic!("fast {fast:?}, exact {exact:?}"),
         }
         exact.is_ok()
+    }
+
+    #[test]
+    fn an_id_given_to_events_of_two_orgs_is_left_to_the_exact_pass_wherever_it_is_indexed() {
+        let id = "00000000-0000-0000-0000-000000000001";
+        let a = json!({"type": "founding", "org": "isa", "date": "2000", "members": ["A"], "id": id});
+        let b = json!({"type": "founding", "org": "nato", "date": "2001", "members": ["B"], "id": id});
+        let (_dir, store) = raw_ledger(&[a, b]);
+        assert!(LedgerScan::run(&store, Vec::new()).is_none(), "the fast pass took a ledger with an id twice");
+        // Hand-made: the two entries of the id in two chunks of its bucket.
+        use crate::store::format::{id_chunk_key, pack_ids};
+        let uuid = uuid::Uuid::parse_str(id).unwrap();
+        let bucket = id_bucket(&uuid);
+        for k in store.db().scan_prefix(b"I").keys() {
+            store.db().remove(k.unwrap()).unwrap();
+        }
+        store.db().insert(id_chunk_key(bucket, 0), pack_ids(&[(uuid, 1)])).unwrap();
+        store.db().insert(id_chunk_key(bucket, 1), pack_ids(&[(uuid, 2)])).unwrap();
+        assert!(LedgerScan::run(&store, Vec::new()).is_none(), "the fast pass took an id twice, in two chunks");
+        let err = verify_ledger(&store, None).unwrap_err();
+        assert!(matches!(err, crate::Error::Audit(AuditError::IdTwice { seq: 2, first: 1, .. })), "{err:?}");
     }
 
     #[test]

@@ -76,6 +76,12 @@ pub struct Store {
 }
 
 impl Store {
+    /// The sled database itself, for tests that damage a ledger by hand.
+    #[cfg(test)]
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     pub(crate) fn open(dir: &Path, options: &Options) -> Result<Store> {
         // sled's data file says whether a ledger is there. Only a command
         // that records may create one: reading never writes a file.
