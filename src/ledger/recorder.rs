@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::org::timeline_of;
 use super::{Broken, Correction, LedgerError, MAX_EVENT_BYTES, Outcome, Uncorrectable};
 use crate::error::Result;
-use crate::model::envelope::{Envelope, Head, format_time, looks_like_envelope, parse_time};
+use crate::model::envelope::{Envelope, EnvelopeJson, Head, format_time, looks_like_envelope, parse_time};
 use crate::model::event::{Event, EventKind, parse_json};
 use crate::model::id::OrgId;
 use crate::store::Store;
@@ -76,16 +76,11 @@ impl Recorder<'_> {
         }
         self.check_rules(&event)?;
         let now = Utc::now().max(self.last_time);
-        let (env, len) = Envelope::seal_measured(
-            event,
-            self.head.seq + 1,
-            format_time(now),
-            self.actor.clone(),
-            self.head.hash.clone(),
-        );
-        check_size(len)?;
+        let (env, json) =
+            Envelope::seal_json(event, self.head.seq + 1, format_time(now), self.actor.clone(), self.head.hash.clone());
+        check_size(json.json.len())?;
         self.last_time = now;
-        self.push(env)
+        self.push(env, json)
     }
 
     /// Restores an envelope of an export verbatim, if it continues the log exactly.
@@ -105,9 +100,11 @@ impl Recorder<'_> {
         if env.prev != self.head.hash {
             return Err(LedgerError::NotChained { seq, head: self.head.seq }.into());
         }
-        if !env.hash_is_valid() {
+        // Its bytes, written once: the hash is checked over them, and the
+        // store keeps them.
+        let Some(json) = env.json_if_valid() else {
             return Err(LedgerError::HashMismatch { seq }.into());
-        }
+        };
         let at = parse_time(&env.recorded_at).unwrap_or(DateTime::<Utc>::MIN_UTC);
         if at < self.last_time {
             return Err(LedgerError::RecordedEarlier { seq, head: self.head.seq }.into());
@@ -121,18 +118,18 @@ impl Recorder<'_> {
             }
             .into());
         }
-        check_size(env.to_json().len())?;
+        check_size(json.json.len())?;
         self.check_rules(&env.event)?;
         self.last_time = at;
-        self.push(env)
+        self.push(env, json)
     }
 
-    /// Hands a sealed envelope to the store, which holds it until it is
-    /// durable; every read of the store sees it at once.
-    fn push(&mut self, env: Envelope) -> Result<Outcome> {
+    /// Hands a sealed envelope and its canonical JSON to the store, which
+    /// holds it until it is durable; every read of the store sees it at once.
+    fn push(&mut self, env: Envelope, json: EnvelopeJson) -> Result<Outcome> {
         let seq = env.seq;
         self.head = Head { seq, hash: env.hash.clone() };
-        self.store.push(&self.start, env)?;
+        self.store.push(&self.start, env, json)?;
         Ok(Outcome::Recorded(seq))
     }
 

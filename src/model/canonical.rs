@@ -63,32 +63,103 @@ pub(crate) fn write_canonical_map_with(
     value: &str,
     out: &mut Vec<u8>,
 ) -> (usize, usize) {
-    let mut top: Vec<(&str, Option<&Value>)> = Vec::with_capacity(map.len() + 1);
-    top.extend(map.iter().map(|(k, v)| (k.as_str(), Some(v))));
-    top.push((key, None));
+    let [(start, end)] = write_canonical_map_members(map, [(key, Member::Str(value))], out);
+    // The first member takes the comma after it, any other the one before.
+    if start > 0 && out.get(start - 1) == Some(&b',') {
+        (start - 1, end)
+    } else if out.get(end) == Some(&b',') {
+        (start, end + 1)
+    } else {
+        (start, end)
+    }
+}
+
+/// The value of a member [`write_canonical_map_members`] writes besides a
+/// map's own: a string or a number.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Member<'a> {
+    Str(&'a str),
+    /// Written as [`write_canonical`] writes `Value::from(u)`.
+    U64(u64),
+}
+
+/// Appends the canonical form of the object `map` plus the members `extra`
+/// (keys `map` does not hold, each given once) to `out`, and returns where
+/// each of `extra` lies in `out`, in their order: from its key's opening
+/// quote to the end of its value, without commas. [`cut_members`] cuts them
+/// out again. The same as [`write_canonical`] of the map with those members
+/// inserted, without building it.
+pub(crate) fn write_canonical_map_members<const N: usize>(
+    map: &Map<String, Value>,
+    extra: [(&str, Member<'_>); N],
+    out: &mut Vec<u8>,
+) -> [(usize, usize); N] {
+    let mut top: Vec<(&str, Result<&Value, usize>)> = Vec::with_capacity(map.len() + N);
+    top.extend(map.iter().map(|(k, v)| (k.as_str(), Ok(v))));
+    top.extend(extra.iter().enumerate().map(|(i, (k, _))| (*k, Err(i))));
     sort_members(&mut top);
     let mut stack = Vec::with_capacity(8);
     let mut members = Vec::with_capacity(32);
+    let mut spans = [(0, 0); N];
     out.push(b'{');
-    let mut span = (out.len(), out.len());
     for (i, (key, member)) in top.iter().enumerate() {
-        let start = out.len();
         if i > 0 {
             out.push(b',');
         }
+        let start = out.len();
         write_string(key, out);
         out.push(b':');
         match member {
-            Some(v) => write_value(v, &mut stack, &mut members, out),
-            None => {
-                write_string(value, out);
-                // The first member takes the comma after it, any other the one before.
-                span = (start, out.len() + usize::from(i == 0 && top.len() > 1));
+            Ok(v) => write_value(v, &mut stack, &mut members, out),
+            Err(n) => {
+                match extra.get(*n).map(|m| m.1) {
+                    Some(Member::Str(s)) => write_string(s, out),
+                    Some(Member::U64(u)) => write_number(&Number::from(u), out),
+                    None => {}
+                }
+                if let Some(span) = spans.get_mut(*n) {
+                    *span = (start, out.len());
+                }
             }
         }
     }
     out.push(b'}');
-    span
+    spans
+}
+
+/// Gives `emit`, one piece after another, the canonical object `doc`
+/// without the members that lie at `cuts` (each from its key's opening
+/// quote to the end of its value, in order, as
+/// [`write_canonical_map_members`] returns them), and the commas that joined
+/// them: the canonical form of the object without those members, cut from
+/// its bytes without writing it again.
+pub(crate) fn cut_members<'a>(doc: &'a [u8], cuts: &[(usize, usize)], mut emit: impl FnMut(&'a [u8])) {
+    // Between the braces, the text around the cut members falls into
+    // pieces; each piece, once the commas at its ends that joined it to a
+    // cut member are dropped, is kept members joined by commas (or nothing).
+    let inner_end = doc.len().saturating_sub(1);
+    let mut from = 1;
+    let mut first = true;
+    emit(b"{");
+    for i in 0..=cuts.len() {
+        let (to, next) = cuts.get(i).map_or((inner_end, inner_end), |&(s, e)| (s, e));
+        let mut piece = doc.get(from..to).unwrap_or_default();
+        if i > 0 {
+            piece = piece.strip_prefix(b",").unwrap_or(piece);
+        }
+        if i < cuts.len() {
+            piece = piece.strip_suffix(b",").unwrap_or(piece);
+        }
+        if !piece.is_empty() {
+            if !first {
+                emit(b",");
+            }
+            emit(piece);
+            first = false;
+        }
+        from = next;
+    }
+    emit(b"}");
 }
 
 /// Appends the canonical form of `value`, with `stack` and `members` as
@@ -178,11 +249,16 @@ pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
 
 /// Lowercase hex of the SHA-256 of `parts` one after the other.
 pub(crate) fn sha256_hex_parts(parts: &[&[u8]]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut sha = Sha256::new();
     for part in parts {
         sha.update(part);
     }
+    hex_digest(sha)
+}
+
+/// Lowercase hex of what `sha` has taken.
+pub(crate) fn hex_digest(sha: Sha256) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = sha.finalize();
     let mut hex = String::with_capacity(digest.len() * 2);
     for &b in digest.iter() {

@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::model::ModelError;
 use crate::model::canonical;
 use crate::model::event::{Event, kind_of};
+use crate::model::schema::ENVELOPE_FIELDS;
 
 type Result<T, E = ModelError> = std::result::Result<T, E>;
 
@@ -86,8 +88,72 @@ impl Recorded {
     }
 }
 
-/// The length of `,"hash":"…"` in an envelope's canonical JSON.
-const HASH_MEMBER_LEN: usize = ",\"hash\":\"\"".len() + 64;
+/// An envelope's canonical JSON, written once: the bytes the log keeps and
+/// those the org index keeps, cut from the same writing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvelopeJson {
+    /// The whole envelope, [`Envelope::to_json`]: one line of `accord export`.
+    pub json: Vec<u8>,
+    /// Without `hash` and `prev`, [`Envelope::record_json`]: the org copy.
+    pub record: Vec<u8>,
+}
+
+/// An envelope's canonical JSON as written, and where its `hash` and `prev`
+/// members lie in it (key to value, without commas).
+struct Written {
+    json: Vec<u8>,
+    hash: (usize, usize),
+    prev: (usize, usize),
+}
+
+impl Written {
+    /// Writes the envelope of `body` with these members in one pass over
+    /// the body, `hash` as given. `None` if the body holds an envelope
+    /// field (no event does: decoding refuses them).
+    fn new(body: &Map<String, Value>, seq: u64, at: &str, by: &str, prev: &str, hash: &str) -> Option<Written> {
+        use canonical::Member::{Str, U64};
+        if ENVELOPE_FIELDS.iter().any(|k| body.contains_key(*k)) {
+            return None;
+        }
+        let mut json = Vec::with_capacity(512);
+        let [_, _, _, prev, hash] = canonical::write_canonical_map_members(
+            body,
+            [
+                ("seq", U64(seq)),
+                ("recorded_at", Str(at)),
+                ("recorded_by", Str(by)),
+                ("prev", Str(prev)),
+                ("hash", Str(hash)),
+            ],
+            &mut json,
+        );
+        Some(Written { json, hash, prev })
+    }
+
+    /// The lowercase hex SHA-256 of the envelope without `hash`: what its
+    /// `hash` should be.
+    fn digest(&self) -> String {
+        let mut sha = Sha256::new();
+        canonical::cut_members(&self.json, &[self.hash], |piece| sha.update(piece));
+        canonical::hex_digest(sha)
+    }
+
+    /// The envelope without `hash` and `prev`.
+    fn record(&self) -> Vec<u8> {
+        // `hash` sorts before `prev`.
+        let mut record = Vec::with_capacity(self.json.len());
+        canonical::cut_members(&self.json, &[self.hash, self.prev], |piece| record.extend_from_slice(piece));
+        record
+    }
+}
+
+/// The canonical text of bytes the canonical writer wrote (always UTF-8).
+fn text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {
@@ -102,26 +168,66 @@ pub struct Envelope {
 impl Envelope {
     /// Puts an event at position `seq` after `prev`, computing its hash.
     pub fn seal(event: Event, seq: u64, recorded_at: String, recorded_by: String, prev: String) -> Envelope {
-        Envelope::seal_measured(event, seq, recorded_at, recorded_by, prev).0
+        Envelope::seal_json(event, seq, recorded_at, recorded_by, prev).0
     }
 
-    /// [`Envelope::seal`], also giving the length of [`Envelope::to_json`]
-    /// (the bytes recorded) without writing it out again.
-    pub fn seal_measured(
+    /// [`Envelope::seal`], also giving the envelope's canonical JSON, written
+    /// once: the hash is computed over those bytes, and the stored form and
+    /// the org copy are cut from them.
+    pub fn seal_json(
         event: Event,
         seq: u64,
         recorded_at: String,
         recorded_by: String,
         prev: String,
-    ) -> (Envelope, usize) {
+    ) -> (Envelope, EnvelopeJson) {
         let mut env = Envelope { seq, recorded_at, recorded_by, prev, hash: String::new(), event };
-        let mut unhashed = Vec::with_capacity(256);
-        canonical::write_canonical(&env.to_value_without_hash(), &mut unhashed);
-        env.hash = canonical::sha256_hex_bytes(&unhashed);
-        // The whole envelope adds `,"hash":"` + 64 hex digits + `"` to it.
-        (env, unhashed.len() + HASH_MEMBER_LEN)
+        // Written with a placeholder of the hash's length, replaced once known.
+        match env.written(GENESIS) {
+            Some(mut w) => {
+                env.hash = w.digest();
+                let record = w.record();
+                // The member ends with the 64 hex digits and a quote.
+                let end = w.hash.1.saturating_sub(1);
+                if let Some(digits) = w.json.get_mut(end.saturating_sub(64)..end)
+                    && digits.len() == env.hash.len()
+                {
+                    digits.copy_from_slice(env.hash.as_bytes());
+                }
+                (env, EnvelopeJson { json: w.json, record })
+            }
+            None => {
+                env.hash = canonical::sha256_hex(&env.to_value_without_hash());
+                let json = env.json_by_value();
+                (env, json)
+            }
+        }
     }
 
+    /// Writes the envelope's canonical JSON with `hash` as its hash.
+    fn written(&self, hash: &str) -> Option<Written> {
+        Written::new(self.event.body(), self.seq, &self.recorded_at, &self.recorded_by, &self.prev, hash)
+    }
+
+    /// The envelope's canonical JSON, written once: what the store keeps of it.
+    pub fn json(&self) -> EnvelopeJson {
+        match self.written(&self.hash) {
+            Some(w) => EnvelopeJson { record: w.record(), json: w.json },
+            None => self.json_by_value(),
+        }
+    }
+
+    /// [`Envelope::json`] if the `hash` is valid ([`Envelope::hash_is_valid`]),
+    /// from the same writing.
+    pub fn json_if_valid(&self) -> Option<EnvelopeJson> {
+        match self.written(&self.hash) {
+            Some(w) => (w.digest() == self.hash).then(|| EnvelopeJson { record: w.record(), json: w.json }),
+            None => self.hash_is_valid().then(|| self.json_by_value()),
+        }
+    }
+
+    /// The envelope's members in a JSON object, without `hash`: what the
+    /// hash covers, built as a value (the reference the writer above keeps to).
     fn to_value_without_hash(&self) -> Value {
         let mut map = self.event.body().clone();
         map.insert("seq".into(), Value::from(self.seq));
@@ -131,23 +237,38 @@ impl Envelope {
         Value::Object(map)
     }
 
+    /// [`EnvelopeJson`] built through values: for a body the writer above
+    /// does not take.
+    fn json_by_value(&self) -> EnvelopeJson {
+        let mut v = self.to_value_without_hash();
+        let mut record = v.clone();
+        if let Value::Object(map) = &mut v {
+            map.insert("hash".into(), Value::String(self.hash.clone()));
+        }
+        if let Value::Object(map) = &mut record {
+            map.remove("prev");
+        }
+        EnvelopeJson {
+            json: canonical::to_canonical_string(&v).into_bytes(),
+            record: canonical::to_canonical_string(&record).into_bytes(),
+        }
+    }
+
     /// The envelope without `hash` and `prev`, as canonical JSON: the
     /// [`Recorded`] event, as the org index keeps it.
     pub fn record_json(&self) -> String {
-        let mut v = self.to_value_without_hash();
-        if let Value::Object(map) = &mut v {
-            map.remove("prev");
+        match self.written(&self.hash) {
+            Some(w) => text(w.record()),
+            None => text(self.json_by_value().record),
         }
-        canonical::to_canonical_string(&v)
     }
 
     /// The whole envelope as canonical JSON: the stored and exported form.
     pub fn to_json(&self) -> String {
-        let mut v = self.to_value_without_hash();
-        if let Value::Object(map) = &mut v {
-            map.insert("hash".into(), Value::String(self.hash.clone()));
+        match self.written(&self.hash) {
+            Some(w) => text(w.json),
+            None => text(self.json_by_value().json),
         }
-        canonical::to_canonical_string(&v)
     }
 
     /// Reads an envelope, checking the form of every field, not the hash.
@@ -176,7 +297,10 @@ impl Envelope {
 
     /// Whether `hash` is the SHA-256 of the rest, as SPEC §4 defines it.
     pub fn hash_is_valid(&self) -> bool {
-        canonical::sha256_hex(&self.to_value_without_hash()) == self.hash
+        match self.written(&self.hash) {
+            Some(w) => w.digest() == self.hash,
+            None => canonical::sha256_hex(&self.to_value_without_hash()) == self.hash,
+        }
     }
 }
 
@@ -196,6 +320,148 @@ pub fn looks_like_envelope(map: &Map<String, Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// What the envelope's JSON was before it was written once: built as a
+    /// value, then written out for each form: (the whole envelope, the org
+    /// copy, the hash of the envelope without `hash`).
+    fn by_value(body: &Map<String, Value>, seq: u64, at: &str, by: &str, prev: &str, hash: &str) -> [String; 3] {
+        let mut map = body.clone();
+        map.insert("seq".into(), Value::from(seq));
+        map.insert("recorded_at".into(), Value::String(at.into()));
+        map.insert("recorded_by".into(), Value::String(by.into()));
+        map.insert("prev".into(), Value::String(prev.into()));
+        let digest = canonical::sha256_hex(&Value::Object(map.clone()));
+        let mut record = map.clone();
+        record.remove("prev");
+        map.insert("hash".into(), Value::String(hash.into()));
+        [
+            canonical::to_canonical_string(&Value::Object(map)),
+            canonical::to_canonical_string(&Value::Object(record)),
+            digest,
+        ]
+    }
+
+    fn once(body: &Map<String, Value>, seq: u64, at: &str, by: &str, prev: &str, hash: &str) -> [String; 3] {
+        let w = Written::new(body, seq, at, by, prev, hash).expect("no envelope field in the body");
+        [text(w.json.clone()), text(w.record()), w.digest()]
+    }
+
+    #[test]
+    fn written_once_equals_written_by_value() {
+        let hash = "ab".repeat(32);
+        for body in [
+            json!({}),
+            json!({"a": 1}),
+            json!({"z": 1}),
+            json!({"id": "x", "org": "isa", "type": "dissolution", "date": "2019"}),
+            // Around and between the envelope's keys.
+            json!({"has": 1, "hash2": 2, "hasi": 3, "pre": 4, "prev2": 5, "prevs": 6, "recorded": 7, "seq2": 8}),
+            json!({"hasi": 1}),
+            json!({"\u{10000}": 1, "\u{e000}": 2, "\u{ffff}": [{"\u{10ffff}": 0, "b": "\n\"\\\u{1}"}]}),
+            json!({"n": [0.1, -0.0, 1e21, 1e-7, 9007199254740993u64, -9007199254740993i64, 5e-324, 1.7976931348623157e308]}),
+        ] {
+            let body = body.as_object().unwrap();
+            for seq in [1, 9_007_199_254_740_993, u64::MAX] {
+                for prev in [GENESIS, "", "\u{7f}\u{2028}\"\u{1f}"] {
+                    let want = by_value(body, seq, "2024-01-01T00:00:00.000000Z", "me\t\u{10000}", prev, &hash);
+                    assert_eq!(once(body, seq, "2024-01-01T00:00:00.000000Z", "me\t\u{10000}", prev, &hash), want);
+                }
+            }
+        }
+    }
+
+    fn arb_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,4}",
+            "[a-z\u{e000}-\u{e002}\u{fffe}\u{ffff}\u{10000}-\u{10002}\u{10fffe}]{0,3}",
+            prop::sample::select(vec![
+                "has",
+                "hash0",
+                "hasi",
+                "pre",
+                "prev0",
+                "prevs",
+                "recorded_a",
+                "recorded_c",
+                "se",
+                "seq0"
+            ])
+            .prop_map(String::from),
+        ]
+        .prop_filter("not an envelope field", |k| !ENVELOPE_FIELDS.contains(&k.as_str()))
+    }
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        "[a-z\\\"\u{0}-\u{1f}\u{7f}\u{2028}\u{e000}\u{10000}]{0,6}"
+    }
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            arb_text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(arb_key(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Written once, an envelope's forms are what they were when each
+        /// was built as a value and written out: any body, any members.
+        #[test]
+        fn any_envelope_is_written_as_by_value(
+            body in prop::collection::btree_map(arb_key(), arb_value(), 0..8),
+            seq in any::<u64>(),
+            at in arb_text(),
+            by in arb_text(),
+            prev in prop_oneof![arb_text(), Just(GENESIS.to_owned())],
+            hash in prop_oneof![arb_text(), "[0-9a-f]{64}"],
+        ) {
+            let body: Map<String, Value> = body.into_iter().collect();
+            prop_assert_eq!(once(&body, seq, &at, &by, &prev, &hash), by_value(&body, seq, &at, &by, &prev, &hash));
+        }
+
+        /// Sealing an event writes it once, and gives what `to_json` and
+        /// `record_json` give and what the hash was computed over before.
+        #[test]
+        fn sealed_events_agree(
+            details in prop::collection::btree_map(arb_key(), arb_value(), 0..6),
+            note in arb_text(),
+            seq in 1..u64::MAX,
+            by in arb_text(),
+        ) {
+            let body = json!({"type": "dissolution", "org": "isa", "date": "2020", "note": note, "details": details});
+            // Numbers an event cannot keep exactly are refused: not this test's business.
+            let Ok(event) = Event::from_value(body) else {
+                prop_assume!(false);
+                return Ok(());
+            };
+            let at = format_time(chrono::Utc::now());
+            let (env, json) = Envelope::seal_json(event.clone(), seq, at.clone(), by.clone(), GENESIS.into());
+            let [whole, record, digest] = by_value(event.body(), seq, &at, &by, GENESIS, &env.hash);
+            prop_assert_eq!(&env.hash, &digest);
+            prop_assert_eq!(text(json.json.clone()), whole.clone());
+            prop_assert_eq!(text(json.record.clone()), record.clone());
+            prop_assert_eq!(env.to_json(), whole);
+            prop_assert_eq!(env.record_json(), record);
+            prop_assert!(env.hash_is_valid());
+            prop_assert_eq!(env.json_if_valid(), Some(json));
+            let mut bad = env.clone();
+            bad.recorded_by.push('x');
+            prop_assert!(!bad.hash_is_valid());
+            prop_assert_eq!(bad.json_if_valid(), None);
+        }
+    }
 
     #[test]
     fn checkpoints() {

@@ -252,9 +252,9 @@ impl Store {
         {
             let pending = self.pending();
             if let Some(first) = pending.unwritten.first()
-                && seq >= first.seq
+                && seq >= first.env.seq
             {
-                return Ok(pending.unwritten.get((seq - first.seq) as usize).cloned());
+                return Ok(pending.unwritten.get((seq - first.env.seq) as usize).map(|u| u.env.clone()));
             }
         }
         self.raw(seq)?.map(|bytes| decode(seq, &bytes)).transpose()
@@ -357,7 +357,7 @@ impl Store {
     ) -> Result<R> {
         let stored = self.org_records(org, u64::MAX)?;
         let pending = self.pending();
-        let unwritten = pending.unwritten.iter().filter(|e| e.event.org == *org).map(|e| (e.seq, &e.event));
+        let unwritten = pending.unwritten.iter().filter(|u| u.env.event.org == *org).map(|u| (u.env.seq, &u.env.event));
         Ok(f(&mut stored.iter().map(|r| (r.seq, &r.event)).chain(unwritten)))
     }
 
@@ -393,7 +393,7 @@ impl Store {
             out.push(org);
         }
         let pending = self.pending();
-        let handed = pending.unindexed.iter().map(|e| &e.org).chain(pending.unwritten.iter().map(|e| &e.event.org));
+        let handed = pending.unindexed.iter().map(|e| &e.org).chain(pending.unwritten.iter().map(|u| &u.env.event.org));
         for org in handed {
             if let Err(at) = out.binary_search(org) {
                 out.insert(at, org.clone());
@@ -506,7 +506,7 @@ mod tests {
         let before = tree(&store);
         let start = head_of(&envs[0]);
         for env in &envs[1..BATCH] {
-            store.push(&start, env.clone()).unwrap();
+            store.push(&start, env.clone(), env.json()).unwrap();
         }
         assert_eq!(before, tree(&store), "nothing written before a whole batch");
         let o2 = OrgId::parse("o2").unwrap();
@@ -516,10 +516,10 @@ mod tests {
         let seqs = store.with_org_events(&o2, |events| events.map(|(seq, _)| seq).collect::<Vec<_>>()).unwrap();
         assert_eq!(seqs, (2..=BATCH as u64).filter(|s| s % 3 == 2).collect::<Vec<_>>());
         assert_eq!(store.orgs().unwrap().len(), 3);
-        store.push(&start, envs[BATCH].clone()).unwrap();
+        store.push(&start, envs[BATCH].clone(), envs[BATCH].json()).unwrap();
         assert!(store.db.get(RECORDING_KEY).unwrap().is_some(), "a whole batch is written, with the marker");
         assert_eq!(store.last_seq().unwrap(), BATCH as u64 + 1);
-        store.push(&start, envs[BATCH + 1].clone()).unwrap();
+        store.push(&start, envs[BATCH + 1].clone(), envs[BATCH + 1].json()).unwrap();
         store.abort().unwrap();
         assert_eq!(before, tree(&store), "the tree is as it was before the command");
         assert_eq!(store.seq_of(&last.event.id).unwrap(), None);

@@ -8,7 +8,7 @@ use super::Store;
 use super::error::Error as StoreError;
 use super::format::{BLOCK, RECORDING_KEY, block_key, pack};
 use crate::error::Result;
-use crate::model::envelope::{Envelope, Head};
+use crate::model::envelope::{Envelope, EnvelopeJson, Head};
 use crate::model::id::OrgId;
 
 /// Envelopes handed over before they are written to the log in one sled
@@ -28,6 +28,14 @@ pub(super) struct Unindexed {
     pub(super) record: Vec<u8>,
 }
 
+/// An envelope handed over, not yet written to the log, with its canonical
+/// JSON as sealed: the log block and the org copy take those bytes, not
+/// writing the envelope out again.
+pub(super) struct Unwritten {
+    pub(super) env: Envelope,
+    pub(super) json: EnvelopeJson,
+}
+
 /// Everything handed to the store that the indexes do not hold yet, in seq
 /// order: first what is in the log, then what is not written yet.
 #[derive(Default)]
@@ -35,7 +43,7 @@ pub(super) struct Pending {
     /// In the log, not in the indexes.
     pub(super) unindexed: Vec<Unindexed>,
     /// Not in the log yet (fewer than [`BATCH`], except while they are written).
-    pub(super) unwritten: Vec<Envelope>,
+    pub(super) unwritten: Vec<Unwritten>,
     /// The seq of each id in either.
     pub(super) ids: HashMap<Uuid, u64>,
     /// The head before the command that is recording, from the first
@@ -57,25 +65,27 @@ impl Pending {
 
     /// Takes an envelope that continues what was handed over; `start` is
     /// the head before the command that records it.
-    fn take(&mut self, start: &Head, env: Envelope) {
+    fn take(&mut self, start: &Head, env: Envelope, json: EnvelopeJson) {
         if self.start.is_none() {
             self.start = Some(start.clone());
         }
         self.ids.insert(env.event.id, env.seq);
-        self.unwritten.push(env);
+        self.unwritten.push(Unwritten { env, json });
     }
 }
 
 impl Store {
-    /// Takes a sealed envelope that continues the log. Every read of the
+    /// Takes a sealed envelope that continues the log, with its canonical
+    /// JSON ([`Envelope::seal_json`]), which is what the log and the org
+    /// index keep of it. Every read of the
     /// store sees it at once; it is written to the log once [`BATCH`] are
     /// waiting (or at [`Store::commit`]), and indexed once [`INDEX_BATCH`]
     /// are (or at [`Store::commit`]). `start` is the head before the command
     /// that records it: its first batch also writes [`RECORDING_KEY`], so
     /// that an open undoes the command unless it commits.
-    pub(crate) fn push(&self, start: &Head, env: Envelope) -> Result<()> {
+    pub(crate) fn push(&self, start: &Head, env: Envelope, json: EnvelopeJson) -> Result<()> {
         let mut pending = self.pending();
-        pending.take(start, env);
+        pending.take(start, env, json);
         if pending.unwritten.len() >= BATCH { self.write_unwritten(&mut pending) } else { Ok(()) }
     }
 
@@ -84,28 +94,27 @@ impl Store {
     /// log if that reached [`INDEX_BATCH`].
     pub(super) fn write_unwritten(&self, pending: &mut Pending) -> Result<()> {
         let (Some(first), Some(start)) = (pending.unwritten.first(), &pending.start) else { return Ok(()) };
-        let (mut block_first, mut block) = match self.last_block()? {
+        let (mut block_first, last_block) = match self.last_block()? {
             Some((f, events)) if events.len() < BLOCK => (f, events),
             Some((f, events)) => (f + events.len() as u64, Vec::new()),
             None => (1, Vec::new()),
         };
-        if block_first + block.len() as u64 != first.seq {
-            let last = block_first + block.len() as u64 - 1;
-            return Err(StoreError::Discontinuous { seq: first.seq, last }.into());
+        if block_first + last_block.len() as u64 != first.env.seq {
+            let last = block_first + last_block.len() as u64 - 1;
+            return Err(StoreError::Discontinuous { seq: first.env.seq, last }.into());
         }
         let mut batch = sled::Batch::default();
-        let mut written = Vec::with_capacity(pending.unwritten.len());
-        for env in &pending.unwritten {
+        let mut block: Vec<(u64, &[u8])> = Vec::with_capacity(BLOCK);
+        block.extend(last_block.iter().map(|(q, b)| (*q, b.as_slice())));
+        for u in &pending.unwritten {
             if block.len() == BLOCK {
-                batch.insert(&block_key(block_first), pack(block.iter().map(|(q, b)| (*q, b.as_slice())))?);
+                batch.insert(&block_key(block_first), pack(block.iter().copied())?);
                 block_first += BLOCK as u64;
                 block.clear();
             }
-            block.push((env.seq, env.to_json().into_bytes()));
-            let record = env.record_json().into_bytes();
-            written.push(Unindexed { seq: env.seq, id: env.event.id, org: env.event.org.clone(), record });
+            block.push((u.env.seq, &u.json.json));
         }
-        batch.insert(&block_key(block_first), pack(block.iter().map(|(q, b)| (*q, b.as_slice())))?);
+        batch.insert(&block_key(block_first), pack(block.iter().copied())?);
         let first_write = !pending.started;
         if first_write {
             let mut marker = start.seq.to_be_bytes().to_vec();
@@ -114,7 +123,13 @@ impl Store {
         }
         self.db.apply_batch(batch).map_err(|e| self.err(e))?;
         pending.started = true;
-        pending.unwritten.clear();
+        let written = pending.unwritten.drain(..).map(|Unwritten { env, json }| Unindexed {
+            seq: env.seq,
+            id: env.event.id,
+            org: env.event.org,
+            record: json.record,
+        });
+        let mut written: Vec<Unindexed> = written.collect();
         pending.unindexed.append(&mut written);
         if pending.unindexed.len() >= INDEX_BATCH {
             self.write_indexes(pending)?;
@@ -128,7 +143,7 @@ impl Store {
     pub(crate) fn write(&self, start: &Head, envelopes: &[Envelope]) -> Result<()> {
         let mut pending = self.pending();
         for env in envelopes {
-            pending.take(start, env.clone());
+            pending.take(start, env.clone(), env.json());
         }
         self.write_unwritten(&mut pending)
     }
