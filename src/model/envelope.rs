@@ -189,12 +189,18 @@ impl Envelope {
                 let record = w.record();
                 // The member ends with the 64 hex digits and a quote.
                 let end = w.hash.1.saturating_sub(1);
-                if let Some(digits) = w.json.get_mut(end.saturating_sub(64)..end)
-                    && digits.len() == env.hash.len()
-                {
-                    digits.copy_from_slice(env.hash.as_bytes());
+                match w.json.get_mut(end.saturating_sub(64)..end) {
+                    Some(digits) if digits.len() == env.hash.len() => {
+                        digits.copy_from_slice(env.hash.as_bytes());
+                        (env, EnvelopeJson { json: w.json, record })
+                    }
+                    // Never: the writer put the placeholder there. Were it
+                    // not, the bytes are written the long way, not kept wrong.
+                    _ => {
+                        let json = env.json_by_value();
+                        (env, json)
+                    }
                 }
-                (env, EnvelopeJson { json: w.json, record })
             }
             None => {
                 env.hash = canonical::sha256_hex(&env.to_value_without_hash());
