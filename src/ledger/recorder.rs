@@ -1,6 +1,7 @@
 //! The only writer: checks each event under the rules, seals it into the
 //! hash chain and hands it to the store.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use crate::error::Result;
 use crate::model::envelope::{Envelope, EnvelopeJson, Head, format_time, looks_like_envelope, parse_time};
 use crate::model::event::{Event, EventKind, parse_json};
 use crate::model::id::OrgId;
-use crate::store::Store;
+use crate::store::{Packed, Store, decode};
 use crate::timeline::{Change, Step, Tail, Timeline};
 
 /// Refuses an event whose recorded bytes (its envelope, one line of
@@ -35,6 +36,10 @@ pub struct Recorder<'a> {
     last_time: DateTime<Utc>,
     /// The final state of each org touched, to check events that sort last.
     tails: HashMap<OrgId, Tail>,
+    /// The log block last read for an event recorded before this recorder
+    /// started (those never change while it records): a re-import reads
+    /// them in log order, so most reads need no block unpacked.
+    committed_block: RefCell<Option<(u64, Packed)>>,
 }
 
 impl Recorder<'_> {
@@ -47,7 +52,15 @@ impl Recorder<'_> {
                 parse_time(&env.recorded_at).unwrap_or(DateTime::<Utc>::MIN_UTC),
             ),
         };
-        Ok(Recorder { store, actor: actor.to_owned(), start: head.clone(), head, last_time, tails: HashMap::new() })
+        Ok(Recorder {
+            store,
+            actor: actor.to_owned(),
+            start: head.clone(),
+            head,
+            last_time,
+            tails: HashMap::new(),
+            committed_block: RefCell::new(None),
+        })
     }
 
     pub fn head(&self) -> &Head {
@@ -148,7 +161,18 @@ impl Recorder<'_> {
     }
 
     fn envelope_at(&self, seq: u64) -> Result<Envelope> {
-        Ok(self.store.get(seq)?.ok_or(LedgerError::Gap { seq })?)
+        if seq > self.start.seq {
+            return Ok(self.store.get(seq)?.ok_or(LedgerError::Gap { seq })?);
+        }
+        let mut cached = self.committed_block.borrow_mut();
+        let holds = |(first, events): &(u64, Packed)| *first <= seq && seq < first + events.len() as u64;
+        if !cached.as_ref().is_some_and(holds) {
+            *cached = self.store.block_of(seq)?;
+        }
+        match cached.as_ref().and_then(|(first, events)| events.get((seq - first) as usize)) {
+            Some((_, bytes)) => Ok(decode(seq, bytes)?),
+            None => Err(LedgerError::Gap { seq }.into()),
+        }
     }
 
     fn event_by_id(&self, id: &Uuid) -> Result<Option<Envelope>> {

@@ -217,7 +217,7 @@ impl Store {
     }
 
     /// The block holding `seq`, if any: its first seq and envelopes.
-    fn block_of(&self, seq: u64) -> Result<Option<(u64, Packed)>> {
+    pub(crate) fn block_of(&self, seq: u64) -> Result<Option<(u64, Packed)>> {
         match self.blocks(seq).next().transpose()? {
             Some((first, events)) if first <= seq && seq < first + events.len() as u64 => Ok(Some((first, events))),
             _ => Ok(None),
