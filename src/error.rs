@@ -34,14 +34,6 @@ pub enum ErrorKind {
     Usage,
 }
 
-impl ErrorKind {
-    /// Whether the input was refused (exit 1): invalid, against the rules,
-    /// in conflict with the log, or naming what is not there.
-    pub fn is_rejection(self) -> bool {
-        matches!(self, ErrorKind::Invalid | ErrorKind::RuleBroken | ErrorKind::Conflict | ErrorKind::NotFound)
-    }
-}
-
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
