@@ -80,10 +80,10 @@ pub fn timeline(
         from: from.map(|d| parse_day("--from", d)).transpose()?,
         to: to.map(|d| parse_day("--to", d)).transpose()?,
     };
-    if let Frame { from: Some(from), to: Some(to) } = frame {
-        if from > to {
-            return Err(Error::usage(format!("--from {from} is after --to {to}: give the earlier day as --from")));
-        }
+    if let Frame { from: Some(from), to: Some(to) } = frame
+        && from > to
+    {
+        return Err(Error::usage(format!("--from {from} is after --to {to}: give the earlier day as --from")));
     }
     let (_ledger, record) = org_record(ctx, org, view)?;
     let svg = timeline_svg(&record.org, record.upto, &record.timeline, frame, |id| record.event(id).map(|r| &r.event));

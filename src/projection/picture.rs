@@ -239,10 +239,10 @@ impl<'o> Picture<'o> {
         let height = axis_y + 34.0;
 
         let w = self.width;
-        let _ = write!(
+        let _ = writeln!(
             self.out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{height:.0}\" \
-             viewBox=\"0 0 {w:.0} {height:.0}\" font-family=\"{SANS}\">\n"
+             viewBox=\"0 0 {w:.0} {height:.0}\" font-family=\"{SANS}\">"
         );
         let _ = writeln!(self.out, "<title>{}</title>", esc(&title));
         self.defs();

@@ -76,10 +76,8 @@ fn spells_where<'a>(steps: &'a [Step], wanted: impl Fn(&PartyId) -> bool) -> Vec
 
 /// Ends the open spell of a party, if it has one, at `step`.
 fn close<'a>(standing: &mut Standing, list: &mut [Spell<'a>], step: &'a Step) {
-    if standing.is_member() {
-        if let Some(open) = list.last_mut().filter(|s| s.ended.is_none()) {
-            open.ended = Some(step);
-        }
+    if let Some(open) = list.last_mut().filter(|s| s.ended.is_none() && standing.is_member()) {
+        open.ended = Some(step);
     }
     *standing = Standing::None;
 }
