@@ -21,7 +21,10 @@ pub enum Format {
     Json,
 }
 
-/// One row of `accord spells`: the fields of the CSV header, in order.
+/// The fields of a row of `accord spells`, in order: the CSV header.
+const FIELDS: [&str; 8] = ["org", "party", "status", "from", "to", "from_event", "to_event", "source"];
+
+/// One row of `accord spells`: the fields of [`FIELDS`], in order.
 #[derive(Serialize)]
 struct Row {
     org: String,
@@ -51,7 +54,9 @@ pub fn spells(ctx: &Context, org: &str, format: Option<Format>, view: &ViewArgs,
     match format {
         Format::Json => rows.into_iter().try_for_each(|row| emit_json(out, &row)),
         Format::Csv => {
-            let mut csv = csv::Writer::from_writer(out);
+            // The header is written even when there is no row.
+            let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+            csv.write_record(FIELDS).map_err(csv_failed)?;
             for row in rows {
                 csv.serialize(row).map_err(csv_failed)?;
             }

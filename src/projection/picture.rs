@@ -80,9 +80,10 @@ pub fn timeline_svg<'e>(
         None => jan1(year(as_of.max(start)) + 1),
     };
     let end = if end > start { end } else { start.succ() };
+    let last = frame.to.unwrap_or(end.pred()).max(start);
     let all = spells(timeline);
     let name = founding_name(steps, &event);
-    Picture::new(org, seq, start, end, as_of, founded).draw(name.as_deref(), &all, steps, &event)
+    Picture::new(org, seq, (start, end, last), as_of, founded).draw(name.as_deref(), &all, steps, &event)
 }
 
 fn year(d: Day) -> i32 {
@@ -113,6 +114,8 @@ struct Picture<'o> {
     end: Day,
     as_of: Day,
     founded: Day,
+    /// The last day shown (`end` is the day after, but for the last day there is).
+    last: Day,
     label_w: f64,
     width: f64,
     out: String,
@@ -139,8 +142,8 @@ enum Part {
 }
 
 impl<'o> Picture<'o> {
-    fn new(org: &'o OrgId, seq: u64, start: Day, end: Day, as_of: Day, founded: Day) -> Picture<'o> {
-        Picture { org, seq, start, end, as_of, founded, label_w: 0.0, width: WIDTH, out: String::new() }
+    fn new(org: &'o OrgId, seq: u64, (start, end, last): (Day, Day, Day), as_of: Day, founded: Day) -> Picture<'o> {
+        Picture { org, seq, start, end, last, as_of, founded, label_w: 0.0, width: WIDTH, out: String::new() }
     }
 
     fn x0(&self) -> f64 {
@@ -221,9 +224,7 @@ impl<'o> Picture<'o> {
         };
         let subtitle = format!(
             "{} to {} · each bar a spell; a spell still going on is drawn to {} and ends in an arrow",
-            self.start,
-            self.end.pred(),
-            self.as_of
+            self.start, self.last, self.as_of
         );
         let text_w = |s: &str, px: f64, em: f64| s.chars().count() as f64 * px * em;
         self.width =
@@ -347,7 +348,7 @@ impl<'o> Picture<'o> {
 
     /// The year axis, and a grid line at each year's start.
     fn axis(&mut self, plot_top: f64, axis_y: f64) {
-        let (first, last) = (year(self.start), year(self.end.pred()));
+        let (first, last) = (year(self.start), year(self.last));
         let per_year = (self.x1() - self.x0()) / ((number(self.end) - number(self.start)) as f64 / 365.25);
         let every = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
             .into_iter()
@@ -359,7 +360,9 @@ impl<'o> Picture<'o> {
             self.x0(),
             self.x1()
         );
-        for y in first..=last + 1 {
+        // A line at the start of each labelled year (every year, or every
+        // `every` years over long frames).
+        for y in (first..=last + 1).filter(|y| y.rem_euclid(every) == 0) {
             let day = jan1(y);
             if day < self.start || day > self.end {
                 continue;

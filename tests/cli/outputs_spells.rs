@@ -159,6 +159,18 @@ fn isa_spells_as_the_article_alone_told_it() {
 }
 
 #[test]
+fn an_org_with_no_spell_left_still_gets_a_header() {
+    let l = Ledger::new();
+    let id = "00000000-0000-4000-8000-000000000001";
+    l.append(&json!({"id": id, "type": "founding", "org": "gone", "date": "2000", "members": ["A"]}).to_string());
+    l.append(&json!({"type": "retraction", "org": "gone", "retracts": id, "reason": "never happened"}).to_string());
+    assert_eq!(l.run(&["spells", "gone"]).ok(), format!("{}\n", FIELDS.join(",")));
+    assert_eq!(l.run(&["spells", "gone", "--format", "json"]).ok(), "");
+    // As the log stood before the retraction, A was a founder.
+    assert_eq!(spells(&l, "gone", &["--seq", "1"]).len(), 1);
+}
+
+#[test]
 fn spells_refuses_what_it_cannot_answer() {
     let l = isa_ledger();
     l.run(&["spells", "nato"]).fails(1);
