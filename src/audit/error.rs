@@ -58,6 +58,12 @@ pub enum Error {
     BlockAmongIndexes { first: u64 },
     /// The indexes say they hold the events up to `indexed`; the log ends at `end`.
     IndexedUpTo { indexed: u64, end: u64 },
+    /// A summary of an org the log has no event of.
+    SummaryWithoutOrg { org: OrgId },
+    /// A summary that says the org's last event is `says`, past its last (`last`).
+    SummaryAhead { org: OrgId, says: u64, last: u64 },
+    /// A current summary that is not what the org's events give.
+    SummaryDiffers { org: OrgId },
     /// `audit replay --org` of an org with no event in the log.
     NoEventOfOrg(OrgId),
     /// An export could not be read.
@@ -162,6 +168,16 @@ impl fmt::Display for Error {
             }
             Error::IndexedUpTo { indexed, end } => {
                 write!(f, "the indexes say they hold the events up to seq {indexed}, but the log ends at seq {end}")
+            }
+            Error::SummaryWithoutOrg { org } => {
+                write!(f, "the ledger holds a summary of org `{org}`, which has no event in the log")
+            }
+            Error::SummaryAhead { org, says, last } => write!(
+                f,
+                "the summary of org `{org}` says its last event is seq {says}, but the org's last event is seq {last}"
+            ),
+            Error::SummaryDiffers { org } => {
+                write!(f, "the summary of org `{org}` differs from what its events give (founding, members or dates)")
             }
             Error::NoEventOfOrg(org) => write!(f, "the log has no event of org `{org}`"),
             Error::CannotRead { label, error } => write!(f, "cannot read {label}: {error}"),

@@ -4,6 +4,7 @@ use std::hash::RandomState;
 
 use super::error::Witness;
 use super::index::IndexCheck;
+use super::summary::summary_problem;
 use super::tally::copy_hash;
 use super::verifier::Verifier;
 use super::{AuditError, Report};
@@ -38,6 +39,7 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
             index.add_event(&env, copy_hash(&key, seq, [env.record_json().as_bytes()]));
         }
     }
+    let tails = verifier.tails();
     let (report, ids) = verifier.finish_with_ids()?;
     for entry in store.index_entries() {
         match entry? {
@@ -49,6 +51,11 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
             Entry::Org(org, _, events) => {
                 for (seq, bytes) in events {
                     index.org_entry(&org, seq, copy_hash(&key, seq, [bytes.as_slice()]));
+                }
+            }
+            Entry::Summary(org, summary) => {
+                if let Some(problem) = summary_problem(store, &org, &summary, tails.get(org.as_str()))? {
+                    index.problem(None, problem);
                 }
             }
             Entry::Meta => {}

@@ -13,6 +13,7 @@ mod export;
 mod index;
 mod replay;
 mod scan;
+mod summary;
 mod tally;
 #[cfg(test)]
 mod testing;

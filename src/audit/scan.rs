@@ -7,12 +7,14 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use uuid::Uuid;
 
 use super::Report;
+use super::summary::summary_problem;
 use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
 use super::verifier::{Checkpoint, change_of};
 use crate::error::Result;
 use crate::model::envelope::Head;
 use crate::model::id::OrgId;
 use crate::model::read::{Scratch, Sealed};
+use crate::model::summary::OrgSummary;
 use crate::store::{Entry, Store, Unpacked, id_bucket};
 use crate::timeline::counting_steps;
 use crate::timeline::{Change, Step, Tail, Timeline};
@@ -159,8 +161,8 @@ impl<'s> LedgerScan<'s> {
                     scan.event(seq, parsed?)?;
                 }
             }
-            let found = indexes.join().ok()??;
-            scan.finish(&found)
+            let (found, summaries) = indexes.join().ok()??;
+            scan.finish(&found, &summaries)
         })
     }
 
@@ -219,10 +221,19 @@ impl<'s> LedgerScan<'s> {
 
     /// The log verified: every checkpoint reached, the indexes hold exactly
     /// the entries the log calls for, and say they hold them all.
-    fn finish(self, found: &Tally) -> Option<Report> {
+    fn finish(self, found: &Tally, summaries: &[(OrgId, OrgSummary)]) -> Option<Report> {
         let whole = self.checkpoints.iter().all(|cp| cp.seen)
             && self.wanted == *found
             && self.store.indexed().ok()? == self.seq;
+        for (org, summary) in summaries {
+            let tail = match self.orgs.get(org.as_str())? {
+                OrgRules::Tail(tail) => tail.clone(),
+                OrgRules::Whole(timeline) => Tail::of(timeline),
+            };
+            if summary_problem(self.store, org, summary, Some(&tail)).ok()?.is_some() {
+                return None;
+            }
+        }
         let head = Head { seq: self.seq, hash: String::from_utf8(self.hash.to_vec()).ok()? };
         whole.then_some(Report { events: head.seq, head })
     }
@@ -235,8 +246,9 @@ impl<'s> LedgerScan<'s> {
 /// recorded twice in the log, indexed twice, would match: the id index must
 /// hold each id once, which is checked here a bucket at a time (a bucket's
 /// chunks come one after another, and hold a few thousand ids at most).
-fn tally_indexes(store: &Store, key: RandomState) -> Option<Tally> {
+fn tally_indexes(store: &Store, key: RandomState) -> Option<(Tally, Vec<(OrgId, OrgSummary)>)> {
     let mut found = Tally::new(key);
+    let mut summaries = Vec::new();
     let mut bucket_ids: (Option<u16>, HashSet<Uuid>) = (None, HashSet::new());
     for entry in store.index_entries() {
         match entry.ok()? {
@@ -257,11 +269,12 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<Tally> {
                     found.org(org.as_str(), seq, copy);
                 }
             }
+            Entry::Summary(org, summary) => summaries.push((org, summary)),
             Entry::Meta => {}
             Entry::Block(..) | Entry::Damaged(_) => return None,
         }
     }
-    Some(found)
+    Some((found, summaries))
 }
 
 /// An org's timeline as of `upto`, from its events in the store (found by

@@ -11,7 +11,7 @@ use crate::model::envelope::{Envelope, Head};
 use crate::model::event::EventKind;
 use crate::model::exact::read_envelope;
 use crate::model::read::{Scratch, Sealed};
-use crate::timeline::{Change, OrgState, Step, Timeline};
+use crate::timeline::{Change, OrgState, Step, Tail, Timeline};
 
 /// A hash the log must still have at a position.
 pub(super) struct Checkpoint {
@@ -79,6 +79,11 @@ impl Verifier {
     /// The state of an org's timeline after the envelopes checked, if it has any.
     pub(super) fn state(&self, org: &str) -> Option<&OrgState> {
         self.timelines.get(org).map(|t| t.state())
+    }
+
+    /// The end of each org's timeline after the envelopes checked.
+    pub(super) fn tails(&self) -> HashMap<String, Tail> {
+        self.timelines.iter().map(|(org, timeline)| (org.clone(), Tail::of(timeline))).collect()
     }
 
     /// Also requires `head` (the head marker written at the last commit).

@@ -124,21 +124,7 @@ pub fn orgs(ctx: &Context, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
 /// The row of one org as of `upto`; `None` if the org had no event yet then
 /// (as `members` says, there was no such org).
 fn org_row(ledger: &Ledger, org: &OrgId, upto: u64, today: Day) -> Result<Option<serde_json::Value>, Error> {
-    let record = ledger.org(org, upto)?;
-    if record.is_empty() {
-        return Ok(None);
-    }
-    let founding = record.timeline.steps().first().filter(|s| s.is_founding()).and_then(|s| record.event(&s.id));
-    let (founded, name) = match founding {
-        Some(env) => (
-            env.event.date.map(|d| d.to_string()),
-            match &env.event.kind {
-                accord::model::event::EventKind::Founding { name, .. } => name.clone(),
-                _ => None,
-            },
-        ),
-        None => (None, None),
-    };
-    let m = projection::members(org, upto, &record.timeline, today);
-    Ok(Some(json!({"org": org, "name": name, "founded": founded, "members": m.count, "uncertain": m.uncertain.len()})))
+    Ok(ledger.overview(org, upto, today)?.map(
+        |o| json!({"org": o.org, "name": o.name, "founded": o.founded, "members": o.members, "uncertain": o.uncertain}),
+    ))
 }

@@ -21,6 +21,7 @@ use crate::model::date::Day;
 use crate::model::envelope::{Envelope, GENESIS, Head, parse_time};
 use crate::model::id::OrgId;
 use crate::model::read::{Scratch, Sealed};
+use crate::model::summary::OrgSummary;
 use crate::store::Store;
 
 /// The largest event accepted, in bytes of JSON: real events are a few KB,
@@ -47,6 +48,20 @@ fn chain_of(seq: u64, bytes: &[u8], scratch: &mut Scratch) -> Result<(String, St
 /// [`Ledger::read_org_log`] handed out for `seq`.
 pub fn decode(seq: u64, bytes: &[u8]) -> Result<Envelope> {
     crate::store::decode(seq, bytes)
+}
+
+/// An org as `accord orgs` shows it ([`Ledger::overview`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgOverview {
+    pub org: OrgId,
+    /// The founding's `name`.
+    pub name: Option<String>,
+    /// The founding's date as written, if the org's timeline starts with one.
+    pub founded: Option<String>,
+    /// Parties whose status on the day is certain and not none.
+    pub members: u64,
+    /// Parties whose status on the day is uncertain.
+    pub uncertain: u64,
 }
 
 /// Which state of the log a query reads (transaction time).
@@ -226,6 +241,34 @@ impl Ledger {
     /// Every org with an event in the log, in id order.
     pub fn orgs(&self) -> Result<Vec<OrgId>> {
         self.store.orgs()
+    }
+
+    /// An org as `accord orgs` shows it, as the log stood at `upto`, on
+    /// `day`; `None` if it had no event then. From the org's stored summary
+    /// if that is current (written at its last event, which `upto` includes)
+    /// and every event had happened by `day`; otherwise from its events.
+    pub fn overview(&self, org: &OrgId, upto: u64, day: Day) -> Result<Option<OrgOverview>> {
+        if let Some(summary) = self.store.summary(org)?
+            && summary.last <= upto
+            && let Some(members) = summary.members_on(day)
+            && self.store.org_last(org)? == Some(summary.last)
+        {
+            let OrgSummary { name, founded, .. } = summary;
+            return Ok(Some(OrgOverview { org: org.clone(), name, founded, members, uncertain: 0 }));
+        }
+        let record = self.org(org, upto)?;
+        if record.is_empty() {
+            return Ok(None);
+        }
+        let founding = record.timeline.steps().first().filter(|s| s.is_founding()).and_then(|s| record.event(&s.id));
+        let founded = founding.and_then(|env| env.event.date).map(|d| d.to_string());
+        let name = founding.and_then(|env| match &env.event.kind {
+            crate::model::event::EventKind::Founding { name, .. } => name.clone(),
+            _ => None,
+        });
+        let m = crate::projection::members(org, upto, &record.timeline, day);
+        let (members, uncertain) = (m.count as u64, m.uncertain.len() as u64);
+        Ok(Some(OrgOverview { org: org.clone(), name, founded, members, uncertain }))
     }
 
     /// Verifies the whole ledger: the log, its indexes, the rules, and a

@@ -59,6 +59,8 @@ pub struct Recorder<'a> {
     last_time: DateTime<Utc>,
     /// The final state of each org touched, to check events that sort last.
     tails: HashMap<OrgId, Tail>,
+    /// The seq of the last event recorded of each org, for its summary.
+    last_of: HashMap<OrgId, u64>,
     /// The log block last read for an event recorded before this recorder
     /// started (those never change while it records): a re-import reads
     /// them in log order, so most reads need no block unpacked.
@@ -82,6 +84,7 @@ impl Recorder<'_> {
             head,
             last_time,
             tails: HashMap::new(),
+            last_of: HashMap::new(),
             committed_block: RefCell::new(None),
         })
     }
@@ -162,6 +165,12 @@ impl Recorder<'_> {
     /// holds it until it is durable; every read of the store sees it at once.
     fn push(&mut self, env: Envelope, json: EnvelopeJson) -> Result<Outcome> {
         let seq = env.seq;
+        match self.last_of.get_mut(&env.event.org) {
+            Some(last) => *last = seq,
+            None => {
+                self.last_of.insert(env.event.org.clone(), seq);
+            }
+        }
         self.head = Head { seq, hash: env.hash.clone() };
         self.store.push(&self.start, env, json)?;
         Ok(Outcome::Recorded(seq))
@@ -172,8 +181,23 @@ impl Recorder<'_> {
     /// it fails, [`Recorder::abort`] undoes the writes (or, if the process
     /// dies first, the next open does).
     pub fn commit(&mut self) -> Result<Head> {
-        self.store.commit()?;
+        let summaries = self.summaries()?;
+        self.store.commit_with(&summaries)?;
         Ok(self.head.clone())
+    }
+
+    /// The summaries of the orgs this recorder recorded events of, as stored.
+    fn summaries(&self) -> Result<Vec<(OrgId, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(self.last_of.len());
+        for (org, &last) in &self.last_of {
+            let Some(tail) = self.tails.get(org) else { continue };
+            let founding = match tail.founding() {
+                Some(id) => self.event_by_id(&id)?.map(|env| env.event),
+                None => None,
+            };
+            out.push((org.clone(), tail.summary(last, founding.as_ref()).to_bytes()));
+        }
+        Ok(out)
     }
 
     /// Undoes everything this recorder wrote: the log is as it was before.

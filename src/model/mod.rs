@@ -10,4 +10,5 @@ pub mod id;
 pub(crate) mod read;
 pub mod schema;
 pub mod step;
+pub mod summary;
 pub use error::{Damage, Error as ModelError, Inexact, InexactWhy, Json, JsonProblem};

@@ -9,9 +9,12 @@ use uuid::Uuid;
 use super::Store;
 use super::entry::{decode_block, decode_org_chunk};
 use super::error::{Damage, Doing, Error as StoreError};
-use super::format::{INDEXED_KEY, Packed, RECORDING_KEY, block_key, org_prefix, pack, pack_ids, seq_from, unpack_ids};
+use super::format::{
+    INDEXED_KEY, Packed, RECORDING_KEY, block_key, org_prefix, pack, pack_ids, seq_from, summary_key, unpack_ids,
+};
 use crate::error::Result;
 use crate::model::envelope::{Head, is_hash};
+use crate::model::id::OrgId;
 
 impl Store {
     /// Makes the command's writes durable and visible. In this order:
@@ -23,7 +26,19 @@ impl Store {
     /// head marker at the log's end and removes the key). Only after this
     /// returns may an event be reported recorded; if it fails,
     /// [`Store::abort`] undoes the writes. A no-op if nothing was handed over.
+    #[cfg(test)]
     pub(crate) fn commit(&self) -> Result<()> {
+        self.commit_with(&[])
+    }
+
+    /// [`Store::commit`], then, past the commit point, the summaries of
+    /// the orgs the command touched (org and [`OrgSummary`] as JSON), in
+    /// the batch that removes [`RECORDING_KEY`]. If that batch is lost, the
+    /// next open removes the key and the summaries left are older than
+    /// their orgs' last events, which their readers check.
+    ///
+    /// [`OrgSummary`]: crate::model::summary::OrgSummary
+    pub(crate) fn commit_with(&self, summaries: &[(OrgId, Vec<u8>)]) -> Result<()> {
         {
             let mut pending = self.pending();
             self.write_unwritten(&mut pending)?;
@@ -43,7 +58,12 @@ impl Store {
             pending.committing = false;
         }
         // Past the commit point: a failure here is left for the next open.
-        if self.db.remove(RECORDING_KEY).is_ok() {
+        let mut batch = sled::Batch::default();
+        batch.remove(RECORDING_KEY);
+        for (org, summary) in summaries {
+            batch.insert(summary_key(org), summary.as_slice());
+        }
+        if self.db.apply_batch(batch).is_ok() {
             let _ = self.db.flush();
         }
         Ok(())

@@ -7,6 +7,7 @@ use super::format::{
     FORMAT_KEY, INDEXED_KEY, Packed, RECORDING_KEY, Unpacked, seq_from, unpack, unpack_ids, unpack_spans,
 };
 use crate::model::id::OrgId;
+use crate::model::summary::OrgSummary;
 
 /// One entry of the store, read and decoded, for audits.
 pub enum Entry {
@@ -16,6 +17,8 @@ pub enum Entry {
     Ids(u16, Vec<(Uuid, u64)>),
     /// An org-copy chunk: the org, the chunk's first seq, the envelopes' bytes.
     Org(OrgId, u64, Packed),
+    /// An org's summary.
+    Summary(OrgId, OrgSummary),
     /// The format marker, the index watermark or the recording marker.
     Meta,
     /// A key of no known family, or a value that does not decode: what is wrong.
@@ -46,6 +49,15 @@ pub(crate) fn decode_org_chunk(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, 
     }
 }
 
+/// Decodes an org summary under `S` + org id.
+pub(crate) fn decode_summary(key: &[u8], value: &[u8]) -> Result<(OrgId, OrgSummary), Damage> {
+    let org = std::str::from_utf8(&key[1..]).ok().and_then(|s| OrgId::parse(s).ok());
+    match (org, OrgSummary::from_bytes(value)) {
+        (Some(org), Some(summary)) => Ok((org, summary)),
+        _ => Err(Damage::Summary { key: key.to_vec() }),
+    }
+}
+
 pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
     let damaged = |damage: Damage| Entry::Damaged(damage.to_string());
     match key.first() {
@@ -60,6 +72,10 @@ pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
         },
         Some(b'O') => match decode_org_chunk(key, value) {
             Ok((org, first, copies)) => Entry::Org(org, first, copies),
+            Err(damage) => damaged(damage),
+        },
+        Some(b'S') => match decode_summary(key, value) {
+            Ok((org, summary)) => Entry::Summary(org, summary),
             Err(damage) => damaged(damage),
         },
         _ if key == FORMAT_KEY || key == INDEXED_KEY || key == RECORDING_KEY => Entry::Meta,

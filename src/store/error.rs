@@ -99,6 +99,8 @@ pub enum Damage {
     OrgKey { key: Vec<u8> },
     /// A key of no known family.
     UnknownKey { key: Vec<u8> },
+    /// An `S` key that does not name an org, or a summary that does not decode.
+    Summary { key: Vec<u8> },
     /// A key or value met where another family was expected.
     Entry { key: Vec<u8> },
     /// An org's copies out of order.
@@ -294,6 +296,7 @@ impl fmt::Display for Damage {
             }
             Damage::OrgKey { key } => write!(f, "the org index holds a damaged key {}", ShowKey(key)),
             Damage::UnknownKey { key } => write!(f, "the ledger holds a key of no known kind {}", ShowKey(key)),
+            Damage::Summary { key } => write!(f, "the ledger holds a damaged org summary under {}", ShowKey(key)),
             Damage::Entry { key } => write!(f, "the ledger holds a damaged key or value under {}", ShowKey(key)),
             Damage::OrgOrder { org } => write!(f, "the org index of `{org}` holds its events out of order"),
             Damage::OrgNamesAbsent { org, seq } => {

@@ -24,6 +24,7 @@ use crate::error::Result;
 use crate::model::envelope::{Envelope, Head, Recorded};
 use crate::model::event::Event;
 use crate::model::id::OrgId;
+use crate::model::summary::OrgSummary;
 use entry::{decode_block, decode_entry, decode_org_chunk};
 use error::Damage as D;
 use format::{
@@ -328,6 +329,32 @@ impl Store {
             table.add(entries);
         }
         Ok(table)
+    }
+
+    /// The stored summary of an org, if any: it holds only while its
+    /// `last` is the org's last event ([`Store::org_last`]).
+    pub(crate) fn summary(&self, org: &OrgId) -> Result<Option<OrgSummary>> {
+        let key = format::summary_key(org);
+        match self.db.get(&key).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(value) => Ok(Some(entry::decode_summary(&key, &value)?.1)),
+        }
+    }
+
+    /// The seq of the org's last event: handed over, or in the org index.
+    pub(crate) fn org_last(&self, org: &OrgId) -> Result<Option<u64>> {
+        {
+            let pending = self.pending();
+            let unwritten = pending.unwritten.iter().rev().find(|u| &u.env.event.org == org).map(|u| u.env.seq);
+            let unindexed = || pending.unindexed.iter().rev().find(|e| &e.org == org).map(|e| e.seq);
+            if let Some(seq) = unwritten.or_else(unindexed) {
+                return Ok(Some(seq));
+            }
+        }
+        let Some(item) = self.db.scan_prefix(org_prefix(org)).next_back() else { return Ok(None) };
+        let (key, value) = item.map_err(|e| self.err(e))?;
+        let (_, _, copies) = decode_org_chunk(&key, &value)?;
+        Ok(copies.last().map(|(seq, _)| *seq))
     }
 
     /// The envelopes in the log from `from_seq` on, in log order, as raw bytes.

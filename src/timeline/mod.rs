@@ -11,6 +11,7 @@ use crate::model::date::{Day, EffectiveDate};
 use crate::model::event::{Event, EventKind, Status};
 use crate::model::id::PartyId;
 pub use crate::model::step::{Action, Step};
+use crate::model::summary::OrgSummary;
 
 /// An event a message may name: what it did, when, where it is in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +214,8 @@ pub struct Tail {
     state: OrgState,
     founded: Option<Day>,
     last: Option<(Day, bool, u64)>,
+    /// The latest last day of any step.
+    settled: Option<Day>,
 }
 
 impl Tail {
@@ -222,7 +225,29 @@ impl Tail {
             state: timeline.state.clone(),
             founded,
             last: founded.and_then(|f| timeline.steps.last().map(|s| s.order_key(f))),
+            settled: timeline.steps.iter().map(|s| s.last).max(),
         }
+    }
+
+    /// The org's summary for `accord orgs`, its last event being `last`;
+    /// `founding` is the event of [`Tail::founding`].
+    pub fn summary(&self, last: u64, founding: Option<&Event>) -> OrgSummary {
+        let founding = founding.filter(|e| Some(e.id) == self.founding());
+        OrgSummary {
+            last,
+            founded: founding.and_then(|e| e.date).map(|d| d.to_string()),
+            name: founding.and_then(|e| match &e.kind {
+                EventKind::Founding { name, .. } => name.clone(),
+                _ => None,
+            }),
+            members: self.state.members().count() as u64,
+            settled: self.settled.map(|d| d.to_string()),
+        }
+    }
+
+    /// The id of the founding, if the timeline starts with one.
+    pub fn founding(&self) -> Option<Uuid> {
+        self.state.founded.map(|c| c.id)
     }
 
     /// Whether the timeline is empty: with no founding, nothing else can count.
@@ -242,7 +267,10 @@ impl Tail {
         if self.last.is_some_and(|last| last >= key) {
             return None;
         }
-        Some(self.state.apply(step, recorded).map(|()| self.last = Some(key)))
+        Some(self.state.apply(step, recorded).map(|()| {
+            self.last = Some(key);
+            self.settled = self.settled.max(Some(step.last));
+        }))
     }
 }
 

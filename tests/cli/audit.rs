@@ -315,8 +315,11 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         remove_stored(db, 14);
         remove_id(db, env["id"].as_str().expect("id"));
         remove_org_copy(db, "isa", 14);
-        // A forger covers every trace in sled, the index watermark included.
+        // A forger covers every trace in sled, the index watermark and the
+        // org's summary included (a missing summary is no damage).
         db.insert(accord::store::format::INDEXED_KEY, &13u64.to_be_bytes()).expect("insert");
+        let isa = accord::model::id::OrgId::parse("isa").expect("org id");
+        db.remove(accord::store::format::summary_key(&isa)).expect("remove");
     });
     let msg = l.run(&["audit", "verify"]).fails(3).to_owned();
     assert!(msg.contains("ends at seq 13") && msg.contains("accord.head") && msg.contains("seq 14"), "{msg}");
@@ -838,4 +841,61 @@ fn a_damaged_head_marker_is_damage() {
     }
     std::fs::write(l.path().join("accord.head"), good).expect("write");
     assert_eq!(l.run(&["log", "--json"]).ok(), log);
+}
+
+/// The summary `accord orgs` reads is checked against the org's events:
+/// one that says something else, one ahead of the org's last event, one of
+/// an org with no event, one that does not decode. One left behind by an
+/// earlier commit (older than the org's last event) is not damage.
+#[test]
+fn org_summaries_that_differ_from_the_log_are_damage() {
+    use accord::model::id::OrgId;
+    use accord::store::format::summary_key;
+    let isa_key = summary_key(&OrgId::parse("isa").expect("org id"));
+    let summary = |l: &Ledger| -> Value {
+        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let bytes = db.get(&isa_key).expect("get").expect("the import stored isa's summary");
+        serde_json::from_slice(&bytes).expect("a summary is JSON")
+    };
+    let stored = summary(&isa());
+    assert_eq!(stored["last"], 14);
+    assert_eq!(stored["members"], 12);
+    assert_eq!(stored["founded"], "2017-02");
+    let cases: [(&str, Box<dyn Fn(&mut Value)>, &str); 3] = [
+        ("members", Box::new(|s| s["members"] = json!(13)), "differs from what its events give"),
+        ("name", Box::new(|s| s["name"] = json!("Another Alliance")), "differs from what its events give"),
+        ("last", Box::new(|s| s["last"] = json!(15)), "says its last event is seq 15"),
+    ];
+    for (what, change, phrase) in cases {
+        let l = isa();
+        let mut forged = stored.clone();
+        change(&mut forged);
+        with_sled(&l, |db| {
+            db.insert(&isa_key, serde_json::to_vec(&forged).expect("JSON")).expect("insert");
+        });
+        let msg = damaged(&l.run(&["audit", "verify"]), None, phrase);
+        assert!(msg.contains("`isa`"), "{what}: {msg}");
+    }
+    let l = isa();
+    with_sled(&l, |db| {
+        let other = summary_key(&OrgId::parse("nato").expect("org id"));
+        db.insert(other, serde_json::to_vec(&stored).expect("JSON")).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "`nato`, which has no event");
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(&isa_key, &b"{not json"[..]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "damaged org summary");
+    // Older than isa's last event: not used, not damage.
+    let l = isa();
+    let mut older = stored.clone();
+    older["last"] = json!(13);
+    older["members"] = json!(11);
+    with_sled(&l, |db| {
+        db.insert(&isa_key, serde_json::to_vec(&older).expect("JSON")).expect("insert");
+    });
+    l.run(&["audit", "verify"]).ok();
+    let rows = l.run(&["orgs", "--json"]).json();
+    assert_eq!(rows[0]["members"], 12, "an older summary is not used: {rows}");
 }

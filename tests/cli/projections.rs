@@ -715,6 +715,67 @@ fn orgs_lists_each_org_with_founding_and_members_today() {
     assert_eq!(empty.run(&["orgs", "--json"]).json().as_array().unwrap().len(), 1);
 }
 
+/// `orgs` reads each org's stored summary when it answers (written at the
+/// org's last event, every event past by today) and its events otherwise:
+/// the rows are the same either way, corrections, retractions, back-dated
+/// events, uncertain and future dates included.
+#[test]
+fn orgs_reads_the_same_from_summaries_as_from_the_events() {
+    let l = isa_ledger();
+    l.import_text(&syn_events()).ok();
+    let today = chrono::Utc::now().date_naive();
+    let year = today.year();
+    put(&l, json!({"type": "founding", "org": "fresh", "date": "2020-06", "members": ["X", "Y", "Z"]}));
+    put(&l, json!({"type": "suspension", "org": "fresh", "date": "2021", "members": ["Z"]}));
+    // An accession whose date range holds today, one in the future.
+    put(&l, json!({"type": "founding", "org": "open", "date": "2001", "members": ["A"], "name": "Open"}));
+    put(
+        &l,
+        json!({"type": "accession", "org": "open", "date": format!("{}/{}", year - 1, year + 1), "members": ["B"]}),
+    );
+    put(&l, json!({"type": "founding", "org": "later", "date": "2002", "members": ["A"]}));
+    put(&l, json!({"type": "accession", "org": "later", "date": format!("{}", year + 2), "members": ["C"]}));
+    // A correction of a founding (its name and date), and a back-dated event.
+    let id = "00000000-0000-4000-8000-00000000f001";
+    put(
+        &l,
+        json!({"type": "founding", "org": "fixed", "date": "1990", "members": ["A", "B"], "name": "Old", "id": id}),
+    );
+    put(
+        &l,
+        json!({"type": "founding", "org": "fixed", "date": "1991", "members": ["A", "B"], "name": "New", "supersedes": id}),
+    );
+    put(&l, json!({"type": "withdrawal", "org": "fixed", "date": "1995", "members": ["B"]}));
+    put(&l, json!({"type": "accession", "org": "fixed", "date": "1993", "members": ["C"]}));
+    let id = "00000000-0000-4000-8000-00000000f002";
+    put(&l, json!({"type": "accession", "org": "fixed", "date": "1996", "members": ["D"], "id": id}));
+    put(&l, json!({"type": "retraction", "org": "fixed", "retracts": id, "reason": "not so"}));
+    let from_summaries = l.run(&["orgs", "--json"]).json();
+    let text = l.run(&["orgs"]).ok().to_owned();
+    let db = sled::open(l.path()).expect("open the ledger with sled");
+    let keys: Vec<_> = db.scan_prefix(b"S").keys().map(|k| k.expect("key")).collect();
+    assert_eq!(keys.len(), 6, "a summary of each org");
+    for key in keys {
+        db.remove(key).expect("remove");
+    }
+    db.flush().expect("flush");
+    drop(db);
+    assert_eq!(l.run(&["orgs", "--json"]).json(), from_summaries);
+    assert_eq!(l.run(&["orgs"]).ok(), text);
+    let by_org: BTreeMap<String, Value> = from_summaries
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| (r["org"].as_str().expect("org").to_owned(), r.clone()))
+        .collect();
+    assert_eq!(by_org["fixed"]["name"], "New");
+    assert_eq!(by_org["fixed"]["founded"], "1991");
+    assert_eq!(by_org["fixed"]["members"], 2, "A and C");
+    assert_eq!((by_org["open"]["members"].clone(), by_org["open"]["uncertain"].clone()), (json!(1), json!(1)));
+    assert_eq!(by_org["later"]["members"], 1);
+    l.run(&["audit", "verify"]).ok();
+}
+
 #[test]
 fn orgs_as_the_log_stood_lists_only_the_orgs_it_held_then() {
     let l = isa_ledger();

@@ -52,6 +52,15 @@ pub fn org_chunk_key(org: &OrgId, first_seq: u64) -> Vec<u8> {
     k
 }
 
+/// The key of an org's summary ([`crate::model::summary::OrgSummary`], as
+/// JSON): `S` + org id. Written after each commit for the orgs it touched.
+pub fn summary_key(org: &OrgId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(org.as_str().len() + 1);
+    k.push(b'S');
+    k.extend_from_slice(org.as_str().as_bytes());
+    k
+}
+
 /// A seq stored as u64 BE; `None` unless `bytes` is 8 long.
 pub(crate) fn seq_from(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
