@@ -1,5 +1,7 @@
 //! Pure functions of an org's timeline: members on a day with honest uncertainty (SPEC §5), history, diff.
 
+pub mod panel;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
