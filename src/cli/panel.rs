@@ -84,7 +84,10 @@ fn days(args: &PanelArgs) -> Result<Vec<Day>, Error> {
         }
     }
     if args.from > args.to {
-        return Err(Error::usage(format!("--from {} is after --to {}: give the earlier year as --from", args.from, args.to)));
+        return Err(Error::usage(format!(
+            "--from {} is after --to {}: give the earlier year as --from",
+            args.from, args.to
+        )));
     }
     let every = match (args.every, &args.on) {
         (Sampling::Year, None) => Every::Year { month: 12, day: 31 },
@@ -93,7 +96,9 @@ fn days(args: &PanelArgs) -> Result<Vec<Day>, Error> {
             Every::Year { month, day }
         }
         (Sampling::Month, Some(_)) => {
-            return Err(Error::usage("--on picks the day of the year: --every month samples the last day of each month"));
+            return Err(Error::usage(
+                "--on picks the day of the year: --every month samples the last day of each month",
+            ));
         }
         (Sampling::Month, None) => Every::Month,
     };
@@ -128,7 +133,12 @@ impl Orgs {
     }
 
     /// Hands `each` every chosen org's record, one at a time.
-    fn each(self, ledger: &Ledger, upto: u64, mut each: impl FnMut(OrgRecord) -> Result<(), Error>) -> Result<(), Error> {
+    fn each(
+        self,
+        ledger: &Ledger,
+        upto: u64,
+        mut each: impl FnMut(OrgRecord) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         match self {
             Orgs::Named(records) => records.into_iter().try_for_each(each),
             Orgs::All(orgs) => {
@@ -282,11 +292,14 @@ fn wide(ledger: &Ledger, upto: u64, orgs: Orgs, days: &[Day], json: bool, out: O
     let parties: BTreeSet<&PartyId> = tables.iter().flat_map(|(_, _, c)| c.iter().map(|(p, _)| p)).collect();
     let index: BTreeMap<&PartyId, usize> = parties.iter().enumerate().map(|(i, p)| (*p, i)).collect();
     let mut cells = vec![0i8; parties.len()];
-    let rows = tables.iter().flat_map(|(org, own, columns)| own.iter().enumerate().map(move |(r, day)| (org, day, columns, r)));
+    let rows = tables
+        .iter()
+        .flat_map(|(org, own, columns)| own.iter().enumerate().map(move |(r, day)| (org, day, columns, r)));
     if json {
         let mut buffered = std::io::BufWriter::with_capacity(1 << 16, out);
         for (org, day, columns, r) in rows {
-            let codes = parties.iter().map(|p| p.as_str()).zip(fill(&mut cells, &index, columns, r).iter().copied()).collect();
+            let codes =
+                parties.iter().map(|p| p.as_str()).zip(fill(&mut cells, &index, columns, r).iter().copied()).collect();
             write_json(&mut buffered, &WideRow { org: org.as_str(), date: *day, codes })?;
         }
         return buffered.flush().map_err(output_failed);
@@ -295,14 +308,20 @@ fn wide(ledger: &Ledger, upto: u64, orgs: Orgs, days: &[Day], json: bool, out: O
     csv.write_record(["org", "date"].into_iter().chain(parties.iter().map(|p| p.as_str()))).map_err(csv_failed)?;
     for (org, day, columns, r) in rows {
         let date = day.to_string();
-        let record = [org.as_str(), &date].into_iter().chain(fill(&mut cells, &index, columns, r).iter().map(|c| code_text(*c)));
+        let record =
+            [org.as_str(), &date].into_iter().chain(fill(&mut cells, &index, columns, r).iter().map(|c| code_text(*c)));
         csv.write_record(record).map_err(csv_failed)?;
     }
     csv.flush().map_err(output_failed)
 }
 
 /// The codes of one row: each party's in its column, 0 for a party the org never named.
-fn fill<'c>(cells: &'c mut [i8], index: &BTreeMap<&PartyId, usize>, columns: &[(PartyId, Vec<i8>)], r: usize) -> &'c [i8] {
+fn fill<'c>(
+    cells: &'c mut [i8],
+    index: &BTreeMap<&PartyId, usize>,
+    columns: &[(PartyId, Vec<i8>)],
+    r: usize,
+) -> &'c [i8] {
     cells.iter_mut().for_each(|c| *c = 0);
     for (party, codes) in columns {
         if let (Some(&at), Some(&code)) = (index.get(party), codes.get(r)) {

@@ -36,7 +36,8 @@ pub fn sample_days(from: i32, to: i32, every: Every) -> Vec<Day> {
             Every::Year { month, day } => days.extend(Day::from_ymd(year, month, day)),
             Every::Month => {
                 for month in 1..=12 {
-                    let next = if month == 12 { Day::from_ymd(year + 1, 1, 1) } else { Day::from_ymd(year, month + 1, 1) };
+                    let next =
+                        if month == 12 { Day::from_ymd(year + 1, 1, 1) } else { Day::from_ymd(year, month + 1, 1) };
                     days.extend(match next {
                         Some(next) => Some(next.pred()),
                         None => Day::from_ymd(year, 12, 31),

@@ -70,7 +70,14 @@ fn generated(seed: u64) -> Vec<Timeline> {
     let found = EffectiveDate::parse(["2000", "2000-01", "2000-01-01"][rng.below(3) as usize]).unwrap();
     seq += 1;
     let id = Uuid::from_u128(seq.into());
-    let first = Step { seq, id, date: found, first: found.first_day(), last: found.last_day(), action: Action::Found(founders) };
+    let first = Step {
+        seq,
+        id,
+        date: found,
+        first: found.first_day(),
+        last: found.last_day(),
+        action: Action::Found(founders),
+    };
     timeline.apply(Change::Add(first), u64::MAX).unwrap();
     views.push(timeline.clone());
     for _ in 0..40 {
@@ -92,7 +99,8 @@ fn generated(seed: u64) -> Vec<Timeline> {
         let id = Uuid::from_u128(seq.into());
         let step = Step { seq, id, date, first: date.first_day(), last: date.last_day(), action };
         let counting: Vec<Uuid> = timeline.steps().iter().skip(1).map(|s| s.id).collect();
-        let target = (!counting.is_empty() && rng.below(8) == 0).then(|| counting[rng.below(counting.len() as u64) as usize]);
+        let target =
+            (!counting.is_empty() && rng.below(8) == 0).then(|| counting[rng.below(counting.len() as u64) as usize]);
         let change = match (&target, rng.below(2)) {
             (Some(target), 0) => Change::Remove(target),
             (Some(target), _) => Change::Replace(target, step),
@@ -166,7 +174,10 @@ fn check(timeline: &Timeline, what: &str) -> usize {
             }
             // One party alone, on this day alone: `accord party`.
             let one = panel::track(steps, party).map(|t| t.on(day));
-            assert!(one.is_some_and(|c| same(&c, reading)), "{what}: track of {party} on {day}: {one:?} vs {reading:?}");
+            assert!(
+                one.is_some_and(|c| same(&c, reading)),
+                "{what}: track of {party} on {day}: {one:?} vs {reading:?}"
+            );
             if let Ok(at) = span.binary_search(&day) {
                 let column = wide.iter().find(|(p, _)| *p == party).map(|(_, c)| c[at]);
                 assert_eq!(column, Some(code(reading)), "{what}: wide cell of {party} on {day} (day {i})");
