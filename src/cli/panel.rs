@@ -160,17 +160,20 @@ pub fn run(ctx: &Context, args: PanelArgs, out: Out<'_>) -> Result<(), Error> {
     let ledger = ctx.open(false)?;
     let upto = ledger.resolve(args.view.as_of()?)?;
     let orgs = Orgs::choose(&ledger, &args.orgs, upto)?;
+    let dates: Vec<String> = days.iter().map(Day::to_string).collect();
     match (args.layout, json) {
         (Layout::Long, false) => {
             let mut csv = csv::Writer::from_writer(out);
             csv.write_record(["org", "party", "date", "status", "code", "certain", "possible", "since", "source"])
                 .map_err(csv_failed)?;
-            orgs.each(&ledger, upto, |record| long(&record, &days, &mut |row| write_csv(&mut csv, row)))?;
+            orgs.each(&ledger, upto, |record| long(&record, &days, &dates, &mut |row| write_csv(&mut csv, row)))?;
             csv.flush().map_err(output_failed)
         }
         (Layout::Long, true) => {
             let mut buffered = std::io::BufWriter::with_capacity(1 << 16, out);
-            orgs.each(&ledger, upto, |record| long(&record, &days, &mut |row| write_json(&mut buffered, &row)))?;
+            orgs.each(&ledger, upto, |record| {
+                long(&record, &days, &dates, &mut |row| write_json(&mut buffered, &row))
+            })?;
             buffered.flush().map_err(output_failed)
         }
         (Layout::Wide, _) => wide(&ledger, upto, orgs, &days, json, out),
@@ -182,7 +185,7 @@ pub fn run(ctx: &Context, args: PanelArgs, out: Out<'_>) -> Result<(), Error> {
 struct Row<'a> {
     org: &'a str,
     party: &'a str,
-    date: Day,
+    date: &'a str,
     status: &'static str,
     code: i8,
     certain: bool,
@@ -195,26 +198,32 @@ struct Row<'a> {
 struct Named<'r> {
     record: &'r OrgRecord,
     steps: &'r [Step],
-    cache: BTreeMap<usize, (String, String)>,
+    cache: Vec<Option<(String, String)>>,
 }
 
-impl<'r> Named<'r> {
+impl Named<'_> {
     fn get(&mut self, i: usize) -> Option<&(String, String)> {
         let step = self.steps.get(i)?;
         let record = self.record;
-        Some(self.cache.entry(i).or_insert_with(|| {
+        let slot = self.cache.get_mut(i)?;
+        Some(slot.get_or_insert_with(|| {
             let credit = record.event(&step.id).and_then(|r| r.event.source_credit());
             (step.date.to_string(), credit.unwrap_or_else(|| step.id.to_string()))
         }))
     }
 }
 
-/// Hands `each` the long rows of one org.
-fn long(record: &OrgRecord, days: &[Day], each: &mut dyn FnMut(Row<'_>) -> Result<(), Error>) -> Result<(), Error> {
+/// Hands `each` the long rows of one org; `dates` are the `days` as text.
+fn long(
+    record: &OrgRecord,
+    days: &[Day],
+    dates: &[String],
+    each: &mut dyn FnMut(Row<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
     let steps = record.timeline.steps();
-    let mut named = Named { record, steps, cache: BTreeMap::new() };
+    let mut named = Named { record, steps, cache: vec![None; steps.len()] };
     let mut result = Ok(());
-    panel::long(steps, days, |party, day, cell| {
+    panel::long(steps, days, |party, i, cell| {
         if result.is_err() {
             return;
         }
@@ -226,7 +235,7 @@ fn long(record: &OrgRecord, days: &[Day], each: &mut dyn FnMut(Row<'_>) -> Resul
         result = each(Row {
             org: record.org.as_str(),
             party: party.as_str(),
-            date: day,
+            date: &dates[i],
             status,
             code: cell.code(),
             certain: matches!(cell, Cell::Certain { .. }),
@@ -239,11 +248,10 @@ fn long(record: &OrgRecord, days: &[Day], each: &mut dyn FnMut(Row<'_>) -> Resul
 }
 
 fn write_csv(csv: &mut csv::Writer<Out<'_>>, row: Row<'_>) -> Result<(), Error> {
-    let date = row.date.to_string();
     csv.write_record([
         row.org,
         row.party,
-        &date,
+        row.date,
         row.status,
         code_text(row.code),
         if row.certain { "true" } else { "false" },
@@ -278,11 +286,14 @@ fn csv_failed(e: csv::Error) -> Error {
     }
 }
 
+/// Each party of an org with its code on each of the org's days.
+type Columns = Vec<(PartyId, Vec<i8>)>;
+
 /// The wide layout: a row per org and day, a column per party named in any
 /// of the chosen orgs (0 in an org that never named it).
 fn wide(ledger: &Ledger, upto: u64, orgs: Orgs, days: &[Day], json: bool, out: Out<'_>) -> Result<(), Error> {
     // Every org's columns first: the header names every party of them all.
-    let mut tables: Vec<(OrgId, &[Day], Vec<(PartyId, Vec<i8>)>)> = Vec::new();
+    let mut tables: Vec<(OrgId, &[Day], Columns)> = Vec::new();
     orgs.each(ledger, upto, |record| {
         let steps = record.timeline.steps();
         let columns = panel::wide(steps, days).into_iter().map(|(p, codes)| (p.clone(), codes)).collect();

@@ -178,10 +178,15 @@ pub fn span(steps: &[Step]) -> Option<(Day, Day)> {
 
 /// The part of sorted `days` on which the org may exist ([`span`]).
 pub fn days_of<'d>(steps: &[Step], days: &'d [Day]) -> &'d [Day] {
-    let Some((first, last)) = span(steps) else { return &[] };
+    &days[range_of(steps, days)]
+}
+
+/// Where [`days_of`] lies in `days`.
+fn range_of(steps: &[Step], days: &[Day]) -> std::ops::Range<usize> {
+    let Some((first, last)) = span(steps) else { return 0..0 };
     let lo = days.partition_point(|d| *d < first);
     let hi = days.partition_point(|d| *d <= last).max(lo);
-    &days[lo..hi]
+    lo..hi
 }
 
 impl<'a> Track<'a> {
@@ -294,15 +299,16 @@ impl Cursor<'_, '_> {
 
 /// Visits the status of every party of the org on each of `days` (sorted)
 /// on which the org may exist ([`days_of`]), party by party in id order,
-/// day by day; a party is left out on the days before its [`Track::first_day`],
-/// when it is none with certainty and no event made it so.
-pub fn long(steps: &[Step], days: &[Day], mut each: impl FnMut(&PartyId, Day, Cell)) {
-    let days = days_of(steps, days);
+/// day by day, with the day's index in `days`; a party is left out on the
+/// days before its [`Track::first_day`], when it is none with certainty and
+/// no event made it so.
+pub fn long(steps: &[Step], days: &[Day], mut each: impl FnMut(&PartyId, usize, Cell)) {
+    let range = range_of(steps, days);
     for track in tracks(steps) {
-        let from = days.partition_point(|d| *d < track.first_day());
+        let from = range.start + days[range.clone()].partition_point(|d| *d < track.first_day());
         let mut cursor = track.cursor();
-        for &day in &days[from..] {
-            each(track.party(), day, cursor.on(day));
+        for (i, &day) in days.iter().enumerate().take(range.end).skip(from) {
+            each(track.party(), i, cursor.on(day));
         }
     }
 }
@@ -362,7 +368,7 @@ mod tests {
         // The org does not exist before its founding: no column has that day.
         assert_eq!(columns, [("A", vec![1, 1, 1, -9]), ("B", vec![1, 3, 3, 3])]);
         let mut cells = Vec::new();
-        long(&steps, &days, |p, d, c| cells.push((p.as_str().to_owned(), d.to_string(), c)));
+        long(&steps, &days, |p, d, c| cells.push((p.as_str().to_owned(), days[d], c)));
         assert_eq!(cells[7].2, Cell::Certain { standing: Standing::Suspended(Status::Observer), since: Some(2) });
         let Cell::Uncertain { possible, open } = cells[3].2 else { panic!("{:?}", cells[3]) };
         assert_eq!((possible.names().collect::<Vec<_>>(), open), (vec!["none", "full"], 3));

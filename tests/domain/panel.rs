@@ -149,7 +149,8 @@ fn check(timeline: &Timeline, what: &str) -> usize {
     let steps = timeline.steps();
     let days = days_for(steps);
     let mut long = std::collections::BTreeMap::new();
-    panel::long(steps, &days, |party, day, cell| {
+    panel::long(steps, &days, |party, i, cell| {
+        let day = days[i];
         assert!(long.insert((party.clone(), day), cell).is_none(), "{what}: {party} on {day} twice");
     });
     let wide = panel::wide(steps, &days);
