@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use accord::ledger::{LedgerError, MAX_EVENT_BYTES, Outcome, Recorder};
+use accord::ledger::{LedgerError, Line, MAX_EVENT_BYTES, Outcome, Recorder};
 use accord::{Error, ErrorKind};
 
 use super::{Context, Out, emit, file_failed, file_failed_verbatim, interrupt};
@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> 
 fn import_all(recorder: &mut Recorder<'_>, files: &[PathBuf], counts: &mut Counts) -> Result<(), Error> {
     for path in files {
         if path.as_os_str() == "-" {
-            import_reader(recorder, "stdin", std::io::stdin().lock(), counts)?;
+            import_reader(recorder, "stdin", BufReader::new(std::io::stdin()), counts)?;
         } else {
             let file = File::open(path).map_err(|e| file_failed(format_args!("cannot open {}", path.display()), e))?;
             import_reader(recorder, &path.display().to_string(), BufReader::new(file), counts)?;
@@ -98,41 +98,93 @@ fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Lines handed from the reading thread to the recorder at a time.
+const BATCH: usize = 256;
+/// Batches read ahead of the recorder at most: bounds the memory.
+const AHEAD: usize = 4;
+
+/// What the reading thread hands over: a line read (an event or its
+/// refusal, with its place), or the reason it stopped early.
+enum Handed {
+    Line { line_no: u64, line: Result<Line, Error> },
+    Failed(Error),
+}
+
+/// Records the lines of `reader` in order. Reading and parsing a line need
+/// no ledger, so a thread does them while this one records the lines before.
 fn import_reader(
     recorder: &mut Recorder<'_>,
     label: &str,
-    mut reader: impl BufRead,
+    reader: impl BufRead + Send + 'static,
     counts: &mut Counts,
 ) -> Result<(), Error> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+    let owned_label = label.to_owned();
+    // Not joined on a refusal: the thread may be waiting for input (stdin)
+    // and ends with the process; it stops once nobody receives.
+    std::thread::Builder::new()
+        .name("read".into())
+        .spawn(move || read_lines(&owned_label, reader, &tx))
+        .map_err(|e| file_failed(format_args!("cannot start reading {label}"), e))?;
+    for batch in rx {
+        for read in batch {
+            interrupted()?;
+            let (line_no, line) = match read {
+                Handed::Line { line_no, line } => (line_no, line?),
+                Handed::Failed(e) => return Err(e),
+            };
+            // Input is refused with its place; a failure of the system is not the line's.
+            let outcome = recorder
+                .record_parsed(line)
+                .map_err(|e| if e.kind() == ErrorKind::Io { e } else { e.at(format!("{label} line {line_no}")) });
+            match outcome? {
+                Outcome::Recorded(_) => counts.recorded += 1,
+                Outcome::AlreadyRecorded(_) => counts.already += 1,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads and parses the lines of `reader`, handing them over in batches
+/// until the end, a line that cannot be read, or nobody receives.
+fn read_lines(label: &str, mut reader: impl BufRead, tx: &std::sync::mpsc::SyncSender<Vec<Handed>>) {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
-    loop {
+    let mut batch = Vec::with_capacity(BATCH);
+    let stopped = loop {
         buf.clear();
         line_no += 1;
         let place = || format!("{label} line {line_no}");
         // Read at most one byte past the limit, so a huge line costs little memory.
-        let n = (&mut reader)
-            .take(MAX_EVENT_BYTES as u64 + 2)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| file_failed(format_args!("cannot read {label}"), e))?;
+        let n = match (&mut reader).take(MAX_EVENT_BYTES as u64 + 2).read_until(b'\n', &mut buf) {
+            Ok(n) => n,
+            Err(e) => break Some(file_failed(format_args!("cannot read {label}"), e)),
+        };
         if n == 0 {
-            return Ok(());
+            break None;
         }
-        interrupted()?;
         if buf.last() != Some(&b'\n') && buf.len() > MAX_EVENT_BYTES {
-            return Err(Error::from(LedgerError::TooLong { what: "the line" }).at(place()));
+            break Some(Error::from(LedgerError::TooLong { what: "the line" }).at(place()));
         }
-        let text = std::str::from_utf8(&buf)
-            .map_err(|_| Error::from(LedgerError::NotUtf8 { what: "the line" }).at(place()))?;
+        let Ok(text) = std::str::from_utf8(&buf) else {
+            break Some(Error::from(LedgerError::NotUtf8 { what: "the line" }).at(place()));
+        };
         let text = text.trim_end_matches(['\n', '\r']);
         if text.trim().is_empty() {
             continue;
         }
-        // Input is refused with its place; a failure of the system is not the line's.
-        let outcome = recorder.record_line(text).map_err(|e| if e.kind() == ErrorKind::Io { e } else { e.at(place()) });
-        match outcome? {
-            Outcome::Recorded(_) => counts.recorded += 1,
-            Outcome::AlreadyRecorded(_) => counts.already += 1,
+        let line = Line::parse(text).map_err(|e| e.at(place()));
+        let refused = line.is_err();
+        batch.push(Handed::Line { line_no, line });
+        if refused {
+            // The recorder stops at the first refusal: nothing after it counts.
+            break None;
         }
-    }
+        if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+            return;
+        }
+    };
+    batch.extend(stopped.map(Handed::Failed));
+    let _ = tx.send(batch);
 }

@@ -9,6 +9,7 @@ mod panel;
 mod party;
 mod query;
 mod render;
+mod spells;
 mod user;
 
 use std::io::Write;
@@ -98,6 +99,30 @@ enum Command {
         from: String,
         #[arg(long, value_name = "DAY")]
         to: String,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
+    /// One row per continuous spell of a party in a status, with the EDTF dates that began and ended it
+    Spells {
+        org: String,
+        /// csv (with a header) or json (NDJSON, the same fields) [default: csv; json with --json]
+        #[arg(long, value_enum)]
+        format: Option<spells::Format>,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
+    /// An SVG picture of the org's members over time, uncertain dates hatched
+    Timeline {
+        org: String,
+        /// Write the SVG to FILE instead of stdout
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The first day shown [default: 1 January of the founding's year]
+        #[arg(long, value_name = "DAY")]
+        from: Option<String>,
+        /// The last day shown; spells still going on are drawn to it [default: the end of the year of the latest date in the log]
+        #[arg(long, value_name = "DAY")]
+        to: Option<String>,
         #[command(flatten)]
         view: ViewArgs,
     },
@@ -287,6 +312,10 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
         Command::Members { org, at, view } => query::members(ctx, &org, at.as_deref(), &view, out),
         Command::History { org, member, view } => query::history(ctx, &org, member.as_deref(), &view, out),
         Command::Diff { org, from, to, view } => query::diff(ctx, &org, &from, &to, &view, out),
+        Command::Spells { org, format, view } => spells::spells(ctx, &org, format, &view, out),
+        Command::Timeline { org, output, from, to, view } => {
+            spells::timeline(ctx, &org, output.as_deref(), from.as_deref(), to.as_deref(), &view, out)
+        }
         Command::Audit(cmd) => audit::run(ctx, cmd, out),
         Command::Panel(args) => panel::run(ctx, *args, out),
         Command::Party(args) => party::run(ctx, args, out),

@@ -10,13 +10,13 @@ use accord::projection;
 
 use super::{Context, Out, ViewArgs, emit, emit_json, render};
 
-fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
+pub(super) fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
     Day::parse(s).map_err(|e| Error::from(accord::model::ModelError::from(e)).at(flag))
 }
 
 /// Opens the ledger and reads one org as of the requested view; an org with
 /// no event is "not found".
-fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(Ledger, OrgRecord), Error> {
+pub(super) fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(Ledger, OrgRecord), Error> {
     let org = OrgId::parse(org)?;
     let ledger = ctx.open(false)?;
     let upto = ledger.resolve(view.as_of()?)?;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 pub use error::{Broken, Correction, Error as LedgerError, Uncorrectable};
 pub use org::OrgRecord;
-pub use recorder::Recorder;
+pub use recorder::{Line, Recorder};
 
 pub use crate::audit::{Replayed, Report, Target, verify_export};
 pub use crate::store::{Options, os_reason};

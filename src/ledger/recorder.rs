@@ -27,6 +27,29 @@ fn check_size(len: usize) -> Result<()> {
     Ok(())
 }
 
+/// One line of NDJSON read for [`Recorder::record_parsed`]: reading needs
+/// no ledger, so an import can read its next lines while it records.
+pub enum Line {
+    /// A bare event, to be sealed at the end of the log.
+    Event(Event),
+    /// An envelope of an export, to be restored verbatim.
+    Envelope(Envelope),
+}
+
+impl Line {
+    /// Reads a line (without its newline): an event or an export's envelope.
+    pub fn parse(line: &str) -> Result<Line> {
+        if line.len() > MAX_EVENT_BYTES {
+            return Err(LedgerError::LineTooLong { len: line.len() }.into());
+        }
+        let value = parse_json(line)?;
+        Ok(match &value {
+            Value::Object(map) if looks_like_envelope(map) => Line::Envelope(Envelope::from_value(value)?),
+            _ => Line::Event(Event::from_value(value)?),
+        })
+    }
+}
+
 pub struct Recorder<'a> {
     store: &'a Store,
     actor: String,
@@ -69,16 +92,14 @@ impl Recorder<'_> {
 
     /// Records one line of NDJSON: a bare event, or an export's envelope.
     pub fn record_line(&mut self, line: &str) -> Result<Outcome> {
-        if line.len() > MAX_EVENT_BYTES {
-            return Err(LedgerError::LineTooLong { len: line.len() }.into());
-        }
-        let value = parse_json(line)?;
-        match &value {
-            Value::Object(map) if looks_like_envelope(map) => {
-                let env = Envelope::from_value(value)?;
-                self.record_envelope(env)
-            }
-            _ => self.record(Event::from_value(value)?),
+        self.record_parsed(Line::parse(line)?)
+    }
+
+    /// Records a line read by [`Line::parse`] (perhaps on another thread).
+    pub fn record_parsed(&mut self, line: Line) -> Result<Outcome> {
+        match line {
+            Line::Event(event) => self.record(event),
+            Line::Envelope(env) => self.record_envelope(env),
         }
     }
 

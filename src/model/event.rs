@@ -235,7 +235,9 @@ impl Event {
         let id = match typed.id {
             Some(id) => id,
             None => {
-                Uuid::new_v5(&id_namespace(), canonical::to_canonical_string(&Value::Object(body.clone())).as_bytes())
+                let mut bytes = Vec::with_capacity(256);
+                canonical::write_canonical_map(&body, &mut bytes);
+                Uuid::new_v5(&id_namespace(), &bytes)
             }
         };
         // Ids are stored in one spelling so that equal ids compare equal as text.

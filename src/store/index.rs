@@ -83,6 +83,9 @@ impl Store {
         }
         batch.insert(INDEXED_KEY, &last.to_be_bytes());
         self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        if let Some(table) = &mut pending.table {
+            table.add(pending.unindexed.iter().map(|e| (e.id, e.seq)));
+        }
         if pending.unwritten.is_empty() {
             pending.ids.clear();
         } else {

@@ -5,6 +5,7 @@ mod entry;
 mod error;
 pub mod format;
 mod head;
+mod id_table;
 mod index;
 mod lock;
 mod pending;
@@ -286,19 +287,47 @@ impl Store {
     }
 
     /// The seq of the event with this id: handed over, or in the id index.
+    ///
+    /// A lookup reads the chunks of the id's bucket. Once lookups have read
+    /// as many chunks as the whole index holds (about), the index is read
+    /// into memory and later lookups are binary searches: an import of many
+    /// events costs one read of the index, a single lookup a few chunks.
     pub(crate) fn seq_of(&self, id: &Uuid) -> Result<Option<u64>> {
-        if let Some(&seq) = self.pending().ids.get(id) {
+        let mut pending = self.pending();
+        if let Some(&seq) = pending.ids.get(id) {
             return Ok(Some(seq));
         }
+        if let Some(table) = &pending.table {
+            return Ok(table.get(id));
+        }
         let bucket = format::id_bucket(id);
+        let mut read = 0;
+        let mut found = None;
         for item in self.db.scan_prefix(&id_chunk_key(bucket, 0)[..3]) {
             let (key, value) = item.map_err(|e| self.err(e))?;
-            let found = find_id(&value, id).map_err(|()| D::IdChunk { key: key.to_vec() })?;
+            read += 1;
+            found = find_id(&value, id).map_err(|()| D::IdChunk { key: key.to_vec() })?;
             if found.is_some() {
-                return Ok(found);
+                break;
             }
         }
-        Ok(None)
+        pending.chunks_read += read;
+        // 256 buckets: a bucket's chunks are about 1/256 of the index.
+        if pending.chunks_read >= 256 * read.max(1) {
+            pending.table = Some(self.id_table()?);
+        }
+        Ok(found)
+    }
+
+    /// The whole id index, read into memory.
+    fn id_table(&self) -> Result<id_table::IdTable> {
+        let mut table = id_table::IdTable::default();
+        for item in self.db.scan_prefix(&id_chunk_key(0, 0)[..1]) {
+            let (key, value) = item.map_err(|e| self.err(e))?;
+            let entries = format::unpack_ids(&value).ok_or_else(|| D::IdChunk { key: key.to_vec() })?;
+            table.add(entries);
+        }
+        Ok(table)
     }
 
     /// The envelopes in the log from `from_seq` on, in log order, as raw bytes.
@@ -546,6 +575,42 @@ mod tests {
         assert_eq!(store.seq_of(&envs[150].event.id).unwrap(), None);
         assert_eq!(store.seq_of(&envs[99].event.id).unwrap(), Some(100));
         assert_eq!(before, tree(&store), "the tree is as it was before the writes");
+    }
+
+    /// Many lookups read the id index into memory; it then answers as the
+    /// index on disk would, follows what is indexed later, and an abort
+    /// forgets it with the rest.
+    #[test]
+    fn lookups_answer_the_same_once_the_index_is_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 600, &mut prev);
+        let unknown = envelopes(601, 100, &mut prev.clone());
+        store.write(&Head::empty(), &envs[..300]).unwrap();
+        store.commit().unwrap();
+        assert!(store.pending().table.is_none());
+        for env in &unknown {
+            assert_eq!(store.seq_of(&env.event.id).unwrap(), None);
+        }
+        for env in &envs[..300] {
+            assert_eq!(store.seq_of(&env.event.id).unwrap(), Some(env.seq));
+        }
+        assert!(store.pending().table.is_some(), "400 lookups read the index into memory");
+        let start = head_of(&envs[299]);
+        store.write(&start, &envs[300..450]).unwrap();
+        store.write_indexes(&mut store.pending()).unwrap();
+        store.write(&start, &envs[450..]).unwrap();
+        for env in &envs {
+            assert_eq!(store.seq_of(&env.event.id).unwrap(), Some(env.seq));
+        }
+        for env in &unknown {
+            assert_eq!(store.seq_of(&env.event.id).unwrap(), None);
+        }
+        store.abort().unwrap();
+        assert!(store.pending().table.is_none());
+        assert_eq!(store.seq_of(&envs[400].event.id).unwrap(), None);
+        assert_eq!(store.seq_of(&envs[200].event.id).unwrap(), Some(201));
     }
 
     /// A command that died at any step of its writes or its commit: the

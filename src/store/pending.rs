@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::Store;
 use super::error::Error as StoreError;
 use super::format::{BLOCK, RECORDING_KEY, block_key, pack};
+use super::id_table::IdTable;
 use crate::error::Result;
 use crate::model::envelope::{Envelope, EnvelopeJson, Head};
 use crate::model::id::OrgId;
@@ -53,6 +54,11 @@ pub(super) struct Pending {
     pub(super) started: bool,
     /// The commit is writing the new head to the head marker.
     pub(super) committing: bool,
+    /// The id index in memory, once lookups have cost as much as reading
+    /// it whole ([`Store::seq_of`]); kept equal to the index on disk.
+    pub(super) table: Option<IdTable>,
+    /// Id-index chunks read by lookups so far.
+    pub(super) chunks_read: u64,
 }
 
 impl Pending {
@@ -61,6 +67,7 @@ impl Pending {
         self.unindexed.clear();
         self.unwritten.clear();
         self.ids.clear();
+        self.table = None;
     }
 
     /// Takes an envelope that continues what was handed over; `start` is

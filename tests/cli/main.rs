@@ -12,6 +12,7 @@ mod damage;
 mod durability;
 mod numbers;
 mod outputs_panel;
+mod outputs_spells;
 mod projections;
 mod torture;
 mod trust;

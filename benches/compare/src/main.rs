@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo build --release --workspace && target/release/accord-bench [--events N] [--orgs N] [--dir PATH]
+//! target/release/accord-bench generate FILE EVENTS ORGS   # the log alone
 //! ```
 //!
 //! - **accord**: the real `accord` binary (next to this one in target/release),
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Some("peer-members") => peer::members(Path::new(&args[2]), &args[3], &args[4]),
         Some("sled-import") => raw_sled_import(Path::new(&args[2]), Path::new(&args[3])),
         Some("sled-open") => sled_open(Path::new(&args[2])),
+        Some("generate") => generate_only(&args[2..]),
         _ => compare(&args[1..]),
     };
     match result {
@@ -156,6 +158,14 @@ fn generate(path: &Path, events: u64, orgs: u64) -> Res<u64> {
     }
     out.flush().map_err(io("write the log"))?;
     Ok(bytes)
+}
+
+/// `generate FILE EVENTS ORGS`: the bench's log alone, for profiling.
+fn generate_only(args: &[String]) -> Res {
+    let [file, events, orgs] = args else { return Err("usage: accord-bench generate FILE EVENTS ORGS".into()) };
+    let events = events.parse().map_err(io("EVENTS"))?;
+    let orgs = orgs.parse().map_err(io("ORGS"))?;
+    generate(Path::new(file), events, orgs).map(|_| ())
 }
 
 fn day_text(base: chrono::NaiveDate, days: i64) -> String {
