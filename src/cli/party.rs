@@ -11,6 +11,7 @@ use accord::ledger::LedgerError;
 use accord::model::date::Day;
 use accord::model::id::PartyId;
 use accord::projection::panel::{self, Cell};
+use accord::projection::spells::spells_of;
 use accord::timeline::Standing;
 
 use super::{Context, Out, ViewArgs, emit, emit_json};
@@ -22,11 +23,8 @@ pub struct PartyArgs {
     /// The day (YYYY-MM-DD) [default: today, UTC]
     #[arg(long, value_name = "DAY")]
     at: Option<String>,
-    // TODO(issue 12, part 3): `--history`, the party's spells across all
-    // orgs, from src/projection/spells.rs (branch `spells`), once it is
-    // merged to main. Hidden until then; it says so when given.
-    /// Its spells across all orgs (not built yet)
-    #[arg(long, conflicts_with = "at", hide = true)]
+    /// Its spells across all orgs instead: one row per continuous spell in a status
+    #[arg(long, conflicts_with = "at")]
     history: bool,
     #[command(flatten)]
     view: ViewArgs,
@@ -66,7 +64,7 @@ struct PartyAt {
 pub fn run(ctx: &Context, args: PartyArgs, out: Out<'_>) -> Result<(), Error> {
     let party = PartyId::parse(&args.id)?;
     if args.history {
-        return Err(Error::usage("`accord party --history` is not built yet: use `accord history ORG --member ID`"));
+        return history(ctx, party, &args.view, out);
     }
     let day = match &args.at {
         Some(text) => Day::parse(text).map_err(|e| Error::from(accord::model::ModelError::from(e)).at("--at"))?,
@@ -141,4 +139,62 @@ fn render(a: &PartyAt) -> String {
         let _ = write!(s, ", {} uncertain", a.uncertain.len());
     }
     s
+}
+
+/// One spell of `party --history`: the fields of a row of `accord spells`.
+#[derive(Serialize)]
+struct SpellRow {
+    org: String,
+    party: String,
+    status: &'static str,
+    from: String,
+    to: Option<String>,
+    from_event: Uuid,
+    to_event: Option<Uuid>,
+    source: Option<String>,
+}
+
+/// `party ID --history`: the party's spells in every org, org by org, each
+/// org's in timeline order; NDJSON rows with `--json`.
+fn history(ctx: &Context, party: PartyId, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
+    let ledger = ctx.open(false)?;
+    let upto = ledger.resolve(view.as_of()?)?;
+    let mut rows = Vec::new();
+    let mut named = false;
+    for org in ledger.orgs()? {
+        let record = ledger.org(&org, upto)?;
+        named |= panel::track(record.timeline.steps(), &party).is_some();
+        rows.extend(spells_of(&record.timeline, &party).into_iter().map(|s| SpellRow {
+            org: org.to_string(),
+            party: party.to_string(),
+            status: s.status(),
+            from: s.began.date.to_string(),
+            to: s.ended.map(|e| e.date.to_string()),
+            from_event: s.began.id,
+            to_event: s.ended.map(|e| e.id),
+            source: record.event(&s.began.id).and_then(|e| e.event.source_credit()),
+        }));
+    }
+    if !named {
+        return Err(LedgerError::PartyNotFound { party, seq: upto }.into());
+    }
+    if ctx.json {
+        return rows.iter().try_for_each(|row| emit_json(out, row));
+    }
+    let mut s = format!("{party}: spells across orgs (log at seq {upto})");
+    for r in &rows {
+        let _ = write!(
+            s,
+            "\n  {:<12} {:<10} from {:<21} to {:<21}",
+            r.org,
+            r.status,
+            r.from,
+            r.to.as_deref().unwrap_or("-")
+        );
+        if let Some(src) = &r.source {
+            let _ = write!(s, " source: {src}");
+        }
+    }
+    let _ = write!(s, "\n{} spell{}", rows.len(), if rows.len() == 1 { "" } else { "s" });
+    emit(out, s)
 }

@@ -243,3 +243,42 @@ fn party_lists_the_orgs_it_is_or_may_be_in_on_a_day() {
     assert_eq!((v["count"].as_u64(), &v["uncertain"][0]["possible"]), (Some(0), &serde_json::json!(["none", "full"])));
     assert!(l.run(&["party", "XYZ"]).fails(1).contains("XYZ"));
 }
+
+#[test]
+fn party_history_lists_its_spells_in_every_org() {
+    let l = isa();
+    for event in [
+        r#"{"type":"founding","org":"xo","date":"2000-01-01","members":["ISR","FRA"]}"#,
+        r#"{"type":"suspension","org":"xo","date":"2001-05","members":["ISR"]}"#,
+        r#"{"type":"reinstatement","org":"xo","date":"2002-01-01","members":["ISR"]}"#,
+        r#"{"type":"withdrawal","org":"xo","date":"2003","members":["ISR"]}"#,
+    ] {
+        l.append(event);
+    }
+    let text = l.run(&["party", "ISR", "--history", "--json"]).ok().to_owned();
+    let rows: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).expect("a JSON row")).collect();
+    let spells: Vec<(&str, &str, &str, Option<&str>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["org"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+                r["from"].as_str().unwrap_or(""),
+                r["to"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spells,
+        [
+            ("isa", "full", "2020-12-09", None),
+            ("xo", "full", "2000-01-01", Some("2001-05")),
+            ("xo", "suspended", "2001-05", Some("2002-01-01")),
+            ("xo", "full", "2002-01-01", Some("2003")),
+        ]
+    );
+    // As the log stood before the second org: the ISA spell alone.
+    let text = l.run(&["party", "ISR", "--history", "--seq", "14"]).ok().to_owned();
+    assert!(text.contains("isa") && !text.contains("xo") && text.trim_end().ends_with("1 spell"), "{text}");
+    assert!(l.run(&["party", "XYZ", "--history"]).fails(1).contains("XYZ"));
+}
