@@ -103,11 +103,13 @@ const BATCH: usize = 256;
 /// Batches read ahead of the recorder at most: bounds the memory.
 const AHEAD: usize = 4;
 
-/// What the reading thread hands over: a line read (an event or its
-/// refusal, with its place), or the reason it stopped early.
-enum Handed {
-    Line { line_no: u64, line: Result<Line, Error> },
-    Failed(Error),
+/// What the reading thread hands over at a time: lines read (each an event
+/// or its refusal, with its line number), then perhaps the reason it
+/// stopped early.
+#[derive(Default)]
+struct Handed {
+    lines: Vec<(u64, Result<Line, Error>)>,
+    failed: Option<Error>,
 }
 
 /// Records the lines of `reader` in order. Reading and parsing a line need
@@ -126,21 +128,20 @@ fn import_reader(
         .name("read".into())
         .spawn(move || read_lines(&owned_label, reader, &tx))
         .map_err(|e| file_failed(format_args!("cannot start reading {label}"), e))?;
-    for batch in rx {
-        for read in batch {
+    for Handed { lines, failed } in rx {
+        for (line_no, line) in lines {
             interrupted()?;
-            let (line_no, line) = match read {
-                Handed::Line { line_no, line } => (line_no, line?),
-                Handed::Failed(e) => return Err(e),
-            };
             // Input is refused with its place; a failure of the system is not the line's.
             let outcome = recorder
-                .record_parsed(line)
+                .record_parsed(line?)
                 .map_err(|e| if e.kind() == ErrorKind::Io { e } else { e.at(format!("{label} line {line_no}")) });
             match outcome? {
                 Outcome::Recorded(_) => counts.recorded += 1,
                 Outcome::AlreadyRecorded(_) => counts.already += 1,
             }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     Ok(())
@@ -148,10 +149,10 @@ fn import_reader(
 
 /// Reads and parses the lines of `reader`, handing them over in batches
 /// until the end, a line that cannot be read, or nobody receives.
-fn read_lines(label: &str, mut reader: impl BufRead, tx: &std::sync::mpsc::SyncSender<Vec<Handed>>) {
+fn read_lines(label: &str, mut reader: impl BufRead, tx: &std::sync::mpsc::SyncSender<Handed>) {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Handed { lines: Vec::with_capacity(BATCH), failed: None };
     let stopped = loop {
         buf.clear();
         line_no += 1;
@@ -176,15 +177,15 @@ fn read_lines(label: &str, mut reader: impl BufRead, tx: &std::sync::mpsc::SyncS
         }
         let line = Line::parse(text).map_err(|e| e.at(place()));
         let refused = line.is_err();
-        batch.push(Handed::Line { line_no, line });
+        batch.lines.push((line_no, line));
         if refused {
             // The recorder stops at the first refusal: nothing after it counts.
             break None;
         }
-        if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+        if batch.lines.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
             return;
         }
     };
-    batch.extend(stopped.map(Handed::Failed));
+    batch.failed = stopped;
     let _ = tx.send(batch);
 }
