@@ -5,6 +5,8 @@ mod audit;
 mod import;
 mod interrupt;
 mod log;
+mod panel;
+mod party;
 mod query;
 mod render;
 mod spells;
@@ -127,6 +129,10 @@ enum Command {
     /// Verify the log or an export; replay it
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Every party's status on sampled days: COW IGO v3 codes, CSV or NDJSON
+    Panel(Box<panel::PanelArgs>),
+    /// The orgs a party is or may be a member of on a day
+    Party(party::PartyArgs),
 }
 
 /// The transaction-time view: `--seq N` or `--known-at TIME`.
@@ -311,6 +317,8 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
             spells::timeline(ctx, &org, output.as_deref(), from.as_deref(), to.as_deref(), &view, out)
         }
         Command::Audit(cmd) => audit::run(ctx, cmd, out),
+        Command::Panel(args) => panel::run(ctx, *args, out),
+        Command::Party(args) => party::run(ctx, args, out),
     }
 }
 

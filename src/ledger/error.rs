@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::MAX_EVENT_BYTES;
 use crate::error::ErrorKind;
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 use crate::store::HEAD_FILE;
 use crate::timeline::RuleError;
 
@@ -57,6 +57,8 @@ pub enum Error {
     EventNotFound { id: Uuid },
     /// An org with no event in the log at `seq`.
     OrgNotFound { org: OrgId, seq: u64 },
+    /// A party that no event of any org names at `seq`.
+    PartyNotFound { party: PartyId, seq: u64 },
     /// A view of the log at a seq past its head.
     NoSeq { seq: u64, head: u64 },
 
@@ -155,7 +157,7 @@ impl Error {
             | NoDate { .. }
             | KnownAt { .. }
             | KnownAtOutOfRange => ErrorKind::Invalid,
-            EventNotFound { .. } | OrgNotFound { .. } | NoSeq { .. } => ErrorKind::NotFound,
+            EventNotFound { .. } | OrgNotFound { .. } | PartyNotFound { .. } | NoSeq { .. } => ErrorKind::NotFound,
             Error::Correction(c) if c.problem == Uncorrectable::NotInLog => ErrorKind::NotFound,
             RuleBroken(_) | Error::Correction(_) => ErrorKind::RuleBroken,
             StoredHashMismatch { .. }
@@ -222,6 +224,7 @@ impl fmt::Display for Error {
             KnownAtOutOfRange => f.write_str("--known-at is out of range"),
             EventNotFound { id } => write!(f, "there is no event {id} in the log"),
             OrgNotFound { org, seq } => write!(f, "there is no org `{org}` in the log at seq {seq}"),
+            PartyNotFound { party, seq } => write!(f, "no org of the log names party `{party}` at seq {seq}"),
             NoSeq { seq, head } => write!(f, "the log has no seq {seq}: its head is seq {head}"),
             RuleBroken(b) => write!(f, "{} breaks a rule of org `{}`: {}", b.event, b.org, b.why),
             Error::Correction(c) => write!(f, "{} {} event {}, {}", c.event, c.verb, c.target, c.problem),
@@ -298,7 +301,6 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::id::PartyId;
     use crate::timeline::Refusal;
 
     #[test]
@@ -330,6 +332,11 @@ mod tests {
                 Error::OrgNotFound { org: org.clone(), seq: 4 },
                 ErrorKind::NotFound,
                 "there is no org `isa` in the log at seq 4".to_owned(),
+            ),
+            (
+                Error::PartyNotFound { party: PartyId::parse("FRA").unwrap(), seq: 4 },
+                ErrorKind::NotFound,
+                "no org of the log names party `FRA` at seq 4".to_owned(),
             ),
             (
                 Error::RuleBroken(Box::new(broken)),

@@ -1,5 +1,6 @@
 //! Pure functions of an org's timeline: members on a day with honest uncertainty (SPEC §5), history, diff.
 
+pub mod panel;
 pub mod picture;
 pub mod spells;
 

@@ -11,6 +11,7 @@ mod crash;
 mod damage;
 mod durability;
 mod numbers;
+mod outputs_panel;
 mod outputs_spells;
 mod projections;
 mod torture;

@@ -3,5 +3,6 @@
 mod harness;
 
 mod fold;
+mod panel;
 mod parsers;
 mod rules;
