@@ -168,13 +168,14 @@ pub struct Context {
 
 impl Context {
     fn open(&self, create: bool) -> Result<Ledger, Error> {
-        Ledger::open(&self.ledger_dir, &Options::new(self.wait, create))
+        // The process ends with the command (`Options::exiting`).
+        Ledger::open(&self.ledger_dir, &Options { exiting: true, ..Options::new(self.wait, create) })
     }
 
     /// Opens the ledger for `audit verify`, which reports a missing or
     /// wrong head marker itself (and can restore it from a checkpoint).
     fn open_for_audit(&self) -> Result<Ledger, Error> {
-        Ledger::open(&self.ledger_dir, &Options { audit: true, ..Options::new(self.wait, false) })
+        Ledger::open(&self.ledger_dir, &Options { audit: true, exiting: true, ..Options::new(self.wait, false) })
     }
 
     /// `recorded_by`: `--actor`, else `ACCORD_ACTOR` (both through clap),

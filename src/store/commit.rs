@@ -63,7 +63,7 @@ impl Store {
         for (org, summary) in summaries {
             batch.insert(summary_key(org), summary.as_slice());
         }
-        if self.db.apply_batch(batch).is_ok() {
+        if self.apply(batch).is_ok() {
             let _ = self.db.flush();
         }
         Ok(())
@@ -112,7 +112,9 @@ impl Store {
         let last = self.last()?;
         let last_head = last.map(|e| Head { seq: e.seq, hash: e.hash });
         if last_head.as_ref().is_some_and(|h| h.seq > start.seq) && marker == last_head {
-            self.db.remove(RECORDING_KEY).map_err(|e| self.err(e))?;
+            let mut batch = sled::Batch::default();
+            batch.remove(RECORDING_KEY);
+            self.apply(batch).map_err(|e| self.err(e))?;
             self.db.flush().map_err(|e| self.err(e))?;
             return Ok(());
         }
@@ -130,7 +132,7 @@ impl Store {
     fn roll_back(&self, start: &Head) -> Result<()> {
         let mut batch = self.truncation(start.seq)?;
         batch.remove(RECORDING_KEY);
-        self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        self.apply(batch).map_err(|e| self.err(e))?;
         self.sync_files()?;
         let mut pending = self.pending();
         pending.clear();

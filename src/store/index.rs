@@ -82,7 +82,7 @@ impl Store {
             }
         }
         batch.insert(INDEXED_KEY, &last.to_be_bytes());
-        self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        self.apply(batch).map_err(|e| self.err(e))?;
         if let Some(table) = &mut pending.table {
             table.add(pending.unindexed.iter().map(|e| (e.id, e.seq)));
         }

@@ -14,7 +14,9 @@ pub use entry::Entry;
 pub use error::{Damage, Doing, Error as StoreError, Fault, HeadProblem, Oversized, os_reason};
 pub(crate) use format::{HEAD_FILE, Packed, Unpacked, id_bucket};
 
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -44,11 +46,17 @@ pub struct Options {
     /// not match its log, so that an audit can say more; everything else
     /// refuses such a ledger.
     pub audit: bool,
+    /// The process ends soon after it drops the store: if it wrote nothing,
+    /// sled's closing work (zero-filling and syncing its next segments) is
+    /// left undone, as after a crash of a process that wrote nothing, and
+    /// sled's own lock goes with the process. A process that wrote closes
+    /// sled fully, so that the next open need not replay what it wrote.
+    pub exiting: bool,
 }
 
 impl Options {
     pub fn new(wait: Duration, create: bool) -> Options {
-        Options { wait, create, audit: false }
+        Options { wait, create, audit: false, exiting: false }
     }
 }
 
@@ -68,13 +76,28 @@ enum Created {
 /// Every write is one sled `apply_batch` (atomic across keys, also after a
 /// crash); nothing a command writes counts until its commit.
 pub struct Store {
-    db: sled::Db,
+    /// Dropped by [`Store`]'s `Drop`, unless [`Options::exiting`] and nothing was written.
+    db: ManuallyDrop<sled::Db>,
+    exiting: bool,
+    /// This process wrote to sled.
+    wrote: AtomicBool,
     dir: PathBuf,
     created: Created,
     /// What was handed over and is not indexed yet: every read consults it.
     pending: Mutex<Pending>,
     // Held for the life of the store: one accord process per ledger.
     _lock: std::fs::File,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.exiting && !*self.wrote.get_mut() {
+            // Left to the process's end: see `Options::exiting`.
+            return;
+        }
+        // SAFETY: `db` is not used after this, the store's last use.
+        unsafe { ManuallyDrop::drop(&mut self.db) }
+    }
 }
 
 impl Store {
@@ -123,12 +146,21 @@ impl Store {
                 Err(error) => return Err(StoreError::Sled { dir: dir.to_owned(), error }.into()),
             }
         };
-        let store = Store { db, dir: dir.to_owned(), created, pending: Mutex::default(), _lock: lock };
+        let store = Store {
+            db: ManuallyDrop::new(db),
+            exiting: options.exiting,
+            wrote: AtomicBool::new(false),
+            dir: dir.to_owned(),
+            created,
+            pending: Mutex::default(),
+            _lock: lock,
+        };
         match store.db.get(FORMAT_KEY).map_err(|e| store.err(e))? {
             Some(v) if v.as_ref() == FORMAT => {}
             Some(_) => return Err(StoreError::OtherFormat { dir: dir.to_owned() }.into()),
             None if store.db.is_empty() => {
                 if options.create {
+                    store.wrote.store(true, Ordering::Relaxed);
                     store.db.insert(FORMAT_KEY, FORMAT).map_err(|e| store.err(e))?;
                 }
             }
@@ -180,6 +212,12 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Applies a batch, noting that this process wrote.
+    fn apply(&self, batch: sled::Batch) -> std::result::Result<(), sled::Error> {
+        self.wrote.store(true, Ordering::Relaxed);
+        self.db.apply_batch(batch)
     }
 
     fn err(&self, error: sled::Error) -> StoreError {

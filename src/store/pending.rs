@@ -128,7 +128,7 @@ impl Store {
             marker.extend_from_slice(start.hash.as_bytes());
             batch.insert(RECORDING_KEY, marker);
         }
-        self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        self.apply(batch).map_err(|e| self.err(e))?;
         pending.started = true;
         let written = pending.unwritten.drain(..).map(|Unwritten { env, json }| Unindexed {
             seq: env.seq,
