@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::MAX_EVENT_BYTES;
 use crate::error::ErrorKind;
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 use crate::store::HEAD_FILE;
 use crate::timeline::RuleError;
 
@@ -59,6 +59,12 @@ pub enum Error {
     OrgNotFound { org: OrgId, seq: u64 },
     /// A view of the log at a seq past its head.
     NoSeq { seq: u64, head: u64 },
+    /// `history --member` of a party that no event of the org names, as of `seq`.
+    PartyNotNamed { party: PartyId, org: OrgId, seq: u64 },
+    /// `show` of an id prefix that starts no event id.
+    NoIdWithPrefix { prefix: String },
+    /// `show` of an id prefix that starts several event ids: each described.
+    AmbiguousPrefix { prefix: String, candidates: Vec<String>, more: usize },
 
     // Against the rules.
     /// An event breaks a rule of its org's timeline.
@@ -153,9 +159,12 @@ impl Error {
             | NotUtf8 { .. }
             | Empty { .. }
             | NoDate { .. }
-            | KnownAt { .. }
-            | KnownAtOutOfRange => ErrorKind::Invalid,
-            EventNotFound { .. } | OrgNotFound { .. } | NoSeq { .. } => ErrorKind::NotFound,
+            | AmbiguousPrefix { .. } => ErrorKind::Invalid,
+            // Only the command line gives a --known-at.
+            KnownAt { .. } | KnownAtOutOfRange => ErrorKind::Usage,
+            EventNotFound { .. } | OrgNotFound { .. } | NoSeq { .. } | PartyNotNamed { .. } | NoIdWithPrefix { .. } => {
+                ErrorKind::NotFound
+            }
             Error::Correction(c) if c.problem == Uncorrectable::NotInLog => ErrorKind::NotFound,
             RuleBroken(_) | Error::Correction(_) => ErrorKind::RuleBroken,
             StoredHashMismatch { .. }
@@ -223,6 +232,17 @@ impl fmt::Display for Error {
             EventNotFound { id } => write!(f, "there is no event {id} in the log"),
             OrgNotFound { org, seq } => write!(f, "there is no org `{org}` in the log at seq {seq}"),
             NoSeq { seq, head } => write!(f, "the log has no seq {seq}: its head is seq {head}"),
+            PartyNotNamed { party, org, seq } => {
+                write!(f, "party `{party}` is not found in org `{org}`: none of its events names the party (log at seq {seq})")
+            }
+            NoIdWithPrefix { prefix } => write!(f, "no event id starts with `{prefix}`"),
+            AmbiguousPrefix { prefix, candidates, more } => {
+                write!(f, "`{prefix}` is ambiguous: it starts {} event ids: {}", candidates.len() + more, candidates.join(", "))?;
+                if *more > 0 {
+                    write!(f, " and {more} more")?;
+                }
+                f.write_str("; give more digits")
+            }
             RuleBroken(b) => write!(f, "{} breaks a rule of org `{}`: {}", b.event, b.org, b.why),
             Error::Correction(c) => write!(f, "{} {} event {}, {}", c.event, c.verb, c.target, c.problem),
             StoredHashMismatch { seq } => {
