@@ -59,7 +59,8 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
                 let mut text = format!(
                     "ok: {} verified; head is seq {} {}",
                     render::count(report.events as usize, "event", "events"),
-                    report.head.seq, report.head.hash
+                    report.head.seq,
+                    report.head.hash
                 );
                 if let Some(by) = &restored {
                     text.push_str(&format!(

@@ -111,7 +111,9 @@ impl LogArgs {
         if let (Some(since), Some(until)) = (since, until)
             && since > until
         {
-            return Err(Error::usage(format!("--since {since} is after --until {until}: give the earlier day as --since")));
+            return Err(Error::usage(format!(
+                "--since {since} is after --until {until}: give the earlier day as --since"
+            )));
         }
         Ok(Selection::new(self.types.clone(), party, since, until))
     }

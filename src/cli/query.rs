@@ -81,8 +81,8 @@ pub fn history(
         }
         return Ok(());
     }
-    let count = render::count(events.len(), "event", "events");
-    emit(out, format!("{}: {count} that count, in effective order (log at seq {})", record.org, record.upto))?;
+    let count = render::count(events.len(), "event that counts", "events that count");
+    emit(out, format!("{}: {count}, in effective order (log at seq {})", record.org, record.upto))?;
     let columns = render::history_columns(events.iter().map(|r| (r.seq, &r.event)), long);
     for r in events {
         emit(out, format!("  {}", columns.line(r.seq, &r.recorded_at, &r.recorded_by, &r.event)))?;

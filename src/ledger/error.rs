@@ -233,11 +233,19 @@ impl fmt::Display for Error {
             OrgNotFound { org, seq } => write!(f, "there is no org `{org}` in the log at seq {seq}"),
             NoSeq { seq, head } => write!(f, "the log has no seq {seq}: its head is seq {head}"),
             PartyNotNamed { party, org, seq } => {
-                write!(f, "party `{party}` is not found in org `{org}`: none of its events names the party (log at seq {seq})")
+                write!(
+                    f,
+                    "party `{party}` is not found in org `{org}`: none of its events names the party (log at seq {seq})"
+                )
             }
             NoIdWithPrefix { prefix } => write!(f, "no event id starts with `{prefix}`"),
             AmbiguousPrefix { prefix, candidates, more } => {
-                write!(f, "`{prefix}` is ambiguous: it starts {} event ids: {}", candidates.len() + more, candidates.join(", "))?;
+                write!(
+                    f,
+                    "`{prefix}` is ambiguous: it starts {} event ids: {}",
+                    candidates.len() + more,
+                    candidates.join(", ")
+                )?;
                 if *more > 0 {
                     write!(f, " and {more} more")?;
                 }

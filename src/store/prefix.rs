@@ -19,7 +19,8 @@ impl Store {
             None => b"I".to_vec(),
         };
         let starts = |id: &Uuid| id.simple().to_string().starts_with(hex);
-        let mut found: Vec<(Uuid, u64)> = self.pending().ids.iter().filter(|(id, _)| starts(id)).map(|(id, seq)| (*id, *seq)).collect();
+        let mut found: Vec<(Uuid, u64)> =
+            self.pending().ids.iter().filter(|(id, _)| starts(id)).map(|(id, seq)| (*id, *seq)).collect();
         for item in self.db.scan_prefix(&key) {
             let (key, value) = item.map_err(|e| self.err(e))?;
             let entries = unpack_ids(&value).ok_or_else(|| Damage::IdChunk { key: key.to_vec() })?;
