@@ -1,5 +1,6 @@
 //! `accord orgs`, `members`, `history`, `diff`: projections of the log.
 
+use serde::Serialize;
 use serde_json::json;
 
 use accord::Error;
@@ -41,18 +42,37 @@ pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out:
     if !ctx.json {
         return emit(out, render::members(&m, source_of(&record)));
     }
-    // SPEC §5's object, and each entry's `source` (the event's, as recorded; null if none).
-    let mut value = serde_json::to_value(&m).map_err(|e| super::output_failed(e.into()))?;
-    let source = |id: &uuid::Uuid| record.event(id).and_then(|r| r.event.source().cloned()).unwrap_or_default();
-    let events = m.members.iter().map(|x| &x.since_event);
-    for (entry, id) in value["members"].as_array_mut().into_iter().flatten().zip(events) {
-        entry["source"] = source(id);
-    }
-    let events = m.uncertain.iter().map(|u| &u.event);
-    for (entry, id) in value["uncertain"].as_array_mut().into_iter().flatten().zip(events) {
-        entry["source"] = source(id);
-    }
+    // SPEC §5's object, each entry with the `source` of its event as
+    // recorded (null if none), after SPEC's fields.
+    let source = |id: &uuid::Uuid| record.event(id).and_then(|r| r.event.source());
+    let value = MembersJson {
+        org: &m.org,
+        at: m.at,
+        seq: m.seq,
+        members: m.members.iter().map(|x| Sourced { entry: x, source: source(&x.since_event) }).collect(),
+        uncertain: m.uncertain.iter().map(|u| Sourced { entry: u, source: source(&u.event) }).collect(),
+        count: m.count,
+    };
     emit_json(out, &value)
+}
+
+/// An entry of `members --json` and the source of its event.
+#[derive(Serialize)]
+struct Sourced<'a, T> {
+    #[serde(flatten)]
+    entry: &'a T,
+    source: Option<&'a serde_json::Value>,
+}
+
+/// `members --json`: [`projection::Members`], each entry [`Sourced`].
+#[derive(Serialize)]
+struct MembersJson<'a> {
+    org: &'a OrgId,
+    at: Day,
+    seq: u64,
+    members: Vec<Sourced<'a, projection::Member>>,
+    uncertain: Vec<Sourced<'a, projection::UncertainMember>>,
+    count: usize,
 }
 
 pub fn history(
