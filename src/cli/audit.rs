@@ -57,8 +57,10 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
                 emit(out, v)
             } else {
                 let mut text = format!(
-                    "ok: {} events verified; head is seq {} {}",
-                    report.events, report.head.seq, report.head.hash
+                    "ok: {} verified; head is seq {} {}",
+                    render::count(report.events as usize, "event", "events"),
+                    report.head.seq,
+                    report.head.hash
                 );
                 if let Some(by) = &restored {
                     text.push_str(&format!(

@@ -1,14 +1,51 @@
 //! `accord export`, `log`, `show`, `head`: the log as recorded.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use clap::Args;
+use clap::builder::PossibleValuesParser;
+
 use accord::Error;
 use accord::ledger::{Ledger, LedgerError, decode};
-use accord::model::id::{OrgId, parse_event_id};
+use accord::model::envelope::Envelope;
+use accord::model::id::{OrgId, PartyId, parse_event_id};
+use accord::model::schema::TYPES;
+use accord::projection::select::Selection;
 
-use super::{Context, Out, emit, emit_json, file_failed, output_failed, render};
+use super::query::parse_day;
+use super::{Context, Out, emit, emit_json, file_failed, output_failed, render, usage};
+
+/// `accord log`'s options.
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Only the events of this org
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+    /// Start at this log position
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    from_seq: u64,
+    /// At most N events: the last N that pass the other filters, still in log order (as `tail -n`)
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    max_count: Option<usize>,
+    /// Only events of this type (repeat for several)
+    #[arg(long = "type", value_name = "TYPE", value_parser = PossibleValuesParser::new(TYPES))]
+    types: Vec<String>,
+    /// Only events that name this party (as a member or an exercise participant), and their retractions and corrections
+    #[arg(long, value_name = "ID")]
+    member: Option<String>,
+    /// Only events whose effective date may fall on or after DAY (its range ends on or after DAY); undated events are left out
+    #[arg(long, value_name = "DAY")]
+    since: Option<String>,
+    /// Only events whose effective date may fall on or before DAY (its range starts on or before DAY); undated events are left out
+    #[arg(long, value_name = "DAY")]
+    until: Option<String>,
+    /// Show the whole event id, the record time, the whole source and who recorded each event
+    #[arg(long)]
+    long: bool,
+}
 
 /// Calls `each` with every envelope's stored bytes (already canonical JSON),
 /// in log order, checked as they are read ([`Ledger::read_log`]).
@@ -25,7 +62,7 @@ fn for_each_raw(
 }
 
 fn parse_org(org: Option<&str>) -> Result<Option<OrgId>, Error> {
-    Ok(org.map(OrgId::parse).transpose()?)
+    org.map(|o| OrgId::parse(o).map_err(|e| usage("--org", e))).transpose()
 }
 
 pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<'_>) -> Result<(), Error> {
@@ -65,23 +102,164 @@ pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<
     }
 }
 
-pub fn log(ctx: &Context, org: Option<&str>, from_seq: u64, out: Out<'_>) -> Result<(), Error> {
-    let org = parse_org(org)?;
-    let ledger = ctx.open(false)?;
-    for_each_raw(&ledger, org.as_ref(), from_seq.max(1), |seq, bytes| {
-        if ctx.json {
-            out.write_all(bytes).and_then(|()| out.write_all(b"\n")).map_err(output_failed)
-        } else {
-            emit(out, render::log_line(&decode(seq, bytes)?))
+impl LogArgs {
+    /// The filters, checked: a malformed value is a usage error.
+    fn selection(&self) -> Result<Selection, Error> {
+        let party = self.member.as_deref().map(|m| PartyId::parse(m).map_err(|e| usage("--member", e))).transpose()?;
+        let since = self.since.as_deref().map(|d| parse_day("--since", d)).transpose()?;
+        let until = self.until.as_deref().map(|d| parse_day("--until", d)).transpose()?;
+        if let (Some(since), Some(until)) = (since, until)
+            && since > until
+        {
+            return Err(Error::usage(format!(
+                "--since {since} is after --until {until}: give the earlier day as --since"
+            )));
         }
-    })
+        Ok(Selection::new(self.types.clone(), party, since, until))
+    }
+}
+
+pub fn log(ctx: &Context, args: &LogArgs, out: Out<'_>) -> Result<(), Error> {
+    let org = parse_org(args.org.as_deref())?;
+    let mut selection = args.selection()?;
+    let ledger = ctx.open(false)?;
+    let head = ledger.head()?.seq;
+    let org_width = match &org {
+        Some(org) => org.as_str().len(),
+        None => ledger.orgs()?.iter().map(|o| o.as_str().len()).max().unwrap_or(0),
+    };
+    let columns = render::Columns::log(head, org_width, args.long);
+    let mut from_seq = args.from_seq.max(1);
+    // Unfiltered, the last N are the last N seqs.
+    if let (Some(n), None, true) = (args.max_count, &org, selection.is_all()) {
+        from_seq = from_seq.max((head + 1).saturating_sub(n as u64));
+    }
+    let mut print = |seq: u64, bytes: &[u8], env: Option<Envelope>| -> Result<(), Error> {
+        if ctx.json {
+            return out.write_all(bytes).and_then(|()| out.write_all(b"\n")).map_err(output_failed);
+        }
+        let env = match env {
+            Some(env) => env,
+            None => decode(seq, bytes)?,
+        };
+        emit(out, columns.line(env.seq, &env.recorded_at, &env.recorded_by, &env.event))
+    };
+    let Some(n) = args.max_count else {
+        return for_each_raw(&ledger, org.as_ref(), from_seq, |seq, bytes| {
+            if selection.is_all() {
+                return print(seq, bytes, None);
+            }
+            let env = decode(seq, bytes)?;
+            if selection.keeps(&env.event) { print(seq, bytes, Some(env)) } else { Ok(()) }
+        });
+    };
+    // The last N kept, in log order.
+    let mut last: VecDeque<(u64, Vec<u8>, Envelope)> = VecDeque::with_capacity(n.min(4096));
+    if n > 0 {
+        for_each_raw(&ledger, org.as_ref(), from_seq, |seq, bytes| {
+            let env = decode(seq, bytes)?;
+            if selection.keeps(&env.event) {
+                if last.len() == n {
+                    last.pop_front();
+                }
+                last.push_back((seq, bytes.to_vec(), env));
+            }
+            Ok(())
+        })?;
+    }
+    last.into_iter().try_for_each(|(seq, bytes, env)| print(seq, &bytes, Some(env)))
+}
+
+/// Which event `show` is asked for: a seq, a whole id, or the first hex
+/// digits of one (4 or more).
+enum Wanted {
+    Seq(u64),
+    Id(uuid::Uuid),
+    Prefix(String),
+    /// All digits: a seq, or the start of an id.
+    SeqOrPrefix(u64, String),
+}
+
+fn wanted(text: &str) -> Result<Wanted, Error> {
+    if let Ok(id) = parse_event_id(text) {
+        return Ok(Wanted::Id(id));
+    }
+    let hex: String = text.chars().filter(|&c| c != '-').collect::<String>().to_ascii_lowercase();
+    let is_hex = !hex.is_empty() && hex.len() <= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let seq = text.parse::<u64>().map_err(|_| Error::usage(format!("`{text}` is too large a seq")))?;
+        return Ok(if hex.len() >= 4 { Wanted::SeqOrPrefix(seq, hex) } else { Wanted::Seq(seq) });
+    }
+    if !is_hex || text.starts_with('-') {
+        return Err(Error::usage(format!(
+            "{} is not an event id, a seq or the first 4 or more hex digits of an event id",
+            accord::error::quote(text)
+        )));
+    }
+    if hex.len() < 4 {
+        return Err(Error::usage(format!("`{text}` is too short an id prefix: give 4 or more hex digits")));
+    }
+    Ok(Wanted::Prefix(hex))
+}
+
+/// The event `show` is asked for.
+fn find(ledger: &Ledger, text: &str) -> Result<Envelope, Error> {
+    let head = ledger.head()?.seq;
+    let at_seq = |seq: u64| -> Result<Envelope, Error> {
+        if seq == 0 || seq > head {
+            return Err(LedgerError::NoSeq { seq, head }.into());
+        }
+        Ok(ledger.checked(seq)?.ok_or(LedgerError::Gap { seq })?)
+    };
+    let (seq, prefix) = match wanted(text)? {
+        Wanted::Id(id) => return Ok(ledger.find(&id)?.ok_or(LedgerError::EventNotFound { id })?),
+        Wanted::Seq(seq) => return at_seq(seq),
+        Wanted::Prefix(hex) => (None, hex),
+        Wanted::SeqOrPrefix(seq, hex) => (Some(seq).filter(|&s| s >= 1 && s <= head), hex),
+    };
+    let mut found = ledger.find_prefix(&prefix)?;
+    if let Some(seq) = seq {
+        found.retain(|&(_, s)| s != seq);
+        if found.is_empty() {
+            return at_seq(seq);
+        }
+        found.insert(0, (at_seq(seq)?.event.id, seq));
+    }
+    match found.as_slice() {
+        [] => Err(LedgerError::NoIdWithPrefix { prefix: text.to_owned() }.into()),
+        [(id, _)] => Ok(ledger.find(id)?.ok_or(LedgerError::EventNotFound { id: *id })?),
+        _ => {
+            const SHOWN: usize = 10;
+            let mut candidates = Vec::new();
+            for (i, (id, s)) in found.iter().take(SHOWN).enumerate() {
+                let env = ledger.checked(*s)?.ok_or(LedgerError::Gap { seq: *s })?;
+                let e = &env.event;
+                let date = e.date.map(|d| format!(" {d}")).unwrap_or_default();
+                let what = format!("{} {}{date}", e.org, e.type_name().replace('_', " "));
+                candidates.push(if i == 0 && Some(*s) == seq {
+                    format!("seq {s} (event {}, {what})", render::short(id))
+                } else {
+                    format!("{} (seq {s}, {what})", render::short(id))
+                });
+            }
+            let more = found.len().saturating_sub(SHOWN);
+            Err(LedgerError::AmbiguousPrefix { prefix: text.to_owned(), candidates, more }.into())
+        }
+    }
 }
 
 pub fn show(ctx: &Context, id: &str, out: Out<'_>) -> Result<(), Error> {
-    let id = parse_event_id(id)?;
+    // A malformed argument is refused before the ledger is opened.
+    wanted(id)?;
     let ledger = ctx.open(false)?;
-    let env = ledger.find(&id)?.ok_or(LedgerError::EventNotFound { id })?;
-    if ctx.json { emit(out, env.to_json()) } else { emit(out, render::envelope(&env)) }
+    let env = find(&ledger, id)?;
+    if ctx.json {
+        return emit(out, env.to_json());
+    }
+    let record = ledger.org(&env.event.org, ledger.head()?.seq)?;
+    let corrected: Vec<String> =
+        record.corrections_of(&env.event.id).iter().map(|r| render::correction(&r.event, r.seq)).collect();
+    emit(out, render::envelope(&env, &corrected))
 }
 
 pub fn head(ctx: &Context, out: Out<'_>) -> Result<(), Error> {

@@ -62,15 +62,14 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Show the envelopes in log order
-    Log {
-        #[arg(long)]
-        org: Option<String>,
-        #[arg(long, value_name = "N", default_value_t = 1)]
-        from_seq: u64,
+    /// Show the envelopes in log order, one per line: seq, short id, org, effective date, what, source
+    Log(log::LogArgs),
+    /// Show one event, and what retracted or superseded it
+    Show {
+        /// A seq, an event id, or its first 4 or more hex digits (unique in the log)
+        #[arg(value_name = "SEQ|ID|PREFIX")]
+        id: String,
     },
-    /// Show one event
-    Show { id: String },
     /// Show the last log position and its hash
     Head,
     /// List the organizations with their founding date and member count today
@@ -87,8 +86,12 @@ enum Command {
     /// The org's events that count, in effective-date order
     History {
         org: String,
+        /// Only the events that name this party, and the org's founding and dissolution
         #[arg(long, value_name = "ID")]
         member: Option<String>,
+        /// Show the whole event id, the record time, the whole source and who recorded each event
+        #[arg(long)]
+        long: bool,
         #[command(flatten)]
         view: ViewArgs,
     },
@@ -152,6 +155,7 @@ impl ViewArgs {
             return Ok(AsOf::Seq(n));
         }
         match &self.known_at {
+            // Malformed, it is a usage error (exit 2) like a malformed --seq.
             Some(t) => AsOf::known_at(t),
             None => Ok(AsOf::Now),
         }
@@ -196,6 +200,30 @@ fn default_ledger() -> PathBuf {
     }
 }
 
+/// Whether the command line asks for `--json` (before a `--`): read
+/// before parsing, so that a usage error is reported as JSON too.
+fn asks_for_json() -> bool {
+    std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json")
+}
+
+/// Reports a failure on stderr: one sentence, or with `--json` one line of
+/// JSON, `{"error":"…","code":N}`; returns the exit code.
+fn fail(json: bool, message: &str, code: u8) -> ExitCode {
+    if json {
+        // Written by hand to keep SPEC's key order.
+        eprintln!("{{\"error\":{},\"code\":{code}}}", serde_json::Value::from(message));
+    } else {
+        eprintln!("accord: {message}");
+    }
+    ExitCode::from(code)
+}
+
+/// A malformed value on the command line (`what`: the option or
+/// argument): a usage error, exit 2.
+fn usage(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::usage(format!("{what}: {e}"))
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -206,14 +234,10 @@ pub fn main() -> ExitCode {
         }
         // A usage error is one line like every error (SPEC §6): clap's first
         // paragraph, without its usage block.
-        Err(e) => {
-            eprintln!("accord: {}; see `accord --help`", usage_sentence(&e));
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(asks_for_json(), &format!("{}; see `accord --help`", usage_sentence(&e)), 2),
     };
     if !(cli.wait.is_finite() && cli.wait >= 0.0 && cli.wait < 1e9) {
-        eprintln!("accord: --wait must be a number of seconds, 0 or more");
-        return ExitCode::from(2);
+        return fail(cli.json, "--wait must be a number of seconds, 0 or more", 2);
     }
     let ctx = Context {
         ledger_dir: cli.ledger.clone().unwrap_or_else(default_ledger),
@@ -241,10 +265,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`accord log | head`) is not an error of ours.
         Err(e) if is_closed_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("accord: {e}");
-            ExitCode::from(exit_code(e.kind()))
-        }
+        Err(e) => fail(ctx.json, &e.to_string(), exit_code(e.kind())),
     }
 }
 
@@ -306,12 +327,12 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
         Command::Append(args) => append::run(ctx, *args, out),
         Command::Import { paths } => import::run(ctx, &paths, out),
         Command::Export { org, output } => log::export(ctx, org.as_deref(), output.as_deref(), out),
-        Command::Log { org, from_seq } => log::log(ctx, org.as_deref(), from_seq, out),
+        Command::Log(args) => log::log(ctx, &args, out),
         Command::Show { id } => log::show(ctx, &id, out),
         Command::Head => log::head(ctx, out),
         Command::Orgs(view) => query::orgs(ctx, &view, out),
         Command::Members { org, at, view } => query::members(ctx, &org, at.as_deref(), &view, out),
-        Command::History { org, member, view } => query::history(ctx, &org, member.as_deref(), &view, out),
+        Command::History { org, member, long, view } => query::history(ctx, &org, member.as_deref(), long, &view, out),
         Command::Diff { org, from, to, view } => query::diff(ctx, &org, &from, &to, &view, out),
         Command::Spells { org, format, view } => spells::spells(ctx, &org, format, &view, out),
         Command::Timeline { org, output, from, to, view } => {

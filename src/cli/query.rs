@@ -1,23 +1,26 @@
 //! `accord orgs`, `members`, `history`, `diff`: projections of the log.
 
+use serde::Serialize;
 use serde_json::json;
 
 use accord::Error;
 use accord::ledger::{Ledger, LedgerError, OrgRecord};
 use accord::model::date::Day;
-use accord::model::id::{OrgId, PartyId};
+use accord::model::id::{OrgId, PartyId, natural_cmp};
 use accord::projection;
+use accord::projection::select::names;
 
-use super::{Context, Out, ViewArgs, emit, emit_json, render};
+use super::{Context, Out, ViewArgs, emit, emit_json, render, usage};
 
+/// A day given for `flag`; malformed, a usage error (exit 2).
 pub(super) fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
-    Day::parse(s).map_err(|e| Error::from(accord::model::ModelError::from(e)).at(flag))
+    Day::parse(s).map_err(|e| usage(flag, e))
 }
 
 /// Opens the ledger and reads one org as of the requested view; an org with
 /// no event is "not found".
 pub(super) fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(Ledger, OrgRecord), Error> {
-    let org = OrgId::parse(org)?;
+    let org = OrgId::parse(org).map_err(|e| Error::usage(e.to_string()))?;
     let ledger = ctx.open(false)?;
     let upto = ledger.resolve(view.as_of()?)?;
     let record = ledger.org(&org, upto)?;
@@ -36,12 +39,59 @@ pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out:
     let day = at.map(|d| parse_day("--at", d)).transpose()?.unwrap_or_else(Day::today_utc);
     let (_ledger, record) = org_record(ctx, org, view)?;
     let m = projection::members(&record.org, record.upto, &record.timeline, day);
-    if ctx.json { emit_json(out, &m) } else { emit(out, render::members(&m, source_of(&record))) }
+    if !ctx.json {
+        return emit(out, render::members(&m, source_of(&record)));
+    }
+    // SPEC §5's object, each entry with the `source` of its event as
+    // recorded (null if none), after SPEC's fields.
+    let source = |id: &uuid::Uuid| record.event(id).and_then(|r| r.event.source());
+    let value = MembersJson {
+        org: &m.org,
+        at: m.at,
+        seq: m.seq,
+        members: m.members.iter().map(|x| Sourced { entry: x, source: source(&x.since_event) }).collect(),
+        uncertain: m.uncertain.iter().map(|u| Sourced { entry: u, source: source(&u.event) }).collect(),
+        count: m.count,
+    };
+    emit_json(out, &value)
 }
 
-pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
-    let member = member.map(PartyId::parse).transpose()?;
+/// An entry of `members --json` and the source of its event.
+#[derive(Serialize)]
+struct Sourced<'a, T> {
+    #[serde(flatten)]
+    entry: &'a T,
+    source: Option<&'a serde_json::Value>,
+}
+
+/// `members --json`: [`projection::Members`], each entry [`Sourced`].
+#[derive(Serialize)]
+struct MembersJson<'a> {
+    org: &'a OrgId,
+    at: Day,
+    seq: u64,
+    members: Vec<Sourced<'a, projection::Member>>,
+    uncertain: Vec<Sourced<'a, projection::UncertainMember>>,
+    count: usize,
+}
+
+pub fn history(
+    ctx: &Context,
+    org: &str,
+    member: Option<&str>,
+    long: bool,
+    view: &ViewArgs,
+    out: Out<'_>,
+) -> Result<(), Error> {
+    let member = member.map(|m| PartyId::parse(m).map_err(|e| usage("--member", e))).transpose()?;
     let (ledger, record) = org_record(ctx, org, view)?;
+    if let Some(party) = &member {
+        let counts = record.timeline.steps().iter().any(|s| s.action.parties().contains(party));
+        if !counts && !record.events().any(|r| names(&r.event, party)) {
+            let (party, org, seq) = (party.clone(), record.org.clone(), record.upto);
+            return Err(LedgerError::PartyNotNamed { party, org, seq }.into());
+        }
+    }
     let events = projection::history(&record.timeline, member.as_ref(), |id| record.event(id));
     if ctx.json {
         // Whole envelopes, chain fields included, from the log.
@@ -51,18 +101,11 @@ pub fn history(ctx: &Context, org: &str, member: Option<&str>, view: &ViewArgs, 
         }
         return Ok(());
     }
-    emit(out, format!("{}: events that count, in effective order (log at seq {})", record.org, record.upto))?;
-    for env in events {
-        let mut line = format!(
-            "  {:<21}  seq {:<5} {}",
-            env.event.date.map(|d| d.to_string()).unwrap_or_default(),
-            env.seq,
-            render::summary(&env.event)
-        );
-        if let Some(src) = env.event.source_text() {
-            line.push_str(&format!("\n  {:<21}  source: {src}", ""));
-        }
-        emit(out, line)?;
+    let count = render::count(events.len(), "event that counts", "events that count");
+    emit(out, format!("{}: {count}, in effective order (log at seq {})", record.org, record.upto))?;
+    let columns = render::history_columns(events.iter().map(|r| (r.seq, &r.event)), long);
+    for r in events {
+        emit(out, format!("  {}", columns.line(r.seq, &r.recorded_at, &r.recorded_by, &r.event)))?;
     }
     Ok(())
 }
@@ -97,7 +140,9 @@ pub fn orgs(ctx: &Context, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let upto = ledger.resolve(view.as_of()?)?;
     let today = Day::today_utc();
     let mut rows = Vec::new();
-    for org in ledger.orgs()? {
+    let mut orgs = ledger.orgs()?;
+    orgs.sort_by(|a, b| natural_cmp(a.as_str(), b.as_str()));
+    for org in orgs {
         rows.extend(org_row(&ledger, &org, upto, today)?);
     }
     if ctx.json {
@@ -106,17 +151,20 @@ pub fn orgs(ctx: &Context, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     if rows.is_empty() {
         return emit(out, "no organizations in the log");
     }
-    for r in &rows {
-        emit(
-            out,
-            format!(
-                "{:<12} {:<21} {:>4} members  {}",
-                r["org"].as_str().unwrap_or(""),
-                r["founded"].as_str().unwrap_or("-"),
-                r["members"],
-                r["name"].as_str().unwrap_or("")
-            ),
-        )?;
+    let text = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or("-").to_owned();
+    let width = |k: &str| rows.iter().map(|r| text(r, k).chars().count()).max().unwrap_or(0);
+    let (org_w, founded_w) = (width("org"), width("founded"));
+    let counts: Vec<String> =
+        rows.iter().map(|r| render::count(r["members"].as_u64().unwrap_or(0) as usize, "member", "members")).collect();
+    let count_w = counts.iter().map(String::len).max().unwrap_or(0);
+    for (r, count) in rows.iter().zip(&counts) {
+        let line = format!(
+            "{:<org_w$}  {:<founded_w$}  {count:>count_w$}  {}",
+            text(r, "org"),
+            text(r, "founded"),
+            r["name"].as_str().unwrap_or("")
+        );
+        emit(out, line.trim_end())?;
     }
     Ok(())
 }

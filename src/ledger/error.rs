@@ -61,6 +61,12 @@ pub enum Error {
     PartyNotFound { party: PartyId, seq: u64 },
     /// A view of the log at a seq past its head.
     NoSeq { seq: u64, head: u64 },
+    /// `history --member` of a party that no event of the org names, as of `seq`.
+    PartyNotNamed { party: PartyId, org: OrgId, seq: u64 },
+    /// `show` of an id prefix that starts no event id.
+    NoIdWithPrefix { prefix: String },
+    /// `show` of an id prefix that starts several event ids: each described.
+    AmbiguousPrefix { prefix: String, candidates: Vec<String>, more: usize },
 
     // Against the rules.
     /// An event breaks a rule of its org's timeline.
@@ -155,9 +161,15 @@ impl Error {
             | NotUtf8 { .. }
             | Empty { .. }
             | NoDate { .. }
-            | KnownAt { .. }
-            | KnownAtOutOfRange => ErrorKind::Invalid,
-            EventNotFound { .. } | OrgNotFound { .. } | PartyNotFound { .. } | NoSeq { .. } => ErrorKind::NotFound,
+            | AmbiguousPrefix { .. } => ErrorKind::Invalid,
+            // Only the command line gives a --known-at.
+            KnownAt { .. } | KnownAtOutOfRange => ErrorKind::Usage,
+            EventNotFound { .. }
+            | OrgNotFound { .. }
+            | PartyNotFound { .. }
+            | NoSeq { .. }
+            | PartyNotNamed { .. }
+            | NoIdWithPrefix { .. } => ErrorKind::NotFound,
             Error::Correction(c) if c.problem == Uncorrectable::NotInLog => ErrorKind::NotFound,
             RuleBroken(_) | Error::Correction(_) => ErrorKind::RuleBroken,
             StoredHashMismatch { .. }
@@ -226,6 +238,25 @@ impl fmt::Display for Error {
             OrgNotFound { org, seq } => write!(f, "there is no org `{org}` in the log at seq {seq}"),
             PartyNotFound { party, seq } => write!(f, "no org of the log names party `{party}` at seq {seq}"),
             NoSeq { seq, head } => write!(f, "the log has no seq {seq}: its head is seq {head}"),
+            PartyNotNamed { party, org, seq } => {
+                write!(
+                    f,
+                    "party `{party}` is not found in org `{org}`: none of its events names the party (log at seq {seq})"
+                )
+            }
+            NoIdWithPrefix { prefix } => write!(f, "no event id starts with `{prefix}`"),
+            AmbiguousPrefix { prefix, candidates, more } => {
+                write!(
+                    f,
+                    "`{prefix}` is ambiguous: it starts {} event ids: {}",
+                    candidates.len() + more,
+                    candidates.join(", ")
+                )?;
+                if *more > 0 {
+                    write!(f, " and {more} more")?;
+                }
+                f.write_str("; give more digits")
+            }
             RuleBroken(b) => write!(f, "{} breaks a rule of org `{}`: {}", b.event, b.org, b.why),
             Error::Correction(c) => write!(f, "{} {} event {}, {}", c.event, c.verb, c.target, c.problem),
             StoredHashMismatch { seq } => {

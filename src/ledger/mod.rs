@@ -131,6 +131,13 @@ impl Ledger {
         Ok(Some(env))
     }
 
+    /// The events whose id, as 32 lowercase hex digits, starts with `hex`
+    /// (lowercase hex digits; give 2 or more, so one bucket of the id index
+    /// is read), with their seqs, sorted by id: `accord show 4e9f`.
+    pub fn find_prefix(&self, hex: &str) -> Result<Vec<(Uuid, u64)>> {
+        self.store.ids_with_prefix(hex)
+    }
+
     /// Hands `each` every envelope from `from_seq` on, in log order, as its
     /// stored bytes (one line of `accord export`), checking as it reads that
     /// nothing is missing or altered: seqs follow each other with no gap,

@@ -28,6 +28,8 @@ pub struct OrgRecord {
     copies: Packed,
     decoded: Vec<OnceCell<Recorded>>,
     by_id: HashMap<Uuid, usize>,
+    /// For each copy, the event it retracts or supersedes.
+    targets: Vec<Option<Uuid>>,
 }
 
 impl OrgRecord {
@@ -41,22 +43,25 @@ impl OrgRecord {
                 _ => break,
             }
         }
-        let (ids, steps): (Vec<Uuid>, Vec<Step>) = if fast.len() == copies.len() {
-            (fast.iter().map(|(id, _, _)| *id).collect(), counting(fast.into_iter().map(|(_, t, s)| (t, s))))
+        let (ids, targets, steps): (Vec<Uuid>, Vec<Option<Uuid>>, Vec<Step>) = if fast.len() == copies.len() {
+            let ids = fast.iter().map(|(id, _, _)| *id).collect();
+            let targets = fast.iter().map(|(_, t, _)| *t).collect();
+            (ids, targets, counting(fast.into_iter().map(|(_, t, s)| (t, s))))
         } else {
             // Not in the form accord writes: the general way, which says what is wrong.
             let records: Vec<Recorded> =
                 copies.iter().map(|(seq, bytes)| decode_copy(&org, *seq, bytes)).collect::<Result<_>>()?;
             let steps = counting_steps(records.iter().map(|r| (r.seq, &r.event)));
             let ids = records.iter().map(|r| r.event.id).collect();
+            let targets = records.iter().map(|r| r.event.target()).collect();
             for (cell, record) in decoded.iter().zip(records) {
                 let _ = cell.set(record);
             }
-            (ids, steps)
+            (ids, targets, steps)
         };
         let timeline = recorded_timeline(&org, steps)?;
         let by_id = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
-        Ok(OrgRecord { org, upto, timeline, copies, decoded, by_id })
+        Ok(OrgRecord { org, upto, timeline, copies, decoded, by_id, targets })
     }
 
     /// Whether the org had no event as of `upto`.
@@ -66,7 +71,22 @@ impl OrgRecord {
 
     /// The event with this id, if it is the org's, decoded on first use.
     pub fn event(&self, id: &Uuid) -> Option<&Recorded> {
-        let &i = self.by_id.get(id)?;
+        self.at(*self.by_id.get(id)?)
+    }
+
+    /// Every event of the org up to `upto`, in log order, corrections included.
+    pub fn events(&self) -> impl Iterator<Item = &Recorded> + '_ {
+        (0..self.decoded.len()).filter_map(|i| self.at(i))
+    }
+
+    /// The org's events that retract or supersede the event `id`, in log order.
+    pub fn corrections_of(&self, id: &Uuid) -> Vec<&Recorded> {
+        let named = self.targets.iter().enumerate().filter(|(_, t)| t.as_ref() == Some(id));
+        named.filter_map(|(i, _)| self.at(i)).collect()
+    }
+
+    /// The `i`th event in log order, decoded on first use.
+    fn at(&self, i: usize) -> Option<&Recorded> {
         if let Some(recorded) = self.decoded[i].get() {
             return Some(recorded);
         }

@@ -55,6 +55,41 @@ macro_rules! string_id {
 string_id!(OrgId);
 string_id!(PartyId);
 
+/// Natural order of ids: runs of digits compare as numbers, the rest byte by
+/// byte, so `P7x2` comes before `P7x10`; ids equal as numbers (`P01`, `P1`)
+/// fall back to plain order. Ids without digits keep plain order.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let run = |s: &[u8], mut k: usize| {
+        while k < s.len() && s[k].is_ascii_digit() {
+            k += 1;
+        }
+        k
+    };
+    let number = |s: &[u8]| {
+        let zeros = s.iter().take_while(|&&b| b == b'0').count();
+        s[zeros..].to_vec()
+    };
+    while i < x.len() && j < y.len() {
+        let ord = if x[i].is_ascii_digit() && y[j].is_ascii_digit() {
+            let (ei, ej) = (run(x, i), run(y, j));
+            let (m, n) = (number(&x[i..ei]), number(&y[j..ej]));
+            (i, j) = (ei, ej);
+            m.len().cmp(&n.len()).then_with(|| m.cmp(&n))
+        } else {
+            let ord = x[i].cmp(&y[j]);
+            (i, j) = (i + 1, j + 1);
+            ord
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    (x.len() - i).cmp(&(y.len() - j)).then_with(|| a.cmp(b))
+}
+
 /// Parses an event id: a UUID in its hyphenated form (any case).
 pub fn parse_event_id(s: &str) -> Result<uuid::Uuid, ModelError> {
     if s.len() == 36
@@ -68,6 +103,18 @@ pub fn parse_event_id(s: &str) -> Result<uuid::Uuid, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_order_compares_numbers_as_numbers() {
+        let mut ids = vec!["P7x1000", "P7x10", "P7x2", "P7x1", "ARE", "P7x", "P01", "P1", "B2a", "B10"];
+        ids.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(ids, ["ARE", "B2a", "B10", "P01", "P1", "P7x", "P7x1", "P7x2", "P7x10", "P7x1000"]);
+        let mut plain = vec!["SVK", "ARE", "Sgp", "SGP"];
+        let mut natural = plain.clone();
+        plain.sort();
+        natural.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(natural, plain);
+    }
 
     #[test]
     fn org_ids() {

@@ -2,6 +2,7 @@
 
 pub mod panel;
 pub mod picture;
+pub mod select;
 pub mod spells;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use crate::model::date::Day;
 use crate::model::envelope::Recorded;
-use crate::model::id::{OrgId, PartyId};
+use crate::model::id::{OrgId, PartyId, natural_cmp};
 use crate::timeline::{Action, Standing, Step, Timeline};
 
 /// A party's status on one day.
@@ -102,7 +103,8 @@ pub struct UncertainMember {
     pub event: Uuid,
 }
 
-/// `members --json`, field for field (SPEC §5).
+/// `members --json`, field for field (SPEC §5); the lists in the natural
+/// order of party ids ([`natural_cmp`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct Members {
     pub org: OrgId,
@@ -148,10 +150,13 @@ pub fn members(org: &OrgId, seq: u64, timeline: &Timeline, day: Day) -> Members 
             }),
         }
     }
+    members.sort_by(|a, b| natural_cmp(a.id.as_str(), b.id.as_str()));
+    uncertain.sort_by(|a, b| natural_cmp(a.id.as_str(), b.id.as_str()));
     Members { org: org.clone(), at: day, seq, count: members.len(), members, uncertain }
 }
 
-/// `diff --json` (SPEC §5), plus the parties whose status is uncertain on
+/// `diff --json` (SPEC §5), lists in the natural order of party ids
+/// ([`natural_cmp`]), plus the parties whose status is uncertain on
 /// either day, which cannot be said to have joined, left or changed.
 #[derive(Clone, Debug, Serialize)]
 pub struct Diff {
@@ -204,8 +209,13 @@ pub fn diff(org: &OrgId, timeline: &Timeline, from: Day, to: Day) -> Diff {
             _ => d.uncertain.push(party.clone()),
         }
     }
-    let listed: Vec<&PartyId> = d.joined.iter().chain(&d.left).chain(d.changed.iter().map(|c| &c.id)).collect();
+    let listed: std::collections::BTreeSet<&PartyId> =
+        d.joined.iter().chain(&d.left).chain(d.changed.iter().map(|c| &c.id)).collect();
     d.because.retain(|p, _| listed.contains(&p));
+    for list in [&mut d.joined, &mut d.left, &mut d.uncertain] {
+        list.sort_by(|a, b| natural_cmp(a.as_str(), b.as_str()));
+    }
+    d.changed.sort_by(|a, b| natural_cmp(a.id.as_str(), b.id.as_str()));
     d
 }
 

@@ -9,6 +9,7 @@ mod id_table;
 mod index;
 mod lock;
 mod pending;
+mod prefix;
 
 pub use entry::Entry;
 pub use error::{Damage, Doing, Error as StoreError, Fault, HeadProblem, Oversized, os_reason};

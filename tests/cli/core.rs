@@ -1158,7 +1158,8 @@ fn show_log_and_export_give_the_recorded_envelopes() {
     // A retracted event is still shown: the log keeps it.
     assert_eq!(l.run(&["--json", "show", E_ACCESSION]).json()["id"], E_ACCESSION);
     assert!(l.run(&["show", UNKNOWN]).fails(1).contains(UNKNOWN));
-    assert!(l.run(&["show", "not-an-id"]).fails(1).contains("not an event id"));
+    // A malformed argument is a usage error (exit 2); one that is well formed and not there, exit 1.
+    assert!(l.run(&["show", "not-an-id"]).fails(2).contains("not an event id"));
 
     // log --json: the envelopes, from a seq, of an org.
     let log = l.run(&["--json", "log"]);
@@ -1177,7 +1178,7 @@ fn show_log_and_export_give_the_recorded_envelopes() {
     let readable = l.run(&["log", "--org", "y"]);
     assert_eq!(lines(readable.ok()).len(), 2, "{}", readable.stdout);
     assert_eq!(lines(l.run(&["log"]).ok()).len(), n);
-    assert!(l.run(&["log", "--org", "Not An Org"]).fails(1).contains("not an org id"));
+    assert!(l.run(&["log", "--org", "Not An Org"]).fails(2).contains("not an org id"));
 
     // export --org: the org's lines of the full export, byte for byte.
     let y_lines: Vec<&str> = lines(&export).into_iter().filter(|line| line.contains("\"org\":\"y\"")).collect();

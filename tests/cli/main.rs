@@ -10,6 +10,7 @@ mod core;
 mod crash;
 mod damage;
 mod durability;
+mod logshow;
 mod numbers;
 mod outputs_panel;
 mod outputs_spells;

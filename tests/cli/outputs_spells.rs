@@ -176,7 +176,8 @@ fn spells_refuses_what_it_cannot_answer() {
     l.run(&["spells", "nato"]).fails(1);
     l.run(&["spells", "isa", "--format", "xml"]).fails(2);
     l.run(&["spells", "isa", "--seq", "3", "--known-at", "2020-01-01"]).fails(2);
-    l.run(&["spells", "Not An Org"]).fails(1);
+    // A malformed org id is a usage error, as for every command.
+    l.run(&["spells", "Not An Org"]).fails(2);
 }
 
 // ---------------------------------------------------------------------------

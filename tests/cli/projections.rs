@@ -201,7 +201,7 @@ fn isa_spot_checks_read_as_a_user_would() {
     assert_eq!(isr, Some(member("ISR", "full", "2020-12-09", false)));
     // Without --at, the day is today (UTC).
     let today = chrono::Utc::now().date_naive().to_string();
-    let m = l.run(&["members", "isa", "--json"]).json();
+    let m = spec_members(l.run(&["members", "isa", "--json"]).json());
     assert_eq!(m["at"], today.as_str());
     assert_eq!(m, l.members("isa", &today, &[]));
 }
@@ -505,7 +505,9 @@ fn a_bogus_event_retracted() {
     assert_eq!(log[4]["type"], "retraction");
     assert_eq!(log[4]["retracts"], BOGUS);
     assert_eq!(log[4]["reason"], "no such decision was taken");
-    assert!(l.run(&["log"]).ok().contains(BOGUS));
+    // The readable log names events by their first 8 hex digits; --long in full.
+    assert!(l.run(&["log"]).ok().contains(&format!("retraction of {}: no such decision", &BOGUS[..8])));
+    assert!(l.run(&["log", "--long"]).ok().contains(&format!("retraction of {BOGUS}")));
 
     // Retracted once; retracting or correcting it again is refused.
     refused(&l, json!({"type": "retraction", "org": "bt", "retracts": BOGUS, "reason": "twice"}));
@@ -538,7 +540,9 @@ fn history_lists_the_events_that_count_in_effective_order() {
     // Singapore's own events, and the org-wide founding.
     assert_eq!(history_seqs(&l, "isa", &["--member", "SGP"]), [1, 7, 9]);
     assert_eq!(history_seqs(&l, "isa", &["--member", "ISR"]), [1, 5]);
-    assert_eq!(history_seqs(&l, "isa", &["--member", "ISR", "--seq", "4"]), [1]);
+    // As the log stood at seq 4, no event named Israel: not found (SPEC §5).
+    let msg = l.run(&["history", "isa", "--member", "ISR", "--seq", "4"]).fails(1).to_owned();
+    assert!(msg.contains("ISR") && msg.contains("not found"), "{msg}");
     // history --json prints whole envelopes.
     let h = ndjson(l.run(&["history", "isa", "--json", "--member", "ISR"]).ok());
     assert_eq!(h[1]["type"], "accession");
@@ -573,8 +577,9 @@ fn history_lists_the_events_that_count_in_effective_order() {
     let l = syn_ledger();
     assert_eq!(history_seqs(&l, "syn", &["--member", "D"]), [1, 7, 8, 13]);
     assert_eq!(history_seqs(&l, "syn", &["--member", "C"]), [1, 2, 4, 5, 12, 13]);
-    // A party the org never named has only the org-wide events.
-    assert_eq!(history_seqs(&l, "syn", &["--member", "NOBODY"]), [1, 13]);
+    // A party the org never named is not found (SPEC §5), not shown the org-wide events as if it had a history.
+    let msg = l.run(&["history", "syn", "--member", "NOBODY", "--json"]).fails(1).to_owned();
+    assert!(msg.contains("NOBODY") && msg.contains("not found"), "{msg}");
 }
 
 fn diff(l: &Ledger, org: &str, from: &str, to: &str, extra: &[&str]) -> Value {
@@ -643,8 +648,8 @@ fn diff_says_who_joined_left_or_changed() {
     // The text form says the same.
     let text = l.run(&["diff", "syn", "--from", "2001-04-01", "--to", "2003-06-01"]).ok().to_owned();
     assert!(text.contains("B full→associate") && text.contains("C observer→suspended"), "{text}");
-    // Bad days are refused.
-    l.run(&["diff", "syn", "--from", "2001-02-30", "--to", "2003-06-01"]).fails(1);
+    // Bad days are usage errors (exit 2), like any malformed value on the command line.
+    l.run(&["diff", "syn", "--from", "2001-02-30", "--to", "2003-06-01"]).fails(2);
 }
 
 #[test]
@@ -702,11 +707,12 @@ fn orgs_lists_each_org_with_founding_and_members_today() {
         vec!["members", "nosuch", "--at", "2020-01-01"],
         vec!["history", "nosuch"],
         vec!["diff", "nosuch", "--from", "2020-01-01", "--to", "2021-01-01"],
-        vec!["members", "Not_An_Org"],
-        vec!["members", "isa", "--at", "2020-13-01"],
     ] {
         l.run(&cmd).fails(1);
     }
+    // A malformed org id or day on the command line is a usage error.
+    l.run(&["members", "Not_An_Org"]).fails(2);
+    l.run(&["members", "isa", "--at", "2020-13-01"]).fails(2);
     // isa at seq 5 is an org; fresh did not exist yet then.
     l.run(&["members", "fresh", "--seq", "5"]).fails(1);
     // An empty ledger lists no org.

@@ -148,12 +148,27 @@ impl Ledger {
         self.run(&["export"]).ok().to_owned()
     }
 
-    /// `members ORG --at DAY --json` plus extra args.
+    /// `members ORG --at DAY --json` plus extra args: SPEC §5's object.
+    /// Each entry also carries the source of its event (issue 13, additive),
+    /// checked here to be there and then taken off; tests/cli/logshow.rs
+    /// checks its value.
     pub fn members(&self, org: &str, at: &str, extra: &[&str]) -> serde_json::Value {
         let mut args = vec!["members", org, "--at", at, "--json"];
         args.extend_from_slice(extra);
-        self.run(&args).json()
+        spec_members(self.run(&args).json())
     }
+}
+
+/// A `members --json` object with SPEC §5's fields only: each entry's
+/// `source` (there, if null) taken off.
+pub fn spec_members(mut m: serde_json::Value) -> serde_json::Value {
+    for list in ["members", "uncertain"] {
+        for entry in m[list].as_array_mut().into_iter().flatten() {
+            let source = entry.as_object_mut().and_then(|o| o.remove("source"));
+            assert!(source.is_some(), "no source in {entry}");
+        }
+    }
+    m
 }
 
 /// A path as the `&str` an argument list takes.
