@@ -10,6 +10,7 @@ mod core;
 mod crash;
 mod damage;
 mod durability;
+mod help;
 mod numbers;
 mod outputs_spells;
 mod projections;
