@@ -279,6 +279,11 @@ fn the_other_completion_scripts_are_accepted_by_their_shells_where_installed() {
         let file = script("fish", dir.path());
         let run = Run::from(Command::new("fish").arg("--no-execute").arg(&file).output().expect("fish"));
         assert_eq!(run.code, 0, "fish --no-execute: {}", run.stderr);
+        // Sourced, it completes `accord memb` to members.
+        let probe = format!("source '{}'; complete -C 'accord memb'", file.display());
+        let run = Run::from(Command::new("fish").args(["--no-config", "-c", &probe]).output().expect("fish"));
+        let first = run.ok().lines().next().unwrap_or_default();
+        assert_eq!(first.split('\t').next(), Some("members"), "{}", run.stdout);
     }
     if optional_tool("pwsh", "--version", "the PowerShell completion script") {
         let file = script("powershell", dir.path());
