@@ -17,39 +17,52 @@ pub struct AppendArgs {
     /// The event as JSON; without it and without --type, read from stdin
     #[arg(value_name = "EVENT_JSON", conflicts_with = "kind")]
     event: Option<String>,
-    /// Event type (founding, accession, withdrawal, …), to build the event from flags
+    /// The event's type (listed below), to build the event from flags
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
+    /// The org's id: 1 to 63 of a-z, 0-9 and -, like isa
     #[arg(long, requires = "kind")]
     org: Option<String>,
+    /// The effective date: when it happened, as precisely as known (the forms are below)
     #[arg(long, requires = "kind")]
     date: Option<String>,
     /// A party; repeat for several
     #[arg(long = "member", value_name = "ID", requires = "kind")]
     members: Vec<String>,
+    /// full, associate or observer (accession: default full; status_change: required)
     #[arg(long, requires = "kind")]
     status: Option<String>,
+    /// The org's name (founding), or the exercise's name (exercise: required)
     #[arg(long, requires = "kind")]
     name: Option<String>,
+    /// The org's seat (founding)
     #[arg(long, requires = "kind")]
     seat: Option<String>,
+    /// Who launched the org (launch)
     #[arg(long, requires = "kind")]
     by: Option<String>,
+    /// Where the exercise took place (exercise)
     #[arg(long, requires = "kind")]
     place: Option<String>,
     /// A participant of an exercise; repeat for several
     #[arg(long = "participant", value_name = "ID", requires = "kind")]
     participants: Vec<String>,
+    /// Where this is known from, as one line of text (JSON events may give an object)
     #[arg(long, requires = "kind")]
     source: Option<String>,
+    /// A free note
     #[arg(long, requires = "kind")]
     note: Option<String>,
+    /// The id of the event this one corrects: it replaces that event from now on
     #[arg(long, value_name = "ID", requires = "kind")]
     supersedes: Option<String>,
+    /// The id of the event to withdraw (retraction: required)
     #[arg(long, value_name = "ID", requires = "kind")]
     retracts: Option<String>,
+    /// Why the event is withdrawn (retraction: required)
     #[arg(long, requires = "kind")]
     reason: Option<String>,
+    /// The event's id [default: a UUID v5 of its content, so the same event is recorded once]
     #[arg(long, value_name = "UUID", requires = "kind")]
     id: Option<String>,
 }

@@ -2,6 +2,7 @@
 
 mod append;
 mod audit;
+mod help;
 mod import;
 mod interrupt;
 mod log;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 
 use accord::ledger::{AsOf, Ledger, LedgerError, Options, os_reason};
 use accord::{Error, ErrorKind};
@@ -26,24 +27,27 @@ use accord::{Error, ErrorKind};
 #[command(name = "accord", version, about = "An event-sourced, hash-chained ledger of membership decisions")]
 pub struct Cli {
     /// The ledger directory [default: $XDG_DATA_HOME/accord/ledger, else ~/.local/share/accord/ledger]
-    #[arg(long, global = true, env = "ACCORD_LEDGER", value_name = "PATH")]
+    #[arg(long, global = true, env = "ACCORD_LEDGER", value_name = "PATH", help_heading = GLOBAL)]
     ledger: Option<PathBuf>,
 
     /// Who records events (recorded_by) [default: $ACCORD_ACTOR, else the OS user name]
-    #[arg(long, global = true, env = "ACCORD_ACTOR", value_name = "NAME")]
+    #[arg(long, global = true, env = "ACCORD_ACTOR", value_name = "NAME", help_heading = GLOBAL)]
     actor: Option<String>,
 
     /// How long to wait for a ledger held by another accord process, then exit 4
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10.0, help_heading = GLOBAL)]
     wait: f64,
 
     /// Print data as JSON (one object, or NDJSON for lists of events)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
 
     #[command(subcommand)]
     command: Command,
 }
+
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
 
 #[derive(Subcommand)]
 enum Command {
@@ -51,11 +55,13 @@ enum Command {
     Append(Box<append::AppendArgs>),
     /// Record every event of NDJSON files, directories of them, or - (stdin); all or nothing
     Import {
+        /// An NDJSON file (events or an export), a directory of *.ndjson and *.jsonl files, or - for stdin
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Write the envelopes as NDJSON in log order (a full export restores the identical log)
     Export {
+        /// Only this org's envelopes (an org id, like isa)
         #[arg(long)]
         org: Option<String>,
         /// Write to FILE instead of stdout
@@ -76,6 +82,7 @@ enum Command {
     Orgs(ViewArgs),
     /// Members of an org on a day, as the ledger stood at a log position or time
     Members {
+        /// The org's id, like isa (`accord orgs` lists them)
         org: String,
         /// The day (YYYY-MM-DD) [default: today, UTC]
         #[arg(long, value_name = "DAY")]
@@ -85,6 +92,7 @@ enum Command {
     },
     /// The org's events that count, in effective-date order
     History {
+        /// The org's id, like isa (`accord orgs` lists them)
         org: String,
         /// Only the events that name this party, and the org's founding and dissolution
         #[arg(long, value_name = "ID")]
@@ -97,9 +105,12 @@ enum Command {
     },
     /// Who joined, left or changed status between two days
     Diff {
+        /// The org's id, like isa (`accord orgs` lists them)
         org: String,
+        /// The first day (YYYY-MM-DD)
         #[arg(long, value_name = "DAY")]
         from: String,
+        /// The second day (YYYY-MM-DD), not before --from
         #[arg(long, value_name = "DAY")]
         to: String,
         #[command(flatten)]
@@ -107,6 +118,7 @@ enum Command {
     },
     /// One row per continuous spell of a party in a status, with the EDTF dates that began and ended it
     Spells {
+        /// The org's id, like isa (`accord orgs` lists them)
         org: String,
         /// csv (with a header) or json (NDJSON, the same fields) [default: csv; json with --json]
         #[arg(long, value_enum)]
@@ -116,6 +128,7 @@ enum Command {
     },
     /// An SVG picture of the org's members over time, uncertain dates hatched
     Timeline {
+        /// The org's id, like isa (`accord orgs` lists them)
         org: String,
         /// Write the SVG to FILE instead of stdout
         #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -136,6 +149,14 @@ enum Command {
     Panel(Box<panel::PanelArgs>),
     /// The orgs a party is or may be a member of on a day
     Party(party::PartyArgs),
+    /// Print a shell completion script for accord (see README: Shell completions and man page)
+    Completions {
+        /// The shell the script is for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print accord's man page (roff), every command in one page
+    Man,
 }
 
 /// The transaction-time view: `--seq N` or `--known-at TIME`.
@@ -225,7 +246,7 @@ fn usage(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match help::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
         Ok(cli) => cli,
         // --help and --version print as clap renders them.
         Err(e) if !e.use_stderr() => {
@@ -233,8 +254,12 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         // A usage error is one line like every error (SPEC §6): clap's first
-        // paragraph, without its usage block.
-        Err(e) => return fail(asks_for_json(), &format!("{}; see `accord --help`", usage_sentence(&e)), 2),
+        // paragraph, without its usage block, with clap's suggestion if it
+        // has one, pointing to the help of the command that was mistyped.
+        Err(e) => {
+            let message = format!("{}{}; see `{} --help`", usage_sentence(&e), suggestion(&e), command_path(&e));
+            return fail(asks_for_json(), &message, 2);
+        }
     };
     if !(cli.wait.is_finite() && cli.wait >= 0.0 && cli.wait < 1e9) {
         return fail(cli.json, "--wait must be a number of seconds, 0 or more", 2);
@@ -309,6 +334,37 @@ fn usage_sentence(e: &clap::Error) -> String {
     if text.is_empty() { "invalid command line".to_owned() } else { text.to_owned() }
 }
 
+/// Clap's "did you mean" for a mistyped subcommand, option or value, as
+/// ` (did you mean 'members'?)`; empty without one.
+fn suggestion(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let kinds = [ContextKind::SuggestedSubcommand, ContextKind::SuggestedArg, ContextKind::SuggestedValue];
+    let found: Vec<String> = match kinds.iter().find_map(|kind| e.get(*kind)) {
+        Some(ContextValue::String(one)) => vec![one.clone()],
+        Some(ContextValue::Strings(some)) => some.clone(),
+        _ => Vec::new(),
+    };
+    if found.is_empty() {
+        return String::new();
+    }
+    let quoted: Vec<String> = found.iter().map(|s| format!("'{s}'")).collect();
+    format!(" (did you mean {}?)", quoted.join(" or "))
+}
+
+/// The command whose usage the error shows (`accord members`, `accord audit
+/// verify`): its usage line up to the first argument.
+fn command_path(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let usage = match e.get(ContextKind::Usage) {
+        Some(ContextValue::StyledStr(usage)) => usage.to_string(),
+        // clap renders the whole help when a subcommand is missing.
+        _ => e.render().to_string(),
+    };
+    let line = usage.lines().find_map(|l| l.trim().strip_prefix("Usage: ")).unwrap_or("accord");
+    let words: Vec<&str> = line.split_whitespace().take_while(|w| !w.starts_with(['[', '<', '-'])).collect();
+    if words.is_empty() { "accord".to_owned() } else { words.join(" ") }
+}
+
 pub fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::Invalid | ErrorKind::RuleBroken | ErrorKind::Conflict | ErrorKind::NotFound | ErrorKind::Io => 1,
@@ -341,6 +397,8 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
         Command::Audit(cmd) => audit::run(ctx, cmd, out),
         Command::Panel(args) => panel::run(ctx, *args, out),
         Command::Party(args) => party::run(ctx, args, out),
+        Command::Completions { shell } => help::completions(shell, out),
+        Command::Man => help::man(out),
     }
 }
 

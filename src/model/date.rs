@@ -202,6 +202,26 @@ pub struct EffectiveDate {
     end: Option<DatePoint>,
 }
 
+/// One form of an effective date: how it is written, an example, what it means.
+#[derive(Debug)]
+pub struct DateForm {
+    pub form: &'static str,
+    pub example: &'static str,
+    pub meaning: &'static str,
+}
+
+/// Every form [`EffectiveDate::parse`] accepts, for help texts (a test
+/// parses each example, so the list cannot promise a form that is refused).
+pub const DATE_FORMS: [DateForm; 7] = [
+    DateForm { form: "YYYY", example: "2019", meaning: "a year: some day in it" },
+    DateForm { form: "YYYY-MM", example: "2017-02", meaning: "a month: some day in it" },
+    DateForm { form: "YYYY-MM-DD", example: "2020-12-09", meaning: "a day" },
+    DateForm { form: "D?", example: "2019-06-30?", meaning: "any of them, uncertain" },
+    DateForm { form: "D~", example: "2019~", meaning: "any of them, approximate" },
+    DateForm { form: "D%", example: "2017-02%", meaning: "any of them, uncertain and approximate" },
+    DateForm { form: "D1/D2", example: "2017-02/2018-03", meaning: "some day from D1 to D2, two of the above" },
+];
+
 /// The longest valid text, `YYYY-MM-DD%/YYYY-MM-DD%`; anything longer is
 /// rejected before looking at it, so huge inputs cost nothing.
 const MAX_LEN: usize = 23;
@@ -500,6 +520,19 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn every_listed_date_form_parses_as_written() {
+        for f in &DATE_FORMS {
+            let parsed = EffectiveDate::parse(f.example).map(|d| d.to_string());
+            assert_eq!(parsed.as_deref(), Ok(f.example), "{}", f.form);
+        }
+        let qualifiers = [Qualifier::Uncertain, Qualifier::Approximate, Qualifier::UncertainApproximate];
+        for q in qualifiers {
+            let listed = DATE_FORMS.iter().any(|f| f.form.ends_with(q.as_char()));
+            assert!(listed, "the qualifier {} is not listed", q.as_char());
+        }
+    }
 
     fn day(s: &str) -> Day {
         match Day::parse(s) {

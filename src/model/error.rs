@@ -5,7 +5,7 @@ use std::fmt;
 use crate::error::{ErrorKind, quote};
 use crate::model::date::DateError;
 use crate::model::id::PartyId;
-use crate::model::schema::TYPES;
+use crate::model::schema::{TYPES, nearest_field};
 
 #[derive(Debug)]
 #[non_exhaustive]
@@ -203,7 +203,11 @@ impl fmt::Display for Error {
                 article(type_name)
             ),
             Error::UnknownField { type_name, field } => {
-                write!(f, "{} is not a field of {} {type_name} event", quote(field), article(type_name))
+                write!(f, "{} is not a field of {} {type_name} event", quote(field), article(type_name))?;
+                match nearest_field(type_name, field) {
+                    Some(near) => write!(f, ": did you mean `{near}`?"),
+                    None => Ok(()),
+                }
             }
             Error::Missing { type_name, field } => write!(f, "the {type_name} event has no `{field}`"),
             Error::NotString { type_name, field, found } => {

@@ -1035,6 +1035,10 @@ pub(crate) mod tests {
                 "`colour` is not a field of an accession event",
             ),
             (
+                r#"{"type":"accession","org":"isa","date":"2020","members":["ISR"],"sorce":"x"}"#,
+                "`sorce` is not a field of an accession event: did you mean `source`?",
+            ),
+            (
                 r#"{"type":"dissolution","org":"isa","date":"2020","hash":"x"}"#,
                 "a dissolution event cannot carry `hash`: it is set by the ledger when the event is recorded",
             ),

@@ -131,6 +131,49 @@ pub const ENVELOPE_FIELDS: [&str; 5] = ["seq", "recorded_at", "recorded_by", "pr
 /// The fields of a `source` given as an object, all strings.
 pub const SOURCE_FIELDS: [&str; 4] = ["title", "publisher", "url", "published"];
 
+/// The field an event of type `type_name` can carry that `given` most
+/// likely misspells (`sorce` → `source`), if one is close enough: at most one
+/// edit (a letter added, removed, changed, or two swapped) per three letters
+/// of the longer name, and at least one. The first of equally close ones.
+pub fn nearest_field(type_name: &str, given: &str) -> Option<&'static str> {
+    // No field name is near a long text, and a long one costs time to compare.
+    if given.len() > 64 {
+        return None;
+    }
+    let own = event_type(type_name).map_or(&[][..], |t| t.own).iter().map(|f| f.name);
+    let mut best: Option<(usize, &'static str)> = None;
+    for name in own.chain(COMMON_FIELDS) {
+        let longer = given.chars().count().max(name.chars().count());
+        let distance = edit_distance(given, name);
+        if distance <= (longer / 3).max(1) && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, name));
+        }
+    }
+    best.map(|(_, name)| name)
+}
+
+/// The optimal-string-alignment distance between `a` and `b`: the fewest
+/// insertions, deletions, substitutions and swaps of neighbours, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Three rows of the table: two rows back (for swaps), the last, this one.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut last: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (last[j] + 1).min(row[j - 1] + 1).min(last[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
+        }
+        before = std::mem::replace(&mut last, row);
+    }
+    last[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +189,29 @@ mod tests {
             }
         }
         assert_eq!(MAX_OWN, 3);
+    }
+
+    #[test]
+    fn edit_distance_counts_one_edit_per_change() {
+        assert_eq!(edit_distance("source", "source"), 0);
+        assert_eq!(edit_distance("sorce", "source"), 1);
+        assert_eq!(edit_distance("memebrs", "members"), 1);
+        assert_eq!(edit_distance("", "org"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("ca", "abc"), 3);
+    }
+
+    #[test]
+    fn a_misspelt_field_gets_the_field_it_misspells() {
+        assert_eq!(nearest_field("accession", "sorce"), Some("source"));
+        assert_eq!(nearest_field("accession", "memebrs"), Some("members"));
+        assert_eq!(nearest_field("accession", "statsu"), Some("status"));
+        assert_eq!(nearest_field("exercise", "participant"), Some("participants"));
+        assert_eq!(nearest_field("retraction", "reasons"), Some("reason"));
+        assert_eq!(nearest_field("dissolution", "Date"), Some("date"));
+        // Only the type's own fields and the common ones: a dissolution has no members.
+        assert_eq!(nearest_field("dissolution", "member"), None);
+        assert_eq!(nearest_field("accession", "colour"), None);
+        assert_eq!(nearest_field("accession", "x"), None);
     }
 }

@@ -10,6 +10,7 @@ mod core;
 mod crash;
 mod damage;
 mod durability;
+mod help;
 mod logshow;
 mod numbers;
 mod outputs_panel;
