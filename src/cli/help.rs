@@ -45,10 +45,25 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("export", &["accord export -o isa-export.ndjson", "accord export --org isa"]),
-    ("log", &["accord log --org isa", "accord log --from-seq 10 --json"]),
+    (
+        "log",
+        &[
+            "accord log --org isa",
+            "# The last 3 events; Singapore's events; accessions dated in 2020",
+            "accord log -n 3",
+            "accord log --member SGP --long",
+            "accord log --type accession --since 2020-01-01 --until 2020-12-31",
+            "accord log --from-seq 10 --json",
+        ],
+    ),
     (
         "show",
-        &["# Singapore's accession (ids are in `accord log`)", "accord show 286cea12-c998-4365-90df-e26381d61aa1"],
+        &[
+            "# Singapore's accession: by its id, a unique prefix of it, or its seq (all in `accord log`)",
+            "accord show 286cea12-c998-4365-90df-e26381d61aa1",
+            "accord show 286c",
+            "accord show 4",
+        ],
     ),
     ("head", &["accord head", "accord head --json"]),
     ("orgs", &["accord orgs", "# As the log stood after its fifth event", "accord orgs --seq 5"]),
@@ -64,6 +79,17 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ("history", &["accord history isa", "accord history isa --member SVK --json"]),
     ("diff", &["accord diff isa --from 2020-01-01 --to 2023-01-01"]),
     ("spells", &["accord spells isa", "accord spells isa --format json --seq 5"]),
+    (
+        "panel",
+        &[
+            "# Every party's COW code on each 31 December, one row per org, party and year",
+            "accord panel isa --from 2016 --to 2025",
+            "# The IGO-year layout: one column per party; or monthly, as NDJSON",
+            "accord panel isa --from 2016 --to 2025 --layout wide",
+            "accord panel isa --from 2017 --to 2018 --every month --format json",
+        ],
+    ),
+    ("party", &["accord party ISR --at 2021-01-01", "# Its spells in every org", "accord party SGP --history"]),
     (
         "timeline",
         &["accord timeline isa -o isa.svg", "accord timeline isa --from 2017-01-01 --to 2020-12-31 -o isa-early.svg"],

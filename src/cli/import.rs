@@ -45,8 +45,11 @@ pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> 
         emit(
             out,
             format!(
-                "recorded {} events ({} already recorded); head is seq {} {}",
-                counts.recorded, counts.already, head.seq, head.hash
+                "recorded {} ({} already recorded); head is seq {} {}",
+                super::render::count(counts.recorded as usize, "event", "events"),
+                counts.already,
+                head.seq,
+                head.hash
             ),
         )
     }

@@ -656,7 +656,7 @@ fn importing_the_same_file_twice_records_nothing_the_second_time() {
     let text = std::fs::read_to_string(&isa).expect("read isa")
         + r#"{"type":"withdrawal","org":"isa","date":"2026-01","members":["BRA"]}"#;
     let r = l.import_text(&text);
-    assert!(r.ok().contains("recorded 1 events (14 already recorded)"), "{}", r.stdout);
+    assert!(r.ok().contains("recorded 1 event (14 already recorded)"), "{}", r.stdout);
     assert_eq!(l.head().0, 15);
 }
 
@@ -1052,7 +1052,9 @@ fn an_import_killed_while_writing_leaves_a_ledger_that_verifies_and_can_be_compl
 
         // Running the import again completes it.
         let r = l.run(&["import", s(&file)]);
-        let expected = format!("recorded {} events ({seq} already recorded)", N - seq as usize);
+        let left = N - seq as usize;
+        let expected =
+            format!("recorded {left} {} ({seq} already recorded)", if left == 1 { "event" } else { "events" });
         assert!(r.ok().contains(&expected), "{}", r.stdout);
         assert_eq!(l.head().0, N as u64);
         let export = l.export();
@@ -1094,7 +1096,7 @@ fn a_ledger_held_by_another_process_waits_then_exits_4() {
         stdin.write_all(b"\n").expect("write");
     } // closes the holder's stdin
     let held = Run::from(holder.wait_with_output().expect("wait holder"));
-    assert!(held.ok().contains("recorded 1 events"), "{}", held.stdout);
+    assert!(held.ok().contains("recorded 1 event "), "{}", held.stdout);
     let wrote = Run::from(writer.wait_with_output().expect("wait writer"));
     assert!(wrote.ok().contains("recorded: seq 3"), "{}", wrote.stdout);
     let export = l.export();

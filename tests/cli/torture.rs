@@ -240,7 +240,7 @@ fn a_held_ledger_makes_others_wait_then_exit_4() {
             .expect("write");
     } // closes the holder's stdin: it records, commits and lets go
     let held = Run::from(holder.wait_with_output().expect("wait for the holder"));
-    assert!(held.ok().contains("recorded 1 events"), "{}", held.stdout);
+    assert!(held.ok().contains("recorded 1 event "), "{}", held.stdout);
     let wrote = Run::from(writer.wait_with_output().expect("wait for the writer"));
     assert!(wrote.ok().starts_with("recorded: seq 3"), "{}", wrote.stdout);
     assert_eq!(check_export(&l.export()).len(), 3);
