@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo build --release --workspace && target/release/accord-bench [--events N] [--orgs N] [--dir PATH]
 //! target/release/accord-bench generate FILE EVENTS ORGS   # the log alone
+//! target/release/accord-bench scale DIR 100000 1000000 5000000   # import rate by size
 //! ```
 //!
 //! - **accord**: the real `accord` binary (next to this one in target/release),
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         Some("sled-import") => raw_sled_import(Path::new(&args[2]), Path::new(&args[3])),
         Some("sled-open") => sled_open(Path::new(&args[2])),
         Some("generate") => generate_only(&args[2..]),
+        Some("scale") => scale(&args[2..]),
         _ => compare(&args[1..]),
     };
     match result {
@@ -159,6 +161,42 @@ fn generate(path: &Path, events: u64, orgs: u64) -> Res<u64> {
     }
     out.flush().map_err(io("write the log"))?;
     Ok(bytes)
+}
+
+/// `scale DIR EVENTS…`: accord's import rate at each size (1000 orgs, a
+/// fresh ledger each), as a table.
+fn scale(args: &[String]) -> Res {
+    let [dir, sizes @ ..] = args else { return Err("usage: accord-bench scale DIR EVENTS…".into()) };
+    let exe = std::env::current_exe().map_err(io("current exe"))?;
+    let accord = exe.parent().ok_or("no bin dir")?.join("accord");
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).map_err(io("create the bench dir"))?;
+    println!("| events | import, s | events/s | ÷ the first size's rate | peak RSS MB |");
+    println!("|---|---|---|---|---|");
+    let mut first = None;
+    for size in sizes {
+        let events: u64 = size.parse().map_err(io("EVENTS"))?;
+        let log = dir.join("scale.ndjson");
+        let ledger = dir.join("scale-ledger");
+        let _ = std::fs::remove_dir_all(&ledger);
+        generate(&log, events, 1000)?;
+        let m = measure(
+            Command::new(&accord).arg("--ledger").arg(&ledger).arg("import").arg(&log).env("ACCORD_ACTOR", "bench"),
+        )?;
+        let rate = events as f64 / m.wall.as_secs_f64();
+        let base = *first.get_or_insert(rate);
+        println!(
+            "| {} | {:.1} | {} | {:.2} | {} |",
+            grouped(events as f64),
+            m.wall.as_secs_f64(),
+            grouped(rate),
+            rate / base,
+            mb(&m)
+        );
+        let _ = std::fs::remove_dir_all(&ledger);
+        let _ = std::fs::remove_file(&log);
+    }
+    Ok(())
 }
 
 /// `generate FILE EVENTS ORGS`: the bench's log alone, for profiling.
