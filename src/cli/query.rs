@@ -44,7 +44,7 @@ pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out:
     }
     // SPEC §5's object, each entry with the `source` of its event as
     // recorded (null if none), after SPEC's fields.
-    let source = |id: &uuid::Uuid| record.event(id).and_then(|r| r.event.source());
+    let source = |id: &uuid::Uuid| record.source(id);
     let value = MembersJson {
         org: &m.org,
         at: m.at,
@@ -61,7 +61,7 @@ pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out:
 struct Sourced<'a, T> {
     #[serde(flatten)]
     entry: &'a T,
-    source: Option<&'a serde_json::Value>,
+    source: Option<serde_json::Value>,
 }
 
 /// `members --json`: [`projection::Members`], each entry [`Sourced`].

@@ -69,6 +69,22 @@ impl OrgRecord {
         self.copies.is_empty()
     }
 
+    /// The `source` of the event with this id, if it is the org's and has
+    /// one: read from its stored bytes, without decoding the whole event.
+    pub fn source(&self, id: &Uuid) -> Option<serde_json::Value> {
+        let &i = self.by_id.get(id)?;
+        if let Some(recorded) = self.decoded[i].get() {
+            return recorded.event.source().cloned();
+        }
+        let (_, bytes) = &self.copies[i];
+        match crate::model::read::member_value(bytes, "source") {
+            Some(Some(value)) => serde_json::from_slice(value).ok(),
+            Some(None) => None,
+            // Not read by the light reader: the whole event says.
+            None => self.event(id)?.event.source().cloned(),
+        }
+    }
+
     /// The event with this id, if it is the org's, decoded on first use.
     pub fn event(&self, id: &Uuid) -> Option<&Recorded> {
         self.at(*self.by_id.get(id)?)

@@ -106,6 +106,78 @@ impl<'a> RecordedView<'a> {
     }
 }
 
+/// The bytes of the value of the top-level member `key` of `doc`, canonical
+/// JSON of an object as accord stores it (no whitespace): `Some(None)` if it
+/// has no such member, `None` if it is not read so. Members are skipped, not
+/// decoded: cheaper than decoding the whole event for one of its fields.
+pub fn member_value<'a>(doc: &'a [u8], key: &str) -> Option<Option<&'a [u8]>> {
+    let mut at = 1;
+    if doc.first() != Some(&b'{') {
+        return None;
+    }
+    if doc.get(1) == Some(&b'}') {
+        return (doc.len() == 2).then_some(None);
+    }
+    loop {
+        let name = skip_string(doc, at)?;
+        let name_bytes = doc.get(at + 1..name - 1)?;
+        if doc.get(name) != Some(&b':') {
+            return None;
+        }
+        let end = skip_value(doc, name + 1)?;
+        if name_bytes == key.as_bytes() {
+            return Some(Some(doc.get(name + 1..end)?));
+        }
+        match doc.get(end)? {
+            b',' => at = end + 1,
+            b'}' if end + 1 == doc.len() => return Some(None),
+            _ => return None,
+        }
+    }
+}
+
+/// The index just past the string starting at `at`.
+fn skip_string(doc: &[u8], at: usize) -> Option<usize> {
+    if doc.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut i = at + 1;
+    loop {
+        match doc.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+}
+
+/// The index just past the value starting at `at`.
+fn skip_value(doc: &[u8], at: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = at;
+    loop {
+        match doc.get(i)? {
+            b'"' => i = skip_string(doc, i)?,
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' if depth > 0 => {
+                depth -= 1;
+                i += 1;
+            }
+            b',' if depth > 0 => i += 1,
+            // The end of a number or literal.
+            b',' | b'}' | b']' => return (i > at).then_some(i),
+            _ => i += 1,
+        }
+        // A string, object or array ends where it closes.
+        if depth == 0 && matches!(doc.get(at), Some(b'"' | b'{' | b'[')) {
+            return Some(i);
+        }
+    }
+}
+
 /// A range of bytes, start and end.
 type Span = (usize, usize);
 
@@ -590,6 +662,22 @@ impl<'a> RawEnvelope<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_value_finds_a_top_level_member_and_no_nested_one() {
+        let doc =
+            br#"{"a":{"source":"inner","x":[1,{"y":"}"}]},"n":-1.5e3,"source":{"title":"a \"b\" c"},"t":true,"z":"q"}"#;
+        assert_eq!(member_value(doc, "source"), Some(Some(&br#"{"title":"a \"b\" c"}"#[..])));
+        assert_eq!(member_value(doc, "n"), Some(Some(&b"-1.5e3"[..])));
+        assert_eq!(member_value(doc, "t"), Some(Some(&b"true"[..])));
+        assert_eq!(member_value(doc, "z"), Some(Some(&br#""q""#[..])));
+        assert_eq!(member_value(doc, "x"), Some(None), "not a top-level member");
+        assert_eq!(member_value(doc, "y"), Some(None));
+        assert_eq!(member_value(b"{}", "a"), Some(None));
+        assert_eq!(member_value(br#"{"a":"#, "a"), None);
+        assert_eq!(member_value(br#"{"a":1}x"#, "b"), None);
+        assert_eq!(member_value(b"[1]", "a"), None);
+    }
     use crate::model::envelope::{Envelope, GENESIS, format_time};
     use crate::model::event::{Event, TYPES};
     use crate::model::exact::read_envelope;
