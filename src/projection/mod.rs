@@ -4,6 +4,8 @@ pub mod panel;
 pub mod picture;
 pub mod select;
 pub mod spells;
+#[cfg(test)]
+mod testing;
 
 use std::collections::BTreeMap;
 
@@ -240,16 +242,9 @@ pub fn history<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::date::EffectiveDate;
     use crate::model::event::Status;
 
-    fn step(seq: u64, date: &str, action: Action) -> Step {
-        let d = EffectiveDate::parse(date).unwrap();
-        Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
-    }
-    fn party(id: &str) -> PartyId {
-        PartyId::parse(id).unwrap()
-    }
+    use super::testing::{party, step};
 
     #[test]
     fn members_and_diff_read_the_timeline_alone() {

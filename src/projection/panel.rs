@@ -332,16 +332,7 @@ pub fn wide<'s>(steps: &'s [Step], days: &[Day]) -> Vec<(&'s PartyId, Vec<i8>)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::date::EffectiveDate;
-    use uuid::Uuid;
-
-    fn step(seq: u64, date: &str, action: Action) -> Step {
-        let d = EffectiveDate::parse(date).unwrap();
-        Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
-    }
-    fn party(id: &str) -> PartyId {
-        PartyId::parse(id).unwrap()
-    }
+    use crate::projection::testing::{party, step};
     fn day(d: &str) -> Day {
         Day::parse(d).unwrap()
     }

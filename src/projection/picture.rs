@@ -591,12 +591,8 @@ fn esc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::date::EffectiveDate;
 
-    fn step(seq: u64, date: &str, action: Action) -> Step {
-        let d = EffectiveDate::parse(date).unwrap();
-        Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
-    }
+    use crate::projection::testing::step;
 
     #[test]
     fn text_is_escaped_and_the_same_input_gives_the_same_bytes() {

@@ -84,19 +84,11 @@ fn close<'a>(standing: &mut Standing, list: &mut [Spell<'a>], step: &'a Step) {
 
 #[cfg(test)]
 mod tests {
-    use uuid::Uuid;
 
     use super::*;
-    use crate::model::date::EffectiveDate;
-    use crate::model::event::Status;
 
-    fn step(seq: u64, date: &str, action: Action) -> Step {
-        let d = EffectiveDate::parse(date).unwrap();
-        Step { seq, id: Uuid::from_u128(seq as u128), date: d, first: d.first_day(), last: d.last_day(), action }
-    }
-    fn p(id: &str) -> PartyId {
-        PartyId::parse(id).unwrap()
-    }
+    use crate::model::event::Status;
+    use crate::projection::testing::{party as p, step};
 
     /// (party, status, from seq, to seq) of each spell.
     fn rows(spells: &[Spell<'_>]) -> Vec<(String, &'static str, u64, Option<u64>)> {
