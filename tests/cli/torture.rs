@@ -132,15 +132,17 @@ fn an_import_of_200k_events_killed_five_times_then_completed() {
     let file = l.dir.path().join("big.ndjson");
     big_import_file(&file, None);
 
-    // A full import of this file took 11 to 17 s on the 2-core machine this
-    // was written on, so kills after 0.25 to 5 s land while it writes (or
-    // opens the ledger). An import is all or nothing: each kill must leave
-    // the ledger as it was, empty, and verifying (crash.rs spreads kills over
-    // the whole import and compares exports). The seed is fixed: the same
-    // delays every run.
+    // A full import of this file takes about 3 to 17 s on a 2-core machine
+    // (faster builds, slower machines), so most kills after 0.25 to 5 s land
+    // while it writes (or opens the ledger). An import is all or nothing:
+    // each kill must leave the ledger as it was, or, if the import reached
+    // its commit point first, with all of it; and verifying (crash.rs spreads
+    // kills over the whole import and compares exports). The seed is fixed:
+    // the same delays every run.
     let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
     let mut heads: Vec<(u64, String)> = Vec::new();
     let mut killed_running = 0;
+    let mut undone = 0;
     for round in 1..=5 {
         let mut child = l
             .command(&["import", s(&file)])
@@ -151,23 +153,29 @@ fn an_import_of_200k_events_killed_five_times_then_completed() {
             .expect("spawn import");
         let delay = Duration::from_millis(rng.between(250, 5000));
         std::thread::sleep(delay);
-        if child.try_wait().expect("try_wait").is_none() {
-            killed_running += 1;
-        }
+        let running = child.try_wait().expect("try_wait").is_none();
+        killed_running += usize::from(running);
         child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
         child.wait().expect("wait");
 
         let when = format!("after kill {round} at {delay:?}");
         verifies(&l, &when);
         let head = l.head();
-        eprintln!("{when}: head is seq {}", head.0);
-        assert_eq!(head.0, 0, "{when}: a killed import left events in the log");
-        if let Some(last) = heads.last() {
-            assert!(head.0 >= last.0, "{when}: the head went back from seq {} to {}", last.0, head.0);
+        eprintln!("{when}: head is seq {} (the import was {})", head.0, if running { "running" } else { "done" });
+        let before = heads.last().map_or(0, |h| h.0);
+        if running {
+            assert!(
+                head.0 == before || head.0 == BIG as u64,
+                "{when}: a killed import left part of itself: seq {} (seq {before} before it)",
+                head.0
+            );
+            undone += usize::from(head.0 == before && before == 0);
+        } else {
+            assert_eq!(head.0, BIG as u64, "{when}: an import that ended by itself recorded everything");
         }
         heads.push(head);
     }
-    assert!(killed_running >= 1, "no kill landed while the import was running");
+    assert!(undone >= 1, "no kill landed while the import was writing ({killed_running} while it ran)");
 
     // Running the import again records it all.
     let r = l.run(&["--json", "import", s(&file)]).json();
