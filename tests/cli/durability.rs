@@ -66,3 +66,24 @@ fn append_and_import_fsync_the_data_file_and_directory_before_reporting() {
     let lines = traced(&l, &["append", r#"{"type":"accession","org":"isa","date":"2026-01-05","members":["AUS"]}"#]);
     check_synced_before_reporting(&lines, &ledger);
 }
+
+/// A command that writes nothing leaves sled's close (zero-filling and
+/// syncing its next segments) to the process's end: nothing is written to or
+/// synced on the data file after its answer (ARCHITECTURE: `Options::exiting`).
+#[test]
+fn a_read_does_not_close_sled_after_answering() {
+    if !tool_available("strace") {
+        return;
+    }
+    let l = Ledger::new();
+    l.run(&["import", isa_log().to_str().unwrap()]).ok();
+    for args in [&["members", "isa", "--json"][..], &["orgs"], &["head"], &["audit", "verify"]] {
+        let lines = traced(&l, args);
+        let answered = last(&lines, |x| x.contains("write(1")).unwrap_or_else(|| panic!("{args:?}: no answer"));
+        let after: Vec<&String> = lines[answered..]
+            .iter()
+            .filter(|x| (x.contains("pwrite64(") || x.contains("fsync(")) && x.contains("/db>"))
+            .collect();
+        assert!(after.is_empty(), "{args:?} wrote to sled's data file after answering: {after:?}");
+    }
+}
