@@ -39,7 +39,26 @@ impl Reading {
 
 /// Every party the timeline names, with its reading on `day`.
 pub fn readings(steps: &[Step], day: Day) -> BTreeMap<PartyId, Reading> {
-    let founded = steps.first().filter(|s| s.is_founding()).map_or(Day::MIN, |s| s.first);
+    let founded = founded(steps);
+    let (per_party, org_wide) = party_steps(steps);
+    let mut out = BTreeMap::new();
+    for (party, mut own) in per_party {
+        own.extend(&org_wide);
+        own.sort_unstable();
+        out.insert(party.clone(), read_party(steps, &own, founded, day));
+    }
+    out
+}
+
+/// The founding's first day, which clips every other step's range.
+pub(crate) fn founded(steps: &[Step]) -> Day {
+    steps.first().filter(|s| s.is_founding()).map_or(Day::MIN, |s| s.first)
+}
+
+/// Each party the steps name with the indexes of its steps, in party id
+/// order; and the indexes of the steps that concern every party (a
+/// dissolution).
+pub(crate) fn party_steps(steps: &[Step]) -> (BTreeMap<&PartyId, Vec<usize>>, Vec<usize>) {
     let mut per_party: BTreeMap<&PartyId, Vec<usize>> = BTreeMap::new();
     let mut org_wide = Vec::new();
     for (i, step) in steps.iter().enumerate() {
@@ -50,13 +69,7 @@ pub fn readings(steps: &[Step], day: Day) -> BTreeMap<PartyId, Reading> {
             per_party.entry(party).or_default().push(i);
         }
     }
-    let mut out = BTreeMap::new();
-    for (party, mut own) in per_party {
-        own.extend(&org_wide);
-        own.sort_unstable();
-        out.insert(party.clone(), read_party(steps, &own, founded, day));
-    }
-    out
+    (per_party, org_wide)
 }
 
 fn read_party(steps: &[Step], own: &[usize], founded: Day, day: Day) -> Reading {

@@ -10,8 +10,7 @@
 //! day is the one [`super::readings`] gives (SPEC §5, "How a status becomes
 //! certain or not"); the domain tests check it day by day.
 
-use std::collections::BTreeMap;
-
+use super::{founded, party_steps};
 use crate::model::date::Day;
 use crate::model::event::Status;
 use crate::model::id::PartyId;
@@ -131,16 +130,7 @@ pub struct Track<'a> {
 
 /// Every party the steps name, with its track, in party id order.
 pub fn tracks(steps: &[Step]) -> Vec<Track<'_>> {
-    let mut per_party: BTreeMap<&PartyId, Vec<usize>> = BTreeMap::new();
-    let mut org_wide = Vec::new();
-    for (i, step) in steps.iter().enumerate() {
-        if matches!(step.action, Action::Dissolve) {
-            org_wide.push(i);
-        }
-        for party in step.action.parties() {
-            per_party.entry(party).or_default().push(i);
-        }
-    }
+    let (per_party, org_wide) = party_steps(steps);
     let founded = founded(steps);
     per_party.into_iter().map(|(party, own)| Track::new(steps, party, own, &org_wide, founded)).collect()
 }
@@ -160,11 +150,6 @@ pub fn track<'a>(steps: &'a [Step], party: &PartyId) -> Option<Track<'a>> {
         }
     }
     Some(Track::new(steps, named?, own, &org_wide, founded(steps)))
-}
-
-/// The founding's first day, which clips every other step's range.
-fn founded(steps: &[Step]) -> Day {
-    steps.first().filter(|s| s.is_founding()).map_or(Day::MIN, |s| s.first)
 }
 
 /// The days on which the org may exist: from the first day of its
