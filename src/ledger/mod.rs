@@ -5,6 +5,7 @@ mod org;
 mod recorder;
 
 use std::path::Path;
+use std::sync::mpsc::sync_channel;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -20,21 +21,22 @@ use crate::error::Result;
 use crate::model::date::Day;
 use crate::model::envelope::{Envelope, GENESIS, Head, parse_time};
 use crate::model::id::OrgId;
-use crate::model::read::{Scratch, Sealed};
+use crate::model::read::Chain;
 use crate::model::summary::OrgSummary;
-use crate::store::Store;
+use crate::store::{Store, Unpacked};
 
 /// The largest event accepted, in bytes of JSON: real events are a few KB,
 /// and keeping values small keeps them out of sled's unsynced blob files.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 
 /// The `prev` and `hash` of the stored envelope of `seq`, once its bytes
-/// are found to be an envelope of that seq whose hash matches its content.
-fn chain_of(seq: u64, bytes: &[u8], scratch: &mut Scratch) -> Result<(String, String)> {
-    if let Some(sealed) = Sealed::read(bytes, scratch)
-        && sealed.seq == seq
+/// are found to be an envelope of that seq whose hash matches its content
+/// ([`Chain::read`]: the bytes are the ones sealed).
+fn chain_of(seq: u64, bytes: &[u8]) -> Result<(String, String)> {
+    if let Some(chain) = Chain::read(bytes)
+        && chain.seq == seq
     {
-        return Ok((sealed.prev.to_owned(), sealed.hash.to_owned()));
+        return Ok((chain.prev.to_owned(), chain.hash.to_owned()));
     }
     // Not in the form the fast reader takes: the general way, which says what is wrong.
     let env = crate::store::decode(seq, bytes)?;
@@ -42,6 +44,66 @@ fn chain_of(seq: u64, bytes: &[u8], scratch: &mut Scratch) -> Result<(String, St
         return Err(LedgerError::StoredHashMismatch { seq }.into());
     }
     Ok((env.prev, env.hash))
+}
+
+/// Threads that check envelopes for [`Ledger::read_log`] while it hands
+/// out the ones before: an export is as fast as reading, checking and
+/// writing overlap.
+const CHECKERS: usize = 2;
+
+/// A log block and, for each of its envelopes in order, its `prev` and
+/// `hash` once checked ([`chain_of`]) or why it is not intact.
+type CheckedBlock = (u64, Unpacked, Vec<Result<(String, String)>>);
+
+/// Calls `each` with every log block from the one holding `from_seq` on, in
+/// order, with each envelope checked by [`chain_of`]: one thread reads and
+/// unpacks the blocks and deals them to [`CHECKERS`] threads, and this one
+/// takes them back in order. An error (from the store, or returned by
+/// `each`) ends the walk; the other threads stop at their next hand-over.
+fn checked_blocks(
+    store: &Store,
+    from_seq: u64,
+    mut each: impl FnMut(u64, &Unpacked, Vec<Result<(String, String)>>) -> Result<()>,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let mut to_checkers = Vec::new();
+        let mut from_checkers = Vec::new();
+        for _ in 0..CHECKERS {
+            let (tx, rx) = sync_channel::<Result<(u64, Unpacked)>>(4);
+            let (out_tx, out_rx) = sync_channel::<Result<CheckedBlock>>(4);
+            scope.spawn(move || {
+                for block in rx {
+                    let checked = block.map(|(first, block)| {
+                        let chains = (block.spans.iter())
+                            .map(|(seq, span)| chain_of(*seq, &block.payload[span.clone()]))
+                            .collect();
+                        (first, block, chains)
+                    });
+                    if out_tx.send(checked).is_err() {
+                        return;
+                    }
+                }
+            });
+            to_checkers.push(tx);
+            from_checkers.push(out_rx);
+        }
+        scope.spawn(move || {
+            for (block, tx) in store.block_spans(from_seq).zip(to_checkers.iter().cycle()) {
+                let failed = block.is_err();
+                if tx.send(block).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        // Block i went to checker i % CHECKERS; returning drops the
+        // receivers, which stops the checkers and then the reader.
+        for i in 0.. {
+            let Ok(block) = from_checkers[i % CHECKERS].recv() else { return Ok(()) };
+            let (first, block, chains) = block?;
+            each(first, &block, chains)?;
+        }
+        Ok(())
+    })
 }
 
 /// The envelope of bytes that [`Ledger::read_log`] or
@@ -150,29 +212,27 @@ impl Ledger {
         let head = self.store.head()?;
         let mut next: Option<u64> = None;
         let mut prev = String::new();
-        let mut scratch = Scratch::default();
         let gap = |seq: u64, next: u64| LedgerError::Missing { seq, next };
-        for block in self.store.block_spans(from_seq) {
-            let (first, block) = block?;
+        checked_blocks(&self.store, from_seq, |first, block, chains| {
             match next {
                 None if first > from_seq => return Err(gap(from_seq, first).into()),
                 None if first == 1 => prev.push_str(GENESIS),
                 Some(seq) if seq != first => return Err(gap(seq, first).into()),
                 _ => {}
             }
-            for (seq, span) in &block.spans {
-                let bytes = &block.payload[span.clone()];
-                let (env_prev, hash) = chain_of(*seq, bytes, &mut scratch)?;
+            for ((seq, span), chain) in block.spans.iter().zip(chains) {
+                let (env_prev, hash) = chain?;
                 if !prev.is_empty() && env_prev != prev {
                     return Err(LedgerError::BrokenChain { seq: *seq }.into());
                 }
                 prev = hash;
                 if *seq >= from_seq {
-                    each(*seq, bytes)?;
+                    each(*seq, &block.payload[span.clone()])?;
                 }
                 next = Some(seq + 1);
             }
-        }
+            Ok(())
+        })?;
         let end = next.map_or(0, |n| n - 1);
         if head.seq >= from_seq && (end != head.seq || prev != head.hash) {
             return Err(LedgerError::CutShort { end, head: head.seq }.into());
@@ -183,16 +243,15 @@ impl Ledger {
     /// The envelope at `seq`, its hash checked against its content.
     pub fn checked(&self, seq: u64) -> Result<Option<Envelope>> {
         let Some(bytes) = self.store.raw(seq)? else { return Ok(None) };
-        chain_of(seq, &bytes, &mut Scratch::default())?;
+        chain_of(seq, &bytes)?;
         crate::store::decode(seq, &bytes).map(Some)
     }
 
     /// Hands `each` every envelope of `org`, in log order, as stored in the
     /// log; each is checked to be the envelope of its seq, its hash intact.
     pub fn read_org_log(&self, org: &OrgId, mut each: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
-        let mut scratch = Scratch::default();
         for (seq, bytes) in self.store.org_raw(org, u64::MAX)? {
-            chain_of(seq, &bytes, &mut scratch)?;
+            chain_of(seq, &bytes)?;
             each(seq, &bytes)?;
         }
         Ok(())

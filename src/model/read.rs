@@ -96,6 +96,79 @@ impl<'a> Sealed<'a> {
     }
 }
 
+/// The links of a stored envelope in the hash chain: its `seq`, `prev` and
+/// `hash`, read from its bytes once the hash is found to match them.
+///
+/// Only the top level is read (members skipped, not decoded), so this is
+/// much cheaper than [`Sealed::read`]: it shows that the bytes are the ones
+/// that were sealed, not that what they hold is a valid event (`audit
+/// verify` checks that). A reader that hands stored bytes on as they are
+/// (`accord export`) needs no more.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Chain<'a> {
+    pub seq: u64,
+    pub prev: &'a str,
+    pub hash: &'a str,
+}
+
+impl<'a> Chain<'a> {
+    /// Reads `bytes` if they are a JSON object as accord stores it (no
+    /// whitespace) with `seq`, `prev` and `hash` members, each once, and
+    /// the SHA-256 of the bytes with the `hash` member cut out (as
+    /// [`Sealed::read`] cuts it) is that hash; `None` otherwise.
+    pub fn read(doc: &'a [u8]) -> Option<Chain<'a>> {
+        if doc.first() != Some(&b'{') {
+            return None;
+        }
+        let (mut seq, mut prev, mut hash, mut cut) = (None, None, None, None);
+        let mut at = 1;
+        loop {
+            let name = skip_string(doc, at)?;
+            if doc.get(name) != Some(&b':') {
+                return None;
+            }
+            let end = skip_value(doc, name + 1)?;
+            let value = doc.get(name + 1..end)?;
+            match doc.get(at + 1..name - 1)? {
+                b"hash" if hash.is_none() => {
+                    hash = Some(quoted_hash(value)?);
+                    // The first member takes the comma after it, any other the one before.
+                    cut = Some(if at == 1 { (at, end + 1) } else { (at - 1, end) });
+                }
+                b"prev" if prev.is_none() => prev = Some(quoted_hash(value)?),
+                b"seq" if seq.is_none() => seq = Some(plain_integer(value)?),
+                b"hash" | b"prev" | b"seq" => return None,
+                _ => {}
+            }
+            match doc.get(end)? {
+                b',' => at = end + 1,
+                b'}' if end + 1 == doc.len() => break,
+                _ => return None,
+            }
+        }
+        let (seq, prev, hash, cut) = (seq?, prev?, hash?, cut?);
+        let mut sha = Sha256::new();
+        sha.update(doc.get(..cut.0)?);
+        sha.update(doc.get(cut.1..)?);
+        hex_equals(&sha.finalize(), hash).then_some(Chain { seq, prev, hash })
+    }
+}
+
+/// The hash in `value` if it is a JSON string of 64 lowercase hex digits.
+fn quoted_hash(value: &[u8]) -> Option<&str> {
+    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    let inner = std::str::from_utf8(inner).ok()?;
+    is_hash(inner).then_some(inner)
+}
+
+/// The integer in `value` if it is written in plain digits, without a leading zero.
+fn plain_integer(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || (value.len() > 1 && value[0] == b'0') || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
 impl<'a> RecordedView<'a> {
     /// Reads `bytes` if they are the canonical JSON of a well-formed
     /// recorded event; `None` otherwise. Accepts only what
@@ -914,6 +987,39 @@ mod tests {
             }
         }
         assert!(accepted > 1000, "{accepted}");
+    }
+
+    /// The chain links of every sealed envelope are what the full reader
+    /// reads, and any one byte changed, added or removed breaks them.
+    #[test]
+    fn chain_reads_the_links_of_a_sealed_envelope_and_nothing_altered() {
+        let mut read = 0;
+        for (i, event) in events().into_iter().enumerate() {
+            let bytes = canonical::to_canonical_string(&sealed(event, 5 + i as u64)).into_bytes();
+            let Some(full) = Sealed::read(&bytes, &mut Scratch::default()) else { continue };
+            read += 1;
+            let chain = Chain::read(&bytes).unwrap();
+            assert_eq!((chain.seq, chain.prev, chain.hash), (full.seq, full.prev, full.hash));
+            for at in 0..bytes.len() {
+                let mut changed = bytes.clone();
+                for b in [b'0', b'"', b',', b'}', changed[at] ^ 1] {
+                    changed[at] = b;
+                    if changed != bytes {
+                        assert_eq!(Chain::read(&changed), None, "{}", String::from_utf8_lossy(&changed));
+                    }
+                }
+                let mut shorter = bytes.clone();
+                shorter.remove(at);
+                assert_eq!(Chain::read(&shorter), None);
+            }
+        }
+        assert!(read >= 10, "only {read} of the sample envelopes were valid");
+        // Not an envelope: no hash, a hash twice, a seq with a leading zero.
+        let text = canonical::to_canonical_string(&sealed(events().swap_remove(0), 7));
+        assert!(Chain::read(text.replace("\"seq\":7", "\"seq\":07").as_bytes()).is_none());
+        assert!(Chain::read(text.replacen("\"hash\"", "\"hasi\"", 1).as_bytes()).is_none());
+        let hash = text.split("\"hash\":").nth(1).unwrap().split(',').next().unwrap();
+        assert!(Chain::read(text.replacen('{', &format!("{{\"hash\":{hash},"), 1).as_bytes()).is_none());
     }
 
     proptest! {
