@@ -64,6 +64,11 @@ pub enum Error {
     SummaryAhead { org: OrgId, says: u64, last: u64 },
     /// A current summary that is not what the org's events give.
     SummaryDiffers { org: OrgId },
+    /// The Merkle tree's marker does not say it covers the whole log.
+    TreeCovers { leaves: Option<u64>, head: u64 },
+    /// A stored Merkle subtree hash that differs from the log's (or is
+    /// missing, `stored` false; or is one the log does not call for).
+    TreeDiffers { level: u8, index: u64, stored: bool },
     /// `audit replay --org` of an org with no event in the log.
     NoEventOfOrg(OrgId),
     /// An export could not be read.
@@ -178,6 +183,17 @@ impl fmt::Display for Error {
             ),
             Error::SummaryDiffers { org } => {
                 write!(f, "the summary of org `{org}` differs from what its events give (founding, members or dates)")
+            }
+            Error::TreeCovers { leaves: Some(leaves), head } => {
+                write!(f, "the Merkle tree says it covers {leaves} events, but the log holds {head}")
+            }
+            Error::TreeCovers { leaves: None, head } => {
+                write!(f, "the log holds {head} events but the ledger has no Merkle tree")
+            }
+            Error::TreeDiffers { level, index, stored } => {
+                let (from, to) = (index << level, (index + 1) << level);
+                let what = if *stored { "differs from what the log gives" } else { "is missing" };
+                write!(f, "the Merkle tree's hash of seqs {}..={to} {what}", from + 1)
             }
             Error::NoEventOfOrg(org) => write!(f, "the log has no event of org `{org}`"),
             Error::CannotRead { label, error } => write!(f, "cannot read {label}: {error}"),

@@ -1,11 +1,13 @@
 //! The exact pass over a ledger: every envelope by the [`Verifier`], every index entry by the [`IndexCheck`].
 
+use std::collections::HashMap;
 use std::hash::RandomState;
 
 use super::error::Witness;
 use super::index::IndexCheck;
 use super::summary::summary_problem;
 use super::tally::copy_hash;
+use super::tree::TreeCheck;
 use super::verifier::Verifier;
 use super::{AuditError, Report};
 use crate::error::Result;
@@ -26,6 +28,8 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
     let key = RandomState::new();
     let mut index = IndexCheck::default();
     let mut buf = Vec::with_capacity(4096);
+    let mut tree = TreeCheck::default();
+    let mut stored_tree = HashMap::new();
     for block in store.blocks(1) {
         let (first, events) = block?;
         let expected = verifier.head().seq + 1;
@@ -36,6 +40,7 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
         }
         for (seq, bytes) in events {
             let env = verifier.follow(read_envelope(&bytes, seq, true, &mut buf)?)?;
+            tree.envelope(&bytes);
             index.add_event(&env, copy_hash(&key, seq, [env.record_json().as_bytes()]));
         }
     }
@@ -58,6 +63,9 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
                     index.problem(None, problem);
                 }
             }
+            Entry::Tree(level, index, hash) => {
+                stored_tree.insert((level, index), hash);
+            }
             Entry::Meta => {}
             Entry::Damaged(what) => index.problem(None, AuditError::DamagedIndex(what)),
             Entry::Block(first, _) => index.problem(None, AuditError::BlockAmongIndexes { first }),
@@ -66,6 +74,9 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
     let indexed = store.indexed()?;
     if indexed != report.head.seq {
         index.problem(None, AuditError::IndexedUpTo { indexed, end: report.head.seq });
+    }
+    if let Some(problem) = tree.problem(&stored_tree, store.tree_leaves()?, report.head.seq) {
+        index.problem(None, problem);
     }
     index.finish()?;
     Ok(report)

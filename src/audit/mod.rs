@@ -17,6 +17,7 @@ mod summary;
 mod tally;
 #[cfg(test)]
 mod testing;
+mod tree;
 mod verifier;
 
 pub use error::{Breach, Error as AuditError, Witness};

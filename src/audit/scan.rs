@@ -9,13 +9,14 @@ use uuid::Uuid;
 use super::Report;
 use super::summary::summary_problem;
 use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
+use super::tree::TreeCheck;
 use super::verifier::{Checkpoint, change_of};
 use crate::error::Result;
 use crate::model::envelope::Head;
 use crate::model::id::OrgId;
 use crate::model::read::{Scratch, Sealed};
 use crate::model::summary::OrgSummary;
-use crate::store::{Entry, Store, Unpacked, id_bucket};
+use crate::store::{Entry, Hash, Store, Unpacked, id_bucket, leaf_hash};
 use crate::timeline::counting_steps;
 use crate::timeline::{Change, Step, Tail, Timeline};
 
@@ -49,6 +50,8 @@ struct Parsed {
     step: Option<Step>,
     /// [`copy_hash`] of the envelope's org copy.
     copy: u64,
+    /// Its leaf hash in the Merkle tree.
+    leaf: Hash,
 }
 
 impl Parsed {
@@ -64,6 +67,7 @@ impl Parsed {
             org: env.org.to_owned(),
             target: env.target,
             step: env.step,
+            leaf: leaf_hash(bytes),
         })
     }
 }
@@ -117,6 +121,8 @@ pub(super) struct LedgerScan<'s> {
     orgs: HashMap<String, OrgRules>,
     /// The index entries the log calls for.
     wanted: Tally,
+    /// The Merkle tree the log calls for.
+    tree: TreeCheck,
 }
 
 impl<'s> LedgerScan<'s> {
@@ -134,6 +140,7 @@ impl<'s> LedgerScan<'s> {
             checkpoints,
             orgs: HashMap::new(),
             wanted: Tally::new(key.clone()),
+            tree: TreeCheck::default(),
         };
         std::thread::scope(|scope| {
             let mut to_parsers = Vec::new();
@@ -161,8 +168,8 @@ impl<'s> LedgerScan<'s> {
                     scan.event(seq, parsed?)?;
                 }
             }
-            let (found, summaries) = indexes.join().ok()??;
-            scan.finish(&found, &summaries)
+            let (found, summaries, tree) = indexes.join().ok()??;
+            scan.finish(&found, &summaries, &tree)
         })
     }
 
@@ -180,6 +187,7 @@ impl<'s> LedgerScan<'s> {
         }
         self.wanted.id(env.id.as_bytes(), seq);
         self.wanted.org(&env.org, seq, env.copy);
+        self.tree.leaf(env.leaf);
         self.seq = seq;
         self.hash = env.hash;
         self.last_time = env.recorded_at;
@@ -221,10 +229,16 @@ impl<'s> LedgerScan<'s> {
 
     /// The log verified: every checkpoint reached, the indexes hold exactly
     /// the entries the log calls for, and say they hold them all.
-    fn finish(self, found: &Tally, summaries: &[(OrgId, OrgSummary)]) -> Option<Report> {
+    fn finish(
+        self,
+        found: &Tally,
+        summaries: &[(OrgId, OrgSummary)],
+        tree: &HashMap<(u8, u64), Hash>,
+    ) -> Option<Report> {
         let whole = self.checkpoints.iter().all(|cp| cp.seen)
             && self.wanted == *found
-            && self.store.indexed().ok()? == self.seq;
+            && self.store.indexed().ok()? == self.seq
+            && self.tree.problem(tree, self.store.tree_leaves().ok()?, self.seq).is_none();
         for (org, summary) in summaries {
             let tail = match self.orgs.get(org.as_str())? {
                 OrgRules::Tail(tail) => tail.clone(),
@@ -246,9 +260,10 @@ impl<'s> LedgerScan<'s> {
 /// recorded twice in the log, indexed twice, would match: the id index must
 /// hold each id once, which is checked here a bucket at a time (a bucket's
 /// chunks come one after another, and hold a few thousand ids at most).
-fn tally_indexes(store: &Store, key: RandomState) -> Option<(Tally, Vec<(OrgId, OrgSummary)>)> {
+fn tally_indexes(store: &Store, key: RandomState) -> Option<FoundIndexes> {
     let mut found = Tally::new(key);
     let mut summaries = Vec::new();
+    let mut tree = HashMap::new();
     let mut bucket_ids: (Option<u16>, HashSet<Uuid>) = (None, HashSet::new());
     for entry in store.index_entries() {
         match entry.ok()? {
@@ -270,12 +285,18 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<(Tally, Vec<(OrgId, 
                 }
             }
             Entry::Summary(org, summary) => summaries.push((org, summary)),
+            Entry::Tree(level, index, hash) => {
+                tree.insert((level, index), hash);
+            }
             Entry::Meta => {}
             Entry::Block(..) | Entry::Damaged(_) => return None,
         }
     }
-    Some((found, summaries))
+    Some((found, summaries, tree))
 }
+
+/// What [`tally_indexes`] found: the index entries, the summaries and the tree's hashes.
+type FoundIndexes = (Tally, Vec<(OrgId, OrgSummary)>, HashMap<(u8, u64), Hash>);
 
 /// An org's timeline as of `upto`, from its events in the store (found by
 /// the org index: if that lacks an entry, the index check fails later).

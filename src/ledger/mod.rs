@@ -240,6 +240,15 @@ impl Ledger {
         Ok(())
     }
 
+    /// The hash of the complete subtree of the log's Merkle tree (RFC 6962)
+    /// of 2^`level` leaves starting at leaf `index` × 2^`level` (leaf i is
+    /// the envelope of seq i + 1 as exported): stored for 256 leaves and
+    /// more, hashed from the log below that. The subtree must lie within
+    /// the log.
+    pub fn subtree_hash(&self, level: u8, index: u64) -> Result<crate::store::Hash> {
+        self.store.subtree_hash(level, index)
+    }
+
     /// The envelope at `seq`, its hash checked against its content.
     pub fn checked(&self, seq: u64) -> Result<Option<Envelope>> {
         let Some(bytes) = self.store.raw(seq)? else { return Ok(None) };

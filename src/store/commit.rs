@@ -178,6 +178,7 @@ impl Store {
                     batch.insert(key, pack_ids(&kept));
                 }
             }
+            self.truncate_tree(seq, &mut batch)?;
             batch.insert(INDEXED_KEY, &seq.to_be_bytes());
         }
         for item in self.db.range(block_key(0)..block_key(u64::MAX)).rev() {

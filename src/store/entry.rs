@@ -4,7 +4,8 @@ use uuid::Uuid;
 
 use super::error::Damage;
 use super::format::{
-    FORMAT_KEY, INDEXED_KEY, Packed, RECORDING_KEY, Unpacked, seq_from, unpack, unpack_ids, unpack_spans,
+    FORMAT_KEY, INDEXED_KEY, Packed, RECORDING_KEY, TREE_KEY, TREE_LOW, Unpacked, seq_from, unpack, unpack_ids,
+    unpack_spans,
 };
 use crate::model::id::OrgId;
 use crate::model::summary::OrgSummary;
@@ -19,6 +20,8 @@ pub enum Entry {
     Org(OrgId, u64, Packed),
     /// An org's summary.
     Summary(OrgId, OrgSummary),
+    /// A stored Merkle subtree hash: its level, index and hash.
+    Tree(u8, u64, [u8; 32]),
     /// The format marker, the index watermark or the recording marker.
     Meta,
     /// A key of no known family, or a value that does not decode: what is wrong.
@@ -78,7 +81,11 @@ pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
             Ok((org, summary)) => Entry::Summary(org, summary),
             Err(damage) => damaged(damage),
         },
-        _ if key == FORMAT_KEY || key == INDEXED_KEY || key == RECORDING_KEY => Entry::Meta,
+        Some(b'H') => match (key.len(), <[u8; 32]>::try_from(value)) {
+            (10, Ok(hash)) if key[1] >= TREE_LOW => Entry::Tree(key[1], seq_from(&key[2..]).unwrap_or(0), hash),
+            _ => damaged(Damage::Entry { key: key.to_vec() }),
+        },
+        _ if key == FORMAT_KEY || key == INDEXED_KEY || key == RECORDING_KEY || key == TREE_KEY => Entry::Meta,
         _ => damaged(Damage::UnknownKey { key: key.to_vec() }),
     }
 }

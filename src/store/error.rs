@@ -101,6 +101,13 @@ pub enum Damage {
     UnknownKey { key: Vec<u8> },
     /// An `S` key that does not name an org, or a summary that does not decode.
     Summary { key: Vec<u8> },
+    /// A stored Merkle subtree hash (level ≥ 8) or a leaf's envelope
+    /// (level 0) that the tree covers is missing or not 32 bytes.
+    Tree { level: u8, index: u64 },
+    /// The Merkle tree's marker says it covers more leaves than the indexes.
+    TreeAhead { leaves: u64, indexed: u64 },
+    /// The Merkle tree covers fewer leaves than the events being indexed continue.
+    TreeBehind { leaves: u64, first: u64 },
     /// A key or value met where another family was expected.
     Entry { key: Vec<u8> },
     /// An org's copies out of order.
@@ -297,6 +304,27 @@ impl fmt::Display for Damage {
             Damage::OrgKey { key } => write!(f, "the org index holds a damaged key {}", ShowKey(key)),
             Damage::UnknownKey { key } => write!(f, "the ledger holds a key of no known kind {}", ShowKey(key)),
             Damage::Summary { key } => write!(f, "the ledger holds a damaged org summary under {}", ShowKey(key)),
+            Damage::Tree { level: 0, index } => {
+                write!(f, "the Merkle tree covers seq {} but the log does not hold it", index + 1)
+            }
+            Damage::Tree { level, index } => {
+                write!(
+                    f,
+                    "the Merkle tree lacks the hash of leaves {}..{} (level {level})",
+                    index << level,
+                    (index + 1) << level
+                )
+            }
+            Damage::TreeAhead { leaves, indexed } => {
+                write!(f, "the Merkle tree says it covers {leaves} events but only {indexed} are indexed")
+            }
+            Damage::TreeBehind { leaves, first } => {
+                write!(
+                    f,
+                    "the Merkle tree covers {leaves} events but the events being indexed start at seq {}",
+                    first + 1
+                )
+            }
             Damage::Entry { key } => write!(f, "the ledger holds a damaged key or value under {}", ShowKey(key)),
             Damage::OrgOrder { org } => write!(f, "the org index of `{org}` holds its events out of order"),
             Damage::OrgNamesAbsent { org, seq } => {

@@ -22,7 +22,11 @@ impl Store {
     /// Writes the index entries of what is in the log but not indexed, with
     /// the new watermark, in one batch.
     pub(super) fn write_indexes(&self, pending: &mut Pending) -> Result<()> {
-        let Some(last) = pending.unindexed.last().map(|e| e.seq) else { return Ok(()) };
+        let (Some(first), Some(last)) =
+            (pending.unindexed.first().map(|e| e.seq), pending.unindexed.last().map(|e| e.seq))
+        else {
+            return Ok(());
+        };
         let mut batch = sled::Batch::default();
         let mut by_org: BTreeMap<&OrgId, Vec<&Unindexed>> = BTreeMap::new();
         let mut by_bucket: BTreeMap<u16, Vec<(Uuid, u64)>> = BTreeMap::new();
@@ -81,6 +85,8 @@ impl Store {
                 n += 1;
             }
         }
+        let leaves: Vec<_> = pending.unindexed.iter().map(|e| e.leaf).collect();
+        self.extend_tree(pending, first - 1, leaves, &mut batch)?;
         batch.insert(INDEXED_KEY, &last.to_be_bytes());
         self.apply(batch).map_err(|e| self.err(e))?;
         if let Some(table) = &mut pending.table {
@@ -113,7 +119,8 @@ impl Store {
             let env = super::decode(seq, &bytes)?;
             pending.ids.insert(env.event.id, seq);
             let record = env.record_json().into_bytes();
-            pending.unindexed.push(Unindexed { seq, id: env.event.id, org: env.event.org, record });
+            let leaf = super::tree::leaf_hash(&bytes);
+            pending.unindexed.push(Unindexed { seq, id: env.event.id, org: env.event.org, record, leaf });
             if pending.unindexed.len() >= INDEX_BATCH {
                 self.write_indexes(&mut pending)?;
             }

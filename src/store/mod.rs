@@ -10,10 +10,13 @@ mod index;
 mod lock;
 mod pending;
 mod prefix;
+mod tree;
 
 pub use entry::Entry;
 pub use error::{Damage, Doing, Error as StoreError, Fault, HeadProblem, Oversized, os_reason};
 pub(crate) use format::{HEAD_FILE, Packed, Unpacked, id_bucket};
+pub(crate) use tree::TreeTail;
+pub use tree::{Hash, leaf_hash, node_hash};
 
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
@@ -181,6 +184,8 @@ impl Store {
         if !options.audit {
             store.check_head_marker(last.as_ref())?;
         }
+        // A ledger recorded before the Merkle tree gains it here, from the log.
+        store.catch_up_tree(store.indexed()?)?;
         store.catch_up_indexes(last.as_ref().map_or(0, |e| e.seq))?;
         Ok(store)
     }

@@ -27,6 +27,8 @@ pub(super) struct Unindexed {
     pub(super) org: OrgId,
     /// [`Envelope::record_json`]: the org copy.
     pub(super) record: Vec<u8>,
+    /// Its leaf hash in the Merkle tree ([`super::tree`]).
+    pub(super) leaf: super::tree::Hash,
 }
 
 /// An envelope handed over, not yet written to the log, with its canonical
@@ -59,6 +61,8 @@ pub(super) struct Pending {
     pub(super) table: Option<IdTable>,
     /// Id-index chunks read by lookups so far.
     pub(super) chunks_read: u64,
+    /// The right edge of the Merkle tree as the indexes last wrote it.
+    pub(super) tree: Option<super::tree::TreeTail>,
 }
 
 impl Pending {
@@ -68,6 +72,7 @@ impl Pending {
         self.unwritten.clear();
         self.ids.clear();
         self.table = None;
+        self.tree = None;
     }
 
     /// Takes an envelope that continues what was handed over; `start` is
@@ -135,6 +140,7 @@ impl Store {
             id: env.event.id,
             org: env.event.org,
             record: json.record,
+            leaf: super::tree::leaf_hash(&json.json),
         });
         let mut written: Vec<Unindexed> = written.collect();
         pending.unindexed.append(&mut written);

@@ -904,3 +904,76 @@ fn org_summaries_that_differ_from_the_log_are_damage() {
     let rows = l.run(&["orgs", "--json"]).json();
     assert_eq!(rows[0]["members"], 12, "an older summary is not used: {rows}");
 }
+
+/// The Merkle tree's stored hashes are checked against the log: one
+/// changed, one removed and one the log does not call for are damage,
+/// named by the seqs the hash covers; a marker ahead of the log is too.
+#[test]
+fn a_merkle_tree_that_differs_from_the_log_is_damage() {
+    use accord::store::format::{TREE_KEY, tree_key};
+    let make = || {
+        let l = Ledger::new();
+        l.import_text(&synthetic(1100, 3)).ok();
+        l
+    };
+    let l = make();
+    let stored = |l: &Ledger| {
+        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let keys: Vec<Vec<u8>> = db.scan_prefix(b"H").keys().map(|k| k.expect("key").to_vec()).collect();
+        let leaves = db.get(TREE_KEY).expect("get").map(|v| v.to_vec());
+        (keys, leaves)
+    };
+    // 1100 events: four subtrees of 256, two of 512, one of 1024.
+    let (keys, leaves) = stored(&l);
+    assert_eq!(keys.len(), 7, "{keys:?}");
+    assert_eq!(leaves, Some(1100u64.to_be_bytes().to_vec()));
+    l.run(&["audit", "verify"]).ok();
+    let l = make();
+    with_sled(&l, |db| {
+        db.insert(tree_key(9, 1), &[7u8; 32][..]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "hash of seqs 513..=1024 differs from what the log gives");
+    let l = make();
+    with_sled(&l, |db| {
+        db.remove(tree_key(8, 2)).expect("remove");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "hash of seqs 513..=768 is missing");
+    let l = make();
+    with_sled(&l, |db| {
+        db.insert(tree_key(8, 4), &[7u8; 32][..]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "hash of seqs 1025..=1280 differs");
+    // A tree ahead of the indexes is damage, found by every open.
+    let l = make();
+    with_sled(&l, |db| {
+        db.insert(TREE_KEY, &2000u64.to_be_bytes()[..]).expect("insert");
+    });
+    assert!(l.run(&["head"]).fails(3).contains("the Merkle tree says it covers 2000 events"));
+}
+
+/// A ledger recorded before the Merkle tree existed gains it on its first
+/// open, and it is the tree the import had built.
+#[test]
+fn a_ledger_without_a_merkle_tree_gains_it_on_open() {
+    use accord::store::format::TREE_KEY;
+    let l = Ledger::new();
+    l.import_text(&synthetic(700, 2)).ok();
+    let tree = |l: &Ledger| {
+        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let hashes: Vec<(Vec<u8>, Vec<u8>)> =
+            db.scan_prefix(b"H").map(|kv| kv.expect("entry")).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        (hashes, db.get(TREE_KEY).expect("get").map(|v| v.to_vec()))
+    };
+    let built = tree(&l);
+    assert_eq!(built.0.len(), 3, "two subtrees of 256 and one of 512");
+    with_sled(&l, |db| {
+        for key in db.scan_prefix(b"H").keys() {
+            db.remove(key.expect("key")).expect("remove");
+        }
+        db.remove(TREE_KEY).expect("remove");
+    });
+    assert_eq!(tree(&l), (Vec::new(), None));
+    l.run(&["head"]).ok();
+    assert_eq!(tree(&l), built);
+    l.run(&["audit", "verify"]).ok();
+}

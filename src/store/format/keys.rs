@@ -65,3 +65,22 @@ pub fn summary_key(org: &OrgId) -> Vec<u8> {
 pub(crate) fn seq_from(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
+
+/// How many leaves the Merkle tree over the log covers (u64 BE): always
+/// [`INDEXED_KEY`]'s seq once written (the tree is written with the
+/// indexes); missing in a ledger recorded before the tree existed.
+pub const TREE_KEY: &[u8] = b"Mtree";
+
+/// The lowest level of the Merkle tree that is stored: subtrees of fewer
+/// leaves (256) are hashed from the log when a proof needs them.
+pub const TREE_LOW: u8 = 8;
+
+/// The key of the hash of the complete subtree of 2^`level` leaves that
+/// starts at leaf `index` × 2^`level`: `H` + level (u8) + index (u64 BE).
+/// Its value is the 32-byte hash.
+pub fn tree_key(level: u8, index: u64) -> [u8; 10] {
+    let mut k = [b'H'; 10];
+    k[1] = level;
+    k[2..].copy_from_slice(&index.to_be_bytes());
+    k
+}

@@ -1,0 +1,330 @@
+//! The Merkle tree over the log (RFC 6962): hashes of complete subtrees of 256 leaves and more, written with the indexes.
+//!
+//! Leaf *i* is the envelope of seq *i* + 1 exactly as stored (one line of
+//! `accord export`): its hash is SHA-256(0x00 ‖ bytes), a node's
+//! SHA-256(0x01 ‖ left ‖ right). The hash of each complete subtree of
+//! 2^level leaves, level ≥ [`TREE_LOW`], is stored under [`tree_key`] once
+//! its last leaf is indexed; they never change. Smaller subtrees are hashed
+//! from the log's blocks (at most 256 envelopes, four blocks) when a proof
+//! needs them. An append of 2^k × 256 leaves writes about 2^k + 2^(k-1) + …
+//! hashes: fewer than two per 256 events.
+
+use sha2::{Digest, Sha256};
+
+use super::Store;
+use super::error::Damage;
+use super::format::{TREE_KEY, TREE_LOW, seq_from, tree_key};
+use super::pending::Pending;
+use crate::error::Result;
+
+/// A 32-byte SHA-256 hash.
+pub type Hash = [u8; 32];
+
+/// Leaves under one stored hash of the lowest stored level.
+const GROUP: u64 = 1 << TREE_LOW;
+
+/// The hash of a leaf: SHA-256(0x00 ‖ bytes).
+pub fn leaf_hash(bytes: &[u8]) -> Hash {
+    let mut sha = Sha256::new();
+    sha.update([0u8]);
+    sha.update(bytes);
+    sha.finalize().into()
+}
+
+/// The hash of an inner node: SHA-256(0x01 ‖ left ‖ right).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut sha = Sha256::new();
+    sha.update([1u8]);
+    sha.update(left);
+    sha.update(right);
+    sha.finalize().into()
+}
+
+/// The root of a complete subtree given its leaves' hashes (a power of two of them).
+pub(crate) fn perfect_root(leaves: &[Hash]) -> Hash {
+    let mut level: Vec<Hash> = leaves.to_vec();
+    while level.len() > 1 {
+        level = level.chunks(2).map(|p| if p.len() == 2 { node_hash(&p[0], &p[1]) } else { p[0] }).collect();
+    }
+    level.first().copied().unwrap_or_else(|| Sha256::digest([]).into())
+}
+
+/// The right edge of the tree as the store extends it: how many leaves it
+/// covers, the hashes of the leaves after the last complete group, and for
+/// each stored level the complete subtree still waiting for its right
+/// sibling (at an even index), if one is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TreeTail {
+    pub(crate) leaves: u64,
+    pub(crate) group: Vec<Hash>,
+    /// Indexed by level − [`TREE_LOW`].
+    frontier: Vec<Option<Hash>>,
+}
+
+impl TreeTail {
+    /// Adds the next leaf; each subtree it completes (of [`GROUP`] leaves
+    /// or more) is handed to `put` as (level, index, hash), the smallest
+    /// first.
+    pub(crate) fn push(&mut self, leaf: Hash, put: &mut impl FnMut(u8, u64, Hash)) {
+        self.group.push(leaf);
+        self.leaves += 1;
+        if self.group.len() as u64 != GROUP {
+            return;
+        }
+        let (mut level, mut index, mut hash) = (TREE_LOW, self.leaves / GROUP - 1, perfect_root(&self.group));
+        self.group.clear();
+        loop {
+            put(level, index, hash);
+            let slot = usize::from(level - TREE_LOW);
+            if self.frontier.len() <= slot {
+                self.frontier.resize(slot + 1, None);
+            }
+            // An odd index's left sibling completed before it, at an even
+            // index, and has waited in the frontier since.
+            match self.frontier[slot].take() {
+                Some(left) if index % 2 == 1 => hash = node_hash(&left, &hash),
+                _ => {
+                    self.frontier[slot] = Some(hash);
+                    return;
+                }
+            }
+            (level, index) = (level + 1, index / 2);
+        }
+    }
+}
+
+impl Store {
+    /// How many leaves the stored tree covers; `None` for a ledger recorded
+    /// before the tree existed.
+    pub(crate) fn tree_leaves(&self) -> Result<Option<u64>> {
+        match self.db.get(TREE_KEY).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => Ok(Some(seq_from(&v).ok_or_else(|| Damage::Entry { key: TREE_KEY.to_vec() })?)),
+        }
+    }
+
+    /// A stored subtree hash; its absence is damage (the tree says it covers it).
+    pub(crate) fn stored_subtree(&self, level: u8, index: u64) -> Result<Hash> {
+        let key = tree_key(level, index);
+        let value = self.db.get(key).map_err(|e| self.err(e))?;
+        value.and_then(|v| Hash::try_from(v.as_ref()).ok()).ok_or_else(|| Damage::Tree { level, index }.into())
+    }
+
+    /// The hashes of the leaves `from..to` (leaf i is seq i + 1), read from the log.
+    pub(crate) fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
+        let mut out = Vec::with_capacity((to - from) as usize);
+        for block in self.block_spans(from + 1) {
+            let (_, block) = block?;
+            for (seq, span) in &block.spans {
+                if *seq > to {
+                    return Ok(out);
+                }
+                if *seq > from {
+                    out.push(leaf_hash(&block.payload[span.clone()]));
+                }
+            }
+        }
+        if (out.len() as u64) < to - from {
+            return Err(Damage::Tree { level: 0, index: from + out.len() as u64 }.into());
+        }
+        Ok(out)
+    }
+
+    /// The hash of the complete subtree of 2^`level` leaves starting at
+    /// leaf `index` × 2^`level`: stored, or hashed from the log below
+    /// [`TREE_LOW`].
+    pub(crate) fn subtree_hash(&self, level: u8, index: u64) -> Result<Hash> {
+        if level >= TREE_LOW {
+            return self.stored_subtree(level, index);
+        }
+        let first = index << level;
+        Ok(perfect_root(&self.leaf_hashes(first, first + (1 << level))?))
+    }
+
+    /// The right edge of the stored tree, from its marker and the log.
+    fn tree_tail(&self) -> Result<TreeTail> {
+        let leaves = self.tree_leaves()?.unwrap_or(0);
+        let start = leaves - leaves % GROUP;
+        let mut frontier = Vec::new();
+        for level in TREE_LOW..64 {
+            let complete = leaves >> level;
+            frontier.push(if complete % 2 == 1 { Some(self.stored_subtree(level, complete - 1)?) } else { None });
+        }
+        Ok(TreeTail { leaves, group: self.leaf_hashes(start, leaves)?, frontier })
+    }
+
+    /// Adds the leaves of `hashes`, from leaf `first` on (the next after
+    /// those the tree covers), to `batch` with the tree's new marker.
+    pub(super) fn extend_tree(
+        &self,
+        pending: &mut Pending,
+        first: u64,
+        hashes: impl IntoIterator<Item = Hash>,
+        batch: &mut sled::Batch,
+    ) -> Result<()> {
+        let mut tail = match pending.tree.take() {
+            Some(tail) => tail,
+            None => self.tree_tail()?,
+        };
+        if tail.leaves != first {
+            return Err(Damage::TreeBehind { leaves: tail.leaves, first }.into());
+        }
+        for hash in hashes {
+            tail.push(hash, &mut |level, index, hash| batch.insert(&tree_key(level, index), &hash));
+        }
+        batch.insert(TREE_KEY, &tail.leaves.to_be_bytes());
+        pending.tree = Some(tail);
+        Ok(())
+    }
+
+    /// Builds the tree of a ledger recorded before it existed (or extends
+    /// one that lags the indexes), from the log, a batch every
+    /// [`super::pending::INDEX_BATCH`] leaves: memory is bounded by a batch.
+    pub(super) fn catch_up_tree(&self, indexed: u64) -> Result<()> {
+        let leaves = self.tree_leaves()?;
+        if leaves == Some(indexed) || (leaves.is_none() && indexed == 0) {
+            return Ok(());
+        }
+        let from = leaves.unwrap_or(0);
+        if from > indexed {
+            return Err(Damage::TreeAhead { leaves: from, indexed }.into());
+        }
+        let mut pending = self.pending();
+        let mut at = from;
+        while at < indexed {
+            let to = (at + super::pending::INDEX_BATCH as u64).min(indexed);
+            let hashes = self.leaf_hashes(at, to)?;
+            let mut batch = sled::Batch::default();
+            self.extend_tree(&mut pending, at, hashes, &mut batch)?;
+            self.apply(batch).map_err(|e| self.err(e))?;
+            at = to;
+        }
+        pending.tree = None;
+        self.db.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Removes from `batch`'s view the subtrees that cover leaves past
+    /// `leaves`, and sets the marker to it: undoing a command.
+    pub(super) fn truncate_tree(&self, leaves: u64, batch: &mut sled::Batch) -> Result<()> {
+        for level in TREE_LOW..64 {
+            let keep = leaves >> level;
+            for item in self.db.range(tree_key(level, keep)..=tree_key(level, u64::MAX)).keys() {
+                batch.remove(item.map_err(|e| self.err(e))?);
+            }
+        }
+        if self.tree_leaves()?.is_some() {
+            batch.insert(TREE_KEY, &leaves.to_be_bytes());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// RFC 6962's MTH, recursively, straight from the definition.
+    fn mth(leaves: &[Hash]) -> Hash {
+        match leaves.len() {
+            0 => Sha256::digest([]).into(),
+            1 => leaves[0],
+            n => {
+                let k = (n - 1).next_power_of_two() / 2;
+                let k = if k == 0 { 1 } else { k };
+                node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
+            }
+        }
+    }
+
+    #[test]
+    fn stored_subtrees_are_the_hashes_of_their_leaves_whatever_the_pushes() {
+        let leaves: Vec<Hash> = (0..GROUP * 5 + 7).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut stored: HashMap<(u8, u64), Hash> = HashMap::new();
+        let mut tail = TreeTail::default();
+        for leaf in &leaves {
+            tail.push(*leaf, &mut |l, i, h| assert!(stored.insert((l, i), h).is_none()));
+        }
+        assert_eq!(tail.leaves, GROUP * 5 + 7);
+        assert_eq!(tail.group.len(), 7);
+        let mut want = HashMap::new();
+        for level in TREE_LOW..12 {
+            let size = 1usize << level;
+            for (i, chunk) in leaves.chunks_exact(size).enumerate() {
+                want.insert((level, i as u64), mth(chunk));
+            }
+        }
+        assert_eq!(stored, want);
+        assert_eq!(perfect_root(&leaves[..GROUP as usize]), mth(&leaves[..GROUP as usize]));
+    }
+
+    /// Every stored subtree hash and the marker, as sled holds them.
+    fn stored(store: &Store) -> (Option<u64>, HashMap<(u8, u64), Hash>) {
+        let hashes = (store.db().scan_prefix(b"H"))
+            .map(|item| {
+                let (k, v) = item.unwrap();
+                ((k[1], seq_from(&k[2..]).unwrap()), Hash::try_from(v.as_ref()).unwrap())
+            })
+            .collect();
+        (store.tree_leaves().unwrap(), hashes)
+    }
+
+    /// The tree RFC 6962 gives for the log: every complete subtree of 256
+    /// leaves or more, hashed from the envelopes' bytes.
+    fn naive(store: &Store) -> (Option<u64>, HashMap<(u8, u64), Hash>) {
+        let leaves: Vec<Hash> = store.scan_raw(1).map(|item| leaf_hash(&item.unwrap().1)).collect();
+        let mut want = HashMap::new();
+        for level in TREE_LOW..20 {
+            for (i, chunk) in leaves.chunks_exact(1 << level).enumerate() {
+                want.insert((level, i as u64), mth(chunk));
+            }
+        }
+        (Some(leaves.len() as u64), want)
+    }
+
+    #[test]
+    fn the_stored_tree_is_the_logs_after_commits_an_abort_and_a_rebuild() {
+        use crate::ledger::{Ledger, Options};
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let options = Options::new(Duration::from_secs(5), true);
+        let mut n = 0;
+        let mut line = |org: &str| {
+            n += 1;
+            match n {
+                1 | 2 => format!(r#"{{"type":"founding","org":"{org}","date":"2000","members":["A"]}}"#),
+                _ => format!(r#"{{"type":"exercise","org":"{org}","date":"2001","name":"x{n}"}}"#),
+            }
+        };
+        let ledger = Ledger::open(&path, &options).unwrap();
+        // Commits that end inside groups, on their edges, and span several.
+        for (size, abort) in [(300, false), (1, false), (211, false), (33_000, true), (44, false), (1000, false)] {
+            let mut recorder = ledger.recorder("t").unwrap();
+            for i in 0..size {
+                recorder.record_line(&line(if i % 3 == 1 { "b" } else { "a" })).unwrap();
+            }
+            if abort {
+                recorder.abort().unwrap()
+            } else {
+                recorder.commit().map(drop).unwrap()
+            }
+            assert_eq!(stored(ledger.store()), naive(ledger.store()), "after {size} events (abort: {abort})");
+        }
+        assert!(stored(ledger.store()).1.contains_key(&(10, 0)), "1556 events hold a subtree of 1024");
+        // A ledger recorded before the tree existed gains it on open.
+        for key in ledger.store().db().scan_prefix(b"H").keys() {
+            ledger.store().db().remove(key.unwrap()).unwrap();
+        }
+        ledger.store().db().remove(TREE_KEY).unwrap();
+        drop(ledger);
+        let ledger = Ledger::open(&path, &options).unwrap();
+        assert_eq!(stored(ledger.store()), naive(ledger.store()));
+        // The hashes proofs read agree, stored or hashed from the log.
+        let leaves = naive(ledger.store()).1;
+        assert_eq!(ledger.store().subtree_hash(9, 2).unwrap(), leaves[&(9, 2)]);
+        let first: Vec<Hash> = ledger.store().leaf_hashes(512, 544).unwrap();
+        assert_eq!(ledger.store().subtree_hash(5, 16).unwrap(), mth(&first));
+    }
+}
