@@ -83,7 +83,7 @@ fn every_command_help_describes_everything_and_has_examples() {
                 .collect()
         };
         let (global, own) = (names("Global options:"), names("Options:"));
-        for option in ["--ledger", "--actor", "--wait", "--json"] {
+        for option in ["--ledger", "--actor", "--wait", "--json", "--quiet"] {
             assert!(
                 global.iter().any(|g| g == option),
                 "`accord {path} -h`: {option} is not under Global options:\n{help}"
