@@ -23,7 +23,9 @@ const BYTES_UNKNOWN: &str = "{spinner} {prefix} {bytes}{msg}, {bytes_per_sec}";
 /// Whether the command may show progress and notices on stderr: stderr is
 /// a terminal, and neither `--json` nor `--quiet` was given. Nothing extra
 /// is written otherwise, so that a pipe or a file gets the same bytes.
-pub fn shown(ctx: &Context) -> bool {
+/// (indicatif itself draws no bar on a terminal whose `TERM` is unset or
+/// `dumb`, which cannot erase a line.)
+fn shown(ctx: &Context) -> bool {
     !ctx.json && !ctx.quiet && std::io::stderr().is_terminal()
 }
 
