@@ -13,6 +13,7 @@
 //! - [`ledger`]: the façade ([`ledger::Ledger`] and its `Recorder`): the only thing the command line uses.
 //! - [`audit`]: verification of a ledger or an export, and replay.
 //! - [`error`]: [`Error`], one enum per room inside, and the [`ErrorKind`] that decides the exit code.
+//! - [`progress`]: the [`progress::Progress`] a long pass tells how far it has got (no terminal here).
 //!
 //! The library never prints, never reads the environment and knows nothing of
 //! the command line; `src/main.rs` and `src/cli/` do that.
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod error;
 pub mod ledger;
 pub mod model;
+pub mod progress;
 pub mod projection;
 pub mod store;
 pub mod timeline;

@@ -13,12 +13,17 @@ use super::{AuditError, Report};
 use crate::error::Result;
 use crate::model::envelope::Head;
 use crate::model::exact::read_envelope;
+use crate::progress::Progress;
 use crate::store::{Entry, Store};
 
 /// The exact pass of [`verify_ledger`](super::verify_ledger): every id and
 /// every org's whole timeline are kept, index entries are checked one by
 /// one, and the first problem is named by its seq.
-pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> Result<Report> {
+pub(super) fn verify_ledger_exactly(
+    store: &Store,
+    checkpoint: Option<Head>,
+    progress: &dyn Progress,
+) -> Result<Report> {
     let mut verifier = Verifier::new(checkpoint);
     if let Some(marker) = store.head_marker()?
         && marker.seq > 0
@@ -43,6 +48,7 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
             tree.envelope(&bytes);
             index.add_event(&env, copy_hash(&key, seq, [env.record_json().as_bytes()]));
         }
+        progress.done(verifier.head().seq);
     }
     let tails = verifier.tails();
     let (report, ids) = verifier.finish_with_ids()?;
@@ -111,7 +117,7 @@ mod tests {
             json!({"type": "founding", "org": "isa", "date": "2000", "members": ["A"]}),
             json!({"type": "withdrawal", "org": "isa", "date": "2001", "members": ["B"]}),
         ]);
-        let err = verify_ledger(&store, None).unwrap_err();
+        let err = verify_ledger(&store, None, &()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Integrity);
         let AuditError::BreaksRule { seq: 2, event, why: Breach::Rule(_) } = audit_error(&err) else {
             panic!("{err:?}")
@@ -127,7 +133,7 @@ mod tests {
             json!({"type": "founding", "org": "isa", "date": "2000", "members": ["A"]}),
             json!({"type": "accession", "org": "isa", "date": "2001", "members": ["B"], "supersedes": other}),
         ]);
-        let err = verify_ledger(&store, None).unwrap_err();
+        let err = verify_ledger(&store, None, &()).unwrap_err();
         assert!(
             matches!(audit_error(&err), AuditError::BreaksRule { seq: 2, why: Breach::NotCounting(id), .. }
                 if id.to_string() == other),
@@ -143,9 +149,9 @@ mod tests {
     #[test]
     fn a_checkpoint_with_another_hash_or_past_the_end_is_refused() {
         let (_dir, store) = ledger_of_isa();
-        let head = verify_ledger(&store, None).unwrap().head;
+        let head = verify_ledger(&store, None, &()).unwrap().head;
         let wrong = Head { seq: 2, hash: "0".repeat(64) };
-        let err = verify_ledger(&store, Some(wrong)).unwrap_err();
+        let err = verify_ledger(&store, Some(wrong), &()).unwrap_err();
         assert!(
             matches!(audit_error(&err), AuditError::Rewritten { seq: 2, by: Witness::Checkpoint, found, .. }
                 if *found == head.hash),
@@ -159,7 +165,7 @@ mod tests {
                 head.hash
             )
         );
-        let err = verify_ledger(&store, Some(Head { seq: 5, hash: head.hash.clone() })).unwrap_err();
+        let err = verify_ledger(&store, Some(Head { seq: 5, hash: head.hash.clone() }), &()).unwrap_err();
         assert!(
             matches!(audit_error(&err), AuditError::NotReached { by: Witness::Checkpoint, seq: 5, end: 2 }),
             "{err:?}"
@@ -169,6 +175,6 @@ mod tests {
             err.to_string(),
             "the checkpoint names seq 5, but the log ends at seq 2: it lost events, or the checkpoint is of another log"
         );
-        assert_eq!(verify_ledger(&store, Some(head.clone())).unwrap().head, head);
+        assert_eq!(verify_ledger(&store, Some(head.clone()), &()).unwrap().head, head);
     }
 }

@@ -26,6 +26,7 @@ pub use replay::{Joined, Replayed, StatusChange, Target, replay};
 
 use crate::error::Result;
 use crate::model::envelope::Head;
+use crate::progress::Progress;
 use crate::store::Store;
 use verifier::Checkpoint;
 
@@ -40,8 +41,9 @@ pub struct Report {
 /// and the head recorded at the last commit.
 ///
 /// First the fast pass; if it finds anything wrong (or unusual), the exact
-/// pass, which names the first problem.
-pub fn verify_ledger(store: &Store, checkpoint: Option<Head>) -> Result<Report> {
+/// pass, which names the first problem. Each pass tells `progress` how far
+/// it has got, a block at a time.
+pub fn verify_ledger(store: &Store, checkpoint: Option<Head>, progress: &dyn Progress) -> Result<Report> {
     let mut checkpoints = Vec::new();
     if let Some(head) = &checkpoint {
         checkpoints.push(Checkpoint::new(head.clone(), Witness::Checkpoint));
@@ -51,8 +53,8 @@ pub fn verify_ledger(store: &Store, checkpoint: Option<Head>) -> Result<Report> 
     {
         checkpoints.push(Checkpoint::new(marker, Witness::HeadMarker));
     }
-    if let Some(report) = scan::LedgerScan::run(store, checkpoints) {
+    if let Some(report) = scan::LedgerScan::run(store, checkpoints, progress) {
         return Ok(report);
     }
-    exact::verify_ledger_exactly(store, checkpoint)
+    exact::verify_ledger_exactly(store, checkpoint, progress)
 }

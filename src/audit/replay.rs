@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::model::envelope::{Envelope, Head};
 use crate::model::event::EventKind;
 use crate::model::id::{OrgId, PartyId};
+use crate::progress::{EVERY, Progress};
 use crate::store::Store;
 use crate::timeline::OrgState;
 
@@ -63,9 +64,11 @@ pub struct Replayed {
 /// Replays the log in order (one org's events with `org`), checking it as
 /// it goes, and hands each event with the change it made to the org's
 /// membership as the timeline stands after it (back-dated events included).
+/// Tells `progress` how far it has got every [`EVERY`] events.
 pub fn replay(
     store: &Store,
     org: Option<&OrgId>,
+    progress: &dyn Progress,
     mut each: impl FnMut(&Envelope, &Replayed) -> Result<()>,
 ) -> Result<Head> {
     let mut verifier = Verifier::new(None);
@@ -86,6 +89,9 @@ pub fn replay(
             return Err(AuditError::Gap { seq: expected, next: seq }.into());
         }
         let env = verifier.check(&bytes)?;
+        if seq % EVERY == 0 {
+            progress.done(seq);
+        }
         if org.is_some_and(|o| *o != env.event.org) {
             continue;
         }
@@ -152,7 +158,7 @@ mod tests {
             json!({"type": "founding", "org": "nato", "date": "2000", "members": ["C"]}),
         ]);
         let mut seen = Vec::new();
-        let head = replay(&store, Some(&OrgId::parse("isa").unwrap()), |env, r| {
+        let head = replay(&store, Some(&OrgId::parse("isa").unwrap()), &(), |env, r| {
             assert_eq!(env.seq, r.seq);
             let joined: Vec<String> = r.joined.iter().map(|j| format!("{}:{}", j.id, j.status)).collect();
             let left: Vec<String> = r.left.iter().map(|p| p.to_string()).collect();
@@ -171,7 +177,7 @@ mod tests {
     #[test]
     fn replay_of_an_org_with_no_event_is_not_found() {
         let (_dir, store) = raw_ledger(&[json!({"type": "founding", "org": "isa", "date": "2000", "members": ["A"]})]);
-        let err = replay(&store, Some(&OrgId::parse("nato").unwrap()), |_, _| Ok(())).unwrap_err();
+        let err = replay(&store, Some(&OrgId::parse("nato").unwrap()), &(), |_, _| Ok(())).unwrap_err();
         assert!(matches!(&err, Error::Audit(AuditError::NoEventOfOrg(org)) if org.as_str() == "nato"), "{err:?}");
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert_eq!(err.to_string(), "the log has no event of org `nato`");

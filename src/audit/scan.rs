@@ -16,6 +16,7 @@ use crate::model::envelope::Head;
 use crate::model::id::OrgId;
 use crate::model::read::{Scratch, Sealed};
 use crate::model::summary::OrgSummary;
+use crate::progress::Progress;
 use crate::store::{Entry, Hash, Store, Unpacked, id_bucket, leaf_hash};
 use crate::timeline::counting_steps;
 use crate::timeline::{Change, Step, Tail, Timeline};
@@ -130,7 +131,7 @@ impl<'s> LedgerScan<'s> {
     /// blocks to [`PARSERS`] threads, which read the envelopes; another
     /// reads the indexes; this one takes the parsed blocks back in order
     /// and checks what needs the envelopes before (chain, rules).
-    pub(super) fn run(store: &'s Store, checkpoints: Vec<Checkpoint>) -> Option<Report> {
+    pub(super) fn run(store: &'s Store, checkpoints: Vec<Checkpoint>, progress: &dyn Progress) -> Option<Report> {
         let key = RandomState::new();
         let mut scan = LedgerScan {
             store,
@@ -167,6 +168,7 @@ impl<'s> LedgerScan<'s> {
                 for (seq, parsed) in events {
                     scan.event(seq, parsed?)?;
                 }
+                progress.done(scan.seq);
             }
             let (found, summaries, tree) = indexes.join().ok()??;
             scan.finish(&found, &summaries, &tree)
@@ -319,8 +321,8 @@ mod tests {
     /// Both passes accept the same ledgers, with the same report; the fast
     /// one does not give up on a ledger that verifies.
     fn passes_agree(store: &Store) -> bool {
-        let fast = LedgerScan::run(store, Vec::new());
-        let exact = verify_ledger_exactly(store, None);
+        let fast = LedgerScan::run(store, Vec::new(), &());
+        let exact = verify_ledger_exactly(store, None, &());
         match (&fast, &exact) {
             (Some(f), Ok(e)) => assert_eq!(f, e),
             (None, Err(_)) => {}
@@ -335,7 +337,7 @@ mod tests {
         let a = json!({"type": "founding", "org": "isa", "date": "2000", "members": ["A"], "id": id});
         let b = json!({"type": "founding", "org": "nato", "date": "2001", "members": ["B"], "id": id});
         let (_dir, store) = raw_ledger(&[a, b]);
-        assert!(LedgerScan::run(&store, Vec::new()).is_none(), "the fast pass took a ledger with an id twice");
+        assert!(LedgerScan::run(&store, Vec::new(), &()).is_none(), "the fast pass took a ledger with an id twice");
         // Hand-made: the two entries of the id in two chunks of its bucket.
         use crate::store::format::{id_chunk_key, pack_ids};
         let uuid = uuid::Uuid::parse_str(id).unwrap();
@@ -345,8 +347,8 @@ mod tests {
         }
         store.db().insert(id_chunk_key(bucket, 0), pack_ids(&[(uuid, 1)])).unwrap();
         store.db().insert(id_chunk_key(bucket, 1), pack_ids(&[(uuid, 2)])).unwrap();
-        assert!(LedgerScan::run(&store, Vec::new()).is_none(), "the fast pass took an id twice, in two chunks");
-        let err = verify_ledger(&store, None).unwrap_err();
+        assert!(LedgerScan::run(&store, Vec::new(), &()).is_none(), "the fast pass took an id twice, in two chunks");
+        let err = verify_ledger(&store, None, &()).unwrap_err();
         assert!(matches!(err, crate::Error::Audit(AuditError::IdTwice { seq: 2, first: 1, .. })), "{err:?}");
     }
 
@@ -356,8 +358,8 @@ mod tests {
         let founding = json!({"type": "founding", "org": "isa", "date": "2000", "members": ["A"], "id": id});
         let accession = json!({"type": "accession", "org": "isa", "date": "2001", "members": ["B"], "id": id});
         let (_dir, store) = raw_ledger(&[founding, accession]);
-        assert!(LedgerScan::run(&store, Vec::new()).is_none());
-        let err = verify_ledger(&store, None).unwrap_err();
+        assert!(LedgerScan::run(&store, Vec::new(), &()).is_none());
+        let err = verify_ledger(&store, None, &()).unwrap_err();
         assert!(matches!(err, crate::Error::Audit(AuditError::IdTwice { seq: 2, first: 1, .. })), "{err:?}");
         assert!(err.to_string().contains("seq 2: event") && err.to_string().contains("recorded twice"), "{err}");
     }
@@ -426,6 +428,6 @@ mod tests {
         }
         recorder.commit().unwrap();
         assert!(passes_agree(ledger.store()));
-        assert!(LedgerScan::run(ledger.store(), Vec::new()).is_some());
+        assert!(LedgerScan::run(ledger.store(), Vec::new(), &()).is_some());
     }
 }

@@ -12,6 +12,7 @@ use accord::ledger::{Replayed, Target, verify_export};
 use accord::model::envelope::Head;
 use accord::model::id::OrgId;
 
+use super::progress::Bar;
 use super::{Context, Out, emit, emit_json, file_failed_verbatim, render};
 
 #[derive(Subcommand)]
@@ -45,9 +46,11 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
                 Some(path) => {
                     let f = File::open(&path)
                         .map_err(|e| file_failed_verbatim(format_args!("cannot open {}", path.display()), e))?;
-                    (verify_export(&path.display().to_string(), BufReader::new(f), checkpoint)?, None)
+                    let bar = Bar::bytes(ctx, "verifying", f.metadata().ok().map(|m| m.len()), false);
+                    let reader = BufReader::new(bar.reader(f));
+                    (verify_export(&path.display().to_string(), reader, checkpoint)?, None)
                 }
-                None => ctx.open_for_audit()?.verify(checkpoint)?,
+                None => ctx.open_for_audit()?.verify(checkpoint, &Bar::events(ctx, "verifying"))?,
             };
             if ctx.json {
                 let mut v = json!({"ok": true, "events": report.events, "head": report.head});
@@ -74,13 +77,15 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
         AuditCommand::Replay { org } => {
             let org = org.as_deref().map(OrgId::parse).transpose()?;
             let ledger = ctx.open(false)?;
-            let head = ledger.replay(org.as_ref(), |env, r| {
+            let bar = Bar::events_beside_output(ctx, "replaying");
+            let head = ledger.replay(org.as_ref(), &bar, |env, r| {
                 if ctx.json {
                     emit_json(out, r)
                 } else {
                     emit(out, format!("{}\n{:>8}→ {}", render::log_line(env), "", effects(r)))
                 }
             })?;
+            drop(bar);
             if ctx.json {
                 emit(out, json!({"head": head}))
             } else {

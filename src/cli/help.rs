@@ -42,6 +42,8 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "# A directory, or stdin; events already recorded are skipped",
             "accord import events/",
             "cat events/isa.ndjson | accord import -",
+            "# No progress bar, even on a terminal",
+            "accord import --quiet events/isa.ndjson",
         ],
     ),
     ("export", &["accord export -o isa-export.ndjson", "accord export --org isa"]),

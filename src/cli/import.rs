@@ -9,6 +9,7 @@ use serde_json::json;
 use accord::ledger::{LedgerError, Line, MAX_EVENT_BYTES, Outcome, Recorder};
 use accord::{Error, ErrorKind};
 
+use super::progress::Bar;
 use super::{Context, Out, emit, file_failed, file_failed_verbatim, interrupt};
 
 #[derive(Default)]
@@ -29,7 +30,12 @@ pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> 
         }
     };
     let mut counts = Counts::default();
-    let recorded = import_all(&mut recorder, &files, &mut counts).and_then(|()| recorder.commit());
+    let bar = Bar::bytes(ctx, "importing", total_size(&files), files.iter().any(|p| p.as_os_str() == "-"));
+    let recorded = import_all(&mut recorder, &files, &mut counts, &bar).and_then(|()| {
+        bar.message(|| format!("{}; committing", events(&counts)));
+        recorder.commit()
+    });
+    drop(bar);
     let head = match recorded {
         Ok(head) => head,
         Err(e) => {
@@ -55,13 +61,25 @@ pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> 
     }
 }
 
-fn import_all(recorder: &mut Recorder<'_>, files: &[PathBuf], counts: &mut Counts) -> Result<(), Error> {
+/// The bytes of all the files, for the progress bar; `None` if one of them
+/// is stdin or its size is not known.
+fn total_size(files: &[PathBuf]) -> Option<u64> {
+    files.iter().map(|p| std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len())).sum()
+}
+
+/// `, 12,345 events`, after the bytes on the progress bar.
+fn events(counts: &Counts) -> String {
+    let n = counts.recorded + counts.already;
+    format!(", {}", super::render::count(n as usize, "event", "events"))
+}
+
+fn import_all(recorder: &mut Recorder<'_>, files: &[PathBuf], counts: &mut Counts, bar: &Bar) -> Result<(), Error> {
     for path in files {
         if path.as_os_str() == "-" {
-            import_reader(recorder, "stdin", BufReader::new(std::io::stdin()), counts)?;
+            import_reader(recorder, "stdin", BufReader::new(bar.reader(std::io::stdin())), counts, bar)?;
         } else {
             let file = File::open(path).map_err(|e| file_failed(format_args!("cannot open {}", path.display()), e))?;
-            import_reader(recorder, &path.display().to_string(), BufReader::new(file), counts)?;
+            import_reader(recorder, &path.display().to_string(), BufReader::new(bar.reader(file)), counts, bar)?;
         }
     }
     interrupted()
@@ -122,6 +140,7 @@ fn import_reader(
     label: &str,
     reader: impl BufRead + Send + 'static,
     counts: &mut Counts,
+    bar: &Bar,
 ) -> Result<(), Error> {
     let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
     let owned_label = label.to_owned();
@@ -143,6 +162,7 @@ fn import_reader(
                 Outcome::AlreadyRecorded(_) => counts.already += 1,
             }
         }
+        bar.message(|| events(counts));
         if let Some(e) = failed {
             return Err(e);
         }

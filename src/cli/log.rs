@@ -9,12 +9,13 @@ use clap::Args;
 use clap::builder::PossibleValuesParser;
 
 use accord::Error;
-use accord::ledger::{Ledger, LedgerError, decode};
+use accord::ledger::{EVERY, Ledger, LedgerError, Progress, decode};
 use accord::model::envelope::Envelope;
 use accord::model::id::{OrgId, PartyId, parse_event_id};
 use accord::model::schema::TYPES;
 use accord::projection::select::Selection;
 
+use super::progress::Bar;
 use super::query::parse_day;
 use super::{Context, Out, emit, emit_json, file_failed, output_failed, render, usage};
 
@@ -68,9 +69,17 @@ fn parse_org(org: Option<&str>) -> Result<Option<OrgId>, Error> {
 pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<'_>) -> Result<(), Error> {
     let org = parse_org(org)?;
     let ledger = ctx.open(false)?;
+    // To a file, or to stdout that is not the terminal: progress by seq (of
+    // the head's, also for one org's envelopes).
+    let bar =
+        if output.is_some() { Bar::events(ctx, "exporting") } else { Bar::events_beside_output(ctx, "exporting") };
+    bar.total(ledger.head()?.seq);
     // Exported bytes are the stored bytes, each checked before it is written.
     let write_all = |sink: &mut dyn Write| {
-        for_each_raw(&ledger, org.as_ref(), 1, |_, bytes| {
+        for_each_raw(&ledger, org.as_ref(), 1, |seq, bytes| {
+            if seq % EVERY == 0 {
+                bar.done(seq);
+            }
             sink.write_all(bytes).and_then(|()| sink.write_all(b"\n")).map_err(output_failed)
         })?;
         sink.flush().map_err(output_failed)

@@ -8,6 +8,7 @@ mod interrupt;
 mod log;
 mod panel;
 mod party;
+mod progress;
 mod query;
 mod render;
 mod spells;
@@ -41,6 +42,10 @@ pub struct Cli {
     /// Print data as JSON (one object, or NDJSON for lists of events)
     #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
+
+    /// No progress bar and no waiting notice (shown on stderr only when it is a terminal)
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
+    quiet: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -189,18 +194,25 @@ pub struct Context {
     actor: Option<String>,
     wait: Duration,
     json: bool,
+    quiet: bool,
 }
 
 impl Context {
     fn open(&self, create: bool) -> Result<Ledger, Error> {
         // The process ends with the command (`Options::exiting`).
-        Ledger::open(&self.ledger_dir, &Options { exiting: true, ..Options::new(self.wait, create) })
+        Ledger::open(&self.ledger_dir, &Options { exiting: true, ..self.options(create) })
     }
 
     /// Opens the ledger for `audit verify`, which reports a missing or
     /// wrong head marker itself (and can restore it from a checkpoint).
     fn open_for_audit(&self) -> Result<Ledger, Error> {
-        Ledger::open(&self.ledger_dir, &Options { audit: true, exiting: true, ..Options::new(self.wait, false) })
+        Ledger::open(&self.ledger_dir, &Options { audit: true, exiting: true, ..self.options(false) })
+    }
+
+    /// How every command opens a ledger: waiting up to `--wait`, and saying
+    /// so once on a terminal.
+    fn options(&self, create: bool) -> Options {
+        Options { on_wait: progress::on_wait(self), ..Options::new(self.wait, create) }
     }
 
     /// `recorded_by`: `--actor`, else `ACCORD_ACTOR` (both through clap),
@@ -269,6 +281,7 @@ pub fn main() -> ExitCode {
         actor: cli.actor.clone(),
         wait: Duration::from_secs_f64(cli.wait),
         json: cli.json,
+        quiet: cli.quiet,
     };
     let mut out = std::io::stdout().lock();
     // sled may panic on damaged files (in open, in a read, in a thread of its

@@ -15,6 +15,7 @@ pub use org::OrgRecord;
 pub use recorder::{Line, Recorder};
 
 pub use crate::audit::{Replayed, Report, Target, verify_export};
+pub use crate::progress::{EVERY, Progress};
 pub use crate::store::{Options, os_reason};
 
 use crate::error::Result;
@@ -349,17 +350,34 @@ impl Ledger {
     /// Verifies the whole ledger: the log, its indexes, the rules, and a
     /// `checkpoint` the user kept ([`crate::audit::verify_ledger`]); then
     /// the head marker. Returns the report, and the checkpoint that vouched
-    /// for restoring a missing head marker, if it was restored.
-    pub fn verify(&self, checkpoint: Option<Head>) -> Result<(Report, Option<Head>)> {
-        let report = crate::audit::verify_ledger(self.store(), checkpoint.clone())?;
+    /// for restoring a missing head marker, if it was restored. `progress`
+    /// is told the log's length, then how far the passes have got.
+    pub fn verify(&self, checkpoint: Option<Head>, progress: &dyn Progress) -> Result<(Report, Option<Head>)> {
+        self.tell_length(progress);
+        let report = crate::audit::verify_ledger(self.store(), checkpoint.clone(), progress)?;
         let restored = self.settle_head_marker(&report.head, checkpoint.as_ref())?;
         Ok((report, restored))
     }
 
     /// Replays the log in order (one org's events with `org`), checking it,
     /// and hands `each` every event with the change it made
-    /// ([`crate::audit::replay`]). Returns the head.
-    pub fn replay(&self, org: Option<&OrgId>, each: impl FnMut(&Envelope, &Replayed) -> Result<()>) -> Result<Head> {
-        crate::audit::replay(self.store(), org, each)
+    /// ([`crate::audit::replay`]). Returns the head. `progress` is told the
+    /// log's length, then how far the replay has got.
+    pub fn replay(
+        &self,
+        org: Option<&OrgId>,
+        progress: &dyn Progress,
+        each: impl FnMut(&Envelope, &Replayed) -> Result<()>,
+    ) -> Result<Head> {
+        self.tell_length(progress);
+        crate::audit::replay(self.store(), org, progress, each)
+    }
+
+    /// Tells `progress` how many events the log holds, as its last block
+    /// says. Unreadable, it is not told: the pass that follows says what is wrong.
+    fn tell_length(&self, progress: &dyn Progress) {
+        if let Ok(last) = self.store.last_seq() {
+            progress.total(last);
+        }
     }
 }

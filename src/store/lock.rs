@@ -10,8 +10,9 @@ use super::format::LOCK_FILE;
 /// How often a busy ledger is tried again.
 pub(super) const RETRY: Duration = Duration::from_millis(20);
 
-/// Takes the ledger's lock file, waiting up to `wait` for another process to release it.
-pub(super) fn acquire(dir: &Path, wait: Duration) -> Result<File, Error> {
+/// Takes the ledger's lock file, waiting up to `wait` for another process
+/// to release it; `on_wait` is called once if it waits.
+pub(super) fn acquire(dir: &Path, wait: Duration, mut on_wait: Option<fn(Duration)>) -> Result<File, Error> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
@@ -26,6 +27,9 @@ pub(super) fn acquire(dir: &Path, wait: Duration) -> Result<File, Error> {
             Err(std::fs::TryLockError::WouldBlock) => {
                 if Instant::now() >= deadline {
                     return Err(Error::Busy { dir: dir.to_owned(), waited: wait });
+                }
+                if let Some(say) = on_wait.take() {
+                    say(wait);
                 }
                 std::thread::sleep(RETRY);
             }

@@ -56,11 +56,15 @@ pub struct Options {
     /// sled's own lock goes with the process. A process that wrote closes
     /// sled fully, so that the next open need not replay what it wrote.
     pub exiting: bool,
+    /// Called once, with [`Options::wait`], when the ledger is found held
+    /// by another process and the open is about to wait for it (the CLI
+    /// says so on a terminal).
+    pub on_wait: Option<fn(Duration)>,
 }
 
 impl Options {
     pub fn new(wait: Duration, create: bool) -> Options {
-        Options { wait, create, audit: false, exiting: false }
+        Options { wait, create, audit: false, exiting: false, on_wait: None }
     }
 }
 
@@ -126,7 +130,7 @@ impl Store {
             Created::Directory
         };
         let deadline = Instant::now() + options.wait;
-        let lock = lock::acquire(dir, options.wait)?;
+        let lock = lock::acquire(dir, options.wait, options.on_wait)?;
         let config = sled::Config::new()
             .path(dir)
             // sled caches 1 GB by default. The log is read sequentially and
@@ -184,9 +188,13 @@ impl Store {
         if !options.audit {
             store.check_head_marker(last.as_ref())?;
         }
-        // A ledger recorded before the Merkle tree gains it here, from the log.
-        store.catch_up_tree(store.indexed()?)?;
-        store.catch_up_indexes(last.as_ref().map_or(0, |e| e.seq))?;
+        // A ledger recorded before the Merkle tree gains it here, from the
+        // log (indexes past the log are damage, which the next step names).
+        let (indexed, last_seq) = (store.indexed()?, last.as_ref().map_or(0, |e| e.seq));
+        if indexed <= last_seq {
+            store.catch_up_tree(indexed)?;
+        }
+        store.catch_up_indexes(last_seq)?;
         Ok(store)
     }
 
@@ -283,7 +291,6 @@ impl Store {
     }
 
     /// The seq of the last event in the log (0 if none).
-    #[cfg(test)]
     pub(crate) fn last_seq(&self) -> Result<u64> {
         Ok(self.last_block()?.map_or(0, |(first, events)| first + events.len() as u64 - 1))
     }

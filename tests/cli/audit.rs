@@ -315,9 +315,11 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         remove_stored(db, 14);
         remove_id(db, env["id"].as_str().expect("id"));
         remove_org_copy(db, "isa", 14);
-        // A forger covers every trace in sled, the index watermark and the
-        // org's summary included (a missing summary is no damage).
+        // A forger covers every trace in sled, the index watermark, the
+        // Merkle tree's marker and the org's summary included (a missing
+        // summary is no damage).
         db.insert(accord::store::format::INDEXED_KEY, &13u64.to_be_bytes()).expect("insert");
+        db.insert(accord::store::format::TREE_KEY, &13u64.to_be_bytes()).expect("insert");
         let isa = accord::model::id::OrgId::parse("isa").expect("org id");
         db.remove(accord::store::format::summary_key(&isa)).expect("remove");
     });

@@ -15,6 +15,9 @@ mod logshow;
 mod numbers;
 mod outputs_panel;
 mod outputs_spells;
+// It runs accord in a pseudo-terminal (util-linux `script`).
+#[cfg(target_os = "linux")]
+mod progress;
 mod projections;
 mod torture;
 mod trust;
