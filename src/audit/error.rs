@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::error::ErrorKind;
 use crate::model::event::Event;
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 use crate::store::HEAD_FILE;
 
 /// A problem found by verification or replay. Most name the seq of the
@@ -64,6 +64,16 @@ pub enum Error {
     SummaryAhead { org: OrgId, says: u64, last: u64 },
     /// A current summary that is not what the org's events give.
     SummaryDiffers { org: OrgId },
+    /// The party index names `party` in `org`, which has no event in the log.
+    PartyEntryWithoutOrg { party: PartyId, org: OrgId },
+    /// The party index names `party` in `org`, but no event of `org` up to its watermark names the party.
+    PartyEntryUnnamed { party: PartyId, org: OrgId, upto: u64 },
+    /// The party index holds `party` in `org` twice.
+    PartyEntryTwice { party: PartyId, org: OrgId },
+    /// The party index lacks `party` in `org`, which an event of `org` up to its watermark names.
+    PartyEntryMissing { party: PartyId, org: OrgId, upto: u64 },
+    /// The party index says it holds the events up to `indexed`; the log ends at `end`.
+    PartiesIndexedUpTo { indexed: u64, end: u64 },
     /// `audit replay --org` of an org with no event in the log.
     NoEventOfOrg(OrgId),
     /// An export could not be read.
@@ -179,6 +189,25 @@ impl fmt::Display for Error {
             Error::SummaryDiffers { org } => {
                 write!(f, "the summary of org `{org}` differs from what its events give (founding, members or dates)")
             }
+            Error::PartyEntryWithoutOrg { party, org } => write!(
+                f,
+                "the party index names party `{party}` in org `{org}`, which has no event in the log: an index entry has no event"
+            ),
+            Error::PartyEntryUnnamed { party, org, upto } => write!(
+                f,
+                "the party index names party `{party}` in org `{org}`, but no event of `{org}` up to seq {upto} names it"
+            ),
+            Error::PartyEntryTwice { party, org } => {
+                write!(f, "the party index holds party `{party}` in org `{org}` twice")
+            }
+            Error::PartyEntryMissing { party, org, upto } => write!(
+                f,
+                "the party index lacks party `{party}` in org `{org}`, which an event of `{org}` up to seq {upto} names"
+            ),
+            Error::PartiesIndexedUpTo { indexed, end } => write!(
+                f,
+                "the party index says it holds the events up to seq {indexed}, but the log ends at seq {end}"
+            ),
             Error::NoEventOfOrg(org) => write!(f, "the log has no event of org `{org}`"),
             Error::CannotRead { label, error } => write!(f, "cannot read {label}: {error}"),
         }

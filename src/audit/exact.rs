@@ -4,6 +4,7 @@ use std::hash::RandomState;
 
 use super::error::Witness;
 use super::index::IndexCheck;
+use super::party::PartyCheck;
 use super::summary::summary_problem;
 use super::tally::copy_hash;
 use super::verifier::Verifier;
@@ -25,6 +26,7 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
     }
     let key = RandomState::new();
     let mut index = IndexCheck::default();
+    let mut parties = PartyCheck::new(store.parties_indexed()?);
     let mut buf = Vec::with_capacity(4096);
     for block in store.blocks(1) {
         let (first, events) = block?;
@@ -37,6 +39,7 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
         for (seq, bytes) in events {
             let env = verifier.follow(read_envelope(&bytes, seq, true, &mut buf)?)?;
             index.add_event(&env, copy_hash(&key, seq, [env.record_json().as_bytes()]));
+            parties.event(seq, env.event.org.as_str(), env.event.kind.members());
         }
     }
     let tails = verifier.tails();
@@ -58,6 +61,7 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
                     index.problem(None, problem);
                 }
             }
+            Entry::Party(party, orgs) => parties.entry(&party, &orgs),
             Entry::Meta => {}
             Entry::Damaged(what) => index.problem(None, AuditError::DamagedIndex(what)),
             Entry::Block(first, _) => index.problem(None, AuditError::BlockAmongIndexes { first }),
@@ -66,6 +70,9 @@ pub(super) fn verify_ledger_exactly(store: &Store, checkpoint: Option<Head>) -> 
     let indexed = store.indexed()?;
     if indexed != report.head.seq {
         index.problem(None, AuditError::IndexedUpTo { indexed, end: report.head.seq });
+    }
+    if let Some(problem) = parties.finish(report.head.seq) {
+        index.problem(None, problem);
     }
     index.finish()?;
     Ok(report)

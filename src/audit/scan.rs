@@ -7,12 +7,13 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use uuid::Uuid;
 
 use super::Report;
+use super::party::PartyCheck;
 use super::summary::summary_problem;
 use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
 use super::verifier::{Checkpoint, change_of};
 use crate::error::Result;
 use crate::model::envelope::Head;
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 use crate::model::read::{Scratch, Sealed};
 use crate::model::summary::OrgSummary;
 use crate::store::{Entry, Store, Unpacked, id_bucket};
@@ -117,6 +118,8 @@ pub(super) struct LedgerScan<'s> {
     orgs: HashMap<String, OrgRules>,
     /// The index entries the log calls for.
     wanted: Tally,
+    /// The party index's pairs the log calls for.
+    parties: PartyCheck,
 }
 
 impl<'s> LedgerScan<'s> {
@@ -134,6 +137,7 @@ impl<'s> LedgerScan<'s> {
             checkpoints,
             orgs: HashMap::new(),
             wanted: Tally::new(key.clone()),
+            parties: PartyCheck::new(store.parties_indexed().ok()?),
         };
         std::thread::scope(|scope| {
             let mut to_parsers = Vec::new();
@@ -161,8 +165,8 @@ impl<'s> LedgerScan<'s> {
                     scan.event(seq, parsed?)?;
                 }
             }
-            let (found, summaries) = indexes.join().ok()??;
-            scan.finish(&found, &summaries)
+            let (found, summaries, parties) = indexes.join().ok()??;
+            scan.finish(&found, &summaries, &parties)
         })
     }
 
@@ -180,6 +184,7 @@ impl<'s> LedgerScan<'s> {
         }
         self.wanted.id(env.id.as_bytes(), seq);
         self.wanted.org(&env.org, seq, env.copy);
+        self.parties.event(seq, &env.org, env.step.as_ref().map_or(&[], |s| s.action.parties()));
         self.seq = seq;
         self.hash = env.hash;
         self.last_time = env.recorded_at;
@@ -221,7 +226,12 @@ impl<'s> LedgerScan<'s> {
 
     /// The log verified: every checkpoint reached, the indexes hold exactly
     /// the entries the log calls for, and say they hold them all.
-    fn finish(self, found: &Tally, summaries: &[(OrgId, OrgSummary)]) -> Option<Report> {
+    fn finish(
+        mut self,
+        found: &Tally,
+        summaries: &[(OrgId, OrgSummary)],
+        parties: &[(PartyId, Vec<OrgId>)],
+    ) -> Option<Report> {
         let whole = self.checkpoints.iter().all(|cp| cp.seen)
             && self.wanted == *found
             && self.store.indexed().ok()? == self.seq;
@@ -234,10 +244,20 @@ impl<'s> LedgerScan<'s> {
                 return None;
             }
         }
+        let mut check = std::mem::replace(&mut self.parties, PartyCheck::new(0));
+        for (party, orgs) in parties {
+            check.entry(party, orgs);
+        }
+        if check.finish(self.seq).is_some() {
+            return None;
+        }
         let head = Head { seq: self.seq, hash: String::from_utf8(self.hash.to_vec()).ok()? };
         whole.then_some(Report { events: head.seq, head })
     }
 }
+
+/// What [`tally_indexes`] finds: the tally, the summaries and the party-index chunks.
+type IndexesFound = (Tally, Vec<(OrgId, OrgSummary)>, Vec<(PartyId, Vec<OrgId>)>);
 
 /// The entries the indexes hold, as a [`Tally`]; `None` if any is damaged,
 /// in the wrong bucket, of no known kind, or an id the id index holds twice.
@@ -246,9 +266,10 @@ impl<'s> LedgerScan<'s> {
 /// recorded twice in the log, indexed twice, would match: the id index must
 /// hold each id once, which is checked here a bucket at a time (a bucket's
 /// chunks come one after another, and hold a few thousand ids at most).
-fn tally_indexes(store: &Store, key: RandomState) -> Option<(Tally, Vec<(OrgId, OrgSummary)>)> {
+fn tally_indexes(store: &Store, key: RandomState) -> Option<IndexesFound> {
     let mut found = Tally::new(key);
     let mut summaries = Vec::new();
+    let mut parties = Vec::new();
     let mut bucket_ids: (Option<u16>, HashSet<Uuid>) = (None, HashSet::new());
     for entry in store.index_entries() {
         match entry.ok()? {
@@ -270,11 +291,12 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<(Tally, Vec<(OrgId, 
                 }
             }
             Entry::Summary(org, summary) => summaries.push((org, summary)),
+            Entry::Party(party, orgs) => parties.push((party, orgs)),
             Entry::Meta => {}
             Entry::Block(..) | Entry::Damaged(_) => return None,
         }
     }
-    Some((found, summaries))
+    Some((found, summaries, parties))
 }
 
 /// An org's timeline as of `upto`, from its events in the store (found by

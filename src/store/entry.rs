@@ -4,9 +4,11 @@ use uuid::Uuid;
 
 use super::error::Damage;
 use super::format::{
-    FORMAT_KEY, INDEXED_KEY, Packed, RECORDING_KEY, Unpacked, seq_from, unpack, unpack_ids, unpack_spans,
+    FORMAT_KEY, INDEXED_KEY, PARTIES_KEY, Packed, RECORDING_KEY, Unpacked, seq_from, unpack, unpack_ids,
+    unpack_spans,
 };
-use crate::model::id::OrgId;
+use super::party::decode_party_chunk;
+use crate::model::id::{OrgId, PartyId};
 use crate::model::summary::OrgSummary;
 
 /// One entry of the store, read and decoded, for audits.
@@ -19,7 +21,9 @@ pub enum Entry {
     Org(OrgId, u64, Packed),
     /// An org's summary.
     Summary(OrgId, OrgSummary),
-    /// The format marker, the index watermark or the recording marker.
+    /// A party-index chunk: the party and orgs whose events name it.
+    Party(PartyId, Vec<OrgId>),
+    /// The format marker, the index watermark, the party watermark or the recording marker.
     Meta,
     /// A key of no known family, or a value that does not decode: what is wrong.
     Damaged(String),
@@ -78,7 +82,12 @@ pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
             Ok((org, summary)) => Entry::Summary(org, summary),
             Err(damage) => damaged(damage),
         },
-        _ if key == FORMAT_KEY || key == INDEXED_KEY || key == RECORDING_KEY => Entry::Meta,
+        Some(b'P') => match decode_party_chunk(key, value) {
+            Ok((party, _, orgs)) => Entry::Party(party, orgs),
+            Err(damage) => damaged(damage),
+        },
+        _ if key == PARTIES_KEY && seq_from(value).is_none() => damaged(Damage::Entry { key: key.to_vec() }),
+        _ if key == FORMAT_KEY || key == INDEXED_KEY || key == RECORDING_KEY || key == PARTIES_KEY => Entry::Meta,
         _ => damaged(Damage::UnknownKey { key: key.to_vec() }),
     }
 }

@@ -8,6 +8,7 @@ mod head;
 mod id_table;
 mod index;
 mod lock;
+mod party;
 mod pending;
 mod prefix;
 
@@ -182,6 +183,10 @@ impl Store {
             store.check_head_marker(last.as_ref())?;
         }
         store.catch_up_indexes(last.as_ref().map_or(0, |e| e.seq))?;
+        // An audit reads the party index as it finds it (and checks it).
+        if !options.audit {
+            store.catch_up_parties(last.as_ref().map_or(0, |e| e.seq))?;
+        }
         Ok(store)
     }
 

@@ -8,6 +8,7 @@ use super::Store;
 use super::error::Error as StoreError;
 use super::format::{BLOCK, RECORDING_KEY, block_key, pack};
 use super::id_table::IdTable;
+use super::party::Named;
 use crate::error::Result;
 use crate::model::envelope::{Envelope, EnvelopeJson, Head};
 use crate::model::id::OrgId;
@@ -59,6 +60,9 @@ pub(super) struct Pending {
     pub(super) table: Option<IdTable>,
     /// Id-index chunks read by lookups so far.
     pub(super) chunks_read: u64,
+    /// The (party, org) pairs the command's events name, for the party
+    /// index, written after its commit.
+    pub(super) named: Named,
 }
 
 impl Pending {
@@ -68,6 +72,7 @@ impl Pending {
         self.unwritten.clear();
         self.ids.clear();
         self.table = None;
+        self.named = Named::default();
     }
 
     /// Takes an envelope that continues what was handed over; `start` is
@@ -77,6 +82,7 @@ impl Pending {
             self.start = Some(start.clone());
         }
         self.ids.insert(env.event.id, env.seq);
+        self.named.add(&env.event.org, env.event.kind.members());
         self.unwritten.push(Unwritten { env, json });
     }
 }
