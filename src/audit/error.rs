@@ -204,10 +204,9 @@ impl fmt::Display for Error {
                 f,
                 "the party index lacks party `{party}` in org `{org}`, which an event of `{org}` up to seq {upto} names"
             ),
-            Error::PartiesIndexedUpTo { indexed, end } => write!(
-                f,
-                "the party index says it holds the events up to seq {indexed}, but the log ends at seq {end}"
-            ),
+            Error::PartiesIndexedUpTo { indexed, end } => {
+                write!(f, "the party index says it holds the events up to seq {indexed}, but the log ends at seq {end}")
+            }
             Error::NoEventOfOrg(org) => write!(f, "the log has no event of org `{org}`"),
             Error::CannotRead { label, error } => write!(f, "cannot read {label}: {error}"),
         }

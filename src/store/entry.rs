@@ -4,8 +4,7 @@ use uuid::Uuid;
 
 use super::error::Damage;
 use super::format::{
-    FORMAT_KEY, INDEXED_KEY, PARTIES_KEY, Packed, RECORDING_KEY, Unpacked, seq_from, unpack, unpack_ids,
-    unpack_spans,
+    FORMAT_KEY, INDEXED_KEY, PARTIES_KEY, Packed, RECORDING_KEY, Unpacked, seq_from, unpack, unpack_ids, unpack_spans,
 };
 use super::party::decode_party_chunk;
 use crate::model::id::{OrgId, PartyId};

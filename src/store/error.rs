@@ -337,7 +337,10 @@ impl fmt::Display for Damage {
             ),
             Damage::PartyKey { key } => write!(f, "the party index holds a damaged key {}", ShowKey(key)),
             Damage::PartyChunk { party, chunk } => {
-                write!(f, "the party index holds a damaged chunk {chunk} of party `{party}`: not a sorted list of org ids")
+                write!(
+                    f,
+                    "the party index holds a damaged chunk {chunk} of party `{party}`: not a sorted list of org ids"
+                )
             }
             Damage::PartyWatermark { dir } => {
                 write!(f, "the ledger at {} is damaged: its party index watermark is damaged", dir.display())

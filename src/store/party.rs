@@ -194,3 +194,127 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::envelope::{Envelope, GENESIS, Head};
+    use crate::model::event::Event;
+    use crate::store::Options;
+    use crate::store::format::RECORDING_KEY;
+
+    /// `n` envelopes from seq `from`: a founding of org `o{seq}` by party
+    /// `P{seq}` and party `all`, chained on `prev`.
+    fn envelopes(from: u64, n: u64, prev: &mut String) -> Vec<Envelope> {
+        (from..from + n)
+            .map(|seq| {
+                let event = serde_json::json!({"type": "founding", "org": format!("o{seq}"), "date": "2001",
+                                               "members": [format!("P{seq}"), "all"]});
+                let env = Envelope::seal(
+                    Event::from_value(event).unwrap(),
+                    seq,
+                    "2024-01-01T00:00:00.000000Z".into(),
+                    "t".into(),
+                    prev.clone(),
+                );
+                prev.clone_from(&env.hash);
+                env
+            })
+            .collect()
+    }
+
+    fn open(path: &std::path::Path) -> Store {
+        Store::open(path, &Options::new(Duration::from_secs(5), true)).unwrap()
+    }
+
+    fn party(s: &str) -> PartyId {
+        PartyId::parse(s).unwrap()
+    }
+
+    fn orgs(names: &[&str]) -> Option<Vec<OrgId>> {
+        Some(names.iter().map(|o| OrgId::parse(o).unwrap()).collect())
+    }
+
+    /// The party index's keys and values, and its watermark.
+    fn index(store: &Store) -> Vec<(sled::IVec, sled::IVec)> {
+        let mut out: Vec<_> = store.db.scan_prefix(b"P").collect::<std::result::Result<_, _>>().unwrap();
+        out.extend(store.db.get(PARTIES_KEY).unwrap().map(|v| (sled::IVec::from(PARTIES_KEY), v)));
+        out
+    }
+
+    /// A command that died before its commit point leaves no pair of its
+    /// events; one that died past it, before the batch that writes the
+    /// pairs, has them written by the next open; so has a ledger written
+    /// before the index existed.
+    #[test]
+    fn the_party_index_holds_exactly_the_committed_events_whatever_died_when() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let mut prev = GENESIS.to_owned();
+        let envs = envelopes(1, 6, &mut prev);
+        let start = Head { seq: 3, hash: envs[2].hash.clone() };
+        let end = Head { seq: 6, hash: envs[5].hash.clone() };
+        let before = {
+            let store = open(&path);
+            store.write(&Head::empty(), &envs[..3]).unwrap();
+            store.commit().unwrap();
+            assert_eq!(store.party_orgs(&party("all")).unwrap(), orgs(&["o1", "o2", "o3"]));
+            assert_eq!(store.party_orgs(&party("P2")).unwrap(), orgs(&["o2"]));
+            assert_eq!(store.party_orgs(&party("P9")).unwrap(), orgs(&[]));
+            store.write(&start, &envs[3..]).unwrap();
+            store.write_indexes(&mut store.pending()).unwrap();
+            assert_eq!(store.party_orgs(&party("all")).unwrap(), None, "not current while a command records");
+            store.db.flush().unwrap();
+            index(&store)
+        };
+        // Died before its commit point: undone, the index as before.
+        let store = open(&path);
+        assert_eq!(store.last_seq().unwrap(), 3);
+        assert_eq!(index(&store), before);
+        // Died past its commit point, before removing the recording marker
+        // and writing the pairs.
+        store.write(&start, &envs[3..]).unwrap();
+        store.write_indexes(&mut store.pending()).unwrap();
+        store.sync_files().unwrap();
+        store.write_head_marker(&end).unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        let store = open(&path);
+        assert_eq!(store.db.get(RECORDING_KEY).unwrap(), None);
+        assert_eq!(store.parties_indexed().unwrap(), 6);
+        assert_eq!(store.party_orgs(&party("all")).unwrap(), orgs(&["o1", "o2", "o3", "o4", "o5", "o6"]));
+        assert_eq!(store.party_orgs(&party("P5")).unwrap(), orgs(&["o5"]));
+        let caught_up = index(&store);
+        // A ledger written before the index: the same index on the next open.
+        for key in store.db.scan_prefix(b"P").keys() {
+            store.db.remove(key.unwrap()).unwrap();
+        }
+        store.db.remove(PARTIES_KEY).unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        let store = open(&path);
+        assert_eq!(index(&store), caught_up);
+    }
+
+    /// A party named in more orgs than a chunk holds gets more chunks, and
+    /// a later commit adds only the orgs not held yet.
+    #[test]
+    fn a_party_in_many_orgs_has_many_chunks_each_org_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("l"));
+        let mut prev = GENESIS.to_owned();
+        let n = PARTY_CHUNK as u64 + 10;
+        let envs = envelopes(1, n, &mut prev);
+        store.write(&Head::empty(), &envs[..5]).unwrap();
+        store.commit().unwrap();
+        store.write(&Head { seq: 5, hash: envs[4].hash.clone() }, &envs[5..]).unwrap();
+        store.commit().unwrap();
+        let chunks: Vec<_> = store.db.scan_prefix(party_prefix(&party("all"))).collect();
+        assert_eq!(chunks.len(), 2);
+        let mut want: Vec<OrgId> = (1..=n).map(|s| OrgId::parse(&format!("o{s}")).unwrap()).collect();
+        want.sort();
+        assert_eq!(store.party_orgs(&party("all")).unwrap(), Some(want));
+    }
+}

@@ -904,3 +904,40 @@ fn org_summaries_that_differ_from_the_log_are_damage() {
     let rows = l.run(&["orgs", "--json"]).json();
     assert_eq!(rows[0]["members"], 12, "an older summary is not used: {rows}");
 }
+
+/// The party index `accord party` reads must hold exactly the (party, org)
+/// pairs the log's events name: a pair removed, one no event names, one of
+/// an org with no event, one held twice, a damaged chunk and a watermark
+/// past the log are each damage, in one sentence.
+#[test]
+fn a_party_index_that_differs_from_the_log_is_damage() {
+    use accord::model::id::PartyId;
+    use accord::store::format::{PARTIES_KEY, party_chunk_key};
+    let key = |party: &str, chunk: u32| party_chunk_key(&PartyId::parse(party).expect("party id"), chunk);
+    let l = isa();
+    with_sled(&l, |db| {
+        assert_eq!(db.get(key("ISR", 0)).expect("get").as_deref(), Some(&b"isa\0"[..]), "the import indexed ISR");
+        db.remove(key("ISR", 0)).expect("remove");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "the party index lacks party `ISR` in org `isa`");
+    let cases: [(&str, u32, &[u8], &str); 4] = [
+        ("ZZZ", 0, b"isa\0", "names party `ZZZ` in org `isa`, but no event of `isa` up to seq 14 names it"),
+        ("ISR", 1, b"nato\0", "names party `ISR` in org `nato`, which has no event in the log"),
+        ("ISR", 1, b"isa\0", "holds party `ISR` in org `isa` twice"),
+        ("ISR", 0, b"isa", "damaged chunk 0 of party `ISR`"),
+    ];
+    for (party, chunk, value, phrase) in cases {
+        let l = isa();
+        with_sled(&l, |db| {
+            db.insert(key(party, chunk), value).expect("insert");
+        });
+        damaged(&l.run(&["audit", "verify"]), None, phrase);
+    }
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(PARTIES_KEY, &99u64.to_be_bytes()).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "the party index says it holds the events up to seq 99");
+    let msg = l.run(&["party", "ISR"]).fails(3).to_owned();
+    assert!(msg.contains("party index holds events up to seq 99, but its log ends at seq 14"), "{msg}");
+}
