@@ -315,11 +315,15 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         remove_stored(db, 14);
         remove_id(db, env["id"].as_str().expect("id"));
         remove_org_copy(db, "isa", 14);
-        // A forger covers every trace in sled, the index watermark and the
-        // org's summary included (a missing summary is no damage).
+        // A forger covers every trace in sled, the index watermark, the
+        // org's summary (a missing summary is no damage) and the party
+        // index (BRA, which only seq 14 names, and its watermark) included.
         db.insert(accord::store::format::INDEXED_KEY, &13u64.to_be_bytes()).expect("insert");
         let isa = accord::model::id::OrgId::parse("isa").expect("org id");
         db.remove(accord::store::format::summary_key(&isa)).expect("remove");
+        let bra = accord::model::id::PartyId::parse("BRA").expect("party id");
+        db.remove(accord::store::format::party_chunk_key(&bra, 0)).expect("remove").expect("BRA was indexed");
+        db.insert(accord::store::format::PARTIES_KEY, &13u64.to_be_bytes()).expect("insert");
     });
     let msg = l.run(&["audit", "verify"]).fails(3).to_owned();
     assert!(msg.contains("ends at seq 13") && msg.contains("accord.head") && msg.contains("seq 14"), "{msg}");
