@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::error::ErrorKind;
 use crate::model::event::Event;
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 use crate::store::HEAD_FILE;
 
 /// A problem found by verification or replay. Most name the seq of the
@@ -69,6 +69,16 @@ pub enum Error {
     /// A stored Merkle subtree hash that differs from the log's (or is
     /// missing, `stored` false; or is one the log does not call for).
     TreeDiffers { level: u8, index: u64, stored: bool },
+    /// The party index names `party` in `org`, which has no event in the log.
+    PartyEntryWithoutOrg { party: PartyId, org: OrgId },
+    /// The party index names `party` in `org`, but no event of `org` up to its watermark names the party.
+    PartyEntryUnnamed { party: PartyId, org: OrgId, upto: u64 },
+    /// The party index holds `party` in `org` twice.
+    PartyEntryTwice { party: PartyId, org: OrgId },
+    /// The party index lacks `party` in `org`, which an event of `org` up to its watermark names.
+    PartyEntryMissing { party: PartyId, org: OrgId, upto: u64 },
+    /// The party index says it holds the events up to `indexed`; the log ends at `end`.
+    PartiesIndexedUpTo { indexed: u64, end: u64 },
     /// `audit replay --org` of an org with no event in the log.
     NoEventOfOrg(OrgId),
     /// An export could not be read.
@@ -194,6 +204,24 @@ impl fmt::Display for Error {
                 let (from, to) = (index << level, (index + 1) << level);
                 let what = if *stored { "differs from what the log gives" } else { "is missing" };
                 write!(f, "the Merkle tree's hash of seqs {}..={to} {what}", from + 1)
+            }
+            Error::PartyEntryWithoutOrg { party, org } => write!(
+                f,
+                "the party index names party `{party}` in org `{org}`, which has no event in the log: an index entry has no event"
+            ),
+            Error::PartyEntryUnnamed { party, org, upto } => write!(
+                f,
+                "the party index names party `{party}` in org `{org}`, but no event of `{org}` up to seq {upto} names it"
+            ),
+            Error::PartyEntryTwice { party, org } => {
+                write!(f, "the party index holds party `{party}` in org `{org}` twice")
+            }
+            Error::PartyEntryMissing { party, org, upto } => write!(
+                f,
+                "the party index lacks party `{party}` in org `{org}`, which an event of `{org}` up to seq {upto} names"
+            ),
+            Error::PartiesIndexedUpTo { indexed, end } => {
+                write!(f, "the party index says it holds the events up to seq {indexed}, but the log ends at seq {end}")
             }
             Error::NoEventOfOrg(org) => write!(f, "the log has no event of org `{org}`"),
             Error::CannotRead { label, error } => write!(f, "cannot read {label}: {error}"),

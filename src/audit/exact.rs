@@ -5,6 +5,7 @@ use std::hash::RandomState;
 
 use super::error::Witness;
 use super::index::IndexCheck;
+use super::party::PartyCheck;
 use super::summary::summary_problem;
 use super::tally::copy_hash;
 use super::tree::TreeCheck;
@@ -32,6 +33,7 @@ pub(super) fn verify_ledger_exactly(
     }
     let key = RandomState::new();
     let mut index = IndexCheck::default();
+    let mut parties = PartyCheck::new(store.parties_indexed()?);
     let mut buf = Vec::with_capacity(4096);
     let mut tree = TreeCheck::default();
     let mut stored_tree = HashMap::new();
@@ -47,6 +49,7 @@ pub(super) fn verify_ledger_exactly(
             let env = verifier.follow(read_envelope(&bytes, seq, true, &mut buf)?)?;
             tree.envelope(&bytes);
             index.add_event(&env, copy_hash(&key, seq, [env.record_json().as_bytes()]));
+            parties.event(seq, env.event.org.as_str(), env.event.kind.members());
         }
         progress.done(verifier.head().seq);
     }
@@ -72,6 +75,7 @@ pub(super) fn verify_ledger_exactly(
             Entry::Tree(level, index, hash) => {
                 stored_tree.insert((level, index), hash);
             }
+            Entry::Party(party, orgs) => parties.entry(&party, &orgs),
             Entry::Meta => {}
             Entry::Damaged(what) => index.problem(None, AuditError::DamagedIndex(what)),
             Entry::Block(first, _) => index.problem(None, AuditError::BlockAmongIndexes { first }),
@@ -80,6 +84,9 @@ pub(super) fn verify_ledger_exactly(
     let indexed = store.indexed()?;
     if indexed != report.head.seq {
         index.problem(None, AuditError::IndexedUpTo { indexed, end: report.head.seq });
+    }
+    if let Some(problem) = parties.finish(report.head.seq) {
+        index.problem(None, problem);
     }
     if let Some(problem) = tree.problem(&stored_tree, store.tree_leaves()?, report.head.seq) {
         index.problem(None, problem);

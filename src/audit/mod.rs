@@ -11,6 +11,7 @@ mod error;
 mod exact;
 mod export;
 mod index;
+mod party;
 mod replay;
 mod scan;
 mod summary;

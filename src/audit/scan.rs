@@ -7,13 +7,14 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use uuid::Uuid;
 
 use super::Report;
+use super::party::PartyCheck;
 use super::summary::summary_problem;
 use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
 use super::tree::TreeCheck;
 use super::verifier::{Checkpoint, change_of};
 use crate::error::Result;
 use crate::model::envelope::Head;
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 use crate::model::read::{Scratch, Sealed};
 use crate::model::summary::OrgSummary;
 use crate::progress::Progress;
@@ -124,6 +125,8 @@ pub(super) struct LedgerScan<'s> {
     wanted: Tally,
     /// The Merkle tree the log calls for.
     tree: TreeCheck,
+    /// The party index's pairs the log calls for.
+    parties: PartyCheck,
 }
 
 impl<'s> LedgerScan<'s> {
@@ -142,6 +145,7 @@ impl<'s> LedgerScan<'s> {
             orgs: HashMap::new(),
             wanted: Tally::new(key.clone()),
             tree: TreeCheck::default(),
+            parties: PartyCheck::new(store.parties_indexed().ok()?),
         };
         std::thread::scope(|scope| {
             let mut to_parsers = Vec::new();
@@ -170,8 +174,8 @@ impl<'s> LedgerScan<'s> {
                 }
                 progress.done(scan.seq);
             }
-            let (found, summaries, tree) = indexes.join().ok()??;
-            scan.finish(&found, &summaries, &tree)
+            let (found, summaries, parties, tree) = indexes.join().ok()??;
+            scan.finish(&found, &summaries, &parties, &tree)
         })
     }
 
@@ -190,6 +194,7 @@ impl<'s> LedgerScan<'s> {
         self.wanted.id(env.id.as_bytes(), seq);
         self.wanted.org(&env.org, seq, env.copy);
         self.tree.leaf(env.leaf);
+        self.parties.event(seq, &env.org, env.step.as_ref().map_or(&[], |s| s.action.parties()));
         self.seq = seq;
         self.hash = env.hash;
         self.last_time = env.recorded_at;
@@ -232,9 +237,10 @@ impl<'s> LedgerScan<'s> {
     /// The log verified: every checkpoint reached, the indexes hold exactly
     /// the entries the log calls for, and say they hold them all.
     fn finish(
-        self,
+        mut self,
         found: &Tally,
         summaries: &[(OrgId, OrgSummary)],
+        parties: &[(PartyId, Vec<OrgId>)],
         tree: &HashMap<(u8, u64), Hash>,
     ) -> Option<Report> {
         let whole = self.checkpoints.iter().all(|cp| cp.seen)
@@ -250,10 +256,21 @@ impl<'s> LedgerScan<'s> {
                 return None;
             }
         }
+        let mut check = std::mem::replace(&mut self.parties, PartyCheck::new(0));
+        for (party, orgs) in parties {
+            check.entry(party, orgs);
+        }
+        if check.finish(self.seq).is_some() {
+            return None;
+        }
         let head = Head { seq: self.seq, hash: String::from_utf8(self.hash.to_vec()).ok()? };
         whole.then_some(Report { events: head.seq, head })
     }
 }
+
+/// What [`tally_indexes`] finds: the tally, the summaries, the party-index
+/// chunks and the Merkle tree's stored hashes.
+type IndexesFound = (Tally, Vec<(OrgId, OrgSummary)>, Vec<(PartyId, Vec<OrgId>)>, HashMap<(u8, u64), Hash>);
 
 /// The entries the indexes hold, as a [`Tally`]; `None` if any is damaged,
 /// in the wrong bucket, of no known kind, or an id the id index holds twice.
@@ -262,9 +279,10 @@ impl<'s> LedgerScan<'s> {
 /// recorded twice in the log, indexed twice, would match: the id index must
 /// hold each id once, which is checked here a bucket at a time (a bucket's
 /// chunks come one after another, and hold a few thousand ids at most).
-fn tally_indexes(store: &Store, key: RandomState) -> Option<FoundIndexes> {
+fn tally_indexes(store: &Store, key: RandomState) -> Option<IndexesFound> {
     let mut found = Tally::new(key);
     let mut summaries = Vec::new();
+    let mut parties = Vec::new();
     let mut tree = HashMap::new();
     let mut bucket_ids: (Option<u16>, HashSet<Uuid>) = (None, HashSet::new());
     for entry in store.index_entries() {
@@ -290,15 +308,13 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<FoundIndexes> {
             Entry::Tree(level, index, hash) => {
                 tree.insert((level, index), hash);
             }
+            Entry::Party(party, orgs) => parties.push((party, orgs)),
             Entry::Meta => {}
             Entry::Block(..) | Entry::Damaged(_) => return None,
         }
     }
-    Some((found, summaries, tree))
+    Some((found, summaries, parties, tree))
 }
-
-/// What [`tally_indexes`] found: the index entries, the summaries and the tree's hashes.
-type FoundIndexes = (Tally, Vec<(OrgId, OrgSummary)>, HashMap<(u8, u64), Hash>);
 
 /// An org's timeline as of `upto`, from its events in the store (found by
 /// the org index: if that lacks an entry, the index check fails later).

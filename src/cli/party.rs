@@ -74,9 +74,8 @@ pub fn run(ctx: &Context, args: PartyArgs, out: Out<'_>) -> Result<(), Error> {
     let upto = ledger.resolve(args.view.as_of()?)?;
     let mut answer = PartyAt { party, at: day, seq: upto, orgs: Vec::new(), uncertain: Vec::new(), count: 0 };
     let mut named = false;
-    // Every org's timeline, read through the ledger: a party index would
-    // spare reading the orgs that never name it.
-    for org in ledger.orgs()? {
+    // Only the orgs whose events name the party (the party index).
+    for org in ledger.orgs_naming(&answer.party)? {
         let record = ledger.org(&org, upto)?;
         let steps = record.timeline.steps();
         let Some(track) = panel::track(steps, &answer.party) else { continue };
@@ -161,7 +160,7 @@ fn history(ctx: &Context, party: PartyId, view: &ViewArgs, out: Out<'_>) -> Resu
     let upto = ledger.resolve(view.as_of()?)?;
     let mut rows = Vec::new();
     let mut named = false;
-    for org in ledger.orgs()? {
+    for org in ledger.orgs_naming(&party)? {
         let record = ledger.org(&org, upto)?;
         named |= panel::track(record.timeline.steps(), &party).is_some();
         rows.extend(spells_of(&record.timeline, &party).into_iter().map(|s| SpellRow {

@@ -21,7 +21,7 @@ pub use crate::store::{Options, os_reason};
 use crate::error::Result;
 use crate::model::date::Day;
 use crate::model::envelope::{Envelope, GENESIS, Head, parse_time};
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 use crate::model::read::Chain;
 use crate::model::summary::OrgSummary;
 use crate::store::{Store, Unpacked};
@@ -317,6 +317,16 @@ impl Ledger {
     /// Every org with an event in the log, in id order.
     pub fn orgs(&self) -> Result<Vec<OrgId>> {
         self.store.orgs()
+    }
+
+    /// The orgs with an event that names `party` (at any seq: a view reads
+    /// each at its own seq), in id order: from the party index, or every
+    /// org while the index does not hold the whole log.
+    pub fn orgs_naming(&self, party: &PartyId) -> Result<Vec<OrgId>> {
+        match self.store.party_orgs(party)? {
+            Some(orgs) => Ok(orgs),
+            None => self.store.orgs(),
+        }
     }
 
     /// An org as `accord orgs` shows it, as the log stood at `upto`, on

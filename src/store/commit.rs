@@ -35,7 +35,11 @@ impl Store {
     /// the orgs the command touched (org and [`OrgSummary`] as JSON), in
     /// the batch that removes [`RECORDING_KEY`]. If that batch is lost, the
     /// next open removes the key and the summaries left are older than
-    /// their orgs' last events, which their readers check.
+    /// their orgs' last events, which their readers check. The same batch
+    /// adds the (party, org) pairs the command's events name to the party
+    /// index, with its watermark, if the index held the log before the
+    /// command; otherwise (or if that batch is lost) the next open indexes
+    /// what the watermark lacks.
     ///
     /// [`OrgSummary`]: crate::model::summary::OrgSummary
     pub(crate) fn commit_with(&self, summaries: &[(OrgId, Vec<u8>)]) -> Result<()> {
@@ -51,17 +55,24 @@ impl Store {
         let head = self.head()?;
         self.pending().committing = true;
         self.write_head_marker(&head)?;
-        {
+        let (start, named) = {
             let mut pending = self.pending();
-            pending.start = None;
             pending.started = false;
             pending.committing = false;
-        }
+            (pending.start.take(), std::mem::take(&mut pending.named))
+        };
         // Past the commit point: a failure here is left for the next open.
         let mut batch = sled::Batch::default();
         batch.remove(RECORDING_KEY);
         for (org, summary) in summaries {
             batch.insert(summary_key(org), summary.as_slice());
+        }
+        let parties = match start {
+            Some(start) if self.parties_indexed().ok() == Some(start.seq) => self.party_entries(&named, head.seq).ok(),
+            _ => None,
+        };
+        for (key, value) in parties.into_iter().flatten() {
+            batch.insert(key, value);
         }
         if self.apply(batch).is_ok() {
             let _ = self.db.flush();

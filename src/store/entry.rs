@@ -4,10 +4,11 @@ use uuid::Uuid;
 
 use super::error::Damage;
 use super::format::{
-    FORMAT_KEY, INDEXED_KEY, Packed, RECORDING_KEY, TREE_KEY, TREE_LOW, Unpacked, seq_from, unpack, unpack_ids,
-    unpack_spans,
+    FORMAT_KEY, INDEXED_KEY, PARTIES_KEY, Packed, RECORDING_KEY, TREE_KEY, TREE_LOW, Unpacked, seq_from, unpack,
+    unpack_ids, unpack_spans,
 };
-use crate::model::id::OrgId;
+use super::party::decode_party_chunk;
+use crate::model::id::{OrgId, PartyId};
 use crate::model::summary::OrgSummary;
 
 /// One entry of the store, read and decoded, for audits.
@@ -22,7 +23,9 @@ pub enum Entry {
     Summary(OrgId, OrgSummary),
     /// A stored Merkle subtree hash: its level, index and hash.
     Tree(u8, u64, [u8; 32]),
-    /// The format marker, the index watermark or the recording marker.
+    /// A party-index chunk: the party and orgs whose events name it.
+    Party(PartyId, Vec<OrgId>),
+    /// The format marker, a watermark or the recording marker.
     Meta,
     /// A key of no known family, or a value that does not decode: what is wrong.
     Damaged(String),
@@ -85,7 +88,19 @@ pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
             (10, Ok(hash)) if key[1] >= TREE_LOW => Entry::Tree(key[1], seq_from(&key[2..]).unwrap_or(0), hash),
             _ => damaged(Damage::Entry { key: key.to_vec() }),
         },
-        _ if key == FORMAT_KEY || key == INDEXED_KEY || key == RECORDING_KEY || key == TREE_KEY => Entry::Meta,
+        Some(b'P') => match decode_party_chunk(key, value) {
+            Ok((party, _, orgs)) => Entry::Party(party, orgs),
+            Err(damage) => damaged(damage),
+        },
+        _ if key == PARTIES_KEY && seq_from(value).is_none() => damaged(Damage::Entry { key: key.to_vec() }),
+        _ if key == FORMAT_KEY
+            || key == INDEXED_KEY
+            || key == RECORDING_KEY
+            || key == PARTIES_KEY
+            || key == TREE_KEY =>
+        {
+            Entry::Meta
+        }
         _ => damaged(Damage::UnknownKey { key: key.to_vec() }),
     }
 }

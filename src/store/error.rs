@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::format::HEAD_FILE;
 use crate::error::ErrorKind;
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 
 #[derive(Debug)]
 #[non_exhaustive]
@@ -124,6 +124,14 @@ pub enum Damage {
     Watermark { dir: PathBuf },
     /// The index watermark is past the log's end.
     IndexAhead { dir: PathBuf, indexed: u64, last: u64 },
+    /// A `P` key that does not name a party and a chunk number.
+    PartyKey { key: Vec<u8> },
+    /// A party-index chunk that is not a sorted list of org ids.
+    PartyChunk { party: PartyId, chunk: u32 },
+    /// The party watermark (`Mparties`) does not decode.
+    PartyWatermark { dir: PathBuf },
+    /// The party watermark is past the log's end.
+    PartiesAhead { dir: PathBuf, indexed: u64, last: u64 },
 }
 
 /// Why stored JSON does not decode.
@@ -353,6 +361,21 @@ impl fmt::Display for Damage {
             Damage::IndexAhead { dir, indexed, last } => write!(
                 f,
                 "the ledger at {} is damaged: its indexes hold events up to seq {indexed}, but its log ends at seq {last}",
+                dir.display()
+            ),
+            Damage::PartyKey { key } => write!(f, "the party index holds a damaged key {}", ShowKey(key)),
+            Damage::PartyChunk { party, chunk } => {
+                write!(
+                    f,
+                    "the party index holds a damaged chunk {chunk} of party `{party}`: not a sorted list of org ids"
+                )
+            }
+            Damage::PartyWatermark { dir } => {
+                write!(f, "the ledger at {} is damaged: its party index watermark is damaged", dir.display())
+            }
+            Damage::PartiesAhead { dir, indexed, last } => write!(
+                f,
+                "the ledger at {} is damaged: its party index holds events up to seq {indexed}, but its log ends at seq {last}",
                 dir.display()
             ),
         }

@@ -8,6 +8,7 @@ mod head;
 mod id_table;
 mod index;
 mod lock;
+mod party;
 mod pending;
 mod prefix;
 mod tree;
@@ -195,6 +196,10 @@ impl Store {
             store.catch_up_tree(indexed)?;
         }
         store.catch_up_indexes(last_seq)?;
+        // An audit reads the party index as it finds it (and checks it).
+        if !options.audit {
+            store.catch_up_parties(last_seq)?;
+        }
         Ok(store)
     }
 

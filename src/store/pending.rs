@@ -8,6 +8,7 @@ use super::Store;
 use super::error::Error as StoreError;
 use super::format::{BLOCK, RECORDING_KEY, block_key, pack};
 use super::id_table::IdTable;
+use super::party::Named;
 use crate::error::Result;
 use crate::model::envelope::{Envelope, EnvelopeJson, Head};
 use crate::model::id::OrgId;
@@ -63,6 +64,9 @@ pub(super) struct Pending {
     pub(super) chunks_read: u64,
     /// The right edge of the Merkle tree as the indexes last wrote it.
     pub(super) tree: Option<super::tree::TreeTail>,
+    /// The (party, org) pairs the command's events name, for the party
+    /// index, written after its commit.
+    pub(super) named: Named,
 }
 
 impl Pending {
@@ -73,6 +77,7 @@ impl Pending {
         self.ids.clear();
         self.table = None;
         self.tree = None;
+        self.named = Named::default();
     }
 
     /// Takes an envelope that continues what was handed over; `start` is
@@ -82,6 +87,7 @@ impl Pending {
             self.start = Some(start.clone());
         }
         self.ids.insert(env.event.id, env.seq);
+        self.named.add(&env.event.org, env.event.kind.members());
         self.unwritten.push(Unwritten { env, json });
     }
 }

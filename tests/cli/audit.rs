@@ -316,12 +316,16 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         remove_id(db, env["id"].as_str().expect("id"));
         remove_org_copy(db, "isa", 14);
         // A forger covers every trace in sled, the index watermark, the
-        // Merkle tree's marker and the org's summary included (a missing
-        // summary is no damage).
+        // Merkle tree's marker, the org's summary (a missing summary is no
+        // damage) and the party index (BRA, which only seq 14 names, and its
+        // watermark) included.
         db.insert(accord::store::format::INDEXED_KEY, &13u64.to_be_bytes()).expect("insert");
         db.insert(accord::store::format::TREE_KEY, &13u64.to_be_bytes()).expect("insert");
         let isa = accord::model::id::OrgId::parse("isa").expect("org id");
         db.remove(accord::store::format::summary_key(&isa)).expect("remove");
+        let bra = accord::model::id::PartyId::parse("BRA").expect("party id");
+        db.remove(accord::store::format::party_chunk_key(&bra, 0)).expect("remove").expect("BRA was indexed");
+        db.insert(accord::store::format::PARTIES_KEY, &13u64.to_be_bytes()).expect("insert");
     });
     let msg = l.run(&["audit", "verify"]).fails(3).to_owned();
     assert!(msg.contains("ends at seq 13") && msg.contains("accord.head") && msg.contains("seq 14"), "{msg}");
@@ -978,4 +982,41 @@ fn a_ledger_without_a_merkle_tree_gains_it_on_open() {
     l.run(&["head"]).ok();
     assert_eq!(tree(&l), built);
     l.run(&["audit", "verify"]).ok();
+}
+
+/// The party index `accord party` reads must hold exactly the (party, org)
+/// pairs the log's events name: a pair removed, one no event names, one of
+/// an org with no event, one held twice, a damaged chunk and a watermark
+/// past the log are each damage, in one sentence.
+#[test]
+fn a_party_index_that_differs_from_the_log_is_damage() {
+    use accord::model::id::PartyId;
+    use accord::store::format::{PARTIES_KEY, party_chunk_key};
+    let key = |party: &str, chunk: u32| party_chunk_key(&PartyId::parse(party).expect("party id"), chunk);
+    let l = isa();
+    with_sled(&l, |db| {
+        assert_eq!(db.get(key("ISR", 0)).expect("get").as_deref(), Some(&b"isa\0"[..]), "the import indexed ISR");
+        db.remove(key("ISR", 0)).expect("remove");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "the party index lacks party `ISR` in org `isa`");
+    let cases: [(&str, u32, &[u8], &str); 4] = [
+        ("ZZZ", 0, b"isa\0", "names party `ZZZ` in org `isa`, but no event of `isa` up to seq 14 names it"),
+        ("ISR", 1, b"nato\0", "names party `ISR` in org `nato`, which has no event in the log"),
+        ("ISR", 1, b"isa\0", "holds party `ISR` in org `isa` twice"),
+        ("ISR", 0, b"isa", "damaged chunk 0 of party `ISR`"),
+    ];
+    for (party, chunk, value, phrase) in cases {
+        let l = isa();
+        with_sled(&l, |db| {
+            db.insert(key(party, chunk), value).expect("insert");
+        });
+        damaged(&l.run(&["audit", "verify"]), None, phrase);
+    }
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(PARTIES_KEY, &99u64.to_be_bytes()).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "the party index says it holds the events up to seq 99");
+    let msg = l.run(&["party", "ISR"]).fails(3).to_owned();
+    assert!(msg.contains("party index holds events up to seq 99, but its log ends at seq 14"), "{msg}");
 }

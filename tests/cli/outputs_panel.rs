@@ -282,3 +282,45 @@ fn party_history_lists_its_spells_in_every_org() {
     assert!(text.contains("isa") && !text.contains("xo") && text.trim_end().ends_with("1 spell"), "{text}");
     assert!(l.run(&["party", "XYZ", "--history"]).fails(1).contains("XYZ"));
 }
+
+/// A ledger written before the party index (no `P` keys, no `Mparties`)
+/// answers `party` as one with it, and has the index from its next open on;
+/// the index names only the orgs whose events name the party.
+#[test]
+fn party_answers_the_same_on_a_ledger_written_before_the_party_index() {
+    let l = isa();
+    for event in [
+        r#"{"type":"founding","org":"xo","date":"2000-01-01","members":["ISR","FRA"]}"#,
+        r#"{"type":"founding","org":"yo","date":"2000-01-01","members":["FRA"]}"#,
+    ] {
+        l.append(event);
+    }
+    let asks: [&[&str]; 4] = [
+        &["party", "ISR", "--at", "2021-01-01", "--json"],
+        &["party", "FRA", "--at", "2021-01-01", "--json"],
+        &["party", "ISR", "--history", "--json"],
+        &["party", "ISR", "--at", "2021-01-01", "--seq", "15", "--json"],
+    ];
+    let with_index: Vec<String> = asks.iter().map(|a| l.run(a).ok().to_owned()).collect();
+    let index = |l: &crate::support::Ledger| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let keys =
+            db.scan_prefix(b"P").chain(db.get(b"Mparties").transpose().map(|v| v.map(|v| (b"Mparties"[..].into(), v))));
+        keys.map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("read")).collect()
+    };
+    let before = index(&l);
+    let isr: Vec<u8> = [&b"PISR\0"[..], &0u32.to_be_bytes()].concat();
+    assert!(before.contains(&(isr, b"isa\0xo\0".to_vec())), "ISR is named in isa and xo only: {before:?}");
+    {
+        let db = sled::open(l.path()).expect("open the ledger with sled");
+        for (key, _) in &before {
+            db.remove(key).expect("remove");
+        }
+        db.flush().expect("flush");
+    }
+    assert!(index(&l).is_empty());
+    let without: Vec<String> = asks.iter().map(|a| l.run(a).ok().to_owned()).collect();
+    assert_eq!(without, with_index);
+    assert_eq!(index(&l), before, "the next open built the same index");
+    l.run(&["audit", "verify"]).ok();
+}

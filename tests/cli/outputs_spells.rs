@@ -348,6 +348,68 @@ fn generated_spells_match_a_naive_fold_in_every_view() {
     }
 }
 
+/// `party ID --history` over several generated orgs, their events
+/// interleaved in the log, plus an org that names none of their parties:
+/// each party's spells are the naive fold's, org by org, in every view (a
+/// view past an org's last event names the party there, one before its
+/// first does not). A party no org names in the view is not found.
+#[test]
+fn party_history_across_generated_orgs_matches_a_naive_fold_in_every_view() {
+    let orgs = ["gen0", "gen1", "gen2"];
+    // Each org's events, its own ids, then the log: round robin.
+    let per_org: Vec<Vec<Value>> = (0..orgs.len())
+        .map(|k| {
+            let text = serde_json::to_string(&generated(k as u64 + 10)).expect("JSON");
+            let text = text
+                .replace("\"gen\"", &format!("\"{}\"", orgs[k]))
+                .replace("00000000-0000-4000", &format!("0000000{k}-0000-4000"));
+            serde_json::from_str::<Vec<Value>>(&text).expect("events")
+        })
+        .collect();
+    let mut log: Vec<(usize, Value)> = Vec::new();
+    for i in 0..per_org.iter().map(Vec::len).max().unwrap_or(0) {
+        for (k, events) in per_org.iter().enumerate() {
+            if let Some(e) = events.get(i) {
+                log.push((k, e.clone()));
+            }
+            if i == 3 && k == 0 {
+                log.push((usize::MAX, json!({"type": "founding", "org": "other", "date": "1990", "members": ["Q1"]})));
+            }
+        }
+    }
+    let text: String = log.iter().map(|(_, e)| format!("{e}\n")).collect();
+    let l = Ledger::new();
+    l.import_text(&text).ok();
+    let n = log.len();
+    let other = log.iter().position(|(o, _)| *o == usize::MAX).expect("the other org") + 1;
+    for upto in [n, 2, 10, n / 3, n / 2, n - 5] {
+        for party in ["P0", "P1", "P2", "P3", "P4", "P5", "Q1"] {
+            let mut expected = Vec::new();
+            for (k, events) in per_org.iter().enumerate() {
+                let seen = log[..upto].iter().filter(|(o, _)| *o == k).count();
+                for mut row in naive_spells(events, seen).into_iter().filter(|r| r["party"] == party) {
+                    row["org"] = json!(orgs[k]);
+                    expected.push(row);
+                }
+            }
+            if party == "Q1" && upto >= other {
+                expected.push(json!({"org": "other", "party": "Q1", "status": "full", "from": "1990", "to": null,
+                                     "from_event": Value::Null, "to_event": null, "source": null}));
+            }
+            let args = ["party", party, "--history", "--json", "--seq", &upto.to_string()];
+            if expected.is_empty() {
+                assert!(l.run(&args).fails(1).contains(party), "{party} at seq {upto}");
+                continue;
+            }
+            let mut got = ndjson(l.run(&args).ok());
+            if party == "Q1" {
+                got.iter_mut().for_each(|r| r["from_event"] = Value::Null);
+            }
+            assert_eq!(got, expected, "{party} at seq {upto}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 3. The timeline picture
 

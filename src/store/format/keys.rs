@@ -1,6 +1,6 @@
 //! The keys of the sled tree and the files beside it; integers are big-endian, so key order is log order.
 
-use crate::model::id::OrgId;
+use crate::model::id::{OrgId, PartyId};
 
 /// The format marker's key; its value is [`FORMAT`].
 pub const FORMAT_KEY: &[u8] = b"Mformat";
@@ -13,6 +13,9 @@ pub const INDEXED_KEY: &[u8] = b"Mindexed";
 /// the hash as 64 hex digits). Written in the command's first batch and
 /// removed by its commit; an open that finds it undoes the command's writes.
 pub const RECORDING_KEY: &[u8] = b"Mrecording";
+/// The party index's watermark; its value is a seq (u64 BE): the party
+/// index holds exactly the (party, org) pairs named by the events up to it.
+pub const PARTIES_KEY: &[u8] = b"Mparties";
 /// Beside sled's files: the head as of the last commit, `{"seq":N,"hash":"…"}` and a newline.
 pub const HEAD_FILE: &str = "accord.head";
 /// Where the head marker is written before it is renamed into place.
@@ -58,6 +61,25 @@ pub fn summary_key(org: &OrgId) -> Vec<u8> {
     let mut k = Vec::with_capacity(org.as_str().len() + 1);
     k.push(b'S');
     k.extend_from_slice(org.as_str().as_bytes());
+    k
+}
+
+/// The prefix of a party's chunks in the party index: `P` + party id +
+/// 0x00 (a party id has no 0x00, so the prefix matches that party only).
+pub fn party_prefix(party: &PartyId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(party.as_str().len() + 6);
+    k.push(b'P');
+    k.extend_from_slice(party.as_str().as_bytes());
+    k.push(0);
+    k
+}
+
+/// The key of a party-index chunk: [`party_prefix`] + chunk number (u32
+/// BE). Its value: the ids of orgs whose events name the party, sorted,
+/// each followed by 0x00.
+pub fn party_chunk_key(party: &PartyId, chunk: u32) -> Vec<u8> {
+    let mut k = party_prefix(party);
+    k.extend_from_slice(&chunk.to_be_bytes());
     k
 }
 

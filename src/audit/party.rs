@@ -1,0 +1,110 @@
+//! The party index checked against the log: exactly the (party, org) pairs that the events up to its watermark name.
+
+use std::collections::{HashMap, HashSet};
+
+use super::AuditError;
+use crate::model::id::{OrgId, PartyId};
+
+/// The pairs the log calls for and those the index holds, orgs by number.
+pub(super) struct PartyCheck {
+    /// The party watermark: the events up to it are in the index.
+    upto: u64,
+    /// Every org with an event in the log, by number.
+    orgs: HashMap<String, u32>,
+    names: Vec<String>,
+    /// The orgs whose events up to `upto` name each party.
+    wanted: HashMap<PartyId, HashSet<u32>>,
+    /// The orgs the index holds for each party.
+    found: HashMap<PartyId, HashSet<u32>>,
+    /// The first problem found in the index's entries.
+    problem: Option<AuditError>,
+}
+
+impl PartyCheck {
+    /// A check of a party index whose watermark is `upto`.
+    pub(super) fn new(upto: u64) -> PartyCheck {
+        PartyCheck {
+            upto,
+            orgs: HashMap::new(),
+            names: Vec::new(),
+            wanted: HashMap::new(),
+            found: HashMap::new(),
+            problem: None,
+        }
+    }
+
+    fn number(&mut self, org: &str) -> u32 {
+        if let Some(&n) = self.orgs.get(org) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        self.orgs.insert(org.to_owned(), n);
+        self.names.push(org.to_owned());
+        n
+    }
+
+    /// The next event of the log: its seq, org and the parties it names.
+    pub(super) fn event(&mut self, seq: u64, org: &str, parties: &[PartyId]) {
+        let n = self.number(org);
+        if seq > self.upto {
+            return;
+        }
+        for party in parties {
+            match self.wanted.get_mut(party) {
+                Some(orgs) => {
+                    orgs.insert(n);
+                }
+                None => {
+                    self.wanted.insert(party.clone(), HashSet::from([n]));
+                }
+            }
+        }
+    }
+
+    /// A chunk of the index: the orgs it holds for `party`.
+    pub(super) fn entry(&mut self, party: &PartyId, orgs: &[OrgId]) {
+        for org in orgs {
+            let Some(&n) = self.orgs.get(org.as_str()) else {
+                self.note(AuditError::PartyEntryWithoutOrg { party: party.clone(), org: org.clone() });
+                continue;
+            };
+            if !self.found.entry(party.clone()).or_default().insert(n) {
+                self.note(AuditError::PartyEntryTwice { party: party.clone(), org: org.clone() });
+            } else if !self.wanted.get(party).is_some_and(|w| w.contains(&n)) {
+                let upto = self.upto;
+                self.note(AuditError::PartyEntryUnnamed { party: party.clone(), org: org.clone(), upto });
+            }
+        }
+    }
+
+    fn note(&mut self, problem: AuditError) {
+        self.problem.get_or_insert(problem);
+    }
+
+    /// The first problem: an entry found wrong, then the first pair (by
+    /// party, then org) the log names and the index lacks; `end` is the
+    /// log's last seq, which the watermark may not pass.
+    pub(super) fn finish(mut self, end: u64) -> Option<AuditError> {
+        if self.upto > end {
+            return Some(AuditError::PartiesIndexedUpTo { indexed: self.upto, end });
+        }
+        if let Some(problem) = self.problem.take() {
+            return Some(problem);
+        }
+        let mut missing: Option<(&PartyId, &str)> = None;
+        for (party, orgs) in &self.wanted {
+            let found = self.found.get(party);
+            for &n in orgs {
+                if !found.is_some_and(|f| f.contains(&n)) {
+                    let pair = (party, self.names[n as usize].as_str());
+                    if missing.is_none_or(|m| pair < m) {
+                        missing = Some(pair);
+                    }
+                }
+            }
+        }
+        let (party, org) = missing?;
+        let org = OrgId::parse(org).ok()?;
+        Some(AuditError::PartyEntryMissing { party: party.clone(), org, upto: self.upto })
+    }
+}
