@@ -13,6 +13,8 @@ use crate::error::{ErrorKind, quote};
 pub enum Error {
     /// An inclusion proof asked or checked for leaf `index` of a tree of only `size` leaves.
     IndexBeyondSize { index: u64, size: u64 },
+    /// A tree past [`MAX_TREE_SIZE`](super::merkle::MAX_TREE_SIZE) leaves, too large to store or prove.
+    TooLarge { size: u64 },
     /// A consistency proof asked or checked from a tree larger than the one it is to grow into.
     SizesOutOfOrder { size1: u64, size2: u64 },
     /// A consistency proof from the empty tree: it would prove nothing.
@@ -79,6 +81,7 @@ impl Error {
             Error::Random(_) => ErrorKind::Io,
             Error::IndexBeyondSize { .. }
             | Error::SizesOutOfOrder { .. }
+            | Error::TooLarge { .. }
             | Error::FromEmptyTree
             | Error::BadHash(_)
             | Error::BadKey { .. }
@@ -98,6 +101,9 @@ impl fmt::Display for Error {
         match self {
             Error::IndexBeyondSize { index, size } => {
                 write!(f, "leaf {index} is not in a tree of {size} leaves (leaves are numbered from 0)")
+            }
+            Error::TooLarge { size } => {
+                write!(f, "a tree of {size} leaves is too large: at most 2^62 are stored or proved")
             }
             Error::SizesOutOfOrder { size1, size2 } => {
                 write!(

@@ -62,25 +62,34 @@ pub fn stored_hash_index(level: u32, n: u64) -> u64 {
 }
 
 /// The level and number of the subtree whose hash is stored at `index`:
-/// the inverse of [`stored_hash_index`].
+/// the inverse of [`stored_hash_index`] (for the indexes of trees of at most
+/// [`MAX_TREE_SIZE`] leaves; larger ones are answered, wrongly, without panic).
 pub fn split_stored_hash_index(index: u64) -> (u32, u64) {
     // Find the last leaf n whose own hash is at or before index: the first
     // hash of leaf n is at 2n - popcount(n), which grows with n.
-    let mut n = index / 2;
+    let mut n = (index / 2).min(MAX_TREE_SIZE);
     while n > 0 && stored_hash_index(0, n) > index {
         n -= 1;
     }
-    while stored_hash_index(0, n + 1) <= index {
+    while n < MAX_TREE_SIZE && stored_hash_index(0, n + 1) <= index {
         n += 1;
     }
-    let level = (index - stored_hash_index(0, n)) as u32;
-    (level, n >> level)
+    let level = u32::try_from(index - stored_hash_index(0, n)).unwrap_or(u32::MAX);
+    (level, n.checked_shr(level).unwrap_or(0))
 }
 
 /// How many hashes are stored for a tree of `size` leaves; the next append
 /// writes from there.
 pub fn stored_hash_count(size: u64) -> u64 {
     if size == 0 { 0 } else { stored_hash_index(0, size - 1) + 1 + u64::from((size - 1).trailing_ones()) }
+}
+
+/// The largest tree this module stores or proves: 2^62 leaves, so that
+/// stored hash indexes fit in a `u64`. The checks take any size.
+pub const MAX_TREE_SIZE: u64 = 1 << 62;
+
+fn within(size: u64) -> Result<(), Error> {
+    if size > MAX_TREE_SIZE { Err(Error::TooLarge { size }) } else { Ok(()) }
 }
 
 /// Reads stored hashes by their indexes in the dense sequence
@@ -126,6 +135,7 @@ pub fn stored_hashes_for_record<R: HashReader + ?Sized>(
     leaf_hash: Hash,
     reader: &R,
 ) -> Result<Vec<Hash>, R::Error> {
+    within(n.saturating_add(1))?;
     let m = n.trailing_ones();
     // The left siblings, from the top down, as tlog reads them.
     let indexes: Vec<u64> = (0..m).rev().map(|level| stored_hash_index(level, (n >> level) - 1)).collect();
@@ -184,6 +194,7 @@ fn split(n: u64) -> u64 {
 
 /// The root hash of the tree of the first `size` leaves.
 pub fn tree_hash<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, R::Error> {
+    within(size)?;
     if size == 0 {
         return Ok(empty_root());
     }
@@ -195,6 +206,7 @@ pub fn tree_hash<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, 
 /// `index` in the tree of the first `size` leaves: sibling hashes from the
 /// leaf up.
 pub fn prove_record<R: HashReader + ?Sized>(size: u64, index: u64, reader: &R) -> Result<Vec<Hash>, R::Error> {
+    within(size)?;
     if index >= size {
         return Err(Error::IndexBeyondSize { index, size }.into());
     }
@@ -219,6 +231,7 @@ pub fn prove_record<R: HashReader + ?Sized>(size: u64, index: u64, reader: &R) -
 /// first `size1` leaves is a prefix of the tree of the first `size2`:
 /// `1 <= size1 <= size2`; empty when the sizes are equal.
 pub fn prove_tree<R: HashReader + ?Sized>(size2: u64, size1: u64, reader: &R) -> Result<Vec<Hash>, R::Error> {
+    within(size2)?;
     if size1 == 0 {
         return Err(Error::FromEmptyTree.into());
     }
@@ -258,7 +271,7 @@ pub fn check_inclusion(index: u64, size: u64, leaf_hash: &Hash, proof: &[Hash], 
     // The path has a node for each level below where the paths to `index`
     // and to the last leaf part, and one for each left turn above.
     let inner = 64 - (index ^ (size - 1)).leading_zeros();
-    let want = inner as usize + (index >> inner).count_ones() as usize;
+    let want = inner as usize + index.checked_shr(inner).unwrap_or(0).count_ones() as usize;
     if proof.len() != want {
         return Err(Error::ProofLength { what: ProofKind::Inclusion, got: proof.len(), want });
     }
@@ -314,7 +327,7 @@ pub fn check_consistency(size1: u64, size2: u64, root1: &Hash, root2: &Hash, pro
     // unless it is the whole old tree (known: root1).
     let shift = size1.trailing_zeros();
     let inner = 64 - ((size1 - 1) ^ (size2 - 1)).leading_zeros();
-    let border = ((size1 - 1) >> inner).count_ones() as usize;
+    let border = (size1 - 1).checked_shr(inner).unwrap_or(0).count_ones() as usize;
     let power_of_two = size1.is_power_of_two();
     let want = usize::from(!power_of_two) + (inner - shift) as usize + border;
     if proof.len() != want {
@@ -372,6 +385,7 @@ impl TreeBuilder {
     /// The tree of the first `size` leaves, from its stored hashes (at most
     /// `1 + log2(size)` reads in one batch).
     pub fn from_reader<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<TreeBuilder, R::Error> {
+        within(size)?;
         let mut indexes = Vec::new();
         subtree_indexes(0, size, &mut indexes);
         let edge = read(reader, &indexes)?;

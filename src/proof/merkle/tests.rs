@@ -593,3 +593,25 @@ fn the_happy_vectors_are_what_this_tree_proves() {
     assert_eq!(prove_record(8, 0, &hashes[..]).unwrap(), want);
     assert_eq!(prove_tree(8, 1, &hashes[..]).unwrap(), want);
 }
+
+#[test]
+fn any_sizes_a_file_may_hold_are_answered_without_panic() {
+    let h = naive_leaf(b"x");
+    let proof = vec![h; 64];
+    for (index, size) in [(0, u64::MAX), (u64::MAX - 1, u64::MAX), (1 << 63, (1 << 63) + 1), (0, (1 << 63) + 1)] {
+        for len in [0, 1, 63, 64] {
+            assert!(check_inclusion(index, size, &h, &proof[..len], &h).is_err());
+        }
+    }
+    for (size1, size2) in [(1, u64::MAX), (u64::MAX - 1, u64::MAX), (1 << 63, u64::MAX), ((1 << 63) - 1, 1 << 63)] {
+        for len in [0, 1, 63, 64] {
+            assert!(check_consistency(size1, size2, &h, &h, &proof[..len]).is_err());
+        }
+    }
+    let none: &[Hash] = &[];
+    assert!(matches!(tree_hash(u64::MAX, none), Err(Error::TooLarge { .. })));
+    assert!(matches!(prove_record(u64::MAX, 3, none), Err(Error::TooLarge { .. })));
+    assert!(matches!(prove_tree(u64::MAX, 3, none), Err(Error::TooLarge { .. })));
+    assert!(matches!(stored_hashes_for_record(u64::MAX, h, none), Err(Error::TooLarge { .. })));
+    assert!(matches!(TreeBuilder::from_reader(MAX_TREE_SIZE + 1, none), Err(Error::TooLarge { .. })));
+}
