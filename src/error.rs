@@ -47,6 +47,8 @@ pub enum Error {
     Ledger(crate::ledger::LedgerError),
     /// Found by the audit ([`crate::audit`]).
     Audit(crate::audit::AuditError),
+    /// Found by a proof, a key, a signed note or a checkpoint ([`crate::proof`]).
+    Proof(crate::proof::ProofError),
     /// The user interrupted the command; nothing was recorded.
     Interrupted,
     /// The command line asks for something that cannot be answered.
@@ -73,6 +75,7 @@ impl Error {
             Error::Store(e) => e.kind(),
             Error::Ledger(e) => e.kind(),
             Error::Audit(e) => e.kind(),
+            Error::Proof(e) => e.kind(),
             Error::Interrupted => ErrorKind::Interrupted,
             Error::Usage(_) => ErrorKind::Usage,
             Error::File { .. } => ErrorKind::Io,
@@ -107,6 +110,7 @@ impl fmt::Display for Error {
             Error::Store(e) => e.fmt(f),
             Error::Ledger(e) => e.fmt(f),
             Error::Audit(e) => e.fmt(f),
+            Error::Proof(e) => e.fmt(f),
             Error::Interrupted => f.write_str("interrupted"),
             Error::Usage(message) | Error::File { message, .. } => f.write_str(message),
             Error::At { place, error } => write!(f, "{place}: {error}"),
@@ -143,6 +147,12 @@ impl From<crate::ledger::LedgerError> for Error {
 impl From<crate::audit::AuditError> for Error {
     fn from(e: crate::audit::AuditError) -> Error {
         Error::Audit(e)
+    }
+}
+
+impl From<crate::proof::ProofError> for Error {
+    fn from(e: crate::proof::ProofError) -> Error {
+        Error::Proof(e)
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`store`]: bytes on disk (sled): keys, packed blocks, indexes, lock, head marker, commit and recovery.
 //! - [`ledger`]: the façade ([`ledger::Ledger`] and its `Recorder`): the only thing the command line uses.
 //! - [`audit`]: verification of a ledger or an export, and replay.
+//! - [`proof`]: the RFC 6962 Merkle tree and its proofs, C2SP signed notes and checkpoints (pure, no store).
 //! - [`error`]: [`Error`], one enum per room inside, and the [`ErrorKind`] that decides the exit code.
 //! - [`progress`]: the [`progress::Progress`] a long pass tells how far it has got (no terminal here).
 //!
@@ -24,6 +25,7 @@ pub mod ledger;
 pub mod model;
 pub mod progress;
 pub mod projection;
+pub mod proof;
 pub mod store;
 pub mod timeline;
 
