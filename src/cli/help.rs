@@ -117,6 +117,26 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "mkdir -p ~/.zfunc && accord completions zsh > ~/.zfunc/_accord",
         ],
     ),
+    ("key", &["accord key generate example.org/isa-ledger -o isa.key", "accord checkpoint --sign isa.key"]),
+    (
+        "key generate",
+        &[
+            "# The private key goes to isa.key (mode 0600); the verifier key is printed, to publish",
+            "accord key generate example.org/isa-ledger -o isa.key > isa.vkey",
+        ],
+    ),
+    (
+        "checkpoint",
+        &[
+            "accord checkpoint",
+            "# Name the log once, then sign its checkpoint with a key named after it",
+            "accord key generate example.org/isa-ledger -o isa.key > isa.vkey",
+            "accord checkpoint --origin example.org/isa-ledger --sign isa.key > checkpoint.txt",
+        ],
+    ),
+    ("prove", &["accord prove inclusion 14", "accord prove consistency --from 10"]),
+    ("prove inclusion", &["accord prove inclusion 14", "accord prove inclusion 14 --size 14 --json > proof.json"]),
+    ("prove consistency", &["accord prove consistency --from 10", "accord prove consistency --from 10 --to 14 --json"]),
     (
         "man",
         &["mkdir -p ~/.local/share/man/man1 && accord man > ~/.local/share/man/man1/accord.1", "accord man > accord.1"],

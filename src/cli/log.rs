@@ -212,7 +212,7 @@ fn wanted(text: &str) -> Result<Wanted, Error> {
 }
 
 /// The event `show` is asked for.
-fn find(ledger: &Ledger, text: &str) -> Result<Envelope, Error> {
+pub(super) fn find(ledger: &Ledger, text: &str) -> Result<Envelope, Error> {
     let head = ledger.head()?.seq;
     let at_seq = |seq: u64| -> Result<Envelope, Error> {
         if seq == 0 || seq > head {

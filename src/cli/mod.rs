@@ -9,6 +9,7 @@ mod log;
 mod panel;
 mod party;
 mod progress;
+mod proof;
 mod query;
 mod render;
 mod spells;
@@ -162,6 +163,21 @@ enum Command {
     },
     /// Print accord's man page (roff), every command in one page
     Man,
+    /// Ed25519 keys that sign checkpoints
+    #[command(subcommand)]
+    Key(proof::KeyCommand),
+    /// Print the log's checkpoint (C2SP tlog-checkpoint: origin, size, Merkle root), signed with --sign
+    Checkpoint {
+        /// Sign it with this private key (from `accord key generate`), as a C2SP signed note
+        #[arg(long, value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
+        /// Set the log's origin, its checkpoints' first line (once; default: accord/ + 16 hex digits of seq 1's hash)
+        #[arg(long, value_name = "ORIGIN")]
+        origin: Option<String>,
+    },
+    /// Merkle proofs (RFC 6962) that an event is in the log, or that the log only grew
+    #[command(subcommand)]
+    Prove(proof::ProveCommand),
 }
 
 /// The transaction-time view: `--seq N` or `--known-at TIME`.
@@ -412,6 +428,9 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
         Command::Party(args) => party::run(ctx, args, out),
         Command::Completions { shell } => help::completions(shell, out),
         Command::Man => help::man(out),
+        Command::Key(cmd) => proof::key(cmd, out),
+        Command::Checkpoint { sign, origin } => proof::checkpoint(ctx, sign.as_deref(), origin.as_deref(), out),
+        Command::Prove(cmd) => proof::prove(ctx, cmd, out),
     }
 }
 

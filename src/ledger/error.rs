@@ -61,6 +61,14 @@ pub enum Error {
     PartyNotFound { party: PartyId, seq: u64 },
     /// A view of the log at a seq past its head.
     NoSeq { seq: u64, head: u64 },
+    /// A proof asked of seq `seq` (or from size `seq`) in a tree of `size` events.
+    NotInTree { seq: u64, size: u64 },
+    /// A tree too large for a proof (2^256 leaves: never).
+    TreeTooLarge,
+    /// An origin asked for a log that has another.
+    OriginSet { set: String, asked: String },
+    /// An origin that is not a C2SP log name.
+    BadOrigin { origin: String },
     /// `history --member` of a party that no event of the org names, as of `seq`.
     PartyNotNamed { party: PartyId, org: OrgId, seq: u64 },
     /// `show` of an id prefix that starts no event id.
@@ -161,13 +169,17 @@ impl Error {
             | NotUtf8 { .. }
             | Empty { .. }
             | NoDate { .. }
-            | AmbiguousPrefix { .. } => ErrorKind::Invalid,
+            | AmbiguousPrefix { .. }
+            | TreeTooLarge
+            | OriginSet { .. }
+            | BadOrigin { .. } => ErrorKind::Invalid,
             // Only the command line gives a --known-at.
             KnownAt { .. } | KnownAtOutOfRange => ErrorKind::Usage,
             EventNotFound { .. }
             | OrgNotFound { .. }
             | PartyNotFound { .. }
             | NoSeq { .. }
+            | NotInTree { .. }
             | PartyNotNamed { .. }
             | NoIdWithPrefix { .. } => ErrorKind::NotFound,
             Error::Correction(c) if c.problem == Uncorrectable::NotInLog => ErrorKind::NotFound,
@@ -238,6 +250,20 @@ impl fmt::Display for Error {
             OrgNotFound { org, seq } => write!(f, "there is no org `{org}` in the log at seq {seq}"),
             PartyNotFound { party, seq } => write!(f, "no org of the log names party `{party}` at seq {seq}"),
             NoSeq { seq, head } => write!(f, "the log has no seq {seq}: its head is seq {head}"),
+            NotInTree { seq, size } => {
+                write!(f, "seq {seq} is not in the tree of the first {size} events: give a seq from 1 to {size}")
+            }
+            BadOrigin { origin } => write!(
+                f,
+                "`{origin}` cannot be a log's origin: give a name without spaces or '+', like example.org/isa-ledger"
+            ),
+            TreeTooLarge => write!(f, "the tree is too large for a proof"),
+            OriginSet { set, asked } => {
+                write!(
+                    f,
+                    "the log's origin is already `{set}`, not `{asked}`: a log keeps the name its checkpoints carry"
+                )
+            }
             PartyNotNamed { party, org, seq } => {
                 write!(
                     f,

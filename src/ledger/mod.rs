@@ -3,6 +3,7 @@
 mod error;
 mod org;
 mod recorder;
+mod tree;
 
 use std::path::Path;
 use std::sync::mpsc::sync_channel;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 pub use error::{Broken, Correction, Error as LedgerError, Uncorrectable};
 pub use org::OrgRecord;
 pub use recorder::{Line, Recorder};
+pub use tree::{Consistency, Inclusion};
 
 pub use crate::audit::{Replayed, Report, Target, verify_export};
 pub use crate::progress::{EVERY, Progress};

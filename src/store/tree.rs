@@ -9,36 +9,16 @@
 //! needs them. An append of 2^k × 256 leaves writes about 2^k + 2^(k-1) + …
 //! hashes: fewer than two per 256 events.
 
-use sha2::{Digest, Sha256};
-
 use super::Store;
 use super::error::Damage;
-use super::format::{TREE_KEY, TREE_LOW, seq_from, tree_key};
+use super::format::{ORIGIN_KEY, TREE_KEY, TREE_LOW, seq_from, tree_key};
 use super::pending::Pending;
 use crate::error::Result;
 
-/// A 32-byte SHA-256 hash.
-pub type Hash = [u8; 32];
+pub use crate::proof::merkle::{Hash, leaf_hash, node_hash};
 
 /// Leaves under one stored hash of the lowest stored level.
 const GROUP: u64 = 1 << TREE_LOW;
-
-/// The hash of a leaf: SHA-256(0x00 ‖ bytes).
-pub fn leaf_hash(bytes: &[u8]) -> Hash {
-    let mut sha = Sha256::new();
-    sha.update([0u8]);
-    sha.update(bytes);
-    sha.finalize().into()
-}
-
-/// The hash of an inner node: SHA-256(0x01 ‖ left ‖ right).
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut sha = Sha256::new();
-    sha.update([1u8]);
-    sha.update(left);
-    sha.update(right);
-    sha.finalize().into()
-}
 
 /// The root of a complete subtree given its leaves' hashes (a power of two of them).
 pub(crate) fn perfect_root(leaves: &[Hash]) -> Hash {
@@ -46,7 +26,7 @@ pub(crate) fn perfect_root(leaves: &[Hash]) -> Hash {
     while level.len() > 1 {
         level = level.chunks(2).map(|p| if p.len() == 2 { node_hash(&p[0], &p[1]) } else { p[0] }).collect();
     }
-    level.first().copied().unwrap_or_else(|| Sha256::digest([]).into())
+    level.first().copied().unwrap_or_else(crate::proof::merkle::empty_root)
 }
 
 /// The right edge of the tree as the store extends it: how many leaves it
@@ -101,6 +81,22 @@ impl Store {
             None => Ok(None),
             Some(v) => Ok(Some(seq_from(&v).ok_or_else(|| Damage::Entry { key: TREE_KEY.to_vec() })?)),
         }
+    }
+
+    /// The log's origin, if set.
+    pub(crate) fn origin(&self) -> Result<Option<String>> {
+        match self.db.get(ORIGIN_KEY).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => Ok(Some(String::from_utf8(v.to_vec()).map_err(|_| Damage::Entry { key: ORIGIN_KEY.to_vec() })?)),
+        }
+    }
+
+    /// Sets the log's origin, durably.
+    pub(crate) fn set_origin(&self, origin: &str) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        batch.insert(ORIGIN_KEY, origin.as_bytes());
+        self.apply(batch).map_err(|e| self.err(e))?;
+        self.sync_files()
     }
 
     /// A stored subtree hash; its absence is damage (the tree says it covers it).
@@ -228,7 +224,7 @@ mod tests {
     /// RFC 6962's MTH, recursively, straight from the definition.
     fn mth(leaves: &[Hash]) -> Hash {
         match leaves.len() {
-            0 => Sha256::digest([]).into(),
+            0 => crate::proof::merkle::empty_root(),
             1 => leaves[0],
             n => {
                 let k = (n - 1).next_power_of_two() / 2;

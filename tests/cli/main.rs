@@ -15,6 +15,7 @@ mod logshow;
 mod numbers;
 mod outputs_panel;
 mod outputs_spells;
+mod proofs;
 // It runs accord in a pseudo-terminal (util-linux `script`).
 #[cfg(target_os = "linux")]
 mod progress;

@@ -106,3 +106,6 @@ pub fn tree_key(level: u8, index: u64) -> [u8; 10] {
     k[2..].copy_from_slice(&index.to_be_bytes());
     k
 }
+
+/// The log's origin (UTF-8): the first line of its checkpoints, set once.
+pub const ORIGIN_KEY: &[u8] = b"Morigin";

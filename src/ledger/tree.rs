@@ -1,0 +1,109 @@
+//! The log's Merkle tree as proofs read it: roots, inclusion and consistency proofs (RFC 6962), and the log's origin for checkpoints.
+
+use super::{Ledger, LedgerError};
+use crate::error::Result;
+use crate::proof::merkle::{self, Hash, HashReader, split_stored_hash_index};
+use crate::store::Store;
+
+/// The store's tree as the proof room reads it: a stored hash index is a
+/// subtree, stored or hashed from the log.
+struct StoreTree<'s>(&'s Store);
+
+impl HashReader for StoreTree<'_> {
+    type Error = crate::Error;
+
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>> {
+        indexes
+            .iter()
+            .map(|&i| {
+                let (level, n) = split_stored_hash_index(i);
+                let level = u8::try_from(level).map_err(|_| LedgerError::TreeTooLarge)?;
+                self.0.subtree_hash(level, n)
+            })
+            .collect()
+    }
+}
+
+/// That the event at `seq` is leaf `seq − 1` of the tree of `size` leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inclusion {
+    pub seq: u64,
+    pub size: u64,
+    /// The envelope as stored: one line of `accord export`, the leaf's bytes.
+    pub leaf: Vec<u8>,
+    pub path: Vec<Hash>,
+    pub root: Hash,
+}
+
+/// That the tree of `to` leaves extends the tree of `from` leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consistency {
+    pub from: u64,
+    pub to: u64,
+    pub from_root: Hash,
+    pub to_root: Hash,
+    pub path: Vec<Hash>,
+}
+
+impl Ledger {
+    /// The size asked, or the head's; a size past the head is not found.
+    fn tree_size(&self, size: Option<u64>) -> Result<u64> {
+        let head = self.head()?.seq;
+        match size {
+            None => Ok(head),
+            Some(size) if size <= head => Ok(size),
+            Some(size) => Err(LedgerError::NoSeq { seq: size, head }.into()),
+        }
+    }
+
+    /// The root of the tree of the first `size` events (default: all).
+    pub fn tree_root(&self, size: Option<u64>) -> Result<(u64, Hash)> {
+        let size = self.tree_size(size)?;
+        Ok((size, merkle::tree_hash(size, &StoreTree(&self.store))?))
+    }
+
+    /// The inclusion proof of the event at `seq` in the tree of `size`
+    /// events (default: all); `size` must be `seq` or more.
+    pub fn prove_inclusion(&self, seq: u64, size: Option<u64>) -> Result<Inclusion> {
+        let size = self.tree_size(size)?;
+        if seq == 0 || seq > size {
+            return Err(LedgerError::NotInTree { seq, size }.into());
+        }
+        let leaf = self.store.raw(seq)?.ok_or(LedgerError::NoSeq { seq, head: size })?;
+        let tree = StoreTree(&self.store);
+        let path = merkle::prove_record(size, seq - 1, &tree)?;
+        let root = merkle::tree_hash(size, &tree)?;
+        // What is handed out is checked: a damaged store gives no proof.
+        merkle::check_inclusion(seq - 1, size, &merkle::leaf_hash(&leaf), &path, &root)?;
+        Ok(Inclusion { seq, size, leaf, path, root })
+    }
+
+    /// The consistency proof from the tree of `from` events to that of
+    /// `to` (default: all); 1 ≤ `from` ≤ `to`.
+    pub fn prove_consistency(&self, from: u64, to: Option<u64>) -> Result<Consistency> {
+        let to = self.tree_size(to)?;
+        if from == 0 || from > to {
+            return Err(LedgerError::NotInTree { seq: from, size: to }.into());
+        }
+        let tree = StoreTree(&self.store);
+        let path = merkle::prove_tree(to, from, &tree)?;
+        let (from_root, to_root) = (merkle::tree_hash(from, &tree)?, merkle::tree_hash(to, &tree)?);
+        merkle::check_consistency(from, to, &from_root, &to_root, &path)?;
+        Ok(Consistency { from, to, from_root, to_root, path })
+    }
+
+    /// The log's origin, the first line of its checkpoints, once set.
+    pub fn origin(&self) -> Result<Option<String>> {
+        self.store.origin()
+    }
+
+    /// Sets the log's origin: once, for good (a log keeps its name).
+    pub fn set_origin(&self, origin: &str) -> Result<()> {
+        match self.store.origin()? {
+            Some(set) if set == origin => Ok(()),
+            Some(set) => Err(LedgerError::OriginSet { set, asked: origin.to_owned() }.into()),
+            None if crate::proof::checkpoint::is_valid_origin(origin) => self.store.set_origin(origin),
+            None => Err(LedgerError::BadOrigin { origin: origin.to_owned() }.into()),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Merkle proofs and signed checkpoints (issue 14), checked by an outsider:
+//! examples/verify_proof.py, Python's standard library only, written from
+//! RFC 6962/9162 and not from accord's code.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::{Ledger, synthetic, tool_available};
+
+fn verifier() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/verify_proof.py")
+}
+
+/// Runs verify_proof.py; its stdout if it accepts, `None` if it refuses.
+fn python(args: &[&Path]) -> Option<String> {
+    let out = Command::new("python3").arg(verifier()).args(args).output().expect("run python3");
+    match out.status.code() {
+        Some(0) => Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+        Some(1) => None,
+        _ => panic!("verify_proof.py failed: {}", String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+/// A ledger of 700 events recorded by three commands (so the tree grows
+/// across commits), its export, and a scratch directory.
+fn ledger() -> (Ledger, tempfile::TempDir, std::path::PathBuf) {
+    let l = Ledger::new();
+    let text = synthetic(700, 3);
+    let lines: Vec<&str> = text.lines().collect();
+    for part in [&lines[..300], &lines[300..301], &lines[301..]] {
+        l.import_text(&(part.join("\n") + "\n")).ok();
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let export = dir.path().join("export.ndjson");
+    l.run(&["export", "-o", export.to_str().expect("UTF-8 path")]).ok();
+    (l, dir, export)
+}
+
+#[test]
+fn inclusion_and_consistency_proofs_check_with_an_independent_verifier() {
+    if !tool_available("python3") {
+        return;
+    }
+    let (l, dir, export) = ledger();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let sizes = [1u64, 2, 255, 256, 257, 300, 301, 512, 513, 700];
+    for size in sizes {
+        // The root accord proves against is the root of the export's first
+        // `size` lines, hashed from scratch.
+        let naive = python(&[Path::new("root"), &export, Path::new(&size.to_string())]).expect("root");
+        for seq in [1, size / 2 + 1, size] {
+            let proof = l.run(&["--json", "prove", "inclusion", &seq.to_string(), "--size", &size.to_string()]);
+            let value = proof.json();
+            assert_eq!(value["root_base64"], naive.as_str(), "size {size}");
+            let path = file("inclusion.json", proof.ok());
+            assert_eq!(python(&[Path::new("inclusion"), &path]).as_deref(), Some("ok"), "seq {seq} of {size}");
+            // Any hash of its path or its index changed: refused. (Its size
+            // alone is not bound by the path, only by the signed checkpoint
+            // that names size and root together: checked below.)
+            let mut tampered: Vec<serde_json::Value> = Vec::new();
+            for i in 0..value["path"].as_array().expect("path").len() {
+                let mut t = value.clone();
+                let h = t["path"][i].as_str().expect("hex").to_owned();
+                let flipped = if h.starts_with('0') { "1" } else { "0" };
+                t["path"][i] = format!("{flipped}{}", &h[1..]).into();
+                tampered.push(t);
+            }
+            let index = value["index"].as_u64().expect("index");
+            for other in [index.wrapping_sub(1), index + 1, index ^ 2] {
+                if other < size && other != index {
+                    let mut t = value.clone();
+                    t["index"] = other.into();
+                    tampered.push(t);
+                }
+            }
+            for t in tampered {
+                let path = file("tampered.json", &t.to_string());
+                assert_eq!(python(&[Path::new("inclusion"), &path]), None, "accepted {t}");
+            }
+        }
+        for from in sizes.iter().copied().filter(|&f| f <= size) {
+            let proof =
+                l.run(&["--json", "prove", "consistency", "--from", &from.to_string(), "--to", &size.to_string()]);
+            let path = file("consistency.json", proof.ok());
+            assert_eq!(python(&[Path::new("consistency"), &path]).as_deref(), Some("ok"), "{from} -> {size}");
+            let value = proof.json();
+            if let Some(first) = value["path"][0].as_str() {
+                let mut t = value.clone();
+                t["path"][0] = format!("{}{}", if first.starts_with('0') { "1" } else { "0" }, &first[1..]).into();
+                let path = file("tampered.json", &t.to_string());
+                assert_eq!(python(&[Path::new("consistency"), &path]), None, "{from} -> {size} tampered");
+            }
+        }
+    }
+    // The checkpoint names the whole tree; a proof against another tree is refused.
+    let checkpoint = file("checkpoint.txt", l.run(&["checkpoint"]).ok());
+    let whole = file("whole.json", l.run(&["--json", "prove", "inclusion", "5"]).ok());
+    assert_eq!(python(&[Path::new("inclusion"), &whole, &checkpoint]).as_deref(), Some("ok"));
+    let part = file("part.json", l.run(&["--json", "prove", "inclusion", "5", "--size", "600"]).ok());
+    assert_eq!(python(&[Path::new("inclusion"), &part, &checkpoint]), None);
+    // Asked past the log: not found.
+    assert!(l.run(&["prove", "inclusion", "701"]).fails(1).contains("no seq 701"));
+    assert!(l.run(&["prove", "consistency", "--from", "0"]).fails(1).contains("not in the tree"));
+}
+
+#[test]
+fn a_signed_checkpoint_opens_with_the_verifier_key_and_the_origin_is_kept() {
+    use accord::proof::{Checkpoint, Verifier};
+    let l = Ledger::new();
+    l.import_text(&synthetic(40, 2)).ok();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("isa.key");
+    let key_arg = key.to_str().expect("UTF-8 path");
+    let generated = l.run(&["key", "generate", "example.org/isa-ledger", "-o", key_arg]);
+    let vkey = generated.ok().trim().to_owned();
+    assert!(vkey.starts_with("example.org/isa-ledger+"), "{vkey}");
+    assert!(
+        !generated.stdout.contains("PRIVATE") && !generated.stderr.contains("PRIVATE"),
+        "a private key was printed"
+    );
+    let private = std::fs::read_to_string(&key).expect("read the key");
+    assert!(private.starts_with("PRIVATE+KEY+example.org/isa-ledger+"), "{private}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private key is readable by others");
+    }
+    // An existing key file is never overwritten.
+    l.run(&["key", "generate", "other", "-o", key_arg]).fails(1);
+    assert_eq!(std::fs::read_to_string(&key).expect("read"), private);
+
+    let unsigned = l.run(&["checkpoint", "--origin", "example.org/isa-ledger"]).ok().to_owned();
+    let signed = l.run(&["checkpoint", "--sign", key_arg]).ok().to_owned();
+    let verifier = Verifier::from_verifier_key_str(&vkey).expect("verifier key");
+    let opened = Checkpoint::open(&signed, &[verifier]).expect("the signature checks");
+    assert_eq!(opened.to_text(), unsigned);
+    assert_eq!((opened.origin.as_str(), opened.size), ("example.org/isa-ledger", 40));
+    // Another key does not open it; a changed size breaks the signature.
+    let other = Verifier::from_verifier_key_str("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
+        .expect("Go's test key");
+    assert!(Checkpoint::open(&signed, &[other]).is_err());
+    let verifier = Verifier::from_verifier_key_str(&vkey).expect("verifier key");
+    assert!(Checkpoint::open(&signed.replacen("\n40\n", "\n41\n", 1), &[verifier]).is_err());
+    // The origin is set once.
+    assert!(
+        l.run(&["checkpoint", "--origin", "example.org/other"]).fails(1).contains("already `example.org/isa-ledger`")
+    );
+    l.run(&["checkpoint", "--origin", "bad origin"]).fails(1);
+}
