@@ -8,9 +8,10 @@ use clap::Subcommand;
 use serde_json::json;
 
 use accord::Error;
-use accord::ledger::{Replayed, Target, verify_export};
+use accord::ledger::{Replayed, Target, check_export_checkpoint, verify_export};
 use accord::model::envelope::Head;
 use accord::model::id::OrgId;
+use accord::proof::{Checkpoint, Verifier};
 
 use super::progress::Bar;
 use super::{Context, Out, emit, emit_json, file_failed_verbatim, render};
@@ -19,9 +20,12 @@ use super::{Context, Out, emit, emit_json, file_failed_verbatim, render};
 pub enum AuditCommand {
     /// Re-check the whole log: sequence, hashes, indexes, rules by replay
     Verify {
-        /// Also check that the event at SEQ still has HASH (as `accord head` printed them)
-        #[arg(long, value_name = "SEQ:HASH", value_parser = parse_checkpoint)]
-        checkpoint: Option<Head>,
+        /// Also check the log against an earlier checkpoint: SEQ:HASH (as `accord head` printed them), or a file holding one from `accord checkpoint` (signed: give --key)
+        #[arg(long, value_name = "SEQ:HASH|FILE")]
+        checkpoint: Option<String>,
+        /// The verifier key of a signed checkpoint file (as `accord key generate` printed it), or a file holding it
+        #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+        key: Option<String>,
         /// Verify an export file instead of the ledger (no ledger needed)
         #[arg(long, value_name = "EXPORT")]
         file: Option<PathBuf>,
@@ -34,26 +38,88 @@ pub enum AuditCommand {
     },
 }
 
-/// A malformed checkpoint is a usage error (exit 2), like any bad option value.
-fn parse_checkpoint(s: &str) -> Result<Head, String> {
-    Head::parse_checkpoint(s).map_err(|e| e.to_string())
+/// What `--checkpoint` names: a head as `accord head` printed it, or a
+/// C2SP checkpoint read from a file (its signature checked with `--key`).
+enum Vouching {
+    Head(Head),
+    Tree(Checkpoint),
+}
+
+/// Reads `--checkpoint` and `--key`: a file that is there, or SEQ:HASH. A malformed SEQ:HASH, a signed checkpoint
+/// without `--key` or an unsigned one with it is a usage error (exit 2).
+fn vouching(checkpoint: Option<&str>, key: Option<&str>) -> Result<Option<Vouching>, Error> {
+    let Some(text) = checkpoint else { return Ok(None) };
+    if !std::path::Path::new(text).exists() {
+        // Not a file: SEQ:HASH, or a usage error that says what was expected.
+        let head = Head::parse_checkpoint(text)
+            .map_err(|e| Error::usage(format!("--checkpoint: {e}, or a file that holds a checkpoint")))?;
+        return Ok(Some(Vouching::Head(head)));
+    }
+    let read = |path: &str, what: &str| {
+        std::fs::read_to_string(path)
+            .map_err(|e| file_failed_verbatim(format_args!("cannot read the {what} {path}"), e))
+    };
+    let note = read(text, "checkpoint")?;
+    let signed = note.contains("\n\n\u{2014} ");
+    let checkpoint = match (signed, key) {
+        (true, Some(key)) => {
+            let key = if std::path::Path::new(key).is_file() { read(key, "verifier key")? } else { key.to_owned() };
+            let verifiers = (key.lines().map(str::trim).filter(|l| !l.is_empty()))
+                .map(Verifier::from_verifier_key_str)
+                .collect::<Result<Vec<_>, _>>()?;
+            Checkpoint::open(&note, &verifiers)?
+        }
+        (true, None) => {
+            return Err(Error::usage(format!(
+                "--checkpoint {text} is signed: give --key with the signer's verifier key to check it"
+            )));
+        }
+        (false, Some(_)) => {
+            return Err(Error::usage(format!("--checkpoint {text} is not signed: --key has nothing to check")));
+        }
+        (false, None) => Checkpoint::parse(&note)?,
+    };
+    Ok(Some(Vouching::Tree(checkpoint)))
 }
 
 pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> {
     match cmd {
-        AuditCommand::Verify { checkpoint, file } => {
+        AuditCommand::Verify { checkpoint, key, file } => {
+            let vouching = vouching(checkpoint.as_deref(), key.as_deref())?;
+            let (head, tree) = match vouching {
+                Some(Vouching::Head(head)) => (Some(head), None),
+                Some(Vouching::Tree(tree)) => (None, Some(tree)),
+                None => (None, None),
+            };
             let (report, restored) = match file {
                 Some(path) => {
-                    let f = File::open(&path)
-                        .map_err(|e| file_failed_verbatim(format_args!("cannot open {}", path.display()), e))?;
+                    let open = || {
+                        File::open(&path)
+                            .map_err(|e| file_failed_verbatim(format_args!("cannot open {}", path.display()), e))
+                    };
+                    let f = open()?;
                     let bar = Bar::bytes(ctx, "verifying", f.metadata().ok().map(|m| m.len()), false);
                     let reader = BufReader::new(bar.reader(f));
-                    (verify_export(&path.display().to_string(), reader, checkpoint)?, None)
+                    let report = verify_export(&path.display().to_string(), reader, head)?;
+                    if let Some(tree) = &tree {
+                        check_export_checkpoint(BufReader::new(open()?), tree)?;
+                    }
+                    (report, None)
                 }
-                None => ctx.open_for_audit()?.verify(checkpoint, &Bar::events(ctx, "verifying"))?,
+                None => {
+                    let ledger = ctx.open_for_audit()?;
+                    let verified = ledger.verify(head, &Bar::events(ctx, "verifying"))?;
+                    if let Some(tree) = &tree {
+                        ledger.check_checkpoint(tree)?;
+                    }
+                    verified
+                }
             };
             if ctx.json {
                 let mut v = json!({"ok": true, "events": report.events, "head": report.head});
+                if let Some(tree) = &tree {
+                    v["checkpoint"] = json!({"origin": tree.origin, "size": tree.size, "signed": key.is_some()});
+                }
                 if let Some(by) = &restored {
                     v["restored_head_marker"] = json!({"vouched_up_to": by.seq});
                 }
@@ -65,6 +131,14 @@ pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> 
                     report.head.seq,
                     report.head.hash
                 );
+                if let Some(tree) = &tree {
+                    text.push_str(&format!(
+                        "\nconsistent with the checkpoint of {} at {} ({}signed)",
+                        tree.origin,
+                        render::count(tree.size as usize, "event", "events"),
+                        if key.is_some() { "" } else { "not " }
+                    ));
+                }
                 if let Some(by) = &restored {
                     text.push_str(&format!(
                         "\naccord.head was missing: restored at seq {} (the checkpoint vouches for the log up to seq {})",

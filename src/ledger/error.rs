@@ -69,6 +69,14 @@ pub enum Error {
     OriginSet { set: String, asked: String },
     /// An origin that is not a C2SP log name.
     BadOrigin { origin: String },
+    /// A checkpoint of another log.
+    CheckpointOrigin { ours: String, theirs: String },
+    /// A checkpoint of more events than the log (or export) holds.
+    CheckpointAhead { size: u64, head: u64 },
+    /// A checkpoint whose root is not the root of the log's first `size` events.
+    CheckpointRoot { origin: String, size: u64 },
+    /// An export that could not be read while its tree was hashed.
+    ExportUnreadable { error: std::io::Error },
     /// `history --member` of a party that no event of the org names, as of `seq`.
     PartyNotNamed { party: PartyId, org: OrgId, seq: u64 },
     /// `show` of an id prefix that starts no event id.
@@ -172,7 +180,10 @@ impl Error {
             | AmbiguousPrefix { .. }
             | TreeTooLarge
             | OriginSet { .. }
-            | BadOrigin { .. } => ErrorKind::Invalid,
+            | BadOrigin { .. }
+            | CheckpointOrigin { .. } => ErrorKind::Invalid,
+            CheckpointAhead { .. } | CheckpointRoot { .. } => ErrorKind::Integrity,
+            ExportUnreadable { .. } => ErrorKind::Io,
             // Only the command line gives a --known-at.
             KnownAt { .. } | KnownAtOutOfRange => ErrorKind::Usage,
             EventNotFound { .. }
@@ -257,6 +268,18 @@ impl fmt::Display for Error {
                 f,
                 "`{origin}` cannot be a log's origin: give a name without spaces or '+', like example.org/isa-ledger"
             ),
+            CheckpointOrigin { ours, theirs } => {
+                write!(f, "the checkpoint is of the log `{theirs}`, not of this one (`{ours}`)")
+            }
+            CheckpointAhead { size, head } => write!(
+                f,
+                "the checkpoint names {size} events, but the log holds {head}: events it vouched for are gone, or it is another log"
+            ),
+            CheckpointRoot { origin, size } => write!(
+                f,
+                "the first {size} events do not hash to the root of the checkpoint of `{origin}`: history up to seq {size} was rewritten, or it is another log"
+            ),
+            ExportUnreadable { error } => write!(f, "cannot read the export: {error}"),
             TreeTooLarge => write!(f, "the tree is too large for a proof"),
             OriginSet { set, asked } => {
                 write!(

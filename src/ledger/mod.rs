@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub use error::{Broken, Correction, Error as LedgerError, Uncorrectable};
 pub use org::OrgRecord;
 pub use recorder::{Line, Recorder};
-pub use tree::{Consistency, Inclusion};
+pub use tree::{Consistency, Inclusion, check_export_checkpoint};
 
 pub use crate::audit::{Replayed, Report, Target, verify_export};
 pub use crate::progress::{EVERY, Progress};

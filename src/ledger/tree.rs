@@ -1,7 +1,10 @@
 //! The log's Merkle tree as proofs read it: roots, inclusion and consistency proofs (RFC 6962), and the log's origin for checkpoints.
 
+use std::io::BufRead;
+
 use super::{Ledger, LedgerError};
 use crate::error::Result;
+use crate::proof::Checkpoint;
 use crate::proof::merkle::{self, Hash, HashReader, split_stored_hash_index};
 use crate::store::Store;
 
@@ -106,4 +109,51 @@ impl Ledger {
             None => Err(LedgerError::BadOrigin { origin: origin.to_owned() }.into()),
         }
     }
+}
+
+impl Ledger {
+    /// Checks that the log is consistent with `checkpoint` (one this log
+    /// signed earlier): the tree of its first `size` events has its root,
+    /// so none of them was changed, removed or reordered since. A
+    /// checkpoint of another origin than the log's is refused.
+    pub fn check_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
+        if let Some(ours) = self.origin()?
+            && ours != checkpoint.origin
+        {
+            return Err(LedgerError::CheckpointOrigin { ours, theirs: checkpoint.origin.clone() }.into());
+        }
+        let head = self.head()?.seq;
+        if checkpoint.size > head {
+            return Err(LedgerError::CheckpointAhead { size: checkpoint.size, head }.into());
+        }
+        let (_, root) = self.tree_root(Some(checkpoint.size))?;
+        if root != checkpoint.root {
+            return Err(LedgerError::CheckpointRoot { origin: checkpoint.origin.clone(), size: checkpoint.size }.into());
+        }
+        Ok(())
+    }
+}
+
+/// Checks that the first lines of an export are the tree `checkpoint`
+/// names: its first `size` lines (each an envelope, as exported) hash to
+/// the checkpoint's root. The export itself is verified on its own
+/// ([`crate::ledger::verify_export`]).
+pub fn check_export_checkpoint(export: impl BufRead, checkpoint: &Checkpoint) -> Result<()> {
+    let mut builder = merkle::TreeBuilder::new();
+    let mut stored = Vec::new();
+    for line in export.split(b'\n') {
+        if builder.size() == checkpoint.size {
+            break;
+        }
+        let line = line.map_err(|error| LedgerError::ExportUnreadable { error })?;
+        builder.push(merkle::leaf_hash(&line), &mut stored);
+        stored.clear();
+    }
+    if builder.size() < checkpoint.size {
+        return Err(LedgerError::CheckpointAhead { size: checkpoint.size, head: builder.size() }.into());
+    }
+    if builder.root() != checkpoint.root {
+        return Err(LedgerError::CheckpointRoot { origin: checkpoint.origin.clone(), size: checkpoint.size }.into());
+    }
+    Ok(())
 }

@@ -152,3 +152,62 @@ fn a_signed_checkpoint_opens_with_the_verifier_key_and_the_origin_is_kept() {
     );
     l.run(&["checkpoint", "--origin", "bad origin"]).fails(1);
 }
+
+/// `audit verify --checkpoint FILE` proves the ledger, or an export, still
+/// holds the tree a signed checkpoint names, after the log grew; it refuses
+/// another log's checkpoint, a wrong key, a signed one without a key.
+#[test]
+fn audit_verify_checks_the_log_against_a_signed_checkpoint() {
+    let l = Ledger::new();
+    let text = synthetic(600, 2);
+    let lines: Vec<&str> = text.lines().collect();
+    l.import_text(&(lines[..300].join("\n") + "\n")).ok();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("UTF-8 path").to_owned();
+    let vkey = l.run(&["key", "generate", "example.org/log", "-o", &path("k")]).ok().trim().to_owned();
+    std::fs::write(path("vkey"), &vkey).expect("write");
+    let signed = l.run(&["checkpoint", "--origin", "example.org/log", "--sign", &path("k")]).ok().to_owned();
+    std::fs::write(path("cp"), &signed).expect("write");
+    // The log grows; the checkpoint of its first 300 events still holds.
+    l.import_text(&(lines[300..].join("\n") + "\n")).ok();
+    for key in [vkey.as_str(), &path("vkey")] {
+        let ok = l.run(&["audit", "verify", "--checkpoint", &path("cp"), "--key", key]).ok().to_owned();
+        assert!(ok.contains("consistent with the checkpoint of example.org/log at 300 events (signed)"), "{ok}");
+    }
+    l.run(&["export", "-o", &path("export")]).ok();
+    let run = l.run(&["audit", "verify", "--file", &path("export"), "--checkpoint", &path("cp"), "--key", &vkey]);
+    assert!(run.ok().contains("at 300 events"));
+    // An export cut before the checkpoint's size lost events it vouched for.
+    let export = std::fs::read_to_string(path("export")).expect("read");
+    let short: String = export.lines().take(200).map(|l| format!("{l}\n")).collect();
+    std::fs::write(path("short"), short).expect("write");
+    let run = l.run(&["audit", "verify", "--file", &path("short"), "--checkpoint", &path("cp"), "--key", &vkey]);
+    assert!(run.fails(3).contains("names 300 events, but the log holds 200"), "{}", run.stderr);
+    // Another log of the same events (recorded at other times): another root.
+    let other = Ledger::new();
+    other.import_text(&(lines[..300].join("\n") + "\n")).ok();
+    other.run(&["checkpoint", "--origin", "example.org/log"]).ok();
+    let run = other.run(&["audit", "verify", "--checkpoint", &path("cp"), "--key", &vkey]);
+    assert!(run.fails(3).contains("do not hash to the root of the checkpoint"), "{}", run.stderr);
+    // A checkpoint of another origin, a wrong key, no key, a key for an unsigned one.
+    let third = Ledger::new();
+    third.import_text(&(lines[..300].join("\n") + "\n")).ok();
+    third.run(&["checkpoint", "--origin", "example.org/third"]).ok();
+    assert!(
+        third
+            .run(&["audit", "verify", "--checkpoint", &path("cp"), "--key", &vkey])
+            .fails(1)
+            .contains("not of this one")
+    );
+    let go = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+    assert!(l.run(&["audit", "verify", "--checkpoint", &path("cp"), "--key", go]).code != 0);
+    assert!(l.run(&["audit", "verify", "--checkpoint", &path("cp")]).fails(2).contains("give --key"));
+    std::fs::write(path("unsigned"), l.run(&["checkpoint"]).ok()).expect("write");
+    l.run(&["audit", "verify", "--checkpoint", &path("unsigned")]).ok();
+    assert!(
+        l.run(&["audit", "verify", "--checkpoint", &path("unsigned"), "--key", &vkey]).fails(2).contains("not signed")
+    );
+    // A changed size in the signed text breaks its signature.
+    std::fs::write(path("forged"), signed.replacen("\n300\n", "\n299\n", 1)).expect("write");
+    l.run(&["audit", "verify", "--checkpoint", &path("forged"), "--key", &vkey]).fails(3);
+}
