@@ -139,6 +139,23 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("prove", &["accord prove inclusion 14", "accord prove consistency --from 10"]),
+    (
+        "prove member",
+        &[
+            "accord key generate example.org/isa-ledger -o isa.key > isa.vkey",
+            "accord checkpoint --origin example.org/isa-ledger > /dev/null",
+            "accord prove member isa ISR --at 2021-01-01 --sign isa.key -o isr-2021.json",
+            "accord verify-claim isr-2021.json --key isa.vkey",
+        ],
+    ),
+    (
+        "verify-claim",
+        &[
+            "accord key generate example.org/isa-ledger -o isa.key > isa.vkey",
+            "accord prove member isa ISR --at 2021-01-01 --sign isa.key -o isr-2021.json",
+            "accord verify-claim isr-2021.json --key isa.vkey",
+        ],
+    ),
     ("prove inclusion", &["accord prove inclusion 14", "accord prove inclusion 14 --size 14 --json > proof.json"]),
     ("prove consistency", &["accord prove consistency --from 10", "accord prove consistency --from 10 --to 14 --json"]),
     (

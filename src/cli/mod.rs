@@ -175,9 +175,18 @@ enum Command {
         #[arg(long, value_name = "ORIGIN")]
         origin: Option<String>,
     },
-    /// Merkle proofs (RFC 6962) that an event is in the log, or that the log only grew
+    /// Merkle proofs (RFC 6962) that an event is in the log, or that the log only grew; membership claims
     #[command(subcommand)]
     Prove(proof::ProveCommand),
+    /// Check a membership claim (from `accord prove member`) with no ledger: signature, proofs, reading
+    VerifyClaim {
+        /// The claim file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The verifier key of the claim's checkpoint, or a file holding it
+        #[arg(long, value_name = "VKEY")]
+        key: String,
+    },
 }
 
 /// The transaction-time view: `--seq N` or `--known-at TIME`.
@@ -431,6 +440,7 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
         Command::Key(cmd) => proof::key(cmd, out),
         Command::Checkpoint { sign, origin } => proof::checkpoint(ctx, sign.as_deref(), origin.as_deref(), out),
         Command::Prove(cmd) => proof::prove(ctx, cmd, out),
+        Command::VerifyClaim { file, key } => proof::verify_claim(ctx, &file, &key, out),
     }
 }
 

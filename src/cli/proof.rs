@@ -35,6 +35,22 @@ pub enum ProveCommand {
         #[arg(long, value_name = "N")]
         size: Option<u64>,
     },
+    /// A citable claim: a party's status in an org on a day, the events that decide it, their proofs, a checkpoint
+    Member {
+        /// The org (an org id, like isa)
+        org: String,
+        /// The party (for states, ISO 3166-1 alpha-3: ISR)
+        party: String,
+        /// The day (YYYY-MM-DD)
+        #[arg(long, value_name = "DAY")]
+        at: String,
+        /// Sign the claim's checkpoint with this private key (from `accord key generate`)
+        #[arg(long, value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
+        /// Write the claim to FILE instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// That the log of M events extends the log of its first N events, changing none (RFC 6962)
     Consistency {
         /// The size of the earlier tree
@@ -87,13 +103,7 @@ fn origin(ledger: &Ledger, asked: Option<&str>) -> Result<String, Error> {
 }
 
 pub fn checkpoint(ctx: &Context, sign: Option<&Path>, asked_origin: Option<&str>, out: Out<'_>) -> Result<(), Error> {
-    let signer = sign
-        .map(|path| {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| file_failed(format_args!("cannot read the key {}", path.display()), e))?;
-            Ok::<_, Error>(Signer::from_private_key_str(text.trim_end())?)
-        })
-        .transpose()?;
+    let signer = sign.map(signer).transpose()?;
     let ledger = ctx.open(false)?;
     let origin = origin(&ledger, asked_origin)?;
     let (size, root) = ledger.tree_root(None)?;
@@ -110,9 +120,42 @@ pub fn checkpoint(ctx: &Context, sign: Option<&Path>, asked_origin: Option<&str>
     write!(out, "{text}").map_err(super::output_failed)
 }
 
+/// Reads a private key file (from `accord key generate`).
+fn signer(path: &Path) -> Result<Signer, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| file_failed(format_args!("cannot read the key {}", path.display()), e))?;
+    Ok(Signer::from_private_key_str(text.trim_end())?)
+}
+
+/// The checkpoint of the whole log, signed if `signer` is given.
+fn checkpoint_text(ledger: &Ledger, signer: Option<&Signer>) -> Result<String, Error> {
+    let origin = origin(ledger, None)?;
+    let (size, root) = ledger.tree_root(None)?;
+    let checkpoint = Checkpoint::new(&origin, size, root)?;
+    Ok(match signer {
+        Some(signer) => checkpoint.sign(signer)?,
+        None => checkpoint.to_text(),
+    })
+}
+
 pub fn prove(ctx: &Context, command: ProveCommand, out: Out<'_>) -> Result<(), Error> {
+    if let ProveCommand::Member { org, party, at, sign, output } = &command {
+        let org = accord::model::id::OrgId::parse(org)?;
+        let party = accord::model::id::PartyId::parse(party)?;
+        let day = super::query::parse_day("--at", at)?;
+        let signer = sign.as_deref().map(signer).transpose()?;
+        let ledger = ctx.open(false)?;
+        let claim = ledger.claim(&org, &party, day, checkpoint_text(&ledger, signer.as_ref())?)?;
+        let text = serde_json::to_string_pretty(&claim).map_err(|e| super::output_failed(e.into()))?;
+        return match output {
+            None => emit(out, text),
+            Some(path) => std::fs::write(path, format!("{text}\n"))
+                .map_err(|e| file_failed(format_args!("cannot write {}", path.display()), e)),
+        };
+    }
     let ledger = ctx.open(false)?;
     match command {
+        ProveCommand::Member { .. } => Ok(()),
         ProveCommand::Inclusion { event, size } => {
             let seq = super::log::find(&ledger, &event)?.seq;
             let p = ledger.prove_inclusion(seq, size)?;
@@ -162,4 +205,44 @@ pub fn prove(ctx: &Context, command: ProveCommand, out: Out<'_>) -> Result<(), E
             emit(out, text)
         }
     }
+}
+
+/// `accord verify-claim FILE --key VKEY`: checks a claim with no ledger.
+pub fn verify_claim(ctx: &Context, file: &Path, key: &str, out: Out<'_>) -> Result<(), Error> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| file_failed(format_args!("cannot read the claim {}", file.display()), e))?;
+    let claim: accord::ledger::Claim = serde_json::from_str(&text)
+        .map_err(|e| Error::usage(format!("{} is not a claim file: {e}", file.display())))?;
+    let key = if Path::new(key).is_file() {
+        std::fs::read_to_string(key).map_err(|e| file_failed(format_args!("cannot read the key {key}"), e))?
+    } else {
+        key.to_owned()
+    };
+    let verifiers = (key.lines().map(str::trim).filter(|l| !l.is_empty()))
+        .map(accord::proof::Verifier::from_verifier_key_str)
+        .collect::<Result<Vec<_>, _>>()?;
+    let checkpoint = accord::ledger::verify_claim(&claim, &verifiers)?;
+    let reading = match &claim.reading.status {
+        Some(status) => status.clone(),
+        None => format!("one of {}", claim.reading.possible.join(", ")),
+    };
+    if ctx.json {
+        return emit_json(
+            out,
+            &json!({"ok": true, "org": claim.org, "party": claim.party, "at": claim.at, "reading": claim.reading,
+                    "events": claim.events.len(), "checkpoint": {"origin": checkpoint.origin, "size": checkpoint.size}}),
+        );
+    }
+    emit(
+        out,
+        format!(
+            "ok: {} in {} on {}: {reading}\n{} proved in the tree of {} of {} (signature checked)",
+            claim.party,
+            claim.org,
+            claim.at,
+            super::render::count(claim.events.len(), "event", "events"),
+            super::render::count(checkpoint.size as usize, "event", "events"),
+            checkpoint.origin
+        ),
+    )
 }

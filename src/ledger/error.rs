@@ -69,6 +69,8 @@ pub enum Error {
     OriginSet { set: String, asked: String },
     /// An origin that is not a C2SP log name.
     BadOrigin { origin: String },
+    /// A claim file that does not check.
+    BadClaim { why: String },
     /// A checkpoint of another log.
     CheckpointOrigin { ours: String, theirs: String },
     /// A checkpoint of more events than the log (or export) holds.
@@ -182,7 +184,7 @@ impl Error {
             | OriginSet { .. }
             | BadOrigin { .. }
             | CheckpointOrigin { .. } => ErrorKind::Invalid,
-            CheckpointAhead { .. } | CheckpointRoot { .. } => ErrorKind::Integrity,
+            CheckpointAhead { .. } | CheckpointRoot { .. } | BadClaim { .. } => ErrorKind::Integrity,
             ExportUnreadable { .. } => ErrorKind::Io,
             // Only the command line gives a --known-at.
             KnownAt { .. } | KnownAtOutOfRange => ErrorKind::Usage,
@@ -280,6 +282,7 @@ impl fmt::Display for Error {
                 "the first {size} events do not hash to the root of the checkpoint of `{origin}`: history up to seq {size} was rewritten, or it is another log"
             ),
             ExportUnreadable { error } => write!(f, "cannot read the export: {error}"),
+            BadClaim { why } => write!(f, "the claim does not check: {why}"),
             TreeTooLarge => write!(f, "the tree is too large for a proof"),
             OriginSet { set, asked } => {
                 write!(

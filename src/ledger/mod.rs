@@ -1,5 +1,6 @@
 //! The façade: recording under the rules, reading the log and its views, verifying it.
 
+mod claim;
 mod error;
 mod org;
 mod recorder;
@@ -11,6 +12,7 @@ use std::sync::mpsc::sync_channel;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use claim::{CLAIM_FORMAT, Claim, ClaimEvent, ClaimReading, verify_claim};
 pub use error::{Broken, Correction, Error as LedgerError, Uncorrectable};
 pub use org::OrgRecord;
 pub use recorder::{Line, Recorder};

@@ -211,3 +211,73 @@ fn audit_verify_checks_the_log_against_a_signed_checkpoint() {
     std::fs::write(path("forged"), signed.replacen("\n300\n", "\n299\n", 1)).expect("write");
     l.run(&["audit", "verify", "--checkpoint", &path("forged"), "--key", &vkey]).fails(3);
 }
+
+/// `prove member` writes a claim anyone can check with `verify-claim` and
+/// the verifier key alone: ISR a full member of the ISA on 2021-01-01 since
+/// its accession of 2020-12-09 (isa.md), not yet in 2019, SGP uncertain at
+/// the end of 2017 (its founding membership is dated 2017-02/2018-03).
+/// A claim changed in any part is refused.
+#[test]
+fn a_membership_claim_is_checked_with_no_ledger_and_refused_when_changed() {
+    let l = Ledger::new();
+    l.run(&["import", crate::support::s(&crate::support::isa_log())]).ok();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("UTF-8 path").to_owned();
+    let vkey = l.run(&["key", "generate", "example.org/isa-ledger", "-o", &path("k")]).ok().trim().to_owned();
+    l.run(&["checkpoint", "--origin", "example.org/isa-ledger"]).ok();
+    let claim = |party: &str, day: &str| -> serde_json::Value {
+        let file = path(&format!("{party}-{day}.json"));
+        l.run(&["prove", "member", "isa", party, "--at", day, "--sign", &path("k"), "-o", &file]).ok();
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("read the claim")).expect("JSON")
+    };
+    let check = |value: &serde_json::Value| {
+        let file = path("check.json");
+        std::fs::write(&file, value.to_string()).expect("write");
+        // verify-claim needs no ledger: run it where there is none.
+        let out = std::process::Command::new(crate::support::BIN)
+            .args(["--ledger", &path("no-ledger-here"), "verify-claim", &file, "--key", &vkey])
+            .output()
+            .expect("run accord");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let isr = claim("ISR", "2021-01-01");
+    assert_eq!(isr["reading"]["status"], "full");
+    assert_eq!(isr["reading"]["since"], "2020-12-09");
+    assert!(isr["proves"].as_str().expect("text").contains("not proved here"));
+    let seqs: Vec<u64> =
+        isr["events"].as_array().expect("events").iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+    assert_eq!(seqs.first(), Some(&1), "the founding decides every reading: {seqs:?}");
+    let (code, said) = check(&isr);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("ok: ISR in isa on 2021-01-01: full"), "{said}");
+    assert!(!std::path::Path::new(&path("no-ledger-here")).exists(), "verify-claim created a ledger");
+    assert_eq!(claim("ISR", "2019-06-01")["reading"]["status"], "none");
+    let sgp = claim("SGP", "2017-12-31");
+    assert_eq!(sgp["reading"]["certain"], false, "{sgp}");
+    assert_eq!(check(&sgp).0, Some(0));
+
+    // Changed: the reading, an event's bytes, an event left out, a path hash, the checkpoint.
+    let mut changed = Vec::new();
+    let mut t = isr.clone();
+    t["reading"]["status"] = "observer".into();
+    changed.push(t);
+    let mut t = isr.clone();
+    let env = t["events"][1]["envelope"].as_str().expect("envelope").replacen("2020", "2019", 1);
+    t["events"][1]["envelope"] = env.into();
+    changed.push(t);
+    let mut t = isr.clone();
+    let last = t["events"].as_array().expect("events").len() - 1;
+    t["events"].as_array_mut().expect("events").remove(last);
+    changed.push(t);
+    let mut t = isr.clone();
+    let h = t["events"][0]["path"][0].as_str().expect("hex").to_owned();
+    t["events"][0]["path"][0] = format!("{}{}", if h.starts_with('0') { "1" } else { "0" }, &h[1..]).into();
+    changed.push(t);
+    let mut t = isr.clone();
+    t["checkpoint"] = t["checkpoint"].as_str().expect("note").replacen("\n14\n", "\n13\n", 1).into();
+    changed.push(t);
+    for t in changed {
+        let (code, said) = check(&t);
+        assert_eq!(code, Some(3), "accepted a changed claim: {said}");
+    }
+}
