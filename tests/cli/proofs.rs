@@ -281,3 +281,31 @@ fn a_membership_claim_is_checked_with_no_ledger_and_refused_when_changed() {
         assert_eq!(code, Some(3), "accepted a changed claim: {said}");
     }
 }
+
+/// A signed checkpoint is checked by OpenSSL alone
+/// (examples/verify_signature.sh, as README shows it), and a changed one
+/// is refused.
+#[test]
+fn openssl_checks_a_signed_checkpoint() {
+    if !crate::support::tool_answers("openssl", "version") || !tool_available("xxd") {
+        return;
+    }
+    let l = Ledger::new();
+    l.import_text(&synthetic(20, 2)).ok();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("k");
+    let vkey = l.run(&["key", "generate", "example.org/log", "-o", crate::support::s(&key)]).ok().trim().to_owned();
+    let signed =
+        l.run(&["checkpoint", "--origin", "example.org/log", "--sign", crate::support::s(&key)]).ok().to_owned();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/verify_signature.sh");
+    let check = |note: &str| {
+        let file = dir.path().join("note");
+        std::fs::write(&file, note).expect("write");
+        Command::new("bash").arg(&script).arg(&file).arg(&vkey).output().expect("run bash")
+    };
+    let ok = check(&signed);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Signature Verified Successfully"));
+    assert!(!check(&signed.replacen("\n20\n", "\n21\n", 1)).status.success(), "a changed size was accepted");
+    assert!(!check(&signed.replacen("example.org/log\n", "example.org/lag\n", 1)).status.success());
+}

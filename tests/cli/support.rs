@@ -192,8 +192,13 @@ pub fn verifies(l: &Ledger, when: &str) {
 /// which the test harness captures and shows only for a failing test: a
 /// skip must be seen when the test passes.
 pub fn tool_available(program: &str) -> bool {
+    tool_answers(program, "--version")
+}
+
+/// [`tool_available`] for a program that answers `arg` (`openssl version`).
+pub fn tool_answers(program: &str, arg: &str) -> bool {
     let runs = Command::new(program)
-        .arg("--version")
+        .arg(arg)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
