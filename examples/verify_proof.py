@@ -11,6 +11,10 @@ print, written from RFC 6962 / RFC 9162 alone (not from accord's code):
   verify_proof.py consistency PROOF.json [CHECKPOINT]
       the tree of `from` leaves is a prefix of the tree of `to` leaves
       (and the checkpoint, if given, is the later tree)
+  verify_proof.py claim CLAIM.json
+      every event of a claim (`accord prove member`) is at its seq in the
+      tree its checkpoint names (the signature is checked apart, e.g. with
+      examples/verify_signature.sh)
   verify_proof.py root EXPORT [SIZE]
       print the root (base64) of the tree of the first SIZE lines of an
       export, hashed from scratch: compare it with a checkpoint
@@ -112,8 +116,8 @@ def fail(why):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("inclusion", "consistency", "root"):
-        fail("usage: verify_proof.py inclusion|consistency PROOF.json [CHECKPOINT] | root EXPORT [SIZE]")
+    if len(argv) < 3 or argv[1] not in ("inclusion", "consistency", "claim", "root"):
+        fail("usage: verify_proof.py inclusion|consistency PROOF.json [CHECKPOINT] | claim CLAIM.json | root EXPORT [SIZE]")
     what = argv[1]
     if what == "root":
         with open(argv[2], "rb") as f:
@@ -127,6 +131,18 @@ def main(argv):
         return
     with open(argv[2], encoding="utf-8") as f:
         proof = json.load(f)
+    if what == "claim":
+        lines = proof["checkpoint"].split("\n")
+        size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
+        for event in proof["events"]:
+            leaf = leaf_hash(event["envelope"].encode("utf-8"))
+            path = [bytes.fromhex(h) for h in event["path"]]
+            if json.loads(event["envelope"]).get("seq") != event["seq"]:
+                fail(f"the envelope given for seq {event['seq']} is of another seq")
+            if not check_inclusion(event["seq"] - 1, size, leaf, path, root):
+                fail(f"the event at seq {event['seq']} is not in the tree of {size} the checkpoint names")
+        print(f"ok {len(proof['events'])}")
+        return
     path = [bytes.fromhex(h) for h in proof["path"]]
     if what == "inclusion":
         size, root = proof["size"], bytes.fromhex(proof["root"])
