@@ -13,7 +13,7 @@ use crate::model::event::EventKind;
 use crate::model::id::{OrgId, PartyId};
 use crate::progress::{EVERY, Progress};
 use crate::store::Store;
-use crate::timeline::OrgState;
+use crate::timeline::{OrgState, Standing};
 
 /// An earlier event that one corrects, as replay names it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -69,6 +69,29 @@ pub fn replay(
     store: &Store,
     org: Option<&OrgId>,
     progress: &dyn Progress,
+    each: impl FnMut(&Envelope, &Replayed) -> Result<()>,
+) -> Result<Head> {
+    replay_comparing(store, org, progress, Compare::Named, each)
+}
+
+/// Which parties an event's change is looked for among.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// The parties the event names, unless it is a correction, a retraction
+    /// or a dissolution (then every member before or after): a party's
+    /// standing depends only on its own steps and the org-wide ones, so no
+    /// other can change. Cost: the event's size, not the org's.
+    Named,
+    /// Every member before or after, always (the tests' reference).
+    #[cfg(test)]
+    All,
+}
+
+fn replay_comparing(
+    store: &Store,
+    org: Option<&OrgId>,
+    progress: &dyn Progress,
+    compare: Compare,
     mut each: impl FnMut(&Envelope, &Replayed) -> Result<()>,
 ) -> Result<Head> {
     let mut verifier = Verifier::new(None);
@@ -77,8 +100,10 @@ pub fn replay(
     {
         verifier.require(marker, Witness::HeadMarker);
     }
-    // Each org's state after its previous event, to compare with the state after this one.
-    let mut states: HashMap<OrgId, OrgState> = HashMap::new();
+    // Each org's members (standing other than none) after its previous
+    // event, to compare with the standings after this one.
+    let mut members: HashMap<OrgId, HashMap<PartyId, Standing>> = HashMap::new();
+    let nobody = OrgState::default();
     // What each event of the org was, to name the ones a correction removes.
     let mut targets: HashMap<Uuid, Target> = HashMap::new();
     let mut any = false;
@@ -103,8 +128,17 @@ pub fn replay(
         };
         let date = env.event.date.map(|d| d.to_string());
         targets.insert(env.event.id, Target { seq, id: env.event.id, kind: env.event.type_name(), date: date.clone() });
-        let after = verifier.state(env.event.org.as_str()).cloned().unwrap_or_default();
-        let before = states.insert(env.event.org.clone(), after.clone()).unwrap_or_default();
+        let after = verifier.state(env.event.org.as_str()).unwrap_or(&nobody);
+        let before = members.entry(env.event.org.clone()).or_default();
+        let org_wide = env.event.supersedes.is_some()
+            || matches!(env.event.kind, EventKind::Retraction { .. } | EventKind::Dissolution);
+        let mut parties: Vec<PartyId> = if org_wide || compare != Compare::Named {
+            before.keys().cloned().chain(after.members().map(|(p, _)| p.clone())).collect()
+        } else {
+            env.event.kind.members().to_vec()
+        };
+        parties.sort();
+        parties.dedup();
         let mut r = Replayed {
             seq,
             id: env.event.id,
@@ -117,12 +151,8 @@ pub fn replay(
             retracted: corrected.0,
             superseded: corrected.1,
         };
-        let mut parties: Vec<&PartyId> =
-            before.members().map(|(p, _)| p).chain(after.members().map(|(p, _)| p)).collect();
-        parties.sort();
-        parties.dedup();
         for p in parties {
-            let (a, b) = (before.standing(p), after.standing(p));
+            let (a, b) = (before.get(&p).copied().unwrap_or_default(), after.standing(&p));
             match (a.is_member(), b.is_member()) {
                 (false, true) => r.joined.push(Joined { id: p.clone(), status: b.as_str() }),
                 (true, false) => r.left.push(p.clone()),
@@ -130,6 +160,11 @@ pub fn replay(
                     r.changed.push(StatusChange { id: p.clone(), from: a.as_str(), to: b.as_str() })
                 }
                 _ => {}
+            }
+            if b.is_member() {
+                before.insert(p, b);
+            } else {
+                before.remove(&p);
             }
         }
         each(&env, &r)?;
@@ -172,6 +207,33 @@ mod tests {
         assert_eq!(seen[0].1.len(), 2);
         assert!(seen[1].1.is_empty() && seen[1].2.is_empty() && seen[1].3.len() == 1, "{seen:?}");
         assert_eq!(seen[2].2, ["B"]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Looking among the parties an event names finds exactly the
+        /// changes that comparing every member before and after finds, on
+        /// random logs with corrections, retractions, back-dated events and
+        /// dissolutions.
+        #[test]
+        fn the_named_parties_give_the_changes_all_members_give(
+            plans in crate::audit::testing::plans(),
+            keep_refused in crate::audit::testing::keep_refused(),
+        ) {
+            let events = crate::audit::testing::random_log(&plans, &keep_refused);
+            proptest::prop_assume!(!events.is_empty());
+            let (_dir, store) = raw_ledger(&events);
+            let run = |compare| {
+                let mut seen = Vec::new();
+                let head = replay_comparing(&store, None, &(), compare, |_, r| {
+                    seen.push(serde_json::to_string(r).unwrap());
+                    Ok(())
+                });
+                (head.map_err(|e| e.to_string()), seen)
+            };
+            proptest::prop_assert_eq!(run(Compare::Named), run(Compare::All));
+        }
     }
 
     #[test]
