@@ -11,7 +11,8 @@ use accord::Error;
 use accord::ledger::{Replayed, Target, check_export_checkpoint, verify_export};
 use accord::model::envelope::Head;
 use accord::model::id::OrgId;
-use accord::proof::{Checkpoint, Verifier};
+use accord::proof::Checkpoint;
+use accord::proof::note::is_signed;
 
 use super::progress::Bar;
 use super::{Context, Out, emit, emit_json, file_failed_verbatim, render};
@@ -38,37 +39,23 @@ pub enum AuditCommand {
     },
 }
 
-/// What `--checkpoint` names: a head as `accord head` printed it, or a
-/// C2SP checkpoint read from a file (its signature checked with `--key`).
-enum Vouching {
-    Head(Head),
-    Tree(Checkpoint),
-}
-
-/// Reads `--checkpoint` and `--key`: a file that is there, or SEQ:HASH. A malformed SEQ:HASH, a signed checkpoint
-/// without `--key` or an unsigned one with it is a usage error (exit 2).
-fn vouching(checkpoint: Option<&str>, key: Option<&str>) -> Result<Option<Vouching>, Error> {
-    let Some(text) = checkpoint else { return Ok(None) };
+/// What `--checkpoint` and `--key` name: a head as `accord head` printed
+/// it (SEQ:HASH), or a C2SP checkpoint read from a file that is there, its
+/// signature checked with `--key`. A malformed SEQ:HASH, a signed
+/// checkpoint without `--key` or an unsigned one with it is a usage error
+/// (exit 2).
+fn vouching(checkpoint: Option<&str>, key: Option<&str>) -> Result<(Option<Head>, Option<Checkpoint>), Error> {
+    let Some(text) = checkpoint else { return Ok((None, None)) };
     if !std::path::Path::new(text).exists() {
         // Not a file: SEQ:HASH, or a usage error that says what was expected.
         let head = Head::parse_checkpoint(text)
             .map_err(|e| Error::usage(format!("--checkpoint: {e}, or a file that holds a checkpoint")))?;
-        return Ok(Some(Vouching::Head(head)));
+        return Ok((Some(head), None));
     }
-    let read = |path: &str, what: &str| {
-        std::fs::read_to_string(path)
-            .map_err(|e| file_failed_verbatim(format_args!("cannot read the {what} {path}"), e))
-    };
-    let note = read(text, "checkpoint")?;
-    let signed = note.contains("\n\n\u{2014} ");
-    let checkpoint = match (signed, key) {
-        (true, Some(key)) => {
-            let key = if std::path::Path::new(key).is_file() { read(key, "verifier key")? } else { key.to_owned() };
-            let verifiers = (key.lines().map(str::trim).filter(|l| !l.is_empty()))
-                .map(Verifier::from_verifier_key_str)
-                .collect::<Result<Vec<_>, _>>()?;
-            Checkpoint::open(&note, &verifiers)?
-        }
+    let note = std::fs::read_to_string(text)
+        .map_err(|e| file_failed_verbatim(format_args!("cannot read the checkpoint {text}"), e))?;
+    let checkpoint = match (is_signed(&note), key) {
+        (true, Some(key)) => Checkpoint::open(&note, &super::proof::verifiers(key)?)?,
         (true, None) => {
             return Err(Error::usage(format!(
                 "--checkpoint {text} is signed: give --key with the signer's verifier key to check it"
@@ -79,18 +66,13 @@ fn vouching(checkpoint: Option<&str>, key: Option<&str>) -> Result<Option<Vouchi
         }
         (false, None) => Checkpoint::parse(&note)?,
     };
-    Ok(Some(Vouching::Tree(checkpoint)))
+    Ok((None, Some(checkpoint)))
 }
 
 pub fn run(ctx: &Context, cmd: AuditCommand, out: Out<'_>) -> Result<(), Error> {
     match cmd {
         AuditCommand::Verify { checkpoint, key, file } => {
-            let vouching = vouching(checkpoint.as_deref(), key.as_deref())?;
-            let (head, tree) = match vouching {
-                Some(Vouching::Head(head)) => (Some(head), None),
-                Some(Vouching::Tree(tree)) => (None, Some(tree)),
-                None => (None, None),
-            };
+            let (head, tree) = vouching(checkpoint.as_deref(), key.as_deref())?;
             let (report, restored) = match file {
                 Some(path) => {
                     let open = || {

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use accord::Error;
 use accord::ledger::Ledger;
-use accord::proof::merkle::{Hash, hash_to_base64};
-use accord::proof::{Checkpoint, Signer};
+use accord::proof::merkle::{hash_to_base64, hash_to_hex};
+use accord::proof::{Checkpoint, Signer, Verifier};
 
 use super::{Context, Out, emit, emit_json, file_failed};
 
@@ -62,10 +62,6 @@ pub enum ProveCommand {
     },
 }
 
-fn hex(hash: &Hash) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub fn key(command: KeyCommand, out: Out<'_>) -> Result<(), Error> {
     let KeyCommand::Generate { name, output } = command;
     let signer = Signer::generate(&name)?;
@@ -105,15 +101,10 @@ fn origin(ledger: &Ledger, asked: Option<&str>) -> Result<String, Error> {
 pub fn checkpoint(ctx: &Context, sign: Option<&Path>, asked_origin: Option<&str>, out: Out<'_>) -> Result<(), Error> {
     let signer = sign.map(signer).transpose()?;
     let ledger = ctx.open(false)?;
-    let origin = origin(&ledger, asked_origin)?;
-    let (size, root) = ledger.tree_root(None)?;
-    let checkpoint = Checkpoint::new(&origin, size, root)?;
-    let text = match &signer {
-        Some(signer) => checkpoint.sign(signer)?,
-        None => checkpoint.to_text(),
-    };
+    let (checkpoint, text) = checkpoint_of(&ledger, asked_origin, signer.as_ref())?;
     if ctx.json {
-        let value = json!({"origin": origin, "size": size, "root": hash_to_base64(&root), "root_hex": hex(&root),
+        let Checkpoint { origin, size, root } = checkpoint;
+        let value = json!({"origin": origin, "size": size, "root": hash_to_base64(&root), "root_hex": hash_to_hex(&root),
                            "signed": signer.is_some(), "note": text});
         return emit_json(out, &value);
     }
@@ -127,15 +118,33 @@ fn signer(path: &Path) -> Result<Signer, Error> {
     Ok(Signer::from_private_key_str(text.trim_end())?)
 }
 
-/// The checkpoint of the whole log, signed if `signer` is given.
-fn checkpoint_text(ledger: &Ledger, signer: Option<&Signer>) -> Result<String, Error> {
-    let origin = origin(ledger, None)?;
+/// The checkpoint of the whole log and its text, signed if `signer` is
+/// given; `asked_origin` sets the log's origin ([`origin`]).
+fn checkpoint_of(
+    ledger: &Ledger,
+    asked_origin: Option<&str>,
+    signer: Option<&Signer>,
+) -> Result<(Checkpoint, String), Error> {
+    let origin = origin(ledger, asked_origin)?;
     let (size, root) = ledger.tree_root(None)?;
     let checkpoint = Checkpoint::new(&origin, size, root)?;
-    Ok(match signer {
+    let text = match signer {
         Some(signer) => checkpoint.sign(signer)?,
         None => checkpoint.to_text(),
-    })
+    };
+    Ok((checkpoint, text))
+}
+
+/// The verifier keys in `key`: the key itself (as `accord key generate`
+/// printed it), or a file holding one per line.
+pub(super) fn verifiers(key: &str) -> Result<Vec<Verifier>, Error> {
+    let text = if Path::new(key).is_file() {
+        std::fs::read_to_string(key).map_err(|e| file_failed(format_args!("cannot read the key {key}"), e))?
+    } else {
+        key.to_owned()
+    };
+    let keys = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    Ok(keys.map(Verifier::from_verifier_key_str).collect::<Result<Vec<_>, _>>()?)
 }
 
 pub fn prove(ctx: &Context, command: ProveCommand, out: Out<'_>) -> Result<(), Error> {
@@ -145,7 +154,8 @@ pub fn prove(ctx: &Context, command: ProveCommand, out: Out<'_>) -> Result<(), E
         let day = super::query::parse_day("--at", at)?;
         let signer = sign.as_deref().map(signer).transpose()?;
         let ledger = ctx.open(false)?;
-        let claim = ledger.claim(&org, &party, day, checkpoint_text(&ledger, signer.as_ref())?)?;
+        let (_, checkpoint) = checkpoint_of(&ledger, None, signer.as_ref())?;
+        let claim = ledger.claim(&org, &party, day, checkpoint)?;
         let text = serde_json::to_string_pretty(&claim).map_err(|e| super::output_failed(e.into()))?;
         return match output {
             None => emit(out, text),
@@ -163,8 +173,8 @@ pub fn prove(ctx: &Context, command: ProveCommand, out: Out<'_>) -> Result<(), E
             if ctx.json {
                 let leaf = String::from_utf8_lossy(&p.leaf);
                 let value = json!({"seq": p.seq, "index": p.seq - 1, "size": p.size, "leaf": leaf,
-                    "leaf_hash": hex(&leaf_hash), "path": p.path.iter().map(hex).collect::<Vec<_>>(),
-                    "root": hex(&p.root), "root_base64": hash_to_base64(&p.root)});
+                    "leaf_hash": hash_to_hex(&leaf_hash), "path": p.path.iter().map(hash_to_hex).collect::<Vec<_>>(),
+                    "root": hash_to_hex(&p.root), "root_base64": hash_to_base64(&p.root)});
                 return emit_json(out, &value);
             }
             let mut text = format!(
@@ -173,20 +183,20 @@ pub fn prove(ctx: &Context, command: ProveCommand, out: Out<'_>) -> Result<(), E
                 p.seq - 1,
                 p.size,
                 hash_to_base64(&p.root),
-                hex(&p.root),
-                hex(&leaf_hash),
+                hash_to_hex(&p.root),
+                hash_to_hex(&leaf_hash),
                 p.path.len()
             );
             for h in &p.path {
-                text.push_str(&format!("\n  {}", hex(h)));
+                text.push_str(&format!("\n  {}", hash_to_hex(h)));
             }
             emit(out, text)
         }
         ProveCommand::Consistency { from, to } => {
             let p = ledger.prove_consistency(from, to)?;
             if ctx.json {
-                let value = json!({"from": p.from, "to": p.to, "from_root": hex(&p.from_root),
-                    "to_root": hex(&p.to_root), "path": p.path.iter().map(hex).collect::<Vec<_>>()});
+                let value = json!({"from": p.from, "to": p.to, "from_root": hash_to_hex(&p.from_root),
+                    "to_root": hash_to_hex(&p.to_root), "path": p.path.iter().map(hash_to_hex).collect::<Vec<_>>()});
                 return emit_json(out, &value);
             }
             let mut text = format!(
@@ -194,13 +204,13 @@ pub fn prove(ctx: &Context, command: ProveCommand, out: Out<'_>) -> Result<(), E
                 p.to,
                 p.from,
                 hash_to_base64(&p.from_root),
-                hex(&p.from_root),
+                hash_to_hex(&p.from_root),
                 hash_to_base64(&p.to_root),
-                hex(&p.to_root),
+                hash_to_hex(&p.to_root),
                 p.path.len()
             );
             for h in &p.path {
-                text.push_str(&format!("\n  {}", hex(h)));
+                text.push_str(&format!("\n  {}", hash_to_hex(h)));
             }
             emit(out, text)
         }
@@ -213,15 +223,7 @@ pub fn verify_claim(ctx: &Context, file: &Path, key: &str, out: Out<'_>) -> Resu
         .map_err(|e| file_failed(format_args!("cannot read the claim {}", file.display()), e))?;
     let claim: accord::ledger::Claim = serde_json::from_str(&text)
         .map_err(|e| Error::usage(format!("{} is not a claim file: {e}", file.display())))?;
-    let key = if Path::new(key).is_file() {
-        std::fs::read_to_string(key).map_err(|e| file_failed(format_args!("cannot read the key {key}"), e))?
-    } else {
-        key.to_owned()
-    };
-    let verifiers = (key.lines().map(str::trim).filter(|l| !l.is_empty()))
-        .map(accord::proof::Verifier::from_verifier_key_str)
-        .collect::<Result<Vec<_>, _>>()?;
-    let checkpoint = accord::ledger::verify_claim(&claim, &verifiers)?;
+    let checkpoint = accord::ledger::verify_claim(&claim, &verifiers(key)?)?;
     let reading = match &claim.reading.status {
         Some(status) => status.clone(),
         None => format!("one of {}", claim.reading.possible.join(", ")),

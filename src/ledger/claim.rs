@@ -59,10 +59,6 @@ pub struct ClaimEvent {
     pub path: Vec<String>,
 }
 
-fn hex(hash: &Hash) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The steps that decide a party's reading: the founding (it clips every
 /// range), the party's own steps and dissolutions.
 fn decides(action: &Action, party: &PartyId, first: bool) -> bool {
@@ -108,7 +104,7 @@ impl Ledger {
     /// tree of the whole log; `checkpoint` is that tree's checkpoint text
     /// (signed or not), made by the caller.
     pub fn claim(&self, org: &OrgId, party: &PartyId, day: Day, checkpoint: String) -> Result<Claim> {
-        let size = self.head()?.seq;
+        let (size, root) = self.tree_root(None)?;
         let record = self.org(org, size)?;
         if record.is_empty() {
             return Err(LedgerError::OrgNotFound { org: org.clone(), seq: size }.into());
@@ -121,12 +117,12 @@ impl Ledger {
         let mut events = Vec::new();
         let mut decoded = Vec::new();
         for seq in seqs {
-            let proof = self.prove_inclusion(seq, Some(size))?;
+            let proof = self.inclusion_in(seq, size, root)?;
             decoded.push((seq, decode(seq, &proof.leaf)?.event));
             events.push(ClaimEvent {
                 seq,
                 envelope: String::from_utf8_lossy(&proof.leaf).into_owned(),
-                path: proof.path.iter().map(hex).collect(),
+                path: proof.path.iter().map(merkle::hash_to_hex).collect(),
             });
         }
         Ok(Claim {
@@ -159,15 +155,7 @@ pub fn verify_claim(claim: &Claim, verifiers: &[Verifier]) -> Result<Checkpoint>
     for e in &claim.events {
         let index = e.seq.checked_sub(1).ok_or_else(|| bad("an event at seq 0".into()))?;
         let path = (e.path.iter())
-            .map(|h| {
-                let bytes: Option<Vec<u8>> = (0..h.len())
-                    .step_by(2)
-                    .map(|i| h.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-                    .collect();
-                bytes
-                    .and_then(|b| Hash::try_from(b).ok())
-                    .ok_or_else(|| bad(format!("seq {}: a path hash is not hex", e.seq)))
-            })
+            .map(|h| merkle::hash_from_hex(h).map_err(|_| bad(format!("seq {}: a path hash is not hex", e.seq))))
             .collect::<Result<Vec<Hash>>>()?;
         let leaf = merkle::leaf_hash(e.envelope.as_bytes());
         merkle::check_inclusion(index, checkpoint.size, &leaf, &path, &checkpoint.root)?;

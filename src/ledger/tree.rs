@@ -68,14 +68,18 @@ impl Ledger {
     /// The inclusion proof of the event at `seq` in the tree of `size`
     /// events (default: all); `size` must be `seq` or more.
     pub fn prove_inclusion(&self, seq: u64, size: Option<u64>) -> Result<Inclusion> {
-        let size = self.tree_size(size)?;
+        let (size, root) = self.tree_root(size)?;
+        self.inclusion_in(seq, size, root)
+    }
+
+    /// The inclusion proof of `seq` in the tree of `size` events, whose root
+    /// (`root`, from [`Ledger::tree_root`]) the caller read once for all.
+    pub(super) fn inclusion_in(&self, seq: u64, size: u64, root: Hash) -> Result<Inclusion> {
         if seq == 0 || seq > size {
             return Err(LedgerError::NotInTree { seq, size }.into());
         }
         let leaf = self.store.raw(seq)?.ok_or(LedgerError::NoSeq { seq, head: size })?;
-        let tree = StoreTree(&self.store);
-        let path = merkle::prove_record(size, seq - 1, &tree)?;
-        let root = merkle::tree_hash(size, &tree)?;
+        let path = merkle::prove_record(size, seq - 1, &StoreTree(&self.store))?;
         // What is handed out is checked: a damaged store gives no proof.
         merkle::check_inclusion(seq - 1, size, &merkle::leaf_hash(&leaf), &path, &root)?;
         Ok(Inclusion { seq, size, leaf, path, root })

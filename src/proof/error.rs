@@ -29,6 +29,8 @@ pub enum Error {
     MissingHash { index: u64 },
     /// Text that should be the base64 of a 32-byte hash.
     BadHash(String),
+    /// Text that should be the 64 hex digits of a 32-byte hash.
+    BadHexHash(String),
     /// A key string (verifier or private) that does not parse; `why` says how.
     BadKey { why: &'static str },
     /// A key of an algorithm other than Ed25519 (`algorithm` is its first byte).
@@ -84,6 +86,7 @@ impl Error {
             | Error::TooLarge { .. }
             | Error::FromEmptyTree
             | Error::BadHash(_)
+            | Error::BadHexHash(_)
             | Error::BadKey { .. }
             | Error::UnknownAlgorithm { .. }
             | Error::KeyIdMismatch { .. }
@@ -127,6 +130,7 @@ impl fmt::Display for Error {
                 write!(f, "stored tree hash {index} is missing: the stored tree is damaged or incomplete")
             }
             Error::BadHash(text) => write!(f, "{} is not the base64 of a 32-byte hash", quote(text)),
+            Error::BadHexHash(text) => write!(f, "{} is not the 64 hex digits of a 32-byte hash", quote(text)),
             Error::BadKey { why } => write!(f, "not a key string: {why}"),
             Error::UnknownAlgorithm { algorithm } => {
                 write!(f, "the key is of algorithm {algorithm}; only Ed25519 (1) is known")

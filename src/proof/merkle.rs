@@ -45,6 +45,20 @@ pub fn hash_to_base64(hash: &Hash) -> String {
     base64::encode(hash)
 }
 
+/// The lowercase hex of a hash, as proofs in JSON write it.
+pub fn hash_to_hex(hash: &Hash) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash written as 64 hex digits in `text`.
+pub fn hash_from_hex(text: &str) -> Result<Hash, Error> {
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect();
+    bytes.and_then(|b| Hash::try_from(b).ok()).ok_or_else(|| Error::BadHexHash(text.to_owned()))
+}
+
 /// The hash written as padded base64 in `text`.
 pub fn hash_from_base64(text: &str) -> Result<Hash, Error> {
     base64::decode(text).and_then(|bytes| Hash::try_from(bytes).ok()).ok_or_else(|| Error::BadHash(text.to_owned()))

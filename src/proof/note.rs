@@ -208,6 +208,11 @@ fn check_text(text: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `text` is a signed note: a blank line, then a signature line.
+pub fn is_signed(text: &str) -> bool {
+    text.contains(&format!("\n\n{SIG_PREFIX}"))
+}
+
 /// Opens a signed note: checks it is well formed and that a signature by
 /// one of `known` verifies, and returns its text (with its final newline).
 ///
