@@ -615,3 +615,14 @@ fn any_sizes_a_file_may_hold_are_answered_without_panic() {
     assert!(matches!(stored_hashes_for_record(u64::MAX, h, none), Err(Error::TooLarge { .. })));
     assert!(matches!(TreeBuilder::from_reader(MAX_TREE_SIZE + 1, none), Err(Error::TooLarge { .. })));
 }
+
+#[test]
+fn hashes_round_trip_through_hex_and_anything_else_is_refused() {
+    let h = leaf_hash(b"x");
+    let text = hash_to_hex(&h);
+    assert_eq!(text.len(), 64);
+    assert_eq!(hash_from_hex(&text).unwrap(), h);
+    for bad in [String::new(), "zz".into(), text[1..].into(), format!("{text}0"), format!("é{}", &text[2..])] {
+        assert!(hash_from_hex(&bad).is_err(), "{bad}");
+    }
+}
