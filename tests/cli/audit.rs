@@ -35,7 +35,7 @@ fn damaged(r: &Run, seq: Option<u64>, phrase: &str) -> String {
 /// Opens the ledger's sled database directly (no accord running), lets `f`
 /// change it, flushes and closes it.
 fn with_sled(l: &Ledger, f: impl FnOnce(&sled::Db)) {
-    let db = sled::open(l.path()).expect("open the ledger with sled");
+    let db = crate::support::sled_at(&l.path());
     f(&db);
     db.flush().expect("flush sled");
 }
@@ -859,7 +859,7 @@ fn org_summaries_that_differ_from_the_log_are_damage() {
     use accord::store::format::summary_key;
     let isa_key = summary_key(&OrgId::parse("isa").expect("org id"));
     let summary = |l: &Ledger| -> Value {
-        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let db = crate::support::sled_at(&l.path());
         let bytes = db.get(&isa_key).expect("get").expect("the import stored isa's summary");
         serde_json::from_slice(&bytes).expect("a summary is JSON")
     };
@@ -924,7 +924,7 @@ fn a_merkle_tree_that_differs_from_the_log_is_damage() {
     };
     let l = make();
     let stored = |l: &Ledger| {
-        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let db = crate::support::sled_at(&l.path());
         let keys: Vec<Vec<u8>> = db.scan_prefix(b"H").keys().map(|k| k.expect("key").to_vec()).collect();
         let leaves = db.get(TREE_KEY).expect("get").map(|v| v.to_vec());
         (keys, leaves)
@@ -965,7 +965,7 @@ fn a_ledger_without_a_merkle_tree_gains_it_on_open() {
     let l = Ledger::new();
     l.import_text(&synthetic(700, 2)).ok();
     let tree = |l: &Ledger| {
-        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let db = crate::support::sled_at(&l.path());
         let hashes: Vec<(Vec<u8>, Vec<u8>)> =
             db.scan_prefix(b"H").map(|kv| kv.expect("entry")).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
         (hashes, db.get(TREE_KEY).expect("get").map(|v| v.to_vec()))

@@ -162,7 +162,7 @@ fn segments(db: &[u8]) -> Vec<(u64, Option<u64>)> {
 /// from a throwaway copy of the ledger.
 fn block_values(ledger: &Path, scratch: &Path) -> Vec<(u64, Vec<u8>)> {
     copy_dir(ledger, scratch);
-    let db = sled::open(scratch).expect("open a copy of the ledger with sled");
+    let db = crate::support::sled_at(scratch);
     let values = db
         .scan_prefix(b"B")
         .map(|kv| {

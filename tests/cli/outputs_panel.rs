@@ -303,7 +303,7 @@ fn party_answers_the_same_on_a_ledger_written_before_the_party_index() {
     ];
     let with_index: Vec<String> = asks.iter().map(|a| l.run(a).ok().to_owned()).collect();
     let index = |l: &crate::support::Ledger| -> Vec<(Vec<u8>, Vec<u8>)> {
-        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let db = crate::support::sled_at(&l.path());
         let keys =
             db.scan_prefix(b"P").chain(db.get(b"Mparties").transpose().map(|v| v.map(|v| (b"Mparties"[..].into(), v))));
         keys.map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("read")).collect()
@@ -312,7 +312,7 @@ fn party_answers_the_same_on_a_ledger_written_before_the_party_index() {
     let isr: Vec<u8> = [&b"PISR\0"[..], &0u32.to_be_bytes()].concat();
     assert!(before.contains(&(isr, b"isa\0xo\0".to_vec())), "ISR is named in isa and xo only: {before:?}");
     {
-        let db = sled::open(l.path()).expect("open the ledger with sled");
+        let db = crate::support::sled_at(&l.path());
         for (key, _) in &before {
             db.remove(key).expect("remove");
         }

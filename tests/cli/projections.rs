@@ -758,7 +758,7 @@ fn orgs_reads_the_same_from_summaries_as_from_the_events() {
     put(&l, json!({"type": "retraction", "org": "fixed", "retracts": id, "reason": "not so"}));
     let from_summaries = l.run(&["orgs", "--json"]).json();
     let text = l.run(&["orgs"]).ok().to_owned();
-    let db = sled::open(l.path()).expect("open the ledger with sled");
+    let db = crate::support::sled_at(&l.path());
     let keys: Vec<_> = db.scan_prefix(b"S").keys().map(|k| k.expect("key")).collect();
     assert_eq!(keys.len(), 6, "a summary of each org");
     for key in keys {

@@ -405,3 +405,27 @@ pub fn hold(l: &Ledger) -> std::process::Child {
     }
     child
 }
+
+/// Opens a ledger's sled tree directly, as an inspector or a forger would.
+///
+/// sled's lock on its `db` file goes with the last thread of the previous
+/// opener (its flusher, or a test's own earlier `sled::open`), a moment
+/// after that handle is dropped; so the lock is retried for a while instead
+/// of failing a test on the race. No background flusher is started: callers
+/// flush before they drop.
+#[track_caller]
+pub fn sled_at(path: &Path) -> sled::Db {
+    let config = sled::Config::new().path(path).flush_every_ms(None);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match config.open() {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("open the ledger at {} with sled: {e}", path.display()),
+        }
+    }
+}
