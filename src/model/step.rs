@@ -21,6 +21,20 @@ pub enum Action {
     Dissolve,
 }
 
+/// Each action's name in words, by [`Action::number`].
+pub(crate) const ACTION_NAMES: [&str; 10] = [
+    "founding",
+    "launch",
+    "exercise",
+    "accession",
+    "status change",
+    "suspension",
+    "reinstatement",
+    "withdrawal",
+    "expulsion",
+    "dissolution",
+];
+
 impl Action {
     pub fn parties(&self) -> &[PartyId] {
         match self {
@@ -37,17 +51,23 @@ impl Action {
     }
 
     pub(crate) fn name(&self) -> &'static str {
+        ACTION_NAMES[usize::from(self.number())]
+    }
+
+    /// The action's place in [`ACTION_NAMES`]: one byte where a timeline
+    /// keeps, for each party, the event that gave its standing.
+    pub(crate) fn number(&self) -> u8 {
         match self {
-            Action::Found(_) => "founding",
-            Action::Launch(_) => "launch",
-            Action::Activity => "exercise",
-            Action::Admit(..) => "accession",
-            Action::ChangeStatus(..) => "status change",
-            Action::Suspend(_) => "suspension",
-            Action::Reinstate(_) => "reinstatement",
-            Action::Withdraw(_) => "withdrawal",
-            Action::Expel(_) => "expulsion",
-            Action::Dissolve => "dissolution",
+            Action::Found(_) => 0,
+            Action::Launch(_) => 1,
+            Action::Activity => 2,
+            Action::Admit(..) => 3,
+            Action::ChangeStatus(..) => 4,
+            Action::Suspend(_) => 5,
+            Action::Reinstate(_) => 6,
+            Action::Withdraw(_) => 7,
+            Action::Expel(_) => 8,
+            Action::Dissolve => 9,
         }
     }
 }

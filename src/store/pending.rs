@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::Store;
 use super::error::Error as StoreError;
-use super::format::{BLOCK, RECORDING_KEY, block_key, pack};
+use super::format::{BLOCK, Packed, RECORDING_KEY, block_key, pack};
 use super::id_table::IdTable;
 use super::party::Named;
 use crate::error::Result;
@@ -67,6 +67,10 @@ pub(super) struct Pending {
     /// The (party, org) pairs the command's events name, for the party
     /// index, written after its commit.
     pub(super) named: Named,
+    /// The last log block as this store last wrote it (its first seq and
+    /// its events), once it has written one: the next batch extends it
+    /// without reading it back from sled and unpacking it.
+    pub(super) last_block: Option<(u64, Packed)>,
 }
 
 impl Pending {
@@ -78,6 +82,7 @@ impl Pending {
         self.table = None;
         self.tree = None;
         self.named = Named::default();
+        self.last_block = None;
     }
 
     /// Takes an envelope that continues what was handed over; `start` is
@@ -104,7 +109,13 @@ impl Store {
     pub(crate) fn push(&self, start: &Head, env: Envelope, json: EnvelopeJson) -> Result<()> {
         let mut pending = self.pending();
         pending.take(start, env, json);
-        if pending.unwritten.len() >= BATCH { self.write_unwritten(&mut pending) } else { Ok(()) }
+        // Once the last block is known, a batch fills it exactly, so that
+        // each block is packed once.
+        let room = match &pending.last_block {
+            Some((_, events)) if events.len() < BLOCK => BLOCK - events.len(),
+            _ => BATCH,
+        };
+        if pending.unwritten.len() >= room { self.write_unwritten(&mut pending) } else { Ok(()) }
     }
 
     /// Writes the envelopes not yet written to the log, in one atomic
@@ -112,7 +123,11 @@ impl Store {
     /// log if that reached [`INDEX_BATCH`].
     pub(super) fn write_unwritten(&self, pending: &mut Pending) -> Result<()> {
         let (Some(first), Some(start)) = (pending.unwritten.first(), &pending.start) else { return Ok(()) };
-        let (mut block_first, last_block) = match self.last_block()? {
+        let last_block = match pending.last_block.take() {
+            Some(known) => Some(known),
+            None => self.last_block()?,
+        };
+        let (mut block_first, last_block) = match last_block {
             Some((f, events)) if events.len() < BLOCK => (f, events),
             Some((f, events)) => (f + events.len() as u64, Vec::new()),
             None => (1, Vec::new()),
@@ -133,6 +148,12 @@ impl Store {
             block.push((u.env.seq, &u.json.json));
         }
         batch.insert(&block_key(block_first), pack(block.iter().copied())?);
+        // A full block is kept as the empty one after it.
+        let written_block: (u64, Packed) = if block.len() == BLOCK {
+            (block_first + BLOCK as u64, Vec::new())
+        } else {
+            (block_first, block.iter().map(|(q, b)| (*q, b.to_vec())).collect())
+        };
         let first_write = !pending.started;
         if first_write {
             let mut marker = start.seq.to_be_bytes().to_vec();
@@ -141,6 +162,7 @@ impl Store {
         }
         self.apply(batch).map_err(|e| self.err(e))?;
         pending.started = true;
+        pending.last_block = Some(written_block);
         let written = pending.unwritten.drain(..).map(|Unwritten { env, json }| Unindexed {
             seq: env.seq,
             id: env.event.id,

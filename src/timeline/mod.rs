@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::model::date::{Day, EffectiveDate};
 use crate::model::event::{Event, EventKind, Status};
 use crate::model::id::PartyId;
+use crate::model::step::ACTION_NAMES;
 pub use crate::model::step::{Action, Step};
 use crate::model::summary::OrgSummary;
 
@@ -19,12 +20,13 @@ struct Cause {
     seq: u64,
     id: Uuid,
     date: EffectiveDate,
-    action: &'static str,
+    /// [`Action::number`]: a party's standing keeps its cause, so it is small.
+    action: u8,
 }
 
 impl Cause {
     fn of(step: &Step) -> Cause {
-        Cause { seq: step.seq, id: step.id, date: step.date, action: step.action.name() }
+        Cause { seq: step.seq, id: step.id, date: step.date, action: step.action.number() }
     }
 
     /// How a message names the event. Only a recorded event is named by its
@@ -40,7 +42,7 @@ impl Cause {
         } else {
             Place::Logged(self.seq)
         };
-        Box::new(Cited { action: self.action, id: self.id, date: self.date, place })
+        Box::new(Cited { action: ACTION_NAMES[usize::from(self.action)], id: self.id, date: self.date, place })
     }
 }
 
