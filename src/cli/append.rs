@@ -17,6 +17,9 @@ pub struct AppendArgs {
     /// The event as JSON; without it and without --type, read from stdin
     #[arg(value_name = "EVENT_JSON", conflicts_with = "kind")]
     event: Option<String>,
+    /// Record only if the log's head is still seq N (else exit 1, nothing recorded); an event already recorded is reported as such
+    #[arg(long, value_name = "N")]
+    expect_head: Option<u64>,
     /// The event's type (listed below), to build the event from flags
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
@@ -102,13 +105,20 @@ impl AppendArgs {
     }
 }
 
+impl AppendArgs {
+    /// Without the event as an argument or as flags, it is read from stdin.
+    pub fn reads_stdin(&self) -> bool {
+        self.kind.is_none() && self.event.is_none()
+    }
+}
+
 pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
     let event = match (&args.kind, &args.event) {
         (Some(kind), _) => Event::from_value(args.to_json(kind))?,
         (None, Some(text)) => parse_text(text, "the EVENT_JSON argument")?,
         (None, None) => {
             let mut bytes = Vec::new();
-            std::io::stdin()
+            ctx.stdin()
                 .take(MAX_EVENT_BYTES as u64 + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| file_failed_verbatim("cannot read the event from stdin", e))?;
@@ -123,7 +133,7 @@ pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
     let id = event.id;
     interrupt::install();
     let ledger = ctx.open(true).map_err(|e| super::nothing_recorded(e, Ok(())))?;
-    let (outcome, head) = match record(ctx, &ledger, event) {
+    let (outcome, head) = match record(ctx, &ledger, event, args.expect_head) {
         Ok(done) => done,
         Err(e) => {
             ledger.close_discarding_if_new()?;
@@ -147,9 +157,10 @@ pub fn run(ctx: &Context, args: AppendArgs, out: Out<'_>) -> Result<(), Error> {
 }
 
 /// Records the event and commits; on any failure, undoes what was written.
-fn record(ctx: &Context, ledger: &Ledger, event: Event) -> Result<(Outcome, Head), Error> {
+fn record(ctx: &Context, ledger: &Ledger, event: Event, expect_head: Option<u64>) -> Result<(Outcome, Head), Error> {
     let mut recorder = ledger.recorder(&ctx.actor())?;
     let done = recorder.record(event).and_then(|outcome| {
+        super::expect_head(expect_head, outcome)?;
         if interrupt::received() {
             return Err(Error::Interrupted);
         }

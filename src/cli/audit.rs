@@ -39,6 +39,26 @@ pub enum AuditCommand {
     },
 }
 
+impl AuditCommand {
+    /// `audit verify --file` checks an export with no ledger.
+    pub fn needs_ledger(&self) -> bool {
+        !matches!(self, AuditCommand::Verify { file: Some(_), .. })
+    }
+
+    /// See `Command::rebase`: a checkpoint or key given as a relative path
+    /// that is a file from `cwd`.
+    pub fn rebase(&mut self, cwd: &std::path::Path) {
+        if let AuditCommand::Verify { checkpoint, key, .. } = self {
+            for text in [checkpoint, key].into_iter().flatten() {
+                let path = cwd.join(&*text);
+                if std::path::Path::new(text).is_relative() && path.exists() {
+                    *text = path.to_string_lossy().into_owned();
+                }
+            }
+        }
+    }
+}
+
 /// What `--checkpoint` and `--key` name: a head as `accord head` printed
 /// it (SEQ:HASH), or a C2SP checkpoint read from a file that is there, its
 /// signature checked with `--key`. A malformed SEQ:HASH, a signed

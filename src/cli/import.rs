@@ -16,9 +16,11 @@ use super::{Context, Out, emit, file_failed, file_failed_verbatim, interrupt};
 struct Counts {
     recorded: u64,
     already: u64,
+    /// `--expect-head`: checked at the first event recorded.
+    expect_head: Option<u64>,
 }
 
-pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> {
+pub fn run(ctx: &Context, paths: &[PathBuf], expect_head: Option<u64>, out: Out<'_>) -> Result<(), Error> {
     let files = expand(paths)?;
     interrupt::install();
     let ledger = ctx.open(true).map_err(|e| super::nothing_recorded(e, Ok(())))?;
@@ -29,9 +31,9 @@ pub fn run(ctx: &Context, paths: &[PathBuf], out: Out<'_>) -> Result<(), Error> 
             return Err(e);
         }
     };
-    let mut counts = Counts::default();
+    let mut counts = Counts { expect_head, ..Counts::default() };
     let bar = Bar::bytes(ctx, "importing", total_size(&files), files.iter().any(|p| p.as_os_str() == "-"));
-    let recorded = import_all(&mut recorder, &files, &mut counts, &bar).and_then(|()| {
+    let recorded = import_all(ctx, &mut recorder, &files, &mut counts, &bar).and_then(|()| {
         bar.message(|| format!("{}; committing", events(&counts)));
         recorder.commit()
     });
@@ -73,10 +75,16 @@ fn events(counts: &Counts) -> String {
     format!(", {}", super::render::count(n as usize, "event", "events"))
 }
 
-fn import_all(recorder: &mut Recorder<'_>, files: &[PathBuf], counts: &mut Counts, bar: &Bar) -> Result<(), Error> {
+fn import_all(
+    ctx: &Context,
+    recorder: &mut Recorder<'_>,
+    files: &[PathBuf],
+    counts: &mut Counts,
+    bar: &Bar,
+) -> Result<(), Error> {
     for path in files {
         if path.as_os_str() == "-" {
-            import_reader(recorder, "stdin", BufReader::new(bar.reader(std::io::stdin())), counts, bar)?;
+            import_reader(recorder, "stdin", BufReader::new(bar.reader(ctx.stdin())), counts, bar)?;
         } else {
             let file = File::open(path).map_err(|e| file_failed(format_args!("cannot open {}", path.display()), e))?;
             import_reader(recorder, &path.display().to_string(), BufReader::new(bar.reader(file)), counts, bar)?;
@@ -157,7 +165,11 @@ fn import_reader(
             let outcome = recorder
                 .record_parsed(line?)
                 .map_err(|e| if e.kind() == ErrorKind::Io { e } else { e.at(format!("{label} line {line_no}")) });
-            match outcome? {
+            let outcome = outcome?;
+            if counts.recorded == 0 {
+                super::expect_head(counts.expect_head, outcome)?;
+            }
+            match outcome {
                 Outcome::Recorded(_) => counts.recorded += 1,
                 Outcome::AlreadyRecorded(_) => counts.already += 1,
             }

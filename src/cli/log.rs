@@ -31,6 +31,9 @@ pub struct LogArgs {
     /// At most N events: the last N that pass the other filters, still in log order (as `tail -n`)
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     max_count: Option<usize>,
+    /// At most N events: the first N from --from-seq on that pass the other filters (page through the log with --from-seq)
+    #[arg(long, value_name = "N", conflicts_with = "max_count")]
+    limit: Option<usize>,
     /// Only events of this type (repeat for several)
     #[arg(long = "type", value_name = "TYPE", value_parser = PossibleValuesParser::new(TYPES))]
     types: Vec<String>,
@@ -154,13 +157,31 @@ pub fn log(ctx: &Context, args: &LogArgs, out: Out<'_>) -> Result<(), Error> {
         emit(out, columns.line(env.seq, &env.recorded_at, &env.recorded_by, &env.event))
     };
     let Some(n) = args.max_count else {
-        return for_each_raw(&ledger, org.as_ref(), from_seq, |seq, bytes| {
+        // `--limit`: the scan stops once that many are printed (the log
+        // after them is not read, nor checked).
+        let limit = args.limit.unwrap_or(usize::MAX);
+        let mut printed = 0;
+        if limit == 0 {
+            return Ok(());
+        }
+        let scanned = for_each_raw(&ledger, org.as_ref(), from_seq, |seq, bytes| {
             if selection.is_all() {
-                return print(seq, bytes, None);
+                print(seq, bytes, None)?;
+            } else {
+                let env = decode(seq, bytes)?;
+                if !selection.keeps(&env.event) {
+                    return Ok(());
+                }
+                print(seq, bytes, Some(env))?;
             }
-            let env = decode(seq, bytes)?;
-            if selection.keeps(&env.event) { print(seq, bytes, Some(env)) } else { Ok(()) }
+            printed += 1;
+            // Stops the scan: not an interruption, see below.
+            if printed == limit { Err(Error::Interrupted) } else { Ok(()) }
         });
+        return match scanned {
+            Err(Error::Interrupted) if printed == limit => Ok(()),
+            other => other,
+        };
     };
     // The last N kept, in log order.
     let mut last: VecDeque<(u64, Vec<u8>, Envelope)> = VecDeque::with_capacity(n.min(4096));

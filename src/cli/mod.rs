@@ -11,13 +11,16 @@ mod party;
 mod progress;
 mod proof;
 mod query;
+mod remote;
 mod render;
+mod serve;
 mod spells;
 mod user;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
@@ -64,6 +67,9 @@ enum Command {
         /// An NDJSON file (events or an export), a directory of *.ndjson and *.jsonl files, or - for stdin
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Record only if the log's head is still seq N (else exit 1, nothing recorded); lines already recorded are counted as such
+        #[arg(long, value_name = "N")]
+        expect_head: Option<u64>,
     },
     /// Write the envelopes as NDJSON in log order (a full export restores the identical log)
     Export {
@@ -163,6 +169,8 @@ enum Command {
     },
     /// Print accord's man page (roff), every command in one page
     Man,
+    /// Hold the ledger and answer over HTTP (JSON); accord commands on this ledger then go through it
+    Serve(serve::ServeArgs),
     /// Ed25519 keys that sign checkpoints
     #[command(subcommand)]
     Key(proof::KeyCommand),
@@ -187,6 +195,55 @@ enum Command {
         #[arg(long, value_name = "VKEY")]
         key: String,
     },
+}
+
+impl Command {
+    /// Whether the command reads or writes a ledger (the others run
+    /// wherever they are typed, also while a server holds the ledger).
+    fn needs_ledger(&self) -> bool {
+        match self {
+            Command::Completions { .. } | Command::Man | Command::Key(_) | Command::VerifyClaim { .. } => false,
+            Command::Audit(cmd) => cmd.needs_ledger(),
+            _ => true,
+        }
+    }
+
+    /// Whether the command records events or settings (the server's
+    /// `--read-only` and token refuse those).
+    fn records(&self) -> bool {
+        match self {
+            Command::Append(_) | Command::Import { .. } => true,
+            Command::Checkpoint { origin, .. } => origin.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether the command reads its standard input.
+    fn reads_stdin(&self) -> bool {
+        match self {
+            Command::Append(args) => args.reads_stdin(),
+            Command::Import { paths, .. } => paths.iter().any(|p| p.as_os_str() == "-"),
+            _ => false,
+        }
+    }
+
+    /// Makes the relative paths of the command line relative to `cwd`,
+    /// where its client was, for a server elsewhere.
+    fn rebase(&mut self, cwd: &std::path::Path) {
+        let one = |p: &mut Option<PathBuf>| {
+            if let Some(p) = p {
+                *p = serve::rebased(cwd, p);
+            }
+        };
+        match self {
+            Command::Import { paths, .. } => paths.iter_mut().for_each(|p| *p = serve::rebased(cwd, p)),
+            Command::Export { output, .. } | Command::Timeline { output, .. } => one(output),
+            Command::Checkpoint { sign, .. } => one(sign),
+            Command::Prove(cmd) => cmd.rebase(cwd),
+            Command::Audit(cmd) => cmd.rebase(cwd),
+            _ => {}
+        }
+    }
 }
 
 /// The transaction-time view: `--seq N` or `--known-at TIME`.
@@ -220,18 +277,72 @@ pub struct Context {
     wait: Duration,
     json: bool,
     quiet: bool,
+    /// Set when `accord serve` runs the command on the ledger it holds.
+    served: Option<Served>,
+}
+
+/// A command run by `accord serve`: the ledger it holds, and the command's
+/// standard input as its client sent it.
+pub struct Served {
+    ledger: Arc<Ledger>,
+    stdin: std::cell::RefCell<Vec<u8>>,
+}
+
+/// The ledger a command works on: opened by this process for the command,
+/// or held by `accord serve` for all its requests.
+pub enum Held {
+    Own(Box<Ledger>),
+    Shared(Arc<Ledger>),
+}
+
+impl std::ops::Deref for Held {
+    type Target = Ledger;
+
+    fn deref(&self) -> &Ledger {
+        match self {
+            Held::Own(ledger) => ledger,
+            Held::Shared(ledger) => ledger,
+        }
+    }
+}
+
+impl Held {
+    /// See [`Ledger::close_discarding_if_new`]; a served ledger stays open.
+    fn close_discarding_if_new(self) -> Result<(), Error> {
+        match self {
+            Held::Own(ledger) => ledger.close_discarding_if_new(),
+            Held::Shared(_) => Ok(()),
+        }
+    }
 }
 
 impl Context {
-    fn open(&self, create: bool) -> Result<Ledger, Error> {
+    fn open(&self, create: bool) -> Result<Held, Error> {
+        if let Some(served) = &self.served {
+            return Ok(Held::Shared(served.ledger.clone()));
+        }
         // The process ends with the command (`Options::exiting`).
         Ledger::open(&self.ledger_dir, &Options { exiting: true, ..self.options(create) })
+            .map(|l| Held::Own(Box::new(l)))
     }
 
     /// Opens the ledger for `audit verify`, which reports a missing or
     /// wrong head marker itself (and can restore it from a checkpoint).
-    fn open_for_audit(&self) -> Result<Ledger, Error> {
+    fn open_for_audit(&self) -> Result<Held, Error> {
+        if let Some(served) = &self.served {
+            return Ok(Held::Shared(served.ledger.clone()));
+        }
         Ledger::open(&self.ledger_dir, &Options { audit: true, exiting: true, ..self.options(false) })
+            .map(|l| Held::Own(Box::new(l)))
+    }
+
+    /// The command's standard input: the process's, or what the client of
+    /// `accord serve` sent.
+    fn stdin(&self) -> Box<dyn Read + Send> {
+        match &self.served {
+            Some(served) => Box::new(std::io::Cursor::new(served.stdin.take())),
+            None => Box::new(std::io::stdin()),
+        }
     }
 
     /// How every command opens a ledger: waiting up to `--wait`, and saying
@@ -282,21 +393,32 @@ fn usage(what: &str, e: impl std::fmt::Display) -> Error {
     Error::usage(format!("{what}: {e}"))
 }
 
-pub fn main() -> ExitCode {
-    let cli = match help::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
-        Ok(cli) => cli,
+/// Parses a command line (from `accord` on): the command, or `Ok` of what
+/// `--help` or `--version` prints, or `Err` of a usage error's sentence.
+fn parse<I, T>(args: I) -> Result<Cli, Result<clap::Error, String>>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match help::command().try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m)) {
+        Ok(cli) => Ok(cli),
         // --help and --version print as clap renders them.
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
+        Err(e) if !e.use_stderr() => Err(Ok(e)),
         // A usage error is one line like every error (SPEC §6): clap's first
         // paragraph, without its usage block, with clap's suggestion if it
         // has one, pointing to the help of the command that was mistyped.
-        Err(e) => {
-            let message = format!("{}{}; see `{} --help`", usage_sentence(&e), suggestion(&e), command_path(&e));
-            return fail(asks_for_json(), &message, 2);
+        Err(e) => Err(Err(format!("{}{}; see `{} --help`", usage_sentence(&e), suggestion(&e), command_path(&e)))),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(Ok(help)) => {
+            let _ = help.print();
+            return ExitCode::SUCCESS;
         }
+        Err(Err(message)) => return fail(asks_for_json(), &message, 2),
     };
     if !(cli.wait.is_finite() && cli.wait >= 0.0 && cli.wait < 1e9) {
         return fail(cli.json, "--wait must be a number of seconds, 0 or more", 2);
@@ -307,7 +429,15 @@ pub fn main() -> ExitCode {
         wait: Duration::from_secs_f64(cli.wait),
         json: cli.json,
         quiet: cli.quiet,
+        served: None,
     };
+    // A server holds this ledger: the command runs there, as it would here.
+    if cli.command.needs_ledger()
+        && !matches!(cli.command, Command::Serve(_))
+        && let Some(code) = remote::forward(&ctx, &cli.command)
+    {
+        return code;
+    }
     let mut out = std::io::stdout().lock();
     // sled may panic on damaged files (in open, in a read, in a thread of its
     // own): the hook records the message instead of printing it, and a panic
@@ -419,7 +549,7 @@ type Out<'a> = &'a mut dyn Write;
 fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
     match command {
         Command::Append(args) => append::run(ctx, *args, out),
-        Command::Import { paths } => import::run(ctx, &paths, out),
+        Command::Import { paths, expect_head } => import::run(ctx, &paths, expect_head, out),
         Command::Export { org, output } => log::export(ctx, org.as_deref(), output.as_deref(), out),
         Command::Log(args) => log::log(ctx, &args, out),
         Command::Show { id } => log::show(ctx, &id, out),
@@ -437,10 +567,23 @@ fn run(ctx: &Context, command: Command, out: Out<'_>) -> Result<(), Error> {
         Command::Party(args) => party::run(ctx, args, out),
         Command::Completions { shell } => help::completions(shell, out),
         Command::Man => help::man(out),
+        Command::Serve(args) => serve::run(ctx, args, out),
         Command::Key(cmd) => proof::key(cmd, out),
         Command::Checkpoint { sign, origin } => proof::checkpoint(ctx, sign.as_deref(), origin.as_deref(), out),
         Command::Prove(cmd) => proof::prove(ctx, cmd, out),
         Command::VerifyClaim { file, key } => proof::verify_claim(ctx, &file, &key, out),
+    }
+}
+
+/// `--expect-head N`: the first event a command records must be seq N + 1,
+/// that is, the log's head was still seq N. An event already recorded
+/// records nothing and passes, so that a retried write is idempotent.
+fn expect_head(expected: Option<u64>, outcome: accord::ledger::Outcome) -> Result<(), Error> {
+    match (expected, outcome) {
+        (Some(expected), accord::ledger::Outcome::Recorded(seq)) if seq != expected.saturating_add(1) => {
+            Err(LedgerError::HeadMoved { expected, head: seq - 1 }.into())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -62,6 +62,17 @@ pub enum ProveCommand {
     },
 }
 
+impl ProveCommand {
+    /// See `Command::rebase`.
+    pub fn rebase(&mut self, cwd: &Path) {
+        if let ProveCommand::Member { sign, output, .. } = self {
+            for path in [sign, output].into_iter().flatten() {
+                *path = super::serve::rebased(cwd, path);
+            }
+        }
+    }
+}
+
 pub fn key(command: KeyCommand, out: Out<'_>) -> Result<(), Error> {
     let KeyCommand::Generate { name, output } = command;
     let signer = Signer::generate(&name)?;

@@ -19,7 +19,7 @@ pub(super) fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
 
 /// Opens the ledger and reads one org as of the requested view; an org with
 /// no event is "not found".
-pub(super) fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(Ledger, OrgRecord), Error> {
+pub(super) fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(super::Held, OrgRecord), Error> {
     let org = OrgId::parse(org).map_err(|e| Error::usage(e.to_string()))?;
     let ledger = ctx.open(false)?;
     let upto = ledger.resolve(view.as_of()?)?;

@@ -61,6 +61,9 @@ pub enum Error {
     PartyNotFound { party: PartyId, seq: u64 },
     /// A view of the log at a seq past its head.
     NoSeq { seq: u64, head: u64 },
+    /// A write that expected the log's head at `expected` (`--expect-head`,
+    /// `expected_head=`) found it at `head`.
+    HeadMoved { expected: u64, head: u64 },
     /// A proof asked of seq `seq` (or from size `seq`) in a tree of `size` events.
     NotInTree { seq: u64, size: u64 },
     /// A tree too large for a proof (2^256 leaves: never).
@@ -171,7 +174,8 @@ impl Error {
             | NotChained { .. }
             | RecordedEarlier { .. }
             | IdRecorded { .. }
-            | IdGivenEarlier { .. } => ErrorKind::Conflict,
+            | IdGivenEarlier { .. }
+            | HeadMoved { .. } => ErrorKind::Conflict,
             HashMismatch { .. }
             | EventTooLarge { .. }
             | LineTooLong { .. }
@@ -263,6 +267,10 @@ impl fmt::Display for Error {
             OrgNotFound { org, seq } => write!(f, "there is no org `{org}` in the log at seq {seq}"),
             PartyNotFound { party, seq } => write!(f, "no org of the log names party `{party}` at seq {seq}"),
             NoSeq { seq, head } => write!(f, "the log has no seq {seq}: its head is seq {head}"),
+            HeadMoved { expected, head } => write!(
+                f,
+                "the log's head is seq {head}, not seq {expected} as expected: another write came first; nothing recorded"
+            ),
             NotInTree { seq, size } => {
                 write!(f, "seq {seq} is not in the tree of the first {size} events: give a seq from 1 to {size}")
             }

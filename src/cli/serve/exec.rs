@@ -1,0 +1,163 @@
+//! Runs one command line on the ledger `accord serve` holds: the same
+//! parsing, the same command code and the same output as the CLI, written
+//! to the response instead of stdout.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use accord::ledger::Ledger;
+use accord::{Error, ErrorKind};
+
+use crate::cli::{Command, Context, Served, exit_code, is_closed_pipe, parse, take_panic};
+
+/// What the server shares with every request.
+pub struct App {
+    pub ledger: Arc<Ledger>,
+    pub dir: PathBuf,
+    /// Readers share it; a command that records holds it alone, so the log
+    /// a reader sees does not change under it.
+    pub gate: RwLock<()>,
+    /// `recorded_by` of writes that do not name one: `--actor`, else the OS user.
+    pub actor: String,
+    pub read_only: bool,
+    /// `--sign`: the key `GET /v1/checkpoint` signs with.
+    pub sign: Option<PathBuf>,
+}
+
+/// Who sent a request: what it may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only: writes need the token (or, on a loopback address with
+    /// no token set, nothing).
+    Read,
+    /// Reads and writes.
+    Write,
+}
+
+/// One command line to run.
+pub struct Job {
+    /// The command line, from `accord` on.
+    pub argv: Vec<String>,
+    /// `recorded_by` for this job, if its client named one.
+    pub actor: Option<String>,
+    /// Where the client was: relative paths on its command line are from there.
+    pub cwd: Option<PathBuf>,
+    /// The command's standard input.
+    pub stdin: Vec<u8>,
+    pub access: Access,
+}
+
+/// A command that failed: its sentence, its exit code (SPEC §6) and the
+/// HTTP status that says the same.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+    pub status: u16,
+}
+
+impl Failure {
+    pub fn new(status: u16, code: u8, message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code, status }
+    }
+
+    /// `{"error":"…","code":N}`, as the CLI prints it with `--json`.
+    pub fn json(&self) -> String {
+        format!("{{\"error\":{},\"code\":{}}}", serde_json::Value::from(self.message.as_str()), self.code)
+    }
+
+    fn of(e: &Error) -> Failure {
+        Failure::new(status_of(e.kind()), exit_code(e.kind()), e.to_string())
+    }
+}
+
+/// The HTTP status of an error of each kind.
+pub fn status_of(kind: ErrorKind) -> u16 {
+    match kind {
+        ErrorKind::Usage => 400,
+        ErrorKind::NotFound => 404,
+        ErrorKind::Conflict => 409,
+        ErrorKind::Invalid | ErrorKind::RuleBroken => 422,
+        ErrorKind::Busy | ErrorKind::Interrupted => 503,
+        ErrorKind::Integrity | ErrorKind::Io => 500,
+    }
+}
+
+/// Runs `job` to its end, writing what the command prints to `out`.
+pub fn execute(app: &App, job: Job, out: &mut dyn Write) -> Result<(), Failure> {
+    let cli = match parse(&job.argv) {
+        Ok(cli) => cli,
+        Err(Ok(help)) => {
+            return out
+                .write_all(help.render().to_string().as_bytes())
+                .map_err(|e| Failure::of(&crate::cli::output_failed(e)));
+        }
+        Err(Err(message)) => return Err(Failure::new(400, 2, message)),
+    };
+    let mut command = cli.command;
+    if !command.needs_ledger() {
+        return Err(Failure::new(
+            400,
+            2,
+            "this command does not read the ledger: run it where you are, not through the server",
+        ));
+    }
+    if command.records() {
+        if app.read_only {
+            return Err(Failure::new(403, 1, "the server is read-only (accord serve --read-only): nothing recorded"));
+        }
+        if job.access != Access::Write {
+            return Err(Failure::new(
+                401,
+                1,
+                "recording through this server needs its token (Authorization: Bearer TOKEN): nothing recorded",
+            ));
+        }
+    }
+    if let Some(cwd) = &job.cwd {
+        command.rebase(cwd);
+    }
+    if let (Command::Checkpoint { sign, .. }, Some(key)) = (&mut command, &app.sign) {
+        sign.get_or_insert_with(|| key.clone());
+    }
+    let actor = cli.actor.or(job.actor).filter(|a| !a.is_empty()).unwrap_or_else(|| app.actor.clone());
+    let ctx = Context {
+        ledger_dir: app.dir.clone(),
+        actor: Some(actor),
+        wait: Duration::ZERO,
+        json: cli.json,
+        quiet: true,
+        served: Some(Served { ledger: app.ledger.clone(), stdin: std::cell::RefCell::new(job.stdin) }),
+    };
+    let records = command.records();
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // A poisoned gate only means a command panicked while holding it;
+        // the ledger's own state is guarded by the store.
+        let (_writing, _reading) = if records {
+            (Some(app.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner)), None)
+        } else {
+            (None, Some(app.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner)))
+        };
+        crate::cli::run(&ctx, command, out).and_then(|()| out.flush().map_err(crate::cli::output_failed))
+    }));
+    match ran {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if is_closed_pipe(&e) => Ok(()),
+        Ok(Err(e)) => Err(Failure::of(&e)),
+        Err(_) => {
+            let what = take_panic().unwrap_or_else(|| "no message".to_owned());
+            Err(Failure::new(
+                500,
+                3,
+                format!("the command stopped on an internal error ({what}); the ledger is as its last commit left it"),
+            ))
+        }
+    }
+}
+
+/// `path`, from `cwd` if it is relative; `-` (stdin) stays.
+pub fn rebased(cwd: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() || path.as_os_str() == "-" { path.to_owned() } else { cwd.join(path) }
+}
