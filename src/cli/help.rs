@@ -33,6 +33,8 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "accord append '{\"type\":\"accession\",\"org\":\"demo\",\"date\":\"2021~\",\"members\":[\"CCC\"],\"source\":\"an example\"}'",
             "# The same event on stdin: already recorded, nothing changes",
             "echo '{\"type\":\"accession\",\"org\":\"demo\",\"date\":\"2021~\",\"members\":[\"CCC\"],\"source\":\"an example\"}' | accord append",
+            "# Only if nobody recorded anything since seq 16 (else exit 1, nothing recorded)",
+            "accord append --expect-head 16 '{\"type\":\"withdrawal\",\"org\":\"demo\",\"date\":\"2022\",\"members\":[\"CCC\"],\"source\":\"an example\"}'",
         ],
     ),
     (
@@ -44,6 +46,8 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "cat events/isa.ndjson | accord import -",
             "# No progress bar, even on a terminal",
             "accord import --quiet events/isa.ndjson",
+            "# Only if the log's head is still seq 14 (events already recorded pass)",
+            "accord import --expect-head 14 events/isa.ndjson",
         ],
     ),
     ("export", &["accord export -o isa-export.ndjson", "accord export --org isa"]),
@@ -56,6 +60,8 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "accord log --member SGP --long",
             "accord log --type accession --since 2020-01-01 --until 2020-12-31",
             "accord log --from-seq 10 --json",
+            "# A page of the log: the first 2 events from seq 11 on",
+            "accord log --from-seq 11 --limit 2",
         ],
     ),
     (
@@ -122,6 +128,16 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("key", &["accord key generate example.org/isa-ledger -o isa.key", "accord checkpoint --sign isa.key"]),
+    (
+        "serve",
+        &[
+            "# Serve on 127.0.0.1:7878 until Ctrl-C; accord commands on this ledger then go through the server",
+            "accord serve --listen 127.0.0.1:0 & sleep 1; accord members isa --at 2021-01-01; kill $!; wait $!",
+            "# Read-only, or on every address with writes only for the token's holders",
+            "accord serve --listen 127.0.0.1:0 --read-only & sleep 1; kill $!; wait $!",
+            "echo 's3cret' > token.txt; accord serve --listen 0.0.0.0:0 --token-file token.txt & sleep 1; kill $!; wait $!",
+        ],
+    ),
     (
         "key generate",
         &[

@@ -15,10 +15,16 @@ mod logshow;
 mod numbers;
 mod outputs_panel;
 mod outputs_spells;
+// It starts servers with `serve`'s helpers.
+#[cfg(target_os = "linux")]
+mod page;
 mod proofs;
 // It runs accord in a pseudo-terminal (util-linux `script`).
 #[cfg(target_os = "linux")]
 mod progress;
 mod projections;
+// It signals the servers it starts.
+#[cfg(target_os = "linux")]
+mod serve;
 mod torture;
 mod trust;

@@ -122,7 +122,8 @@ pub fn execute(app: &App, job: Job, out: &mut dyn Write) -> Result<(), Failure> 
     if let (Command::Checkpoint { sign, .. }, Some(key)) = (&mut command, &app.sign) {
         sign.get_or_insert_with(|| key.clone());
     }
-    let actor = cli.actor.or(job.actor).filter(|a| !a.is_empty()).unwrap_or_else(|| app.actor.clone());
+    // The job's actor first: parsing here read the server's own ACCORD_ACTOR.
+    let actor = job.actor.or(cli.actor).filter(|a| !a.is_empty()).unwrap_or_else(|| app.actor.clone());
     let ctx = Context {
         ledger_dir: app.dir.clone(),
         actor: Some(actor),
