@@ -489,11 +489,17 @@ fn sigterm_during_an_import_over_http_commits_or_undoes_it_whole() {
 
 /// Sends raw bytes on a new connection and reads until the server closes
 /// it or the time is up; returns the status line, if any.
-fn raw(addr: &str, request: &[u8]) -> Option<String> {
+///
+/// With `half_close`, the sending side is closed after the request (for
+/// bytes that are not HTTP, which would otherwise wait for more); a server
+/// may then drop a request it has not answered yet, as a client gone.
+fn raw(addr: &str, request: &[u8], half_close: bool) -> Option<String> {
     let mut stream = TcpStream::connect(addr).expect("connect to the server");
     stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let _ = stream.write_all(request);
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    if half_close {
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer).into_owned();
@@ -553,6 +559,8 @@ fn hostile_paths_queries_and_bodies_get_answers_and_never_stop_the_server() {
         }
         let target: String = target.chars().filter(|c| !c.is_whitespace()).collect();
         let target = if target.starts_with('/') { target } else { format!("/{target}") };
+        // Now and then a valid one among them: the server still answers those.
+        let target = if i % 10 == 0 { "/v1/orgs/isa/members?at=2020-12-09".to_owned() } else { target };
         let request = match i % 4 {
             0 | 1 => format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").into_bytes(),
             2 => {
@@ -575,13 +583,13 @@ fn hostile_paths_queries_and_bodies_get_answers_and_never_stop_the_server() {
                 junk
             }
         };
-        if let Some(status) = raw(server.addr(), &request) {
+        if let Some(status) = raw(server.addr(), &request, i % 4 == 3) {
             let code = status.split_whitespace().nth(1).unwrap_or("").to_owned();
             *statuses.entry(code).or_insert(0) += 1;
         }
     }
     assert!(!statuses.contains_key("500"), "no internal error: {statuses:?}");
-    assert!(statuses.len() > 2, "the requests reached several answers: {statuses:?}");
+    assert!(statuses.contains_key("200") && statuses.contains_key("400"), "valid and invalid requests: {statuses:?}");
     // Still serving, and the ledger untouched but for events that were valid.
     let head = get_raw_json(server.addr(), "/v1/head");
     assert_eq!(head["seq"], 14, "random bodies recorded nothing");

@@ -4,6 +4,7 @@
 //! cargo build --release --workspace && target/release/accord-bench [--events N] [--orgs N] [--dir PATH]
 //! target/release/accord-bench generate FILE EVENTS ORGS   # the log alone
 //! target/release/accord-bench scale DIR 100000 1000000 5000000   # import rate by size
+//! target/release/accord-bench serve-load LEDGER_DIR [--clients 32] [--seconds 20] [--orgs N]
 //! ```
 //!
 //! - **accord**: the real `accord` binary (next to this one in target/release),
@@ -15,11 +16,15 @@
 //!   512, flushed: what sled itself costs. For a one-shot query, sled opening
 //!   accord's ledger and leaving its close to the process's end, as accord's
 //!   commands that write nothing do: the floor of any command.
+//! - **`accord serve`** ([`serve_load`]): the one-shot `members` through the
+//!   server, then the server under concurrent clients (reads with appends
+//!   among them), its latencies, errors and memory.
 //!
 //! Every figure is a [`Measured`] child process (wall time, and peak RSS from
 //! wait4), and stdout is the README table itself.
 
 mod peer;
+mod serve_load;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
         Some("sled-open") => sled_open(Path::new(&args[2])),
         Some("generate") => generate_only(&args[2..]),
         Some("scale") => scale(&args[2..]),
+        Some("serve-load") => serve_load::serve_load(&args[2..]),
         _ => compare(&args[1..]),
     };
     match result {
@@ -199,6 +205,16 @@ fn scale(args: &[String]) -> Res {
     Ok(())
 }
 
+/// The `accord` binary next to this one (target/release).
+fn accord_binary() -> Res<PathBuf> {
+    let exe = std::env::current_exe().map_err(io("current exe"))?;
+    let accord = exe.parent().ok_or("no bin dir")?.join("accord");
+    if !accord.exists() {
+        return Err(format!("{} is missing: run `cargo build --release --workspace` first", accord.display()));
+    }
+    Ok(accord)
+}
+
 /// `generate FILE EVENTS ORGS`: the bench's log alone, for profiling.
 fn generate_only(args: &[String]) -> Res {
     let [file, events, orgs] = args else { return Err("usage: accord-bench generate FILE EVENTS ORGS".into()) };
@@ -319,11 +335,7 @@ fn compare(args: &[String]) -> Res {
         }
     }
     let exe = std::env::current_exe().map_err(io("current exe"))?;
-    let bin_dir = exe.parent().ok_or("no bin dir")?.to_owned();
-    let accord = bin_dir.join("accord");
-    if !accord.exists() {
-        return Err(format!("{} is missing: run `cargo build --release --workspace` first", accord.display()));
-    }
+    let accord = accord_binary()?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(io("create the bench dir"))?;
     let log = dir.join("events.ndjson");
@@ -416,6 +428,11 @@ fn compare(args: &[String]) -> Res {
     let sled_imp = measure(&mut bench(&[Path::new("sled-import"), &export, &sled_dir]))?;
     let sled_disk = dir_bytes(&sled_dir);
 
+    // `accord serve` last: its appends change the ledger.
+    let load = serve_load::Load { orgs: Some(orgs), ..Default::default() };
+    let served = serve_load::run(&accord, &ledger, &load)?;
+    eprintln!("accord serve under load: {} requests, {} errors", served.requests(), served.errors());
+
     // stdout is exactly the table README.md shows between its `bench table`
     // comments, so that a run can be pasted there as it is.
     let rate = |d: Duration| events as f64 / d.as_secs_f64();
@@ -489,13 +506,32 @@ fn compare(args: &[String]) -> Res {
         tree.as_secs_f64(),
         met(tree_ratio <= 0.10)
     );
+    for row in served.bench_rows(load.seconds, pm) {
+        println!("{row}");
+    }
     let agree = accord_count == peer_count;
     println!(
         "\n{events} events in {orgs} orgs, {raw} bytes of NDJSON. `members {org} --at {QUERY_DAY}`: accord counts {accord_count} members, the SQLite peer {peer_count} ({}).",
         if agree { "they agree" } else { "they DISAGREE" }
     );
+    let served_count = served.one_shot_query.2.to_string();
+    println!(
+        "\n`accord serve` under load, requests and p50 / p99 / max ms of each kind: {}; server RSS peak {:.0} MB in the load's first half, {:.0} MB in its second. Through the server, `members {org} --at {QUERY_DAY}` counts {served_count} members ({}).",
+        served.per_kind(),
+        served.rss.halves.0 as f64 / 1024.0,
+        served.rss.halves.1 as f64 / 1024.0,
+        if served_count == accord_count { "as accord alone" } else { "NOT as accord alone" }
+    );
+    for e in served.first_errors() {
+        eprintln!("accord serve, first error of {e}");
+    }
     if !agree {
         return Err(format!("accord counts {accord_count} members of {org} on {QUERY_DAY}, the peer {peer_count}"));
     }
-    Ok(())
+    if served_count != accord_count {
+        return Err(format!(
+            "accord counts {accord_count} members of {org} on {QUERY_DAY}, through its server {served_count}"
+        ));
+    }
+    served.stopped
 }
