@@ -41,6 +41,11 @@ pub async fn serve(listener: std::net::TcpListener, server: Server) -> Result<()
         .route("/v1/events", post(events))
         .fallback(read)
         .with_state(Arc::new(server));
+    // No Nagle: an answer written in two pieces would wait for the client's
+    // delayed ACK (40 ms) before its second.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(stopped())
         .await
@@ -204,9 +209,9 @@ enum Message {
     End(Vec<u8>, Result<(), Failure>),
 }
 
-/// Output is handed over in pieces this large: a small answer is whole
-/// before its status is chosen, a large one (an export) streams.
-const PIECE: usize = 64 * 1024;
+/// Output is handed over in pieces this large: most answers are whole
+/// before their status is chosen, a large one (an export) streams.
+const PIECE: usize = 1 << 20;
 
 /// The output of a command, handed to its request in pieces. A request
 /// that went away (the client closed) is a closed pipe to the command,
