@@ -48,6 +48,9 @@ pub struct ServeArgs {
     max_body: usize,
 }
 
+/// Commands running at once, at most.
+const BLOCKING: usize = 16;
+
 /// What [`ANNOUNCEMENT`] holds.
 #[derive(Serialize, Deserialize)]
 pub struct Announcement {
@@ -109,6 +112,9 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
     let served = emit(out, started).and_then(|()| out.flush().map_err(super::output_failed)).and_then(|()| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            // Commands run on the blocking pool; more of them at once than
+            // this wait their turn, which bounds the memory they hold.
+            .max_blocking_threads(BLOCKING)
             .thread_name("serve")
             .build()
             .map_err(|e| file_failed("cannot start the server's threads", e))?;
