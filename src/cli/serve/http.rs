@@ -67,18 +67,22 @@ async fn page() -> Response {
 /// What a request may do: write with the token or the local secret, or
 /// with nothing on a loopback server that has no token.
 fn access(server: &Server, headers: &HeaderMap) -> Access {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let shown = |expected: &str| bearer.is_some_and(|b| same(b.as_bytes(), expected.as_bytes()));
+    let shown = |expected: &str| shows(headers, expected);
     let writes = shown(&server.secret)
         || match &server.token {
             Some(token) => shown(token),
             None => server.open_writes,
         };
     if writes { Access::Write } else { Access::Read }
+}
+
+/// Whether the request's `Authorization: Bearer …` is `expected`.
+fn shows(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|b| same(b.trim().as_bytes(), expected.as_bytes()))
 }
 
 /// Compares secrets in time that does not depend on where they differ.
@@ -152,13 +156,7 @@ struct CliRequest {
 /// tag byte, a 4-byte big-endian length, the bytes; `o` is stdout, and the
 /// last, `x`, is the exit code (one byte) and the error's sentence.
 async fn cli(State(server): State<Arc<Server>>, request: Request) -> Response {
-    let secret_shown = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|b| same(b.trim().as_bytes(), server.secret.as_bytes()));
-    if !secret_shown {
+    if !shows(request.headers(), &server.secret) {
         return failure(&Failure::new(
             401,
             1,
