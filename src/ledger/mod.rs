@@ -183,9 +183,21 @@ impl Ledger {
         self.store.head()
     }
 
-    /// Starts recording; `actor` becomes `recorded_by`.
+    /// Starts recording; `actor` becomes `recorded_by`. Not through a view
+    /// ([`Ledger::committed`]).
     pub fn recorder(&self, actor: &str) -> Result<Recorder<'_>> {
+        self.store.writable()?;
         Recorder::new(self.store(), actor)
+    }
+
+    /// The ledger as its last commit left it, for a reader on another
+    /// thread while this ledger may be recording (a server's requests): it
+    /// reads the log, the indexes and the proofs up to that commit's head,
+    /// and nothing a command has handed over or written since, however far
+    /// it has got; it never waits for it. It cannot record, and an audit
+    /// belongs on the ledger itself. Cheap: it shares the open ledger.
+    pub fn committed(&self) -> Ledger {
+        Ledger { store: self.store.committed() }
     }
 
     /// The event with this id.

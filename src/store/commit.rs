@@ -43,6 +43,7 @@ impl Store {
     ///
     /// [`OrgSummary`]: crate::model::summary::OrgSummary
     pub(crate) fn commit_with(&self, summaries: &[(OrgId, Vec<u8>)]) -> Result<()> {
+        self.writable()?;
         {
             let mut pending = self.pending();
             self.write_unwritten(&mut pending)?;
@@ -55,6 +56,7 @@ impl Store {
         let head = self.head()?;
         self.pending().committing = true;
         self.write_head_marker(&head)?;
+        self.open.committed.store(head.seq, std::sync::atomic::Ordering::Release);
         let (start, named) = {
             let mut pending = self.pending();
             pending.started = false;
@@ -84,6 +86,7 @@ impl Store {
     /// exactly as before it. A no-op if nothing was written. If this fails
     /// too, the next open undoes it.
     pub(crate) fn abort(&self) -> Result<()> {
+        self.writable()?;
         let (started, committing) = {
             let mut pending = self.pending();
             pending.clear();

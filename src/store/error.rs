@@ -24,6 +24,9 @@ pub enum Error {
     Sled { dir: PathBuf, error: sled::Error },
     /// zstd could not start.
     ZstdStart,
+    /// A view of the ledger as a commit left it ([`super::Store::committed`])
+    /// was asked to record.
+    View { seq: u64 },
     /// zstd could not compress a block.
     Compress(io::Error),
     /// An envelope, or a block of them, too large for its length field.
@@ -156,6 +159,7 @@ impl Error {
             Error::Sled { error: sled::Error::Io(io), .. } if !is_damage(io) => ErrorKind::Io,
             Error::Unfinished { error, .. } => error.kind(),
             Error::TooLarge(_) => ErrorKind::Invalid,
+            Error::View { .. } => ErrorKind::Usage,
             Error::Sled { .. }
             | Error::OtherFormat { .. }
             | Error::NoFormatMarker { .. }
@@ -187,6 +191,9 @@ impl fmt::Display for Error {
             ),
             Error::Io { doing, error } => write!(f, "{doing}: {}", os_reason(error)),
             Error::Discard { dir, error } => write!(f, "cannot remove the empty ledger {}: {error}", dir.display()),
+            Error::View { seq } => {
+                write!(f, "a view of the ledger as of seq {seq} cannot record: record through the ledger itself")
+            }
             Error::Sled { dir, error } => {
                 let dir = dir.display();
                 match error {

@@ -56,6 +56,7 @@ impl Store {
     /// Records `head` in [`HEAD_FILE`]: written to a temporary file, synced,
     /// renamed over the marker, and the directory synced.
     pub(crate) fn write_head_marker(&self, head: &Head) -> Result<()> {
+        self.writable()?;
         let text = format!("{{\"seq\":{},\"hash\":\"{}\"}}\n", head.seq, head.hash);
         let (tmp, path) = (self.dir.join(HEAD_TMP), self.dir.join(HEAD_FILE));
         File::create(&tmp)

@@ -21,8 +21,8 @@ pub use tree::{Hash, leaf_hash, node_hash};
 
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -84,21 +84,47 @@ enum Created {
 ///
 /// Every write is one sled `apply_batch` (atomic across keys, also after a
 /// crash); nothing a command writes counts until its commit.
+///
+/// A store is the ledger as it is, what a command recording has handed over
+/// included, or a view of it as its last commit left it
+/// ([`Store::committed`]): one open ledger shared, read by other threads
+/// while a command records.
 pub struct Store {
-    /// Dropped by [`Store`]'s `Drop`, unless [`Options::exiting`] and nothing was written.
+    open: Arc<Open>,
+    /// A view's last seq: it reads nothing past it, nothing handed over but
+    /// not committed, and cannot record. `None`: the store itself.
+    ceiling: Option<u64>,
+}
+
+/// The open ledger beneath a store and its views.
+pub struct Open {
+    /// Dropped by [`Open`]'s `Drop`, unless [`Options::exiting`] and nothing was written.
     db: ManuallyDrop<sled::Db>,
     exiting: bool,
     /// This process wrote to sled.
     wrote: AtomicBool,
     dir: PathBuf,
     created: Created,
-    /// What was handed over and is not indexed yet: every read consults it.
+    /// What was handed over and is not indexed yet: every read of the
+    /// store itself consults it; a view never does.
     pending: Mutex<Pending>,
+    /// The head's seq as of the last commit (or the open): set at the commit
+    /// point, read by [`Store::committed`] without waiting for a command
+    /// that is recording.
+    committed: AtomicU64,
     // Held for the life of the store: one accord process per ledger.
     _lock: std::fs::File,
 }
 
-impl Drop for Store {
+impl std::ops::Deref for Store {
+    type Target = Open;
+
+    fn deref(&self) -> &Open {
+        &self.open
+    }
+}
+
+impl Drop for Open {
     fn drop(&mut self) {
         if self.exiting && !*self.wrote.get_mut() {
             // Left to the process's end: see `Options::exiting`.
@@ -155,15 +181,17 @@ impl Store {
                 Err(error) => return Err(StoreError::Sled { dir: dir.to_owned(), error }.into()),
             }
         };
-        let store = Store {
+        let open = Open {
             db: ManuallyDrop::new(db),
             exiting: options.exiting,
             wrote: AtomicBool::new(false),
             dir: dir.to_owned(),
             created,
             pending: Mutex::default(),
+            committed: AtomicU64::new(0),
             _lock: lock,
         };
+        let store = Store { open: Arc::new(open), ceiling: None };
         match store.db.get(FORMAT_KEY).map_err(|e| store.err(e))? {
             Some(v) if v.as_ref() == FORMAT => {}
             Some(_) => return Err(StoreError::OtherFormat { dir: dir.to_owned() }.into()),
@@ -186,6 +214,7 @@ impl Store {
         }
         // Both checks need the log's last seq: one read of its last block.
         let last = store.last()?;
+        store.open.committed.store(last.as_ref().map_or(0, |e| e.seq), Ordering::Release);
         if !options.audit {
             store.check_head_marker(last.as_ref())?;
         }
@@ -207,7 +236,9 @@ impl Store {
     /// was written, removes what it created: a refused first command leaves
     /// the path as it found it.
     pub fn close_discarding_if_new(self) -> Result<()> {
-        let discard = self.created != Created::Nothing && self.db.scan_prefix(b"B").next().is_none();
+        // A view, or a store with views still open, closes nothing.
+        let alone = self.ceiling.is_none() && Arc::strong_count(&self.open) == 1;
+        let discard = alone && self.created != Created::Nothing && self.db.scan_prefix(b"B").next().is_none();
         let (dir, created) = (self.dir.clone(), self.created);
         drop(self);
         if !discard {
@@ -245,7 +276,39 @@ impl Store {
 
     fn pending(&self) -> MutexGuard<'_, Pending> {
         // A poisoned lock means a panic elsewhere, which ends the process anyway.
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.open.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What was handed over and not indexed yet, for the store itself;
+    /// `None` for a view, which reads only what its commit left.
+    fn handed(&self) -> Option<MutexGuard<'_, Pending>> {
+        self.ceiling.is_none().then(|| self.pending())
+    }
+
+    /// Refuses to record through a view.
+    pub(crate) fn writable(&self) -> Result<()> {
+        match self.ceiling {
+            None => Ok(()),
+            Some(seq) => Err(StoreError::View { seq }.into()),
+        }
+    }
+
+    /// The ledger as its last commit left it, for reading while a command
+    /// may be recording on another thread: the view reads the log, the
+    /// indexes and the tree up to the head of that commit (it sees none of
+    /// what the command has handed over or written since, however far it
+    /// has got, nor what an abort is undoing), never waits for the command,
+    /// and cannot record. A view of a view is the same view.
+    pub(crate) fn committed(&self) -> Store {
+        // Set at the commit point, once what the commit wrote is in sled; an
+        // abort only ever cuts the log back to it.
+        let ceiling = self.ceiling.unwrap_or_else(|| self.open.committed.load(Ordering::Acquire));
+        Store { open: Arc::clone(&self.open), ceiling: Some(ceiling) }
+    }
+
+    /// The last seq this store reads: the log's end, or a view's ceiling.
+    fn ceiling(&self) -> u64 {
+        self.ceiling.unwrap_or(u64::MAX)
     }
 
     /// Every entry but the log's, in key order, decoded: the id index (`I`),
@@ -269,9 +332,15 @@ impl Store {
             Some(Ok((key, _))) => key.to_vec(),
             _ => block_key(from_seq).to_vec(),
         };
-        self.db.range(start..block_key(u64::MAX).to_vec()).map(move |item| {
+        // A view reads the blocks that begin at or before its ceiling, and of
+        // the last of them only the envelopes up to it.
+        let ceiling = self.ceiling();
+        let end = block_key(ceiling.saturating_add(1)).to_vec();
+        self.db.range(start..end).map(move |item| {
             let (key, value) = item.map_err(|e| self.err(e))?;
-            Ok(decode_block(&key, &value)?)
+            let (first, mut block) = decode_block(&key, &value)?;
+            block.spans.retain(|(seq, _)| *seq <= ceiling);
+            Ok((first, block))
         })
     }
 
@@ -283,8 +352,12 @@ impl Store {
         }
     }
 
-    /// The last log block, if any.
+    /// The last log block, if any (a view's: the one holding its ceiling,
+    /// up to it).
     fn last_block(&self) -> Result<Option<(u64, Packed)>> {
+        if let Some(ceiling) = self.ceiling {
+            return if ceiling == 0 { Ok(None) } else { self.block_of(ceiling) };
+        }
         match self.db.scan_prefix(b"B").next_back() {
             None => Ok(None),
             Some(item) => {
@@ -307,13 +380,11 @@ impl Store {
 
     /// The envelope at `seq`: handed over and not yet written, or in the log.
     pub(crate) fn get(&self, seq: u64) -> Result<Option<Envelope>> {
+        if let Some(pending) = self.handed()
+            && let Some(first) = pending.unwritten.first()
+            && seq >= first.env.seq
         {
-            let pending = self.pending();
-            if let Some(first) = pending.unwritten.first()
-                && seq >= first.env.seq
-            {
-                return Ok(pending.unwritten.get((seq - first.env.seq) as usize).map(|u| u.env.clone()));
-            }
+            return Ok(pending.unwritten.get((seq - first.env.seq) as usize).map(|u| u.env.clone()));
         }
         self.raw(seq)?.map(|bytes| decode(seq, &bytes)).transpose()
     }
@@ -339,7 +410,7 @@ impl Store {
     pub(crate) fn indexed(&self) -> Result<u64> {
         match self.db.get(INDEXED_KEY).map_err(|e| self.err(e))? {
             None => Ok(0),
-            Some(v) => Ok(seq_from(&v).ok_or_else(|| D::Watermark { dir: self.dir.clone() })?),
+            Some(v) => Ok(seq_from(&v).ok_or_else(|| D::Watermark { dir: self.dir.clone() })?.min(self.ceiling())),
         }
     }
 
@@ -350,6 +421,10 @@ impl Store {
     /// into memory and later lookups are binary searches: an import of many
     /// events costs one read of the index, a single lookup a few chunks.
     pub(crate) fn seq_of(&self, id: &Uuid) -> Result<Option<u64>> {
+        if self.ceiling.is_some() {
+            // A view reads the id's bucket each time, and nothing past its ceiling.
+            return Ok(self.seq_in_bucket(id)?.0.filter(|seq| *seq <= self.ceiling()));
+        }
         let mut pending = self.pending();
         if let Some(&seq) = pending.ids.get(id) {
             return Ok(Some(seq));
@@ -357,23 +432,29 @@ impl Store {
         if let Some(table) = &pending.table {
             return Ok(table.get(id));
         }
-        let bucket = format::id_bucket(id);
-        let mut read = 0;
-        let mut found = None;
-        for item in self.db.scan_prefix(&id_chunk_key(bucket, 0)[..3]) {
-            let (key, value) = item.map_err(|e| self.err(e))?;
-            read += 1;
-            found = find_id(&value, id).map_err(|()| D::IdChunk { key: key.to_vec() })?;
-            if found.is_some() {
-                break;
-            }
-        }
+        let (found, read) = self.seq_in_bucket(id)?;
         pending.chunks_read += read;
         // 256 buckets: a bucket's chunks are about 1/256 of the index.
         if pending.chunks_read >= 256 * read.max(1) {
             pending.table = Some(self.id_table()?);
         }
         Ok(found)
+    }
+
+    /// The seq of the event with this id in the id index, from its
+    /// bucket's chunks, and how many chunks that read.
+    fn seq_in_bucket(&self, id: &Uuid) -> Result<(Option<u64>, u64)> {
+        let bucket = format::id_bucket(id);
+        let mut read = 0;
+        for item in self.db.scan_prefix(&id_chunk_key(bucket, 0)[..3]) {
+            let (key, value) = item.map_err(|e| self.err(e))?;
+            read += 1;
+            let found = find_id(&value, id).map_err(|()| D::IdChunk { key: key.to_vec() })?;
+            if found.is_some() {
+                return Ok((found, read));
+            }
+        }
+        Ok((None, read))
     }
 
     /// The whole id index, read into memory.
@@ -399,18 +480,20 @@ impl Store {
 
     /// The seq of the org's last event: handed over, or in the org index.
     pub(crate) fn org_last(&self, org: &OrgId) -> Result<Option<u64>> {
-        {
-            let pending = self.pending();
+        if let Some(pending) = self.handed() {
             let unwritten = pending.unwritten.iter().rev().find(|u| &u.env.event.org == org).map(|u| u.env.seq);
             let unindexed = || pending.unindexed.iter().rev().find(|e| &e.org == org).map(|e| e.seq);
             if let Some(seq) = unwritten.or_else(unindexed) {
                 return Ok(Some(seq));
             }
         }
-        let Some(item) = self.db.scan_prefix(org_prefix(org)).next_back() else { return Ok(None) };
+        // The last chunk that begins at or before the ceiling.
+        let ceiling = self.ceiling();
+        let end = format::org_chunk_key(org, ceiling.saturating_add(1));
+        let Some(item) = self.db.range(org_prefix(org)..end).next_back() else { return Ok(None) };
         let (key, value) = item.map_err(|e| self.err(e))?;
         let (_, _, copies) = decode_org_chunk(&key, &value)?;
-        Ok(copies.last().map(|(seq, _)| *seq))
+        Ok(copies.iter().rev().map(|(seq, _)| *seq).find(|seq| *seq <= ceiling))
     }
 
     /// The envelopes in the log from `from_seq` on, in log order, as raw bytes.
@@ -436,6 +519,7 @@ impl Store {
     /// in log order: those in the org index, then those not indexed yet.
     /// Each is the canonical JSON of a [`Recorded`] event.
     pub(crate) fn org_copies(&self, org: &OrgId, upto: u64) -> Result<Packed> {
+        let upto = upto.min(self.ceiling());
         let mut out = Vec::new();
         for item in self.db.scan_prefix(org_prefix(org)) {
             let (key, value) = item.map_err(|e| self.err(e))?;
@@ -445,8 +529,9 @@ impl Store {
             }
             out.extend(copies);
         }
-        let pending = self.pending();
-        out.extend(pending.unindexed.iter().filter(|e| e.org == *org).map(|e| (e.seq, e.record.clone())));
+        if let Some(pending) = self.handed() {
+            out.extend(pending.unindexed.iter().filter(|e| e.org == *org).map(|e| (e.seq, e.record.clone())));
+        }
         out.retain(|(seq, _)| *seq <= upto);
         if out.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(D::OrgOrder { org: org.clone() }.into());
@@ -467,6 +552,7 @@ impl Store {
         org: &OrgId,
         f: impl FnOnce(&mut dyn Iterator<Item = (u64, &Event)>) -> R,
     ) -> Result<R> {
+        self.writable()?;
         let stored = self.org_records(org, u64::MAX)?;
         let pending = self.pending();
         let unwritten = pending.unwritten.iter().filter(|u| u.env.event.org == *org).map(|u| (u.env.seq, &u.env.event));
@@ -500,11 +586,15 @@ impl Store {
             let bad_key = || D::Entry { key: key.to_vec() };
             let end = key.iter().position(|&b| b == 0).ok_or_else(bad_key)?;
             let org = std::str::from_utf8(&key[1..end]).ok().and_then(|s| OrgId::parse(s).ok()).ok_or_else(bad_key)?;
+            // The org's first chunk: a view skips an org whose first event is past it.
+            let first = key.get(end + 1..).and_then(seq_from).ok_or_else(bad_key)?;
             from = key[..end].to_vec();
             from.push(1);
-            out.push(org);
+            if first <= self.ceiling() {
+                out.push(org);
+            }
         }
-        let pending = self.pending();
+        let Some(pending) = self.handed() else { return Ok(out) };
         let handed = pending.unindexed.iter().map(|e| &e.org).chain(pending.unwritten.iter().map(|u| &u.env.event.org));
         for org in handed {
             if let Err(at) = out.binary_search(org) {
@@ -550,9 +640,14 @@ mod tests {
 
     /// `n` sealed envelopes from seq `from`, in orgs `o0`…`o2`, chained on `prev`.
     fn envelopes(from: u64, n: u64, prev: &mut String) -> Vec<Envelope> {
+        envelopes_in(from, n, prev, |seq| format!("o{}", seq % 3))
+    }
+
+    /// [`envelopes`], each in the org `org` names for its seq.
+    fn envelopes_in(from: u64, n: u64, prev: &mut String, org: impl Fn(u64) -> String) -> Vec<Envelope> {
         (from..from + n)
             .map(|seq| {
-                let event = serde_json::json!({"type": "exercise", "org": format!("o{}", seq % 3), "date": "2001",
+                let event = serde_json::json!({"type": "exercise", "org": org(seq), "date": "2001",
                                                "name": format!("x{seq}")});
                 let env = Envelope::seal(
                     Event::from_value(event).unwrap(),
@@ -639,6 +734,82 @@ mod tests {
         assert_eq!(before, tree(&store), "the tree is as it was before the command");
         assert_eq!(store.seq_of(&last.event.id).unwrap(), None);
         assert_eq!(store.get(envs[BATCH + 1].seq).unwrap(), None);
+    }
+
+    /// What a reader of the store sees, read by every path a command reads.
+    fn seen(store: &Store, envs: &[Envelope]) -> Vec<String> {
+        let o1 = OrgId::parse("o1").unwrap();
+        let new = OrgId::parse("n1").unwrap();
+        let copies = |org: &OrgId| store.org_copies(org, u64::MAX).unwrap().iter().map(|(s, _)| *s).collect::<Vec<_>>();
+        let mut out = vec![
+            format!("head {:?}", store.head().unwrap()),
+            format!("last {}", store.last_seq().unwrap()),
+            format!("orgs {:?}", store.orgs().unwrap()),
+            format!("log {:?}", store.scan_raw(1).map(|e| e.unwrap().0).collect::<Vec<_>>()),
+            format!("blocks {:?}", store.blocks(1).map(|b| b.unwrap().1.len()).collect::<Vec<_>>()),
+            format!("indexed {}", store.indexed().unwrap()),
+            format!("tree {:?}", store.tree_leaves().unwrap()),
+            format!("o1 {:?} last {:?}", copies(&o1), store.org_last(&o1).unwrap()),
+            format!("n1 {:?} last {:?}", copies(&new), store.org_last(&new).unwrap()),
+        ];
+        for env in envs.iter().step_by(7) {
+            let hex = env.event.id.simple().to_string();
+            out.push(format!("{} at {:?}", env.seq, store.seq_of(&env.event.id).unwrap()));
+            out.push(format!("{} prefix {:?}", env.seq, store.ids_with_prefix(&hex[..4]).unwrap()));
+            out.push(format!("{} get {:?}", env.seq, store.get(env.seq).unwrap().map(|e| e.hash)));
+        }
+        out
+    }
+
+    /// A view reads the store as its last commit left it while a command
+    /// records on it: nothing handed over, written to the log or indexed
+    /// since, by any read; it keeps its seq past the commit, a view taken
+    /// after sees the commit, and one taken during a command that is undone
+    /// reads what the store reads after the abort. A view cannot record.
+    #[test]
+    fn a_view_reads_the_last_commit_while_a_command_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        // The events past 150 are in o1 and in an org of their own.
+        let mut envs = envelopes(1, 150, &mut prev);
+        envs.extend(envelopes_in(151, 250, &mut prev, |seq| if seq % 2 == 0 { "o1".into() } else { "n1".into() }));
+        store.write(&Head::empty(), &envs[..150]).unwrap();
+        store.commit().unwrap();
+        let committed = seen(&store, &envs);
+        // Written to the log and indexed, then written, then handed over.
+        let start = head_of(&envs[149]);
+        store.write(&start, &envs[150..250]).unwrap();
+        store.write_indexes(&mut store.pending()).unwrap();
+        store.write(&start, &envs[250..300]).unwrap();
+        store.push(&start, envs[300].clone(), envs[300].json()).unwrap();
+        let view = store.committed();
+        assert_eq!(seen(&view, &envs), committed, "a view during a command");
+        assert_ne!(seen(&store, &envs), committed, "the store itself reads what was handed over");
+        for refused in [
+            view.push(&start, envs[301].clone(), envs[301].json()),
+            view.commit(),
+            view.abort(),
+            view.set_origin("example.org/log"),
+        ] {
+            assert_eq!(refused.unwrap_err().kind(), ErrorKind::Usage);
+        }
+        store.commit().unwrap();
+        assert_eq!(seen(&view, &envs), committed, "a view keeps its seq past the commit");
+        let now = store.committed();
+        assert_eq!(seen(&now, &envs[..301]), seen(&store, &envs[..301]));
+        assert_eq!(now.head().unwrap().seq, 301);
+        // Another command, undone.
+        let start = head_of(&envs[300]);
+        store.write(&start, &envs[301..380]).unwrap();
+        store.write_indexes(&mut store.pending()).unwrap();
+        store.write(&start, &envs[380..]).unwrap();
+        let during = store.committed();
+        let before = seen(&now, &envs);
+        assert_eq!(seen(&during, &envs), before);
+        store.abort().unwrap();
+        assert_eq!(seen(&during, &envs), before);
+        assert_eq!(seen(&store, &envs), before, "the store after the abort reads what the view read");
     }
 
     #[test]

@@ -126,14 +126,19 @@ impl Store {
     /// The orgs whose events name `party`, in id order, from the party
     /// index; `None` when the index does not hold every event (a command is
     /// recording, or the index is behind the log), and every org must be read.
+    ///
+    /// A view reads the index once it holds the view's log: it may name
+    /// orgs whose events name the party only past the view (the index only
+    /// grows, after commits), which its callers read at the view's seq.
     pub(crate) fn party_orgs(&self, party: &PartyId) -> Result<Option<Vec<OrgId>>> {
+        if let Some(pending) = self.handed()
+            && (pending.started || !pending.unwritten.is_empty() || !pending.unindexed.is_empty())
         {
-            let pending = self.pending();
-            if pending.started || !pending.unwritten.is_empty() || !pending.unindexed.is_empty() {
-                return Ok(None);
-            }
+            return Ok(None);
         }
-        if self.parties_indexed()? != self.head()?.seq {
+        let (indexed, head) = (self.parties_indexed()?, self.head()?.seq);
+        let holds = if self.ceiling.is_some() { indexed >= head } else { indexed == head };
+        if !holds {
             return Ok(None);
         }
         let mut orgs = Vec::new();

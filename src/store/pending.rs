@@ -107,6 +107,7 @@ impl Store {
     /// that records it: its first batch also writes [`RECORDING_KEY`], so
     /// that an open undoes the command unless it commits.
     pub(crate) fn push(&self, start: &Head, env: Envelope, json: EnvelopeJson) -> Result<()> {
+        self.writable()?;
         let mut pending = self.pending();
         pending.take(start, env, json);
         // Once the last block is known, a batch fills it exactly, so that

@@ -19,13 +19,17 @@ impl Store {
             None => b"I".to_vec(),
         };
         let starts = |id: &Uuid| id.simple().to_string().starts_with(hex);
-        let mut found: Vec<(Uuid, u64)> =
-            self.pending().ids.iter().filter(|(id, _)| starts(id)).map(|(id, seq)| (*id, *seq)).collect();
+        let mut found: Vec<(Uuid, u64)> = match self.handed() {
+            Some(pending) => pending.ids.iter().filter(|(id, _)| starts(id)).map(|(id, seq)| (*id, *seq)).collect(),
+            None => Vec::new(),
+        };
         for item in self.db.scan_prefix(&key) {
             let (key, value) = item.map_err(|e| self.err(e))?;
             let entries = unpack_ids(&value).ok_or_else(|| Damage::IdChunk { key: key.to_vec() })?;
             found.extend(entries.into_iter().filter(|(id, _)| starts(id)));
         }
+        // A view: nothing past its ceiling.
+        found.retain(|(_, seq)| *seq <= self.ceiling());
         found.sort_unstable();
         found.dedup();
         Ok(found)

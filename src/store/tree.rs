@@ -79,7 +79,10 @@ impl Store {
     pub(crate) fn tree_leaves(&self) -> Result<Option<u64>> {
         match self.db.get(TREE_KEY).map_err(|e| self.err(e))? {
             None => Ok(None),
-            Some(v) => Ok(Some(seq_from(&v).ok_or_else(|| Damage::Entry { key: TREE_KEY.to_vec() })?)),
+            Some(v) => {
+                let leaves = seq_from(&v).ok_or_else(|| Damage::Entry { key: TREE_KEY.to_vec() })?;
+                Ok(Some(leaves.min(self.ceiling())))
+            }
         }
     }
 
@@ -93,6 +96,7 @@ impl Store {
 
     /// Sets the log's origin, durably.
     pub(crate) fn set_origin(&self, origin: &str) -> Result<()> {
+        self.writable()?;
         let mut batch = sled::Batch::default();
         batch.insert(ORIGIN_KEY, origin.as_bytes());
         self.apply(batch).map_err(|e| self.err(e))?;

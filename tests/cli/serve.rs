@@ -604,3 +604,130 @@ fn get_raw_json(addr: &str, path: &str) -> serde_json::Value {
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
+
+/// A named pipe at `path` (mkfifo), for a command that reads a file as its
+/// writer gives it.
+fn fifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("a path without NUL");
+    // SAFETY: a valid C string; mkfifo only creates the file.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+}
+
+/// Opens the pipe's writing end once its reader has opened it (within
+/// [`TIMEOUT`]: a reader that never comes fails the test, not hangs it).
+fn pipe_writer(path: &Path, reader: &mut Child) -> std::fs::File {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::OpenOptions::new().write(true).open(&path));
+    });
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(Ok(file)) => file,
+        other => {
+            let _ = reader.kill();
+            panic!("the import never opened its pipe: {other:?}");
+        }
+    }
+}
+
+/// `accord import PIPE` on `l`, which a running server runs, as a child.
+fn import_from_pipe(l: &Ledger, pipe: &Path) -> Child {
+    l.command(&["--wait", "0", "import", support::s(pipe)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn accord import")
+}
+
+/// The answers a reader gets, route by route; when `want` is given, each
+/// is checked against it as it comes (a reader held up fails at its first
+/// read, when curl gives up after 20 s, rather than after all of them).
+fn read_all(server: &Server, routes: &[&str], want: Option<&[(String, u16, String)]>) -> Vec<(String, u16, String)> {
+    let mut out = Vec::new();
+    for (i, route) in routes.iter().enumerate() {
+        let a = curl("GET", &format!("{}{route}", server.url), &["--max-time", "20"], None);
+        let got = ((*route).to_owned(), a.status, a.body);
+        if let Some(want) = want {
+            assert_eq!(got, want[i], "GET {route}");
+        }
+        out.push(got);
+    }
+    out
+}
+
+/// Readers do not wait for an import in progress: while `accord import
+/// PIPE`, run by the server, has recorded part of its events (written to
+/// the log, some indexed) and waits for the rest, every read route and the
+/// CLI through the server answer, with the log as of the last commit. Once
+/// the import commits, readers see it; an import that is then undone
+/// leaves what they saw.
+#[test]
+fn readers_see_the_last_commit_while_an_import_is_in_progress() {
+    if !have_curl() {
+        return;
+    }
+    let l = isa();
+    let server = Server::start(&l, &[]);
+    let routes = [
+        "/v1/head",
+        "/v1/orgs",
+        "/v1/orgs/isa/members?at=2020-12-09",
+        "/v1/orgs/isa/history",
+        "/v1/parties/ISR",
+        "/v1/events/15",
+        "/v1/orgs/o000/members",
+        "/v1/orgs/syn-1/members",
+        "/v1/checkpoint",
+        "/v1/proofs/inclusion?seq=3",
+    ];
+    let cli = |l: &Ledger| {
+        let members = l.run(&["--wait", "0", "members", "isa", "--at", "2020-12-09"]);
+        let head = l.run(&["--wait", "0", "head"]);
+        (members.code, members.stdout, head.code, head.stdout)
+    };
+    let before = read_all(&server, &routes, None);
+    let (cli_before, log_before) = (cli(&l), get(&server, "/v1/export").body);
+    let work = tempfile::tempdir().expect("dir");
+
+    // An import that commits: 70 000 of its 200 000 events given, then a pause.
+    let big = support::big_import_text(Some("a test source"));
+    let lines: Vec<&str> = big.lines().collect();
+    let pipe = work.path().join("big.fifo");
+    fifo(&pipe);
+    let mut importing = import_from_pipe(&l, &pipe);
+    let mut writer = pipe_writer(&pipe, &mut importing);
+    let part = |lines: &[&str]| lines.iter().flat_map(|line| [line.as_bytes(), b"\n"]).flatten().copied().collect();
+    let first: Vec<u8> = part(&lines[..70_000]);
+    writer.write_all(&first).expect("write the first part");
+    read_all(&server, &routes, Some(&before));
+    assert_eq!(cli(&l), cli_before, "the CLI through the server during the import");
+    assert_eq!(get(&server, "/v1/export").body, log_before, "export during the import");
+    assert!(importing.try_wait().expect("try_wait").is_none(), "the import was still in progress");
+    let rest: Vec<u8> = part(&lines[70_000..]);
+    writer.write_all(&rest).expect("write the rest");
+    drop(writer);
+    let done = Run::from(importing.wait_with_output().expect("wait accord import"));
+    assert!(done.ok().starts_with("recorded 200000 events"), "{done:?}");
+    let head: serde_json::Value = serde_json::from_str(get(&server, "/v1/head").ok()).expect("JSON");
+    assert_eq!(head["seq"], 14 + support::BIG as u64, "the commit is seen at once");
+    let committed = read_all(&server, &routes, None);
+    assert_ne!(committed, before);
+
+    // An import that is undone: 40 000 events of new orgs, then a line that is not an event.
+    let pipe = work.path().join("undone.fifo");
+    fifo(&pipe);
+    let mut importing = import_from_pipe(&l, &pipe);
+    let mut writer = pipe_writer(&pipe, &mut importing);
+    writer.write_all(support::synthetic(40_000, 10).as_bytes()).expect("write the events");
+    read_all(&server, &routes, Some(&committed));
+    assert!(importing.try_wait().expect("try_wait").is_none(), "the import was still in progress");
+    writer.write_all(b"not an event\n").expect("write the bad line");
+    drop(writer);
+    let refused = Run::from(importing.wait_with_output().expect("wait accord import"));
+    assert!(refused.fails(1).contains("line 40001"), "{refused:?}");
+    read_all(&server, &routes, Some(&committed));
+    drop(server);
+    l.run(&["audit", "verify"]).ok();
+}

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accord::ledger::Ledger;
@@ -16,9 +16,10 @@ use crate::cli::{Command, Context, Served, exit_code, is_closed_pipe, parse, tak
 pub struct App {
     pub ledger: Arc<Ledger>,
     pub dir: PathBuf,
-    /// Readers share it; a command that records holds it alone, so the log
-    /// a reader sees does not change under it.
-    pub gate: RwLock<()>,
+    /// Held by a command that records and by an audit, one at a time.
+    /// Readers take none: each reads a view of the ledger as its last
+    /// commit left it ([`Ledger::committed`]), and never waits for a write.
+    pub writer: Mutex<()>,
     /// `recorded_by` of writes that do not name one: `--actor`, else the OS user.
     pub actor: String,
     pub read_only: bool,
@@ -130,17 +131,18 @@ pub fn execute(app: &App, job: Job, out: &mut dyn Write) -> Result<(), Failure> 
         wait: Duration::ZERO,
         json: cli.json,
         quiet: true,
-        served: Some(Served { ledger: app.ledger.clone(), stdin: std::cell::RefCell::new(job.stdin) }),
+        served: None,
     };
-    let records = command.records();
+    // An audit reads the indexes whole (and may restore the head marker):
+    // it runs on the ledger itself, like a write, never beside one.
+    let alone = command.records() || matches!(command, Command::Audit(_));
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // A poisoned gate only means a command panicked while holding it;
+        // A poisoned lock only means a command panicked while holding it;
         // the ledger's own state is guarded by the store.
-        let (_writing, _reading) = if records {
-            (Some(app.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner)), None)
-        } else {
-            (None, Some(app.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner)))
-        };
+        let _writing = alone.then(|| app.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        // Taken once the writer's turn has come, for a command that records.
+        let ledger = if alone { app.ledger.clone() } else { Arc::new(app.ledger.committed()) };
+        let ctx = Context { served: Some(Served { ledger, stdin: std::cell::RefCell::new(job.stdin) }), ..ctx };
         crate::cli::run(&ctx, command, out).and_then(|()| out.flush().map_err(crate::cli::output_failed))
     }));
     match ran {

@@ -12,7 +12,7 @@ mod http;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -91,7 +91,7 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
     let app = Arc::new(exec::App {
         ledger,
         dir: ctx.ledger_dir.clone(),
-        gate: RwLock::new(()),
+        writer: std::sync::Mutex::new(()),
         actor: ctx.actor(),
         read_only: args.read_only,
         sign: args.sign.map(|p| rebased(&std::env::current_dir().unwrap_or_default(), &p)),
