@@ -731,3 +731,58 @@ fn readers_see_the_last_commit_while_an_import_is_in_progress() {
     drop(server);
     l.run(&["audit", "verify"]).ok();
 }
+
+/// The body of a chunked HTTP/1.1 response (`Transfer-Encoding: chunked`)
+/// whose bytes after the headers are `raw`.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n").expect("a chunk size line");
+        let size = std::str::from_utf8(&raw[..line_end]).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
+        let size = size.expect("a hex chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+/// A long export to a client that does not read holds up no write: while
+/// the export waits for its client, an event is recorded; the export, read
+/// to its end afterwards, is the log as it stood when it began.
+#[test]
+fn a_slow_export_holds_up_no_write_and_reads_the_log_as_it_began() {
+    if !have_curl() {
+        return;
+    }
+    let l = isa();
+    // Tens of megabytes of export: more than the socket's buffers and the
+    // server's pieces in flight hold, so the export waits for its client.
+    l.import_text(&support::synthetic(60_000, 20)).ok();
+    let head = l.head().0;
+    let server = Server::start(&l, &[]);
+    let mut stream = TcpStream::connect(server.addr()).expect("connect to the server");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    stream.write_all(b"GET /v1/export HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").expect("send");
+    let mut start = vec![0; 64 * 1024];
+    let got = stream.read(&mut start).expect("the export's first bytes");
+    assert!(start[..got].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&start[..got]));
+    // Not reading on: the export waits, and a write goes through.
+    let url = format!("{}/v1/events", server.url);
+    let posted =
+        curl("POST", &url, &["--max-time", "20", "-H", "Content-Type: application/json"], Some(EVENT.as_bytes()));
+    let recorded: serde_json::Value = serde_json::from_str(posted.ok()).expect("JSON");
+    assert_eq!(recorded["seq"], head + 1, "{posted:?}");
+    let mut raw = start[..got].to_vec();
+    stream.read_to_end(&mut raw).expect("the rest of the export");
+    let body_at = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("the end of the headers") + 4;
+    let body = dechunk(&raw[body_at..]);
+    let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').filter(|line| !line.is_empty()).collect();
+    assert_eq!(lines.len() as u64, head, "the export is the log as it began");
+    let last: serde_json::Value = serde_json::from_slice(lines[lines.len() - 1]).expect("an envelope");
+    assert_eq!(last["seq"], head);
+    drop(server);
+    assert_eq!(l.head().0, head + 1);
+}
