@@ -316,6 +316,11 @@ impl<'a> List<'a> {
 #[derive(Debug)]
 enum Loose {
     Text,
+    /// An object of strings, canonical as read: whether each key is a
+    /// member of a source (`SOURCE_FIELDS`).
+    Strings {
+        source_fields: bool,
+    },
     Other(Value),
 }
 
@@ -478,6 +483,12 @@ impl<'a> CanonicalReader<'a> {
         if self.rest().first() == Some(&b'"') {
             return self.text().map(|_| Loose::Text);
         }
+        // A source is an object of strings: read here, without building it.
+        let start = self.at;
+        if let Some(source_fields) = self.string_object() {
+            return Some(Loose::Strings { source_fields });
+        }
+        self.at = start;
         let mut values = serde_json::Deserializer::from_slice(self.rest()).into_iter::<Value>();
         let value = values.next()?.ok()?;
         let len = values.byte_offset();
@@ -488,6 +499,39 @@ impl<'a> CanonicalReader<'a> {
         }
         self.at += len;
         Some(Loose::Other(value))
+    }
+
+    /// An object whose members are all strings, written as JCS writes it
+    /// with ASCII keys (no escapes, in increasing byte order, each once):
+    /// whether every key is one of `SOURCE_FIELDS`. `None` for any other
+    /// object or value, which [`CanonicalReader::loose`] reads the general way.
+    fn string_object(&mut self) -> Option<bool> {
+        self.expect(b'{')?;
+        let mut source_fields = true;
+        let mut last: Option<&str> = None;
+        if self.rest().first() == Some(&b'}') {
+            self.at += 1;
+            return Some(source_fields);
+        }
+        loop {
+            let key = self.plain()?;
+            // ASCII keys: byte order is JCS's order (UTF-16 code units).
+            if !key.is_ascii() || last.is_some_and(|last| last >= key) {
+                return None;
+            }
+            last = Some(key);
+            source_fields &= SOURCE_FIELDS.contains(&key);
+            self.expect(b':')?;
+            if self.rest().first() != Some(&b'"') {
+                return None;
+            }
+            self.text()?;
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(source_fields),
+                _ => return None,
+            }
+        }
     }
 
     /// An own field's value: a string, or a list of strings without escapes.
@@ -712,11 +756,12 @@ impl<'a> RawEnvelope<'a> {
             None => None,
         };
         match &self.details {
-            None | Some(Loose::Other(Value::Object(_))) => {}
+            None | Some(Loose::Other(Value::Object(_)) | Loose::Strings { .. }) => {}
             Some(_) => return None,
         }
         match &self.source {
-            None | Some(Loose::Text) => {}
+            None | Some(Loose::Text | Loose::Strings { source_fields: true }) => {}
+            Some(Loose::Strings { source_fields: false }) => return None,
             Some(Loose::Other(Value::Object(o))) => {
                 if o.iter().any(|(k, v)| !SOURCE_FIELDS.contains(&k.as_str()) || !v.is_string()) {
                     return None;
@@ -919,6 +964,53 @@ mod tests {
         agree(text.as_bytes());
         for variant in rehashed(text) {
             agree(variant.as_bytes());
+        }
+    }
+
+    /// A source or details that is an object of strings is read without
+    /// building it: only as the general way reads it. Any other content or
+    /// spelling (keys out of order or twice, escaped or non-ASCII keys,
+    /// values that are not strings, non-canonical escapes) is left to it.
+    #[test]
+    fn objects_of_strings_are_read_the_fast_way_only_as_the_general_way_reads_them() {
+        let read_fast = [
+            r#"{}"#,
+            r#"{"title":"t"}"#,
+            r#"{"published":"2020-12","publisher":"P","title":"a\"b\\c\n\u001f é ☃ 😀","url":"u"}"#,
+        ];
+        let others = [
+            r#"{"title":"t","publisher":"P"}"#,
+            r#"{"title":"t","title":"u"}"#,
+            r#"{"colour":"red"}"#,
+            r#"{"title":1}"#,
+            r#"{"title":null}"#,
+            r#"{"title":["t"]}"#,
+            r#"{"title":{"a":"b"}}"#,
+            r#"{"titl\u0065":"t"}"#,
+            r#"{"tïtle":"t"}"#,
+            r#"{"title":"a\u0022"}"#,
+            r#"{"title":"a\/b"}"#,
+            r#"{"title" :"t"}"#,
+            r#"{"title":"t",}"#,
+            r#"{"title":"t""#,
+            r#"{"title":"t"}}"#,
+            r#"{,"title":"t"}"#,
+        ];
+        for (i, raw) in read_fast.iter().chain(&others).enumerate() {
+            for key in ["source", "details"] {
+                let mut env = sealed(events().remove(0), 5);
+                env.as_object_mut().unwrap().insert(key.into(), json!("PLACEHOLDER"));
+                let text = canonical::to_canonical_string(&env).replace("\"PLACEHOLDER\"", raw);
+                agree_rehashed(&text);
+                let [of_content, _] = rehashed(&text);
+                let fast_reads = agree(of_content.as_bytes()).is_some();
+                let general_reads = general(of_content.as_bytes()).is_some();
+                if i < read_fast.len() {
+                    assert!(fast_reads, "{key} {raw} is read the fast way");
+                } else {
+                    assert!(!fast_reads || general_reads, "{key} {raw}");
+                }
+            }
         }
     }
 
