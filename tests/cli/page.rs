@@ -400,27 +400,21 @@ const PAGE_STATE: &str = r#"(() => {
   };
 })()"#;
 
-/// Chooses isa in the org list as a person's choice reaches the page: the
-/// select's value, then its `change` event. Returns the value it took.
-const CHOOSE_ISA: &str = r#"(() => {
-  const org = document.getElementById("org");
-  org.focus();
-  org.value = "isa";
-  org.dispatchEvent(new Event("input", { bubbles: true }));
-  org.dispatchEvent(new Event("change", { bubbles: true }));
-  return org.value;
-})()"#;
-
-/// Sets the day as the date picker does: the value, `input`, then `change`
-/// (the page acts on `change`). Returns the value it took.
-const CHOOSE_DAY: &str = r#"(() => {
-  const day = document.getElementById("day");
-  day.focus();
-  day.value = "2020-12-09";
-  day.dispatchEvent(new Event("input", { bubbles: true }));
-  day.dispatchEvent(new Event("change", { bubbles: true }));
-  return day.value;
-})()"#;
+/// JavaScript that chooses `value` in the control `id` as a person's
+/// choice reaches the page: the control's value, then `input` and `change`
+/// (the page acts on `change`). It returns the value the control took.
+fn choose(id: &str, value: &str) -> String {
+    format!(
+        r#"(() => {{
+  const control = document.getElementById({id:?});
+  control.focus();
+  control.value = {value:?};
+  control.dispatchEvent(new Event("input", {{ bubbles: true }}));
+  control.dispatchEvent(new Event("change", {{ bubbles: true }}));
+  return control.value;
+}})()"#
+    )
+}
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -487,7 +481,7 @@ fn choosing_isa_and_the_day_in_the_page_shows_its_ten_members() {
     let today = opened["day"].as_str().filter(|d| d.len() == 10).expect("a day in the picker").to_owned();
 
     // Choose isa in the org list.
-    assert_eq!(page.evaluate(CHOOSE_ISA), Ok(json!("isa")), "isa is an option to choose");
+    assert_eq!(page.evaluate(&choose("org", "isa")), Ok(json!("isa")), "isa is an option to choose");
     let on_isa = page.wait_for("the page shows isa", |s| {
         s["ready"] == "1" && s["status"] == format!("Showing isa on {today}.").as_str()
     });
@@ -495,7 +489,7 @@ fn choosing_isa_and_the_day_in_the_page_shows_its_ten_members() {
     assert_eq!(on_isa["membersDay"], today.as_str(), "{on_isa}");
 
     // Then the day in the date picker.
-    assert_eq!(page.evaluate(CHOOSE_DAY), Ok(json!("2020-12-09")), "the picker takes the day");
+    assert_eq!(page.evaluate(&choose("day", "2020-12-09")), Ok(json!("2020-12-09")), "the picker takes the day");
     let shown = page.wait_for("the page shows isa on 2020-12-09", |s| {
         s["ready"] == "1" && s["status"] == "Showing isa on 2020-12-09." && s["membersDay"] == "2020-12-09"
     });
