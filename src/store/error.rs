@@ -24,7 +24,7 @@ pub enum Error {
     Sled { dir: PathBuf, error: sled::Error },
     /// zstd could not start.
     ZstdStart,
-    /// A view of the ledger as a commit left it ([`super::Store::committed`])
+    /// A view of the ledger as a commit left it (`Store::committed`)
     /// was asked to record.
     View { seq: u64 },
     /// zstd could not compress a block.

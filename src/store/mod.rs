@@ -87,7 +87,7 @@ enum Created {
 ///
 /// A store is the ledger as it is, what a command recording has handed over
 /// included, or a view of it as its last commit left it
-/// ([`Store::committed`]): one open ledger shared, read by other threads
+/// (`Store::committed`): one open ledger shared, read by other threads
 /// while a command records.
 pub struct Store {
     open: Arc<Open>,
@@ -336,6 +336,8 @@ impl Store {
         // the last of them only the envelopes up to it.
         let ceiling = self.ceiling();
         let end = block_key(ceiling.saturating_add(1)).to_vec();
+        // From past a view's ceiling: nothing (an empty range, not an inverted one).
+        let start = start.min(end.clone());
         self.db.range(start..end).map(move |item| {
             let (key, value) = item.map_err(|e| self.err(e))?;
             let (first, mut block) = decode_block(&key, &value)?;
