@@ -86,6 +86,21 @@ pub fn status_of(kind: ErrorKind) -> u16 {
     }
 }
 
+impl Job {
+    /// Whether the job takes the writer's turn ([`takes_turns`]); a command
+    /// line that does not parse does not.
+    pub fn takes_turns(&self) -> bool {
+        matches!(parse(&self.argv), Ok(cli) if takes_turns(&cli.command))
+    }
+}
+
+/// Whether a command runs on the ledger itself, one at a time: it records,
+/// or it is an audit (which reads the indexes whole and may restore the
+/// head marker). Every other command reads the last commit.
+fn takes_turns(command: &Command) -> bool {
+    command.records() || matches!(command, Command::Audit(_))
+}
+
 /// Runs `job` to its end, writing what the command prints to `out`.
 pub fn execute(app: &App, job: Job, out: &mut dyn Write) -> Result<(), Failure> {
     let cli = match parse(&job.argv) {
@@ -133,9 +148,7 @@ pub fn execute(app: &App, job: Job, out: &mut dyn Write) -> Result<(), Failure> 
         quiet: true,
         served: None,
     };
-    // An audit reads the indexes whole (and may restore the head marker):
-    // it runs on the ledger itself, like a write, never beside one.
-    let alone = command.records() || matches!(command, Command::Audit(_));
+    let alone = takes_turns(&command);
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // A poisoned lock only means a command panicked while holding it;
         // the ledger's own state is guarded by the store.

@@ -29,6 +29,9 @@ pub struct Server {
     pub open_writes: bool,
     /// The largest request body, in bytes.
     pub max_body: usize,
+    /// Places for readers: fewer than the pool's threads, so that a write
+    /// finds a thread at once instead of queueing behind reads.
+    pub readers: Arc<tokio::sync::Semaphore>,
 }
 
 /// Serves until SIGINT or SIGTERM, then lets the requests in flight finish.
@@ -173,7 +176,7 @@ async fn cli(State(server): State<Arc<Server>>, request: Request) -> Response {
     };
     let stdin = bytes.get(split + 1..).unwrap_or_default().to_vec();
     let job = Job { argv: head.argv, actor: head.actor, cwd: head.cwd, stdin, access: Access::Write };
-    let frames = receiver_stream(start(server, job)).map(|message| {
+    let frames = receiver_stream(start(server, job).await).map(|message| {
         Ok::<_, std::io::Error>(Bytes::from(match message {
             Message::Out(bytes) => frame(b'o', &bytes),
             Message::End(rest, result) => {
@@ -236,10 +239,14 @@ impl std::io::Write for Pieces {
     }
 }
 
-/// Runs the job on a thread of the runtime's blocking pool.
-fn start(server: Arc<Server>, job: Job) -> mpsc::Receiver<Message> {
+/// Runs the job on a thread of the runtime's blocking pool: a reader once
+/// it has a reader's place, a write at once.
+async fn start(server: Arc<Server>, job: Job) -> mpsc::Receiver<Message> {
+    // The semaphore is never closed: no place only if it were.
+    let place = if job.takes_turns() { None } else { server.readers.clone().acquire_owned().await.ok() };
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
+        let _place = place;
         let mut out = Pieces { buf: Vec::new(), tx: tx.clone() };
         let result = execute(&server.app, job, &mut out);
         let _ = tx.blocking_send(Message::End(out.buf, result));
@@ -256,7 +263,7 @@ fn receiver_stream<T: Send + 'static>(rx: mpsc::Receiver<T>) -> impl futures_uti
 /// that fails after that cuts the stream short, which the client sees as
 /// an error of the connection.
 async fn respond(server: Arc<Server>, job: Job, content_type: &'static str) -> Response {
-    let mut rx = start(server, job);
+    let mut rx = start(server, job).await;
     match rx.recv().await {
         None => failure(&Failure::new(500, 1, "the command ended without an answer")),
         Some(Message::End(body, Ok(()))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),

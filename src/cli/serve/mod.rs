@@ -51,6 +51,10 @@ pub struct ServeArgs {
 /// Commands running at once, at most.
 const BLOCKING: usize = 16;
 
+/// Reading commands running at once, at most: the other threads are kept
+/// for writes, which take turns.
+const READERS: usize = BLOCKING - 2;
+
 /// What [`ANNOUNCEMENT`] holds.
 #[derive(Serialize, Deserialize)]
 pub struct Announcement {
@@ -102,6 +106,7 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
         secret: announcement.secret.clone(),
         open_writes: local.ip().is_loopback(),
         max_body: args.max_body << 20,
+        readers: Arc::new(tokio::sync::Semaphore::new(READERS)),
     };
     let started = if ctx.json {
         serde_json::json!({"serving": ctx.ledger_dir.display().to_string(), "url": format!("http://{local}")})
