@@ -14,13 +14,6 @@ use crate::support::*;
 // ---------------------------------------------------------------------------
 // Helpers
 
-/// A ledger holding the ISA log (14 events, one org).
-fn isa() -> Ledger {
-    let l = Ledger::new();
-    l.run(&["import", isa_log().to_str().expect("UTF-8 path")]).ok();
-    l
-}
-
 /// Asserts exit 3 with one sentence naming `seq` (if given) and saying `phrase`.
 #[track_caller]
 fn damaged(r: &Run, seq: Option<u64>, phrase: &str) -> String {

@@ -5,13 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{Ledger, isa_log, tool_available};
-
-fn isa() -> Ledger {
-    let l = Ledger::new();
-    l.run(&["import", isa_log().to_str().expect("UTF-8 path")]).ok();
-    l
-}
+use crate::support::{Ledger, isa, tool_available};
 
 /// The CSV text as a header and records, read with the csv crate.
 fn read_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {

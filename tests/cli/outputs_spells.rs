@@ -439,13 +439,6 @@ print(json.dumps(out))
     serde_json::from_str(&python(program, svg.as_bytes())).expect("the parts as JSON")
 }
 
-/// An image decoded from PNG: width, height, RGB pixels.
-struct Image {
-    width: usize,
-    height: usize,
-    rgb: Vec<[u8; 3]>,
-}
-
 impl Image {
     /// Renders an SVG with rsvg-convert and decodes the PNG.
     fn render(svg: &str) -> Image {
@@ -459,15 +452,7 @@ impl Image {
         child.stdin.take().expect("stdin").write_all(svg.as_bytes()).expect("feed rsvg-convert");
         let out = child.wait_with_output().expect("wait rsvg-convert");
         assert!(out.status.success(), "rsvg-convert failed: {}", String::from_utf8_lossy(&out.stderr));
-        let mut decoder = png::Decoder::new(std::io::Cursor::new(out.stdout));
-        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-        let mut reader = decoder.read_info().expect("a PNG");
-        let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
-        let info = reader.next_frame(&mut buf).expect("a frame");
-        let samples = info.color_type.samples();
-        assert!(samples >= 3, "an RGB image, got {:?}", info.color_type);
-        let rgb = buf[..info.buffer_size()].chunks(samples).map(|p| [p[0], p[1], p[2]]).collect();
-        Image { width: info.width as usize, height: info.height as usize, rgb }
+        Image::decode(&out.stdout)
     }
 
     fn at(&self, x: f64, y: f64) -> [u8; 3] {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::serve::Server;
-use crate::support::{self, Ledger, XorShift};
+use crate::support::{self, Image, XorShift};
 
 /// Chromium as a test runs it: headless, no sandbox (CI runs as root), and
 /// none of the background connections a closed network refuses.
@@ -45,13 +45,15 @@ fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
         .expect("run chromium")
 }
 
+/// The full members' green of the page's timeline and badges (#2f9e44).
+const FULL_GREEN: [u8; 3] = [0x2f, 0x9e, 0x44];
+
 #[test]
 fn the_page_shows_isas_ten_members_on_2020_12_09_in_a_real_browser() {
     if !support::tool_available("chromium") {
         return;
     }
-    let l = Ledger::new();
-    l.run(&["import", support::s(&support::isa_log())]).ok();
+    let l = support::isa();
     let server = Server::start(&l, &[]);
     let url = format!("{}/?org=isa&at=2020-12-09", server.url);
     let profile = tempfile::tempdir().expect("profile dir");
@@ -84,15 +86,7 @@ fn the_page_shows_isas_ten_members_on_2020_12_09_in_a_real_browser() {
     let drawn =
         chromium(&["--window-size=1280,1600", &format!("--screenshot={}", shot.display()), &url], profile.path());
     assert!(shot.is_file(), "chromium saved no screenshot: {}", String::from_utf8_lossy(&drawn.stderr));
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).expect("open the PNG")));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut pixels).expect("decode the PNG");
-    let channels = info.color_type.samples();
-    let green = pixels
-        .chunks(channels)
-        .filter(|p| p[0].abs_diff(0x2f) < 12 && p[1].abs_diff(0x9e) < 12 && p[2].abs_diff(0x44) < 12)
-        .count();
+    let green = Image::decode(&std::fs::read(&shot).expect("read the PNG")).count_near(FULL_GREEN, 12);
     // ISA's twelve lanes are 12 bars of hundreds of pixels by 12: tens of thousands.
     assert!(green > 20_000, "the screenshot shows {green} pixels of the full members' green: {}", shot.display());
     eprintln!("screenshot: {}", shot.display());
@@ -449,8 +443,7 @@ fn choosing_isa_and_the_day_in_the_page_shows_its_ten_members() {
     if !support::tool_available("chromium") {
         return;
     }
-    let l = Ledger::new();
-    l.run(&["import", support::s(&support::isa_log())]).ok();
+    let l = support::isa();
     // A second org, first in the list: the page opens on it, so that
     // choosing isa is a change the page has to make.
     l.append(r#"{"type":"founding","org":"abc","date":"2000-01-01","members":["X","Y"],"name":"A first org","source":{"title":"a test source"}}"#);
@@ -509,14 +502,8 @@ fn choosing_isa_and_the_day_in_the_page_shows_its_ten_members() {
     let png_bytes = base64_decode(shot["data"].as_str().expect("the screenshot's data"));
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("page-chosen-isa-2020-12-09.png");
     std::fs::write(&path, &png_bytes).expect("write the screenshot");
-    let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes)).read_info().expect("a PNG");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut pixels).expect("decode the PNG");
-    let channels = info.color_type.samples();
-    let green = pixels
-        .chunks(channels)
-        .filter(|p| p[0].abs_diff(0x2f) < 12 && p[1].abs_diff(0x9e) < 12 && p[2].abs_diff(0x44) < 12)
-        .count();
-    eprintln!("screenshot: {} ({}x{}, {green} green pixels)", path.display(), info.width, info.height);
+    let image = Image::decode(&png_bytes);
+    let green = image.count_near(FULL_GREEN, 12);
+    eprintln!("screenshot: {} ({}x{}, {green} green pixels)", path.display(), image.width, image.height);
     assert!(green > 20_000, "the screenshot shows {green} pixels of the full members' green: {}", path.display());
 }

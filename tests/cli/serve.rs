@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Ledger, Run, TIMEOUT, XorShift};
+use crate::support::{self, Ledger, Run, TIMEOUT, XorShift, isa};
 
 /// A server started by a test; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Server {
@@ -141,12 +141,6 @@ pub fn curl(method: &str, url: &str, extra: &[&str], body: Option<&[u8]>) -> Ans
 
 fn get(server: &Server, path: &str) -> Answer {
     curl("GET", &format!("{}{path}", server.url), &[], None)
-}
-
-fn isa() -> Ledger {
-    let l = Ledger::new();
-    l.run(&["import", support::s(&support::isa_log())]).ok();
-    l
 }
 
 const EVENT: &str =

@@ -18,6 +18,13 @@ pub fn isa_log() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events/isa.ndjson")
 }
 
+/// A ledger holding the bundled ISA log (14 events, one org).
+pub fn isa() -> Ledger {
+    let l = Ledger::new();
+    l.run(&["import", s(&isa_log())]).ok();
+    l
+}
+
 /// A temporary ledger; removed when dropped.
 pub struct Ledger {
     pub dir: tempfile::TempDir,
@@ -427,5 +434,32 @@ pub fn sled_at(path: &Path) -> sled::Db {
             }
             Err(e) => panic!("open the ledger at {} with sled: {e}", path.display()),
         }
+    }
+}
+
+/// An image decoded from PNG: width, height, RGB pixels.
+pub struct Image {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<[u8; 3]>,
+}
+
+impl Image {
+    /// Decodes a PNG (any bit depth, palette or alpha) to RGB pixels.
+    pub fn decode(png: &[u8]) -> Image {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info().expect("a PNG");
+        let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
+        let info = reader.next_frame(&mut buf).expect("a frame");
+        let samples = info.color_type.samples();
+        assert!(samples >= 3, "an RGB image, got {:?}", info.color_type);
+        let rgb = buf[..info.buffer_size()].chunks(samples).map(|p| [p[0], p[1], p[2]]).collect();
+        Image { width: info.width as usize, height: info.height as usize, rgb }
+    }
+
+    /// How many pixels are within `tolerance` of `colour` in each channel.
+    pub fn count_near(&self, colour: [u8; 3], tolerance: u8) -> usize {
+        self.rgb.iter().filter(|p| p.iter().zip(colour).all(|(&a, b)| a.abs_diff(b) < tolerance)).count()
     }
 }

@@ -137,6 +137,11 @@ impl Tally {
     fn max(&self) -> Duration {
         self.latencies.last().copied().unwrap_or_default()
     }
+
+    /// p50, p99 and max, in ms as the tables print them.
+    fn spread(&self) -> [String; 3] {
+        [ms(self.quantile(0.50)), ms(self.quantile(0.99)), ms(self.max())]
+    }
 }
 
 /// The server's VmRSS in kB during the load, sampled every [`RSS_EVERY`].
@@ -213,14 +218,8 @@ impl Report {
             .iter()
             .zip(&self.kinds)
             .map(|(k, t)| {
-                format!(
-                    "{} {} ({} / {} / {})",
-                    k.name(),
-                    t.latencies.len(),
-                    ms(t.quantile(0.50)),
-                    ms(t.quantile(0.99)),
-                    ms(t.max())
-                )
+                let [p50, p99, max] = t.spread();
+                format!("{} {} ({p50} / {p99} / {max})", k.name(), t.latencies.len())
             })
             .collect();
         each.join(", ")
@@ -231,15 +230,8 @@ impl Report {
         println!("| request | requests | p50 ms | p99 ms | max ms | errors |");
         println!("|---|---|---|---|---|---|");
         for (kind, t) in KINDS.iter().zip(&self.kinds) {
-            println!(
-                "| {} | {} | {} | {} | {} | {} |",
-                kind.name(),
-                t.latencies.len(),
-                ms(t.quantile(0.50)),
-                ms(t.quantile(0.99)),
-                ms(t.max()),
-                t.errors
-            );
+            let [p50, p99, max] = t.spread();
+            println!("| {} | {} | {p50} | {p99} | {max} | {} |", kind.name(), t.latencies.len(), t.errors);
         }
         let rss = self.rss;
         let (org, day, count) = &self.one_shot_query;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use accord::ledger::Ledger;
 use accord::{Error, ErrorKind};
 
-use crate::cli::{Command, Context, Served, exit_code, is_closed_pipe, parse, take_panic};
+use crate::cli::{Cli, Command, Context, Served, exit_code, is_closed_pipe, parse, take_panic};
 
 /// What the server shares with every request.
 pub struct App {
@@ -86,11 +86,25 @@ pub fn status_of(kind: ErrorKind) -> u16 {
     }
 }
 
+/// A job with its command line parsed, once: to choose where it waits,
+/// then to run it.
+pub struct Parsed {
+    job: Job,
+    cli: Result<Cli, Result<clap::Error, String>>,
+}
+
 impl Job {
+    pub fn parse(self) -> Parsed {
+        let cli = parse(&self.argv);
+        Parsed { job: self, cli }
+    }
+}
+
+impl Parsed {
     /// Whether the job takes the writer's turn ([`takes_turns`]); a command
     /// line that does not parse does not.
     pub fn takes_turns(&self) -> bool {
-        matches!(parse(&self.argv), Ok(cli) if takes_turns(&cli.command))
+        matches!(&self.cli, Ok(cli) if takes_turns(&cli.command))
     }
 }
 
@@ -101,9 +115,10 @@ fn takes_turns(command: &Command) -> bool {
     command.records() || matches!(command, Command::Audit(_))
 }
 
-/// Runs `job` to its end, writing what the command prints to `out`.
-pub fn execute(app: &App, job: Job, out: &mut dyn Write) -> Result<(), Failure> {
-    let cli = match parse(&job.argv) {
+/// Runs a job to its end, writing what the command prints to `out`.
+pub fn execute(app: &App, parsed: Parsed, out: &mut dyn Write) -> Result<(), Failure> {
+    let Parsed { job, cli } = parsed;
+    let cli = match cli {
         Ok(cli) => cli,
         Err(Ok(help)) => {
             return out

@@ -243,6 +243,7 @@ impl std::io::Write for Pieces {
 /// it has a reader's place, a write at once.
 async fn start(server: Arc<Server>, job: Job) -> mpsc::Receiver<Message> {
     // The semaphore is never closed: no place only if it were.
+    let job = job.parse();
     let place = if job.takes_turns() { None } else { server.readers.clone().acquire_owned().await.ok() };
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
