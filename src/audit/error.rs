@@ -64,6 +64,12 @@ pub enum Error {
     SummaryAhead { org: OrgId, says: u64, last: u64 },
     /// A current summary that is not what the org's events give.
     SummaryDiffers { org: OrgId },
+    /// The summaries' watermark is past the log's end.
+    SummariesAhead { says: u64, end: u64 },
+    /// The summaries' watermark vouches for the summary of `org` up to
+    /// `upto`, but the org's last event up to it, `last`, is past the
+    /// summary's (`says`; `None`: the org has no summary).
+    SummaryBehind { org: OrgId, upto: u64, last: u64, says: Option<u64> },
     /// The Merkle tree's marker does not say it covers the whole log.
     TreeCovers { leaves: Option<u64>, head: u64 },
     /// A stored Merkle subtree hash that differs from the log's (or is
@@ -194,6 +200,17 @@ impl fmt::Display for Error {
             Error::SummaryDiffers { org } => {
                 write!(f, "the summary of org `{org}` differs from what its events give (founding, members or dates)")
             }
+            Error::SummariesAhead { says, end } => {
+                write!(f, "the org summaries say they are current up to seq {says}, but the log ends at seq {end}")
+            }
+            Error::SummaryBehind { org, upto, last, says: Some(says) } => write!(
+                f,
+                "the org summaries say they are current up to seq {upto}, but the summary of org `{org}` ends at seq {says} and the org has an event at seq {last}"
+            ),
+            Error::SummaryBehind { org, upto, last, says: None } => write!(
+                f,
+                "the org summaries say they are current up to seq {upto}, but org `{org}` has no summary and has an event at seq {last}"
+            ),
             Error::TreeCovers { leaves: Some(leaves), head } => {
                 write!(f, "the Merkle tree says it covers {leaves} events, but the log holds {head}")
             }

@@ -6,7 +6,7 @@ use std::hash::RandomState;
 use super::error::Witness;
 use super::index::IndexCheck;
 use super::party::PartyCheck;
-use super::summary::summary_problem;
+use super::summary::{WatermarkCheck, summary_problem};
 use super::tally::copy_hash;
 use super::tree::TreeCheck;
 use super::verifier::Verifier;
@@ -34,6 +34,7 @@ pub(super) fn verify_ledger_exactly(
     let key = RandomState::new();
     let mut index = IndexCheck::default();
     let mut parties = PartyCheck::new(store.parties_indexed()?);
+    let mut summaries = WatermarkCheck::new(store.summaries_current()?);
     let mut buf = Vec::with_capacity(4096);
     let mut tree = TreeCheck::default();
     let mut stored_tree = HashMap::new();
@@ -50,6 +51,7 @@ pub(super) fn verify_ledger_exactly(
             tree.envelope(&bytes);
             index.add_event(&env, copy_hash(&key, seq, [env.record_json().as_bytes()]));
             parties.event(seq, env.event.org.as_str(), env.event.kind.members());
+            summaries.event(seq, env.event.org.as_str());
         }
         progress.done(verifier.head().seq);
     }
@@ -68,6 +70,7 @@ pub(super) fn verify_ledger_exactly(
                 }
             }
             Entry::Summary(org, summary) => {
+                summaries.summary(&org, &summary);
                 if let Some(problem) = summary_problem(store, &org, &summary, tails.get(org.as_str()))? {
                     index.problem(None, problem);
                 }
@@ -84,6 +87,9 @@ pub(super) fn verify_ledger_exactly(
     let indexed = store.indexed()?;
     if indexed != report.head.seq {
         index.problem(None, AuditError::IndexedUpTo { indexed, end: report.head.seq });
+    }
+    if let Some(problem) = summaries.finish(report.head.seq) {
+        index.problem(None, problem);
     }
     if let Some(problem) = parties.finish(report.head.seq) {
         index.problem(None, problem);

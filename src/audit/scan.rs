@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Report;
 use super::party::PartyCheck;
-use super::summary::summary_problem;
+use super::summary::{WatermarkCheck, summary_problem};
 use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
 use super::tree::TreeCheck;
 use super::verifier::{Checkpoint, change_of};
@@ -127,6 +127,8 @@ pub(super) struct LedgerScan<'s> {
     tree: TreeCheck,
     /// The party index's pairs the log calls for.
     parties: PartyCheck,
+    /// The orgs' last events that the summaries' watermark vouches for.
+    summaries: WatermarkCheck,
 }
 
 impl<'s> LedgerScan<'s> {
@@ -146,6 +148,7 @@ impl<'s> LedgerScan<'s> {
             wanted: Tally::new(key.clone()),
             tree: TreeCheck::default(),
             parties: PartyCheck::new(store.parties_indexed().ok()?),
+            summaries: WatermarkCheck::new(store.summaries_current().ok()?),
         };
         std::thread::scope(|scope| {
             let mut to_parsers = Vec::new();
@@ -195,6 +198,7 @@ impl<'s> LedgerScan<'s> {
         self.wanted.org(&env.org, seq, env.copy);
         self.tree.leaf(env.leaf);
         self.parties.event(seq, &env.org, env.step.as_ref().map_or(&[], |s| s.action.parties()));
+        self.summaries.event(seq, &env.org);
         self.seq = seq;
         self.hash = env.hash;
         self.last_time = env.recorded_at;
@@ -255,6 +259,13 @@ impl<'s> LedgerScan<'s> {
             if summary_problem(self.store, org, summary, Some(&tail)).ok()?.is_some() {
                 return None;
             }
+        }
+        let mut watermark = std::mem::replace(&mut self.summaries, WatermarkCheck::new(None));
+        for (org, summary) in summaries {
+            watermark.summary(org, summary);
+        }
+        if watermark.finish(self.seq).is_some() {
+            return None;
         }
         let mut check = std::mem::replace(&mut self.parties, PartyCheck::new(0));
         for (party, orgs) in parties {

@@ -1,5 +1,7 @@
 //! The org summaries checked against the log: each one that is still current must be what the org's events give.
 
+use std::collections::HashMap;
+
 use super::AuditError;
 use crate::error::Result;
 use crate::model::id::OrgId;
@@ -37,4 +39,57 @@ pub(super) fn summary_problem(
         return Ok(Some(AuditError::SummaryDiffers { org: org.clone() }));
     }
     Ok(None)
+}
+
+/// The summaries' watermark checked against the log
+/// ([`Store::summaries_current`]): every org with an event up to it must
+/// have a summary whose `last` is at or past the org's last event up to it,
+/// or `accord orgs` would read a summary that misses events.
+pub(super) struct WatermarkCheck {
+    /// The watermark, if the ledger keeps one.
+    upto: Option<u64>,
+    /// Each org's last event up to the watermark.
+    last: HashMap<String, u64>,
+    /// Each summary's `last`.
+    says: HashMap<OrgId, u64>,
+}
+
+impl WatermarkCheck {
+    pub(super) fn new(upto: Option<u64>) -> WatermarkCheck {
+        WatermarkCheck { upto, last: HashMap::new(), says: HashMap::new() }
+    }
+
+    /// The next event of the log: its seq and org.
+    pub(super) fn event(&mut self, seq: u64, org: &str) {
+        if self.upto.is_none_or(|upto| seq > upto) {
+            return;
+        }
+        match self.last.get_mut(org) {
+            Some(last) => *last = seq,
+            None => {
+                self.last.insert(org.to_owned(), seq);
+            }
+        }
+    }
+
+    /// A stored summary.
+    pub(super) fn summary(&mut self, org: &OrgId, summary: &OrgSummary) {
+        self.says.insert(org.clone(), summary.last);
+    }
+
+    /// The first problem, once the whole log (ending at `end`) and every
+    /// summary have been seen; orgs in id order.
+    pub(super) fn finish(self, end: u64) -> Option<AuditError> {
+        let upto = self.upto?;
+        if upto > end {
+            return Some(AuditError::SummariesAhead { says: upto, end });
+        }
+        let mut behind: Vec<(&String, &u64)> = self.last.iter().collect();
+        behind.sort_unstable();
+        behind.into_iter().find_map(|(org, &last)| {
+            let org = OrgId::parse(org).ok()?;
+            let says = self.says.get(&org).copied();
+            (says.is_none_or(|says| says < last)).then_some(AuditError::SummaryBehind { org, upto, last, says })
+        })
+    }
 }

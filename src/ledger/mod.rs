@@ -347,13 +347,16 @@ impl Ledger {
 
     /// An org as `accord orgs` shows it, as the log stood at `upto`, on
     /// `day`; `None` if it had no event then. From the org's stored summary
-    /// if that is current (written at its last event, which `upto` includes)
-    /// and every event had happened by `day`; otherwise from its events.
+    /// if that is current (written at its last event, which `upto` includes:
+    /// the summaries' watermark vouches for it at or below the watermark,
+    /// else the org's last copy is read) and every event had happened by
+    /// `day`; otherwise from its events.
     pub fn overview(&self, org: &OrgId, upto: u64, day: Day) -> Result<Option<OrgOverview>> {
         if let Some(summary) = self.store.summary(org)?
             && summary.last <= upto
             && let Some(members) = summary.members_on(day)
-            && self.store.org_last(org)? == Some(summary.last)
+            && (self.store.summaries_current()?.is_some_and(|current| upto <= current)
+                || self.store.org_last(org)? == Some(summary.last))
         {
             let OrgSummary { name, founded, .. } = summary;
             return Ok(Some(OrgOverview { org: org.clone(), name, founded, members, uncertain: 0 }));

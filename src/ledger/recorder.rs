@@ -182,7 +182,8 @@ impl Recorder<'_> {
     /// dies first, the next open does).
     pub fn commit(&mut self) -> Result<Head> {
         let summaries = self.summaries()?;
-        self.store.commit_with(&summaries)?;
+        let complete = summaries.len() == self.last_of.len();
+        self.store.commit_with(&summaries, complete)?;
         Ok(self.head.clone())
     }
 

@@ -10,7 +10,8 @@ use super::Store;
 use super::entry::{decode_block, decode_org_chunk};
 use super::error::{Damage, Doing, Error as StoreError};
 use super::format::{
-    INDEXED_KEY, Packed, RECORDING_KEY, block_key, org_prefix, pack, pack_ids, seq_from, summary_key, unpack_ids,
+    INDEXED_KEY, Packed, RECORDING_KEY, SUMMARIES_KEY, block_key, org_prefix, pack, pack_ids, seq_from, summary_key,
+    unpack_ids,
 };
 use crate::error::Result;
 use crate::model::envelope::{Head, is_hash};
@@ -28,7 +29,7 @@ impl Store {
     /// [`Store::abort`] undoes the writes. A no-op if nothing was handed over.
     #[cfg(test)]
     pub(crate) fn commit(&self) -> Result<()> {
-        self.commit_with(&[])
+        self.commit_with(&[], false)
     }
 
     /// [`Store::commit`], then, past the commit point, the summaries of
@@ -41,8 +42,12 @@ impl Store {
     /// command; otherwise (or if that batch is lost) the next open indexes
     /// what the watermark lacks.
     ///
+    /// `complete` says that `summaries` holds every org the command recorded
+    /// events of: then, if the summaries' watermark ([`SUMMARIES_KEY`]) was
+    /// the head before the command, the same batch moves it to the new head.
+    ///
     /// [`OrgSummary`]: crate::model::summary::OrgSummary
-    pub(crate) fn commit_with(&self, summaries: &[(OrgId, Vec<u8>)]) -> Result<()> {
+    pub(crate) fn commit_with(&self, summaries: &[(OrgId, Vec<u8>)], complete: bool) -> Result<()> {
         self.writable()?;
         {
             let mut pending = self.pending();
@@ -68,6 +73,12 @@ impl Store {
         batch.remove(RECORDING_KEY);
         for (org, summary) in summaries {
             batch.insert(summary_key(org), summary.as_slice());
+        }
+        if complete
+            && let Some(start) = &start
+            && self.summaries_current().ok().flatten() == Some(start.seq)
+        {
+            batch.insert(SUMMARIES_KEY, &head.seq.to_be_bytes());
         }
         let parties = match start {
             Some(start) if self.parties_indexed().ok() == Some(start.seq) => self.party_entries(&named, head.seq).ok(),

@@ -4,8 +4,8 @@ use uuid::Uuid;
 
 use super::error::Damage;
 use super::format::{
-    FORMAT_KEY, INDEXED_KEY, ORIGIN_KEY, PARTIES_KEY, Packed, RECORDING_KEY, TREE_KEY, TREE_LOW, Unpacked, seq_from,
-    unpack, unpack_ids, unpack_spans,
+    FORMAT_KEY, INDEXED_KEY, ORIGIN_KEY, PARTIES_KEY, Packed, RECORDING_KEY, SUMMARIES_KEY, TREE_KEY, TREE_LOW,
+    Unpacked, seq_from, unpack, unpack_ids, unpack_spans,
 };
 use super::party::decode_party_chunk;
 use crate::model::id::{OrgId, PartyId};
@@ -92,11 +92,14 @@ pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
             Ok((party, _, orgs)) => Entry::Party(party, orgs),
             Err(damage) => damaged(damage),
         },
-        _ if key == PARTIES_KEY && seq_from(value).is_none() => damaged(Damage::Entry { key: key.to_vec() }),
+        _ if (key == PARTIES_KEY || key == SUMMARIES_KEY) && seq_from(value).is_none() => {
+            damaged(Damage::Entry { key: key.to_vec() })
+        }
         _ if key == FORMAT_KEY
             || key == INDEXED_KEY
             || key == RECORDING_KEY
             || key == PARTIES_KEY
+            || key == SUMMARIES_KEY
             || key == TREE_KEY
             || key == ORIGIN_KEY =>
         {

@@ -135,6 +135,8 @@ pub enum Damage {
     PartyWatermark { dir: PathBuf },
     /// The party watermark is past the log's end.
     PartiesAhead { dir: PathBuf, indexed: u64, last: u64 },
+    /// The summaries' watermark (`Msummaries`) does not decode.
+    SummariesWatermark { dir: PathBuf },
 }
 
 /// Why stored JSON does not decode.
@@ -385,6 +387,9 @@ impl fmt::Display for Damage {
                 "the ledger at {} is damaged: its party index holds events up to seq {indexed}, but its log ends at seq {last}",
                 dir.display()
             ),
+            Damage::SummariesWatermark { dir } => {
+                write!(f, "the ledger at {} is damaged: its org summaries' watermark is damaged", dir.display())
+            }
         }
     }
 }

@@ -35,7 +35,8 @@ use crate::model::summary::OrgSummary;
 use entry::{decode_block, decode_entry, decode_org_chunk};
 use error::Damage as D;
 use format::{
-    FORMAT, FORMAT_KEY, HEAD_TMP, INDEXED_KEY, LOCK_FILE, block_key, find_id, id_chunk_key, org_prefix, seq_from,
+    FORMAT, FORMAT_KEY, HEAD_TMP, INDEXED_KEY, LOCK_FILE, SUMMARIES_KEY, block_key, find_id, id_chunk_key, org_prefix,
+    seq_from,
 };
 use pending::Pending;
 
@@ -197,8 +198,11 @@ impl Store {
             Some(_) => return Err(StoreError::OtherFormat { dir: dir.to_owned() }.into()),
             None if store.db.is_empty() => {
                 if options.create {
-                    store.wrote.store(true, Ordering::Relaxed);
-                    store.db.insert(FORMAT_KEY, FORMAT).map_err(|e| store.err(e))?;
+                    // A new ledger's summaries are current: it has no org.
+                    let mut batch = sled::Batch::default();
+                    batch.insert(FORMAT_KEY, FORMAT);
+                    batch.insert(SUMMARIES_KEY, &0u64.to_be_bytes());
+                    store.apply(batch).map_err(|e| store.err(e))?;
                 }
             }
             None => return Err(StoreError::NoFormatMarker { dir: dir.to_owned() }.into()),
@@ -480,6 +484,18 @@ impl Store {
         }
     }
 
+    /// The summaries' watermark ([`SUMMARIES_KEY`]): every org with an
+    /// event up to it has a summary whose `last` is at or past the org's
+    /// last event up to it. So for a position `upto` at or below it, a
+    /// summary with `last` at or below `upto` is current there, with no
+    /// read of the org's copies. `None` if the ledger does not keep it.
+    pub(crate) fn summaries_current(&self) -> Result<Option<u64>> {
+        match self.db.get(SUMMARIES_KEY).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => Ok(Some(seq_from(&v).ok_or_else(|| D::SummariesWatermark { dir: self.dir.clone() })?)),
+        }
+    }
+
     /// The seq of the org's last event: handed over, or in the org index.
     pub(crate) fn org_last(&self, org: &OrgId) -> Result<Option<u64>> {
         if let Some(pending) = self.handed() {
@@ -579,8 +595,51 @@ impl Store {
         Ok(out)
     }
 
-    /// Every org with at least one event, in id order. One seek per org.
+    /// Every org with at least one event, in id order: read from the orgs'
+    /// summaries when they are all current, else one seek per org in the
+    /// org copies.
     pub fn orgs(&self) -> Result<Vec<OrgId>> {
+        let mut out = match self.orgs_of_summaries()? {
+            Some(orgs) => orgs,
+            None => self.orgs_of_copies()?,
+        };
+        let Some(pending) = self.handed() else { return Ok(out) };
+        let handed = pending.unindexed.iter().map(|e| &e.org).chain(pending.unwritten.iter().map(|u| &u.env.event.org));
+        for org in handed {
+            if let Err(at) = out.binary_search(org) {
+                out.insert(at, org.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The indexed orgs, from their summaries (`S`: one small value each),
+    /// if the summaries' watermark vouches that every org indexed has one;
+    /// `None` otherwise. An org whose summary is past the ceiling is listed
+    /// if its first chunk is not (a view taken before its first commit).
+    fn orgs_of_summaries(&self) -> Result<Option<Vec<OrgId>>> {
+        match self.summaries_current()? {
+            Some(current) if self.indexed()? <= current => {}
+            _ => return Ok(None),
+        }
+        let ceiling = self.ceiling();
+        let mut out = Vec::new();
+        for item in self.db.range(&b"S"[..]..&b"T"[..]) {
+            let (key, value) = item.map_err(|e| self.err(e))?;
+            let (org, summary) = entry::decode_summary(&key, &value)?;
+            let seen = summary.last <= ceiling || {
+                let end = format::org_chunk_key(&org, ceiling.saturating_add(1));
+                self.db.range(org_prefix(&org)..end).next().transpose().map_err(|e| self.err(e))?.is_some()
+            };
+            if seen {
+                out.push(org);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The indexed orgs, from the org copies' keys: one seek per org.
+    fn orgs_of_copies(&self) -> Result<Vec<OrgId>> {
         let mut out = Vec::new();
         let mut from = b"O".to_vec();
         while let Some(item) = self.db.range(from.clone()..b"P".to_vec()).next() {
@@ -594,13 +653,6 @@ impl Store {
             from.push(1);
             if first <= self.ceiling() {
                 out.push(org);
-            }
-        }
-        let Some(pending) = self.handed() else { return Ok(out) };
-        let handed = pending.unindexed.iter().map(|e| &e.org).chain(pending.unwritten.iter().map(|u| &u.env.event.org));
-        for org in handed {
-            if let Err(at) = out.binary_search(org) {
-                out.insert(at, org.clone());
             }
         }
         Ok(out)
@@ -812,6 +864,57 @@ mod tests {
         store.abort().unwrap();
         assert_eq!(seen(&during, &envs), before);
         assert_eq!(seen(&store, &envs), before, "the store after the abort reads what the view read");
+    }
+
+    /// The summaries a commit writes for `envs`: each org's last seq in them
+    /// (the rest of a summary does not matter to the store).
+    fn summaries_of(envs: &[Envelope]) -> Vec<(OrgId, Vec<u8>)> {
+        let mut last = std::collections::BTreeMap::new();
+        for env in envs {
+            last.insert(env.event.org.clone(), env.seq);
+        }
+        let summary =
+            |last| crate::model::summary::OrgSummary { last, founded: None, name: None, members: 0, settled: None };
+        last.into_iter().map(|(org, seq)| (org, summary(seq).to_bytes())).collect()
+    }
+
+    #[test]
+    fn orgs_are_listed_from_summaries_only_while_the_watermark_vouches_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        assert_eq!(store.summaries_current().unwrap(), Some(0), "a new ledger's summaries are current");
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        let mut envs = envelopes(1, 150, &mut prev);
+        envs.extend(envelopes_in(151, 100, &mut prev, |seq| if seq % 2 == 0 { "o1".into() } else { "n1".into() }));
+        envs.extend(envelopes_in(251, 50, &mut prev, |_| "n2".into()));
+        let names = |orgs: Vec<OrgId>| orgs.iter().map(|o| o.as_str().to_owned()).collect::<Vec<_>>();
+        store.write(&Head::empty(), &envs[..150]).unwrap();
+        store.commit_with(&summaries_of(&envs[..150]), true).unwrap();
+        assert_eq!(store.summaries_current().unwrap(), Some(150));
+        assert_eq!(store.orgs_of_summaries().unwrap().map(names), Some(vec!["o0".into(), "o1".into(), "o2".into()]));
+        let before = store.committed();
+        // The next command adds events to o1 and a new org, n1.
+        store.write(&head_of(&envs[149]), &envs[150..250]).unwrap();
+        store.commit_with(&summaries_of(&envs[150..250]), true).unwrap();
+        assert_eq!(store.summaries_current().unwrap(), Some(250));
+        assert_eq!(names(store.orgs().unwrap()), ["n1", "o0", "o1", "o2"]);
+        // A view from before it: o1's summary is past the view, its first
+        // event is not; n1's first event is past the view.
+        assert_eq!(before.orgs_of_summaries().unwrap().map(names), Some(vec!["o0".into(), "o1".into(), "o2".into()]));
+        // A commit without every summary (as when a command dies past its
+        // commit point) leaves the watermark behind: the orgs are read from
+        // the copies, n2 included.
+        store.write(&head_of(&envs[249]), &envs[250..]).unwrap();
+        store.commit_with(&[], false).unwrap();
+        assert_eq!(store.summaries_current().unwrap(), Some(250));
+        assert_eq!(store.orgs_of_summaries().unwrap(), None);
+        assert_eq!(names(store.orgs().unwrap()), ["n1", "n2", "o0", "o1", "o2"]);
+        assert_eq!(store.orgs().unwrap(), store.orgs_of_copies().unwrap());
+        // And it stays behind: later commits cannot vouch for n2's summary.
+        let more = envelopes_in(301, 1, &mut prev, |_| "o0".into());
+        store.write(&head_of(&envs[299]), &more).unwrap();
+        store.commit_with(&summaries_of(&more), true).unwrap();
+        assert_eq!(store.summaries_current().unwrap(), Some(250));
     }
 
     #[test]

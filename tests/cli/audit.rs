@@ -309,13 +309,15 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         remove_id(db, env["id"].as_str().expect("id"));
         remove_org_copy(db, "isa", 14);
         // A forger covers every trace in sled, the index watermark, the
-        // Merkle tree's marker, the org's summary (a missing summary is no
-        // damage) and the party index (BRA, which only seq 14 names, and its
-        // watermark) included.
+        // Merkle tree's marker, the org's summary and the summaries'
+        // watermark (missing, they are no damage: an older ledger) and the
+        // party index (BRA, which only seq 14 names, and its watermark)
+        // included.
         db.insert(accord::store::format::INDEXED_KEY, &13u64.to_be_bytes()).expect("insert");
         db.insert(accord::store::format::TREE_KEY, &13u64.to_be_bytes()).expect("insert");
         let isa = accord::model::id::OrgId::parse("isa").expect("org id");
         db.remove(accord::store::format::summary_key(&isa)).expect("remove");
+        db.remove(accord::store::format::SUMMARIES_KEY).expect("remove");
         let bra = accord::model::id::PartyId::parse("BRA").expect("party id");
         db.remove(accord::store::format::party_chunk_key(&bra, 0)).expect("remove").expect("BRA was indexed");
         db.insert(accord::store::format::PARTIES_KEY, &13u64.to_be_bytes()).expect("insert");
@@ -849,7 +851,7 @@ fn a_damaged_head_marker_is_damage() {
 #[test]
 fn org_summaries_that_differ_from_the_log_are_damage() {
     use accord::model::id::OrgId;
-    use accord::store::format::summary_key;
+    use accord::store::format::{SUMMARIES_KEY, summary_key};
     let isa_key = summary_key(&OrgId::parse("isa").expect("org id"));
     let summary = |l: &Ledger| -> Value {
         let db = crate::support::sled_at(&l.path());
@@ -891,17 +893,51 @@ fn org_summaries_that_differ_from_the_log_are_damage() {
         db.insert(&isa_key, &b"{not json"[..]).expect("insert");
     });
     damaged(&l.run(&["audit", "verify"]), None, "damaged org summary");
-    // Older than isa's last event: not used, not damage.
-    let l = isa();
+    // Older than isa's last event, as a command that died past its commit
+    // point leaves it (with the summaries' watermark at the head before
+    // it): not used, not damage.
     let mut older = stored.clone();
     older["last"] = json!(13);
     older["members"] = json!(11);
+    let older = serde_json::to_vec(&older).expect("JSON");
+    let l = isa();
     with_sled(&l, |db| {
-        db.insert(&isa_key, serde_json::to_vec(&older).expect("JSON")).expect("insert");
+        db.insert(&isa_key, older.as_slice()).expect("insert");
+        db.insert(SUMMARIES_KEY, &13u64.to_be_bytes()).expect("insert");
     });
     l.run(&["audit", "verify"]).ok();
     let rows = l.run(&["orgs", "--json"]).json();
     assert_eq!(rows[0]["members"], 12, "an older summary is not used: {rows}");
+    // The watermark vouches for every summary up to it, so `orgs` reads
+    // them without the orgs' events: one it vouches for that misses an
+    // event, or is missing, or a watermark past the log, is damage.
+    let l = isa();
+    assert_eq!(
+        crate::support::sled_at(&l.path()).get(SUMMARIES_KEY).expect("get"),
+        Some((&14u64.to_be_bytes()[..]).into())
+    );
+    with_sled(&l, |db| {
+        db.insert(&isa_key, older.as_slice()).expect("insert");
+    });
+    let rows = l.run(&["orgs", "--json"]).json();
+    assert_eq!(rows[0]["members"], 11, "what `orgs` reads is what the watermark vouches for: {rows}");
+    damaged(&l.run(&["audit", "verify"]), None, "current up to seq 14, but the summary of org `isa` ends at seq 13");
+    let l = isa();
+    with_sled(&l, |db| {
+        db.remove(&isa_key).expect("remove");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "org `isa` has no summary and has an event at seq 14");
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(SUMMARIES_KEY, &15u64.to_be_bytes()).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "current up to seq 15, but the log ends at seq 14");
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(SUMMARIES_KEY, &b"15"[..]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "summaries' watermark is damaged");
+    damaged(&l.run(&["orgs"]), None, "summaries' watermark is damaged");
 }
 
 /// The Merkle tree's stored hashes are checked against the log: one

@@ -16,6 +16,13 @@ pub const RECORDING_KEY: &[u8] = b"Mrecording";
 /// The party index's watermark; its value is a seq (u64 BE): the party
 /// index holds exactly the (party, org) pairs named by the events up to it.
 pub const PARTIES_KEY: &[u8] = b"Mparties";
+/// The summaries' watermark; its value is a seq (u64 BE): every org with an
+/// event up to it has a summary (`S` + org) whose `last` is at or past the
+/// org's last event up to it. Written as 0 when a ledger is created, then
+/// with the summaries of each commit that started from it; missing in a
+/// ledger created before it, and left behind by a command that died past
+/// its commit point (its summaries were lost).
+pub const SUMMARIES_KEY: &[u8] = b"Msummaries";
 /// Beside sled's files: the head as of the last commit, `{"seq":N,"hash":"…"}` and a newline.
 pub const HEAD_FILE: &str = "accord.head";
 /// Where the head marker is written before it is renamed into place.
