@@ -94,10 +94,12 @@ pub fn history(
     }
     let events = projection::history(&record.timeline, member.as_ref(), |id| record.event(id));
     if ctx.json {
-        // Whole envelopes, chain fields included, from the log.
+        // Whole envelopes, chain fields included, from the log: the stored
+        // bytes, checked, as `export` writes them.
         for recorded in events {
-            let env = ledger.checked(recorded.seq)?.ok_or(LedgerError::OrgIndexDangling { seq: recorded.seq })?;
-            emit(out, env.to_json())?;
+            let seq = recorded.seq;
+            let bytes = ledger.checked_bytes(seq)?.ok_or(LedgerError::OrgIndexDangling { seq })?;
+            out.write_all(&bytes).and_then(|()| out.write_all(b"\n")).map_err(super::output_failed)?;
         }
         return Ok(());
     }

@@ -268,9 +268,16 @@ impl Ledger {
 
     /// The envelope at `seq`, its hash checked against its content.
     pub fn checked(&self, seq: u64) -> Result<Option<Envelope>> {
+        let Some(bytes) = self.checked_bytes(seq)? else { return Ok(None) };
+        crate::store::decode(seq, &bytes).map(Some)
+    }
+
+    /// The envelope at `seq` as stored in the log (its canonical JSON, one
+    /// line of `accord export`), its hash checked against its content.
+    pub fn checked_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>> {
         let Some(bytes) = self.store.raw(seq)? else { return Ok(None) };
         chain_of(seq, &bytes)?;
-        crate::store::decode(seq, &bytes).map(Some)
+        Ok(Some(bytes))
     }
 
     /// Hands `each` every envelope of `org`, in log order, as stored in the

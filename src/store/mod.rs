@@ -381,7 +381,15 @@ impl Store {
 
     /// The envelope bytes at `seq` in the log.
     pub(crate) fn raw(&self, seq: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.block_of(seq)?.map(|(first, mut events)| events.swap_remove((seq - first) as usize).1))
+        if seq == 0 || seq > self.ceiling() {
+            return Ok(None);
+        }
+        // One seek, and one envelope copied out of the block.
+        let Some(item) = self.db.range(block_key(0)..=block_key(seq)).next_back() else { return Ok(None) };
+        let (key, value) = item.map_err(|e| self.err(e))?;
+        let (first, block) = decode_block(&key, &value)?;
+        let span = usize::try_from(seq - first).ok().and_then(|i| block.spans.get(i));
+        Ok(span.map(|(_, span)| block.payload[span.clone()].to_vec()))
     }
 
     /// The envelope at `seq`: handed over and not yet written, or in the log.
