@@ -208,6 +208,21 @@ impl Command {
         }
     }
 
+    /// Whether the command is a long read: its answer grows with the log
+    /// or with an org's whole history (`accord serve` runs these on threads
+    /// of their own, at a lower priority).
+    fn is_long(&self) -> bool {
+        matches!(
+            self,
+            Command::Export { .. }
+                | Command::Log(_)
+                | Command::History { .. }
+                | Command::Spells { .. }
+                | Command::Timeline { .. }
+                | Command::Panel(_)
+        )
+    }
+
     /// Whether the command records events or settings (the server's
     /// `--read-only` and token refuse those).
     fn records(&self) -> bool {

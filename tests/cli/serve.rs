@@ -48,6 +48,11 @@ impl Server {
         Server { url: url.to_owned(), child: Some(child) }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running server").id()
+    }
+
     /// `host:port`, for raw TCP.
     pub fn addr(&self) -> &str {
         self.url.trim_start_matches("http://")
@@ -743,13 +748,14 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Exports to clients that do not read hold up no write: with as many of
-/// them waiting as the server runs commands at once (16), an event is still
-/// recorded at once (the reads have 14 places, writes the other threads).
-/// Each export that had begun, read to its end afterwards, is the log as it
-/// stood when it began.
+/// Long reads (export, history, log, …) have threads of their own (8),
+/// at a lower CPU priority: with 16 exports whose clients do not read on,
+/// 8 of them holding those threads and the others waiting for one, a
+/// quick lookup (`members`) still answers at once, and an event is still
+/// recorded at once. Each export that had begun, read to its end
+/// afterwards, is the log as it stood when it began.
 #[test]
-fn slow_exports_hold_up_no_write_and_read_the_log_as_it_began() {
+fn slow_exports_hold_up_no_lookup_and_no_write_and_read_the_log_as_it_began() {
     if !have_curl() {
         return;
     }
@@ -767,12 +773,12 @@ fn slow_exports_hold_up_no_write_and_read_the_log_as_it_began() {
             stream
         })
         .collect();
-    // Fourteen of them begin (the other two wait for a place): read each
+    // Eight of them begin (the other eight wait for a thread): read each
     // one's first bytes as they come.
     let mut starts: Vec<Vec<u8>> = vec![Vec::new(); streams.len()];
     let deadline = Instant::now() + TIMEOUT;
-    while starts.iter().filter(|start| !start.is_empty()).count() < 14 {
-        assert!(Instant::now() < deadline, "14 exports did not begin within {TIMEOUT:?}");
+    while starts.iter().filter(|start| !start.is_empty()).count() < 8 {
+        assert!(Instant::now() < deadline, "8 exports did not begin within {TIMEOUT:?}");
         for (stream, start) in streams.iter_mut().zip(&mut starts) {
             if start.is_empty() {
                 stream.set_nonblocking(true).expect("nonblocking");
@@ -789,7 +795,20 @@ fn slow_exports_hold_up_no_write_and_read_the_log_as_it_began() {
     for start in starts.iter().filter(|start| !start.is_empty()) {
         assert!(start.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(start));
     }
-    // Not reading on: the exports wait, and a write goes through.
+    // The long reads' threads (and the threads an export starts, which
+    // take their name) run at nice 10, the server's others at its own.
+    let threads = threads_nice(&server);
+    let long: Vec<&(String, i64)> = threads.iter().filter(|(name, _)| name.starts_with("serve-long-")).collect();
+    let mut names: Vec<&String> = long.iter().map(|(name, _)| name).collect();
+    names.dedup();
+    assert_eq!(names.len(), 8, "the long reads' threads: {long:?}");
+    assert!(long.iter().all(|(_, nice)| *nice == 10), "{long:?}");
+    assert!(threads.iter().any(|(name, nice)| name == "serve" && *nice == 0), "{threads:?}");
+    // Not reading on: the exports wait, and a lookup and a write go through.
+    let url = format!("{}/v1/orgs/isa/members?at=2020-12-09", server.url);
+    let members: serde_json::Value =
+        serde_json::from_str(curl("GET", &url, &["--max-time", "20"], None).ok()).expect("JSON");
+    assert_eq!(members["count"], 10, "{members}");
     let url = format!("{}/v1/events", server.url);
     let posted =
         curl("POST", &url, &["--max-time", "20", "-H", "Content-Type: application/json"], Some(EVENT.as_bytes()));
@@ -812,4 +831,22 @@ fn slow_exports_hold_up_no_write_and_read_the_log_as_it_began() {
     }
     drop(server);
     assert_eq!(l.head().0, head + 1);
+}
+
+/// The server's threads, by name, with their nice values
+/// (`/proc/PID/task/TID/stat`, field 19), sorted.
+fn threads_nice(server: &Server) -> Vec<(String, i64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).expect("the server's threads");
+    let mut out = Vec::new();
+    for task in tasks {
+        let task = task.expect("a thread").path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default().trim().to_owned();
+        let stat = std::fs::read_to_string(task.join("stat")).expect("stat");
+        // The fields after the name, which is in parentheses: nice is the 19th field, the 17th of these.
+        let after = &stat[stat.rfind(')').expect("the name's end") + 2..];
+        let nice = after.split(' ').nth(16).and_then(|n| n.parse().ok()).expect("nice");
+        out.push((name, nice));
+    }
+    out.sort();
+    out
 }

@@ -106,6 +106,11 @@ impl Parsed {
     pub fn takes_turns(&self) -> bool {
         matches!(&self.cli, Ok(cli) if takes_turns(&cli.command))
     }
+
+    /// Whether the job is a long read ([`Command::is_long`]).
+    pub fn is_long(&self) -> bool {
+        matches!(&self.cli, Ok(cli) if cli.command.is_long() && !takes_turns(&cli.command))
+    }
 }
 
 /// Whether a command runs on the ledger itself, one at a time: it records,

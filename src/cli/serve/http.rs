@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use accord::Error;
 
-use super::exec::{Access, App, Failure, Job, execute};
+use super::exec::{Access, App, Failure, Job, Parsed, execute};
 use crate::cli::interrupt;
 
 /// What every request can reach.
@@ -29,9 +29,11 @@ pub struct Server {
     pub open_writes: bool,
     /// The largest request body, in bytes.
     pub max_body: usize,
-    /// Places for readers: fewer than the pool's threads, so that a write
-    /// finds a thread at once instead of queueing behind reads.
+    /// Places for quick readers: fewer than the pool's threads, so that a
+    /// write finds a thread at once instead of queueing behind reads.
     pub readers: Arc<tokio::sync::Semaphore>,
+    /// The long reads' threads.
+    pub long: super::long::LongReads,
 }
 
 /// Serves until SIGINT or SIGTERM, then lets the requests in flight finish.
@@ -239,20 +241,31 @@ impl std::io::Write for Pieces {
     }
 }
 
-/// Runs the job on a thread of the runtime's blocking pool: a reader once
-/// it has a reader's place, a write at once.
+/// Runs the job: a long read on the long reads' threads, in turn; a quick
+/// read on a thread of the runtime's blocking pool once it has a reader's
+/// place; a write there at once.
 async fn start(server: Arc<Server>, job: Job) -> mpsc::Receiver<Message> {
-    // The semaphore is never closed: no place only if it were.
     let job = job.parse();
-    let place = if job.takes_turns() { None } else { server.readers.clone().acquire_owned().await.ok() };
     let (tx, rx) = mpsc::channel(4);
+    if job.is_long() {
+        let app = Arc::clone(&server.app);
+        server.long.run(move || run(&app, job, &tx));
+        return rx;
+    }
+    // The semaphore is never closed: no place only if it were.
+    let place = if job.takes_turns() { None } else { server.readers.clone().acquire_owned().await.ok() };
     tokio::task::spawn_blocking(move || {
         let _place = place;
-        let mut out = Pieces { buf: Vec::new(), tx: tx.clone() };
-        let result = execute(&server.app, job, &mut out);
-        let _ = tx.blocking_send(Message::End(out.buf, result));
+        run(&server.app, job, &tx);
     });
     rx
+}
+
+/// Runs a job on the calling thread, sending what it writes to `tx`.
+fn run(app: &App, job: Parsed, tx: &mpsc::Sender<Message>) {
+    let mut out = Pieces { buf: Vec::new(), tx: tx.clone() };
+    let result = execute(app, job, &mut out);
+    let _ = tx.blocking_send(Message::End(out.buf, result));
 }
 
 fn receiver_stream<T: Send + 'static>(rx: mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> + Send {

@@ -8,6 +8,7 @@
 
 mod exec;
 mod http;
+mod long;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -51,8 +52,9 @@ pub struct ServeArgs {
 /// Commands running at once, at most.
 const BLOCKING: usize = 16;
 
-/// Reading commands running at once, at most: the other threads are kept
-/// for writes, which take turns.
+/// Quick reading commands running at once, at most: the other threads are
+/// kept for writes, which take turns. Long reads run on threads of their
+/// own ([`long`]).
 const READERS: usize = BLOCKING - 2;
 
 /// What [`ANNOUNCEMENT`] holds.
@@ -107,6 +109,7 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
         open_writes: local.ip().is_loopback(),
         max_body: args.max_body << 20,
         readers: Arc::new(tokio::sync::Semaphore::new(READERS)),
+        long: long::LongReads::start(long::LONG).map_err(|e| file_failed("cannot start the server's threads", e))?,
     };
     let started = if ctx.json {
         serde_json::json!({"serving": ctx.ledger_dir.display().to_string(), "url": format!("http://{local}")})
