@@ -166,7 +166,40 @@ pub enum Outcome {
 
 impl Ledger {
     pub fn open(dir: &Path, options: &Options) -> Result<Ledger> {
-        Ok(Ledger { store: Store::open(dir, options)? })
+        let ledger = Ledger { store: Store::open(dir, options)? };
+        // An audit reads the summaries as it finds them (and checks them).
+        if !options.audit {
+            ledger.catch_up_summaries()?;
+        }
+        Ok(ledger)
+    }
+
+    /// Brings a summaries' watermark that a command left behind (it died
+    /// past its commit point, before writing its summaries) up to the head:
+    /// the summaries of the orgs with an event past it, from their
+    /// timelines, with the new watermark, in one batch. A ledger without
+    /// the watermark (written before it) is left as it is: its readers
+    /// check each summary against the org's last event.
+    fn catch_up_summaries(&self) -> Result<()> {
+        let Some(from) = self.store.summaries_current()? else { return Ok(()) };
+        let head = self.store.head()?.seq;
+        if from >= head {
+            return self.store.check_summaries_current(from, head);
+        }
+        let mut orgs = std::collections::BTreeSet::new();
+        for item in self.store.scan_raw(from + 1) {
+            let (seq, bytes) = item?;
+            orgs.insert(crate::store::decode(seq, &bytes)?.event.org);
+        }
+        let mut summaries = Vec::with_capacity(orgs.len());
+        for org in orgs {
+            let record = self.org(&org, head)?;
+            let Some(last) = self.store.org_last(&org)? else { return Ok(()) };
+            let tail = crate::timeline::Tail::of(&record.timeline);
+            let founding = tail.founding().and_then(|id| record.event(&id)).map(|r| &r.event);
+            summaries.push((org, tail.summary(last, founding).to_bytes()));
+        }
+        self.store.write_summaries(&summaries, head)
     }
 
     /// The store beneath, for the crate's own tests and checks.

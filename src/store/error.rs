@@ -137,6 +137,8 @@ pub enum Damage {
     PartiesAhead { dir: PathBuf, indexed: u64, last: u64 },
     /// The summaries' watermark (`Msummaries`) does not decode.
     SummariesWatermark { dir: PathBuf },
+    /// The summaries' watermark is past the log's end.
+    SummariesAhead { dir: PathBuf, says: u64, last: u64 },
 }
 
 /// Why stored JSON does not decode.
@@ -390,6 +392,11 @@ impl fmt::Display for Damage {
             Damage::SummariesWatermark { dir } => {
                 write!(f, "the ledger at {} is damaged: its org summaries' watermark is damaged", dir.display())
             }
+            Damage::SummariesAhead { dir, says, last } => write!(
+                f,
+                "the ledger at {} is damaged: its org summaries say they are current up to seq {says}, but its log ends at seq {last}",
+                dir.display()
+            ),
         }
     }
 }

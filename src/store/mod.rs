@@ -504,6 +504,28 @@ impl Store {
         }
     }
 
+    /// A summaries' watermark past the log's end (`last`) is damage.
+    pub(crate) fn check_summaries_current(&self, current: u64, last: u64) -> Result<()> {
+        if current > last {
+            return Err(D::SummariesAhead { dir: self.dir.clone(), says: current, last }.into());
+        }
+        Ok(())
+    }
+
+    /// Writes org summaries with the summaries' watermark `upto`, in one
+    /// batch: derived data, which the next open writes again if it is lost.
+    pub(crate) fn write_summaries(&self, summaries: &[(OrgId, Vec<u8>)], upto: u64) -> Result<()> {
+        self.writable()?;
+        let mut batch = sled::Batch::default();
+        for (org, summary) in summaries {
+            batch.insert(format::summary_key(org), summary.as_slice());
+        }
+        batch.insert(SUMMARIES_KEY, &upto.to_be_bytes());
+        self.apply(batch).map_err(|e| self.err(e))?;
+        self.db.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// The seq of the org's last event: handed over, or in the org index.
     pub(crate) fn org_last(&self, org: &OrgId) -> Result<Option<u64>> {
         if let Some(pending) = self.handed() {

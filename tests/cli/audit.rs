@@ -908,6 +908,15 @@ fn org_summaries_that_differ_from_the_log_are_damage() {
     l.run(&["audit", "verify"]).ok();
     let rows = l.run(&["orgs", "--json"]).json();
     assert_eq!(rows[0]["members"], 12, "an older summary is not used: {rows}");
+    // That open (any but an audit's) wrote the lost summary again and
+    // brought the watermark to the head.
+    let db = crate::support::sled_at(&l.path());
+    assert_eq!(db.get(SUMMARIES_KEY).expect("get"), Some((&14u64.to_be_bytes()[..]).into()));
+    let rewritten: Value =
+        serde_json::from_slice(&db.get(&isa_key).expect("get").expect("isa's summary")).expect("JSON");
+    drop(db);
+    assert_eq!(rewritten, stored, "the summary the commit would have written");
+    l.run(&["audit", "verify"]).ok();
     // The watermark vouches for every summary up to it, so `orgs` reads
     // them without the orgs' events: one it vouches for that misses an
     // event, or is missing, or a watermark past the log, is damage.
@@ -932,6 +941,7 @@ fn org_summaries_that_differ_from_the_log_are_damage() {
         db.insert(SUMMARIES_KEY, &15u64.to_be_bytes()).expect("insert");
     });
     damaged(&l.run(&["audit", "verify"]), None, "current up to seq 15, but the log ends at seq 14");
+    damaged(&l.run(&["orgs"]), None, "current up to seq 15, but its log ends at seq 14");
     let l = isa();
     with_sled(&l, |db| {
         db.insert(SUMMARIES_KEY, &b"15"[..]).expect("insert");

@@ -20,8 +20,9 @@ pub const PARTIES_KEY: &[u8] = b"Mparties";
 /// event up to it has a summary (`S` + org) whose `last` is at or past the
 /// org's last event up to it. Written as 0 when a ledger is created, then
 /// with the summaries of each commit that started from it; missing in a
-/// ledger created before it, and left behind by a command that died past
-/// its commit point (its summaries were lost).
+/// ledger created before it. A command that died past its commit point
+/// (its summaries lost) leaves it behind, and the next open but an audit's
+/// writes those summaries again and moves it to the head.
 pub const SUMMARIES_KEY: &[u8] = b"Msummaries";
 /// Beside sled's files: the head as of the last commit, `{"seq":N,"hash":"…"}` and a newline.
 pub const HEAD_FILE: &str = "accord.head";
