@@ -182,7 +182,8 @@ impl Ledger {
     /// check each summary against the org's last event.
     fn catch_up_summaries(&self) -> Result<()> {
         let Some(from) = self.store.summaries_current()? else { return Ok(()) };
-        let head = self.store.head()?.seq;
+        // The open read the log's last seq already.
+        let head = self.store.committed_seq();
         if from >= head {
             return self.store.check_summaries_current(from, head);
         }

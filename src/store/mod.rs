@@ -304,10 +304,15 @@ impl Store {
     /// has got, nor what an abort is undoing), never waits for the command,
     /// and cannot record. A view of a view is the same view.
     pub(crate) fn committed(&self) -> Store {
-        // Set at the commit point, once what the commit wrote is in sled; an
-        // abort only ever cuts the log back to it.
-        let ceiling = self.ceiling.unwrap_or_else(|| self.open.committed.load(Ordering::Acquire));
-        Store { open: Arc::clone(&self.open), ceiling: Some(ceiling) }
+        Store { open: Arc::clone(&self.open), ceiling: Some(self.committed_seq()) }
+    }
+
+    /// The head's seq as of the last commit (a view's: its ceiling). Kept
+    /// in memory: set at open from the log's last seq, and at each commit
+    /// point, once what the commit wrote is in sled; an abort only ever
+    /// cuts the log back to it.
+    pub(crate) fn committed_seq(&self) -> u64 {
+        self.ceiling.unwrap_or_else(|| self.open.committed.load(Ordering::Acquire))
     }
 
     /// The last seq this store reads: the log's end, or a view's ceiling.
