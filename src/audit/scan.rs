@@ -421,7 +421,7 @@ mod tests {
             let fast = crate::ledger::OrgRecord::new(org.clone(), u64::MAX, store.org_copies(&org, u64::MAX).unwrap());
             match (general, fast) {
                 (Ok(general), Ok(fast)) => {
-                    assert_eq!(general.steps(), fast.timeline.steps());
+                    assert_eq!(general.steps(), fast.timeline().steps());
                     for r in &records {
                         assert_eq!(fast.event(&r.event.id), Some(r));
                     }

@@ -220,7 +220,7 @@ fn long(
     dates: &[String],
     each: &mut dyn FnMut(Row<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let steps = record.timeline.steps();
+    let steps = record.timeline().steps();
     let mut named = Named { record, steps, cache: vec![None; steps.len()] };
     let mut result = Ok(());
     panel::long(steps, days, |party, i, cell| {
@@ -295,8 +295,8 @@ fn wide(ledger: &Ledger, upto: u64, orgs: Orgs, days: &[Day], json: bool, out: O
     // Every org's columns first: the header names every party of them all.
     let mut tables: Vec<(OrgId, &[Day], Columns)> = Vec::new();
     orgs.each(ledger, upto, |record| {
-        let steps = record.timeline.steps();
-        let columns = panel::wide(steps, days).into_iter().map(|(p, codes)| (p.clone(), codes)).collect();
+        let steps = record.timeline().steps();
+        let columns = panel::wide(steps, days);
         tables.push((record.org.clone(), panel::days_of(steps, days), columns));
         Ok(())
     })?;

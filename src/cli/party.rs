@@ -77,7 +77,7 @@ pub fn run(ctx: &Context, args: PartyArgs, out: Out<'_>) -> Result<(), Error> {
     // Only the orgs whose events name the party (the party index).
     for org in ledger.orgs_naming(&answer.party)? {
         let record = ledger.org(&org, upto)?;
-        let steps = record.timeline.steps();
+        let steps = record.timeline().steps();
         let Some(track) = panel::track(steps, &answer.party) else { continue };
         named = true;
         let cell = track.on(day);
@@ -162,8 +162,8 @@ fn history(ctx: &Context, party: PartyId, view: &ViewArgs, out: Out<'_>) -> Resu
     let mut named = false;
     for org in ledger.orgs_naming(&party)? {
         let record = ledger.org(&org, upto)?;
-        named |= panel::track(record.timeline.steps(), &party).is_some();
-        rows.extend(spells_of(&record.timeline, &party).into_iter().map(|s| SpellRow {
+        named |= panel::track(record.timeline().steps(), &party).is_some();
+        rows.extend(spells_of(record.timeline(), &party).into_iter().map(|s| SpellRow {
             org: org.to_string(),
             party: party.to_string(),
             status: s.status(),

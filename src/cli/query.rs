@@ -38,7 +38,7 @@ fn source_of(record: &OrgRecord) -> impl Fn(&uuid::Uuid) -> Option<String> + '_ 
 pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let day = at.map(|d| parse_day("--at", d)).transpose()?.unwrap_or_else(Day::today_utc);
     let (_ledger, record) = org_record(ctx, org, view)?;
-    let m = projection::members(&record.org, record.upto, &record.timeline, day);
+    let m = projection::members_on(&record.org, record.upto, record.timeline().steps(), record.tracks(), day);
     if !ctx.json {
         return emit(out, render::members(&m, source_of(&record)));
     }
@@ -61,7 +61,7 @@ pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out:
 struct Sourced<'a, T> {
     #[serde(flatten)]
     entry: &'a T,
-    source: Option<serde_json::Value>,
+    source: Option<std::borrow::Cow<'a, serde_json::value::RawValue>>,
 }
 
 /// `members --json`: [`projection::Members`], each entry [`Sourced`].
@@ -86,13 +86,13 @@ pub fn history(
     let member = member.map(|m| PartyId::parse(m).map_err(|e| usage("--member", e))).transpose()?;
     let (ledger, record) = org_record(ctx, org, view)?;
     if let Some(party) = &member {
-        let counts = record.timeline.steps().iter().any(|s| s.action.parties().contains(party));
+        let counts = record.timeline().steps().iter().any(|s| s.action.parties().contains(party));
         if !counts && !record.events().any(|r| names(&r.event, party)) {
             let (party, org, seq) = (party.clone(), record.org.clone(), record.upto);
             return Err(LedgerError::PartyNotNamed { party, org, seq }.into());
         }
     }
-    let events = projection::history(&record.timeline, member.as_ref(), |id| record.event(id));
+    let events = projection::history(record.timeline(), member.as_ref(), |id| record.event(id));
     if ctx.json {
         // Whole envelopes, chain fields included, from the log: the stored
         // bytes, checked, as `export` writes them.
@@ -120,7 +120,7 @@ pub fn diff(ctx: &Context, org: &str, from: &str, to: &str, view: &ViewArgs, out
         return Err(Error::usage(format!("--from {from} is after --to {to}: give the earlier day as --from")));
     }
     let (_ledger, record) = org_record(ctx, org, view)?;
-    let d = projection::diff(&record.org, &record.timeline, from, to);
+    let d = projection::diff(&record.org, record.timeline(), from, to);
     if ctx.json {
         emit_json(out, &d)
     } else {

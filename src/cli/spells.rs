@@ -39,7 +39,7 @@ struct Row {
 
 pub fn spells(ctx: &Context, org: &str, format: Option<Format>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let (_ledger, record) = org_record(ctx, org, view)?;
-    let rows = spells_of(&record.timeline).into_iter().map(|s| Row {
+    let rows = spells_of(record.timeline()).into_iter().map(|s| Row {
         org: record.org.to_string(),
         party: s.party.to_string(),
         status: s.status(),
@@ -91,7 +91,7 @@ pub fn timeline(
         return Err(Error::usage(format!("--from {from} is after --to {to}: give the earlier day as --from")));
     }
     let (_ledger, record) = org_record(ctx, org, view)?;
-    let svg = timeline_svg(&record.org, record.upto, &record.timeline, frame, |id| record.event(id).map(|r| &r.event));
+    let svg = timeline_svg(&record.org, record.upto, record.timeline(), frame, |id| record.event(id).map(|r| &r.event));
     match output {
         Some(path) => {
             std::fs::write(path, svg).map_err(|e| file_failed(format_args!("cannot write {}", path.display()), e))

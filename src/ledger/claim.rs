@@ -109,7 +109,7 @@ impl Ledger {
         if record.is_empty() {
             return Err(LedgerError::OrgNotFound { org: org.clone(), seq: size }.into());
         }
-        let mut seqs: Vec<u64> = (record.timeline.steps().iter().enumerate())
+        let mut seqs: Vec<u64> = (record.timeline().steps().iter().enumerate())
             .filter(|(i, s)| decides(&s.action, party, *i == 0))
             .map(|(_, s)| s.seq)
             .collect();

@@ -1,5 +1,6 @@
 //! The façade: recording under the rules, reading the log and its views, verifying it.
 
+mod cache;
 mod claim;
 mod error;
 mod org;
@@ -7,6 +8,7 @@ mod recorder;
 mod tree;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 use chrono::{DateTime, Utc};
@@ -155,6 +157,9 @@ impl AsOf {
 /// An open ledger: the only way to the log, its indexes and its audit.
 pub struct Ledger {
     store: Store,
+    /// Orgs read before, for a process that answers many queries
+    /// ([`Ledger::cache_orgs`]); shared with its views.
+    cache: Option<Arc<cache::OrgCache>>,
 }
 
 /// What recording one event did.
@@ -166,7 +171,7 @@ pub enum Outcome {
 
 impl Ledger {
     pub fn open(dir: &Path, options: &Options) -> Result<Ledger> {
-        let ledger = Ledger { store: Store::open(dir, options)? };
+        let ledger = Ledger { store: Store::open(dir, options)?, cache: None };
         // An audit reads the summaries as it finds them (and checks them).
         if !options.audit {
             ledger.catch_up_summaries()?;
@@ -196,7 +201,7 @@ impl Ledger {
         for org in orgs {
             let record = self.org(&org, head)?;
             let Some(last) = self.store.org_last(&org)? else { return Ok(()) };
-            let tail = crate::timeline::Tail::of(&record.timeline);
+            let tail = crate::timeline::Tail::of(record.timeline());
             let founding = tail.founding().and_then(|id| record.event(&id)).map(|r| &r.event);
             summaries.push((org, tail.summary(last, founding).to_bytes()));
         }
@@ -231,7 +236,7 @@ impl Ledger {
     /// it has got; it never waits for it. It cannot record, and an audit
     /// belongs on the ledger itself. Cheap: it shares the open ledger.
     pub fn committed(&self) -> Ledger {
-        Ledger { store: self.store.committed() }
+        Ledger { store: self.store.committed(), cache: self.cache.clone() }
     }
 
     /// The event with this id.
@@ -346,7 +351,7 @@ impl Ledger {
 
     /// The log position a view reads up to.
     pub fn resolve(&self, as_of: AsOf) -> Result<u64> {
-        let head = self.store.head()?.seq;
+        let head = self.store.head_seq()?;
         match as_of {
             AsOf::Now => Ok(head),
             AsOf::Seq(n) if n <= head => Ok(n),
@@ -367,8 +372,55 @@ impl Ledger {
 
     /// An org's events up to `upto`, in log order, and the timeline of those
     /// that count then (corrections applied as of `upto`).
+    ///
+    /// With [`Ledger::cache_orgs`], an org read at a committed position is
+    /// kept, and serves every position at which the org had the same events.
     pub fn org(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
-        OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?)
+        let Some(cache) = self.cache.as_ref().filter(|_| upto <= self.store.committed_seq()) else {
+            return OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?);
+        };
+        if let Some(hit) = cache.get(org)
+            && hit.last <= upto
+        {
+            if upto <= hit.through {
+                return Ok(OrgRecord::of(org.clone(), upto, hit.core));
+            }
+            // A later position: the org's summary, where the watermark
+            // vouches for it, names its last event there.
+            if let Some(current) = self.store.summaries_current()?
+                && upto <= current
+                && self.store.summary(org)?.is_some_and(|s| s.last == hit.last)
+            {
+                cache.extend(org, hit.last, current);
+                return Ok(OrgRecord::of(org.clone(), upto, hit.core));
+            }
+        }
+        let record = OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?)?;
+        cache.put(org, record.core(), upto);
+        Ok(record)
+    }
+
+    /// Keeps orgs once read, up to about `budget` bytes, for the life of
+    /// this ledger and its views: for a process that answers many queries.
+    pub fn cache_orgs(&mut self, budget: usize) {
+        self.cache = (budget > 0).then(|| Arc::new(cache::OrgCache::new(budget)));
+    }
+
+    /// Reads orgs into the cache ([`Ledger::cache_orgs`]) at the last
+    /// commit, in id order, until it is full, `stop` says so, or every org
+    /// is in: a server's first queries then find them. Returns how many
+    /// orgs and about how many bytes the cache holds.
+    pub fn warm_orgs(&self, stop: impl Fn() -> bool) -> Result<(usize, usize)> {
+        let Some(cache) = &self.cache else { return Ok((0, 0)) };
+        let view = self.committed();
+        let upto = view.store.committed_seq();
+        for org in view.orgs()? {
+            if stop() || cache.is_full() {
+                break;
+            }
+            view.org(&org, upto)?;
+        }
+        Ok(cache.held())
     }
 
     /// Every org with an event in the log, in id order.
@@ -406,13 +458,13 @@ impl Ledger {
         if record.is_empty() {
             return Ok(None);
         }
-        let founding = record.timeline.steps().first().filter(|s| s.is_founding()).and_then(|s| record.event(&s.id));
+        let founding = record.timeline().steps().first().filter(|s| s.is_founding()).and_then(|s| record.event(&s.id));
         let founded = founding.and_then(|env| env.event.date).map(|d| d.to_string());
         let name = founding.and_then(|env| match &env.event.kind {
             crate::model::event::EventKind::Founding { name, .. } => name.clone(),
             _ => None,
         });
-        let m = crate::projection::members(org, upto, &record.timeline, day);
+        let m = crate::projection::members_on(org, upto, record.timeline().steps(), record.tracks(), day);
         let (members, uncertain) = (m.count as u64, m.uncertain.len() as u64);
         Ok(Some(OrgOverview { org: org.clone(), name, founded, members, uncertain }))
     }

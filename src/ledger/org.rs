@@ -1,8 +1,11 @@
 //! An org as the log stood at one position: its events and its timeline.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::LedgerError;
@@ -10,7 +13,8 @@ use crate::error::Result;
 use crate::model::envelope::Recorded;
 use crate::model::event::Event;
 use crate::model::id::OrgId;
-use crate::model::read::{RecordedView, Scratch};
+use crate::model::read::{RecordedView, Scratch, SourceAt};
+use crate::projection::panel::{self, Track};
 use crate::store::{Packed, decode_copy};
 use crate::timeline::{Step, Timeline, counting, counting_steps};
 
@@ -22,72 +26,141 @@ use crate::timeline::{Step, Timeline, counting, counting_steps};
 pub struct OrgRecord {
     pub org: OrgId,
     pub upto: u64,
-    pub timeline: Timeline,
+    /// What the org's copies say, shared with a server's cache of orgs
+    /// ([`super::cache`]) when it came from there.
+    core: Arc<OrgCore>,
+    /// Each event, once decoded: this record's own, so that what a command
+    /// asks for is not kept in the cache.
+    decoded: Vec<OnceCell<Box<Recorded>>>,
+}
+
+/// An org's events up to a position and its timeline: all that depends on
+/// which of its events the log held then, so it serves every position at
+/// which the org had the same events.
+pub(crate) struct OrgCore {
+    timeline: Timeline,
     /// Every event of the org up to `upto`, in log order, corrections
     /// included, as the org index keeps them: seq and canonical JSON.
     copies: Packed,
-    decoded: Vec<OnceCell<Recorded>>,
     by_id: HashMap<Uuid, usize>,
     /// For each copy, the event it retracts or supersedes.
     targets: Vec<Option<Uuid>>,
+    /// For each copy, where its `source` is.
+    sources: Vec<SourceAt>,
+    /// Each party's steps folded ([`panel::tracks`]), once asked for.
+    tracks: OnceLock<Vec<Track>>,
+}
+
+impl OrgCore {
+    /// The seq of the org's last event in it; `None` if it has none.
+    pub(crate) fn last(&self) -> Option<u64> {
+        self.copies.last().map(|(seq, _)| *seq)
+    }
+
+    /// About how many bytes of memory it holds.
+    pub(crate) fn weight(&self) -> usize {
+        use std::mem::size_of;
+        let copies: usize = self.copies.iter().map(|(_, b)| b.capacity() + size_of::<(u64, Vec<u8>)>()).sum();
+        let steps = self.timeline.weight();
+        let by_id = self.by_id.capacity() * (size_of::<(Uuid, usize)>() + 1);
+        let each = size_of::<Option<Uuid>>() + size_of::<SourceAt>();
+        // The tracks, counted whether made yet or not: for each step each
+        // party it names, its index, standing, cause, next change and two
+        // days; a track's vectors for each party.
+        let named: usize = self.timeline.steps().iter().map(|s| s.action.parties().len()).sum();
+        let tracks = named * 48 + self.timeline.state().len() * (size_of::<Track>() + 8 * 16);
+        copies + steps + by_id + self.targets.capacity() * each + tracks
+    }
 }
 
 impl OrgRecord {
     pub(crate) fn new(org: OrgId, upto: u64, copies: Packed) -> Result<OrgRecord> {
-        let decoded: Vec<OnceCell<Recorded>> = copies.iter().map(|_| OnceCell::new()).collect();
         let mut scratch = Scratch::default();
         let mut fast = Vec::with_capacity(copies.len());
         for (seq, bytes) in &copies {
             match RecordedView::read(bytes, &mut scratch) {
-                Some(s) if s.seq == *seq && s.org == org.as_str() => fast.push((s.id, s.target, s.step)),
+                Some(s) if s.seq == *seq && s.org == org.as_str() => fast.push((s.id, s.target, s.step, s.source)),
                 _ => break,
             }
         }
+        let mut records = Vec::new();
+        let sources;
         let (ids, targets, steps): (Vec<Uuid>, Vec<Option<Uuid>>, Vec<Step>) = if fast.len() == copies.len() {
-            let ids = fast.iter().map(|(id, _, _)| *id).collect();
-            let targets = fast.iter().map(|(_, t, _)| *t).collect();
-            (ids, targets, counting(fast.into_iter().map(|(_, t, s)| (t, s))))
+            let ids = fast.iter().map(|(id, ..)| *id).collect();
+            let targets = fast.iter().map(|(_, t, ..)| *t).collect();
+            sources = fast.iter().map(|(.., at)| *at).collect();
+            (ids, targets, counting(fast.into_iter().map(|(_, t, s, _)| (t, s))))
         } else {
             // Not in the form accord writes: the general way, which says what is wrong.
-            let records: Vec<Recorded> =
-                copies.iter().map(|(seq, bytes)| decode_copy(&org, *seq, bytes)).collect::<Result<_>>()?;
+            records = copies.iter().map(|(seq, bytes)| decode_copy(&org, *seq, bytes)).collect::<Result<_>>()?;
             let steps = counting_steps(records.iter().map(|r| (r.seq, &r.event)));
             let ids = records.iter().map(|r| r.event.id).collect();
             let targets = records.iter().map(|r| r.event.target()).collect();
-            for (cell, record) in decoded.iter().zip(records) {
-                let _ = cell.set(record);
-            }
+            sources = records.iter().map(|_| SourceAt::Other).collect();
             (ids, targets, steps)
         };
         let timeline = recorded_timeline(&org, steps)?;
         let by_id = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
-        Ok(OrgRecord { org, upto, timeline, copies, decoded, by_id, targets })
+        let record = OrgRecord::of(
+            org,
+            upto,
+            Arc::new(OrgCore { timeline, copies, by_id, targets, sources, tracks: OnceLock::new() }),
+        );
+        for (cell, recorded) in record.decoded.iter().zip(records) {
+            let _ = cell.set(Box::new(recorded));
+        }
+        Ok(record)
+    }
+
+    /// The record at `upto` of an org whose events then are `core`'s.
+    pub(crate) fn of(org: OrgId, upto: u64, core: Arc<OrgCore>) -> OrgRecord {
+        let decoded = core.copies.iter().map(|_| OnceCell::new()).collect();
+        OrgRecord { org, upto, core, decoded }
+    }
+
+    /// What it shares with a cache of orgs.
+    pub(crate) fn core(&self) -> &Arc<OrgCore> {
+        &self.core
+    }
+
+    /// The timeline of the org's events that count as of `upto`.
+    pub fn timeline(&self) -> &Timeline {
+        &self.core.timeline
+    }
+
+    /// Each party's steps on the timeline, folded ([`panel::tracks`]): made
+    /// once, and kept with the org where a cache of orgs keeps it.
+    pub fn tracks(&self) -> &[Track] {
+        self.core.tracks.get_or_init(|| panel::tracks(self.core.timeline.steps()))
     }
 
     /// Whether the org had no event as of `upto`.
     pub fn is_empty(&self) -> bool {
-        self.copies.is_empty()
+        self.core.copies.is_empty()
     }
 
     /// The `source` of the event with this id, if it is the org's and has
-    /// one: read from its stored bytes, without decoding the whole event.
-    pub fn source(&self, id: &Uuid) -> Option<serde_json::Value> {
-        let &i = self.by_id.get(id)?;
-        if let Some(recorded) = self.decoded[i].get() {
-            return recorded.event.source().cloned();
+    /// one, as JSON: its stored bytes where they are what `serde_json`
+    /// writes for it, without decoding the event.
+    pub fn source(&self, id: &Uuid) -> Option<Cow<'_, RawValue>> {
+        let &i = self.core.by_id.get(id)?;
+        if let SourceAt::Bytes(from, to) = self.core.sources[i]
+            && let Some(text) = self.core.copies[i].1.get(from as usize..to as usize)
+            && let Ok(text) = std::str::from_utf8(text)
+            && let Ok(raw) = serde_json::from_str::<&RawValue>(text)
+        {
+            return Some(Cow::Borrowed(raw));
         }
-        let (_, bytes) = &self.copies[i];
-        match crate::model::read::member_value(bytes, "source") {
-            Some(Some(value)) => serde_json::from_slice(value).ok(),
-            Some(None) => None,
-            // Not read by the light reader: the whole event says.
-            None => self.event(id)?.event.source().cloned(),
+        if self.core.sources[i] == SourceAt::None {
+            return None;
         }
+        let value = self.event(id)?.event.source()?;
+        serde_json::value::to_raw_value(value).ok().map(Cow::Owned)
     }
 
     /// The event with this id, if it is the org's, decoded on first use.
     pub fn event(&self, id: &Uuid) -> Option<&Recorded> {
-        self.at(*self.by_id.get(id)?)
+        self.at(*self.core.by_id.get(id)?)
     }
 
     /// Every event of the org up to `upto`, in log order, corrections included.
@@ -97,7 +170,7 @@ impl OrgRecord {
 
     /// The org's events that retract or supersede the event `id`, in log order.
     pub fn corrections_of(&self, id: &Uuid) -> Vec<&Recorded> {
-        let named = self.targets.iter().enumerate().filter(|(_, t)| t.as_ref() == Some(id));
+        let named = self.core.targets.iter().enumerate().filter(|(_, t)| t.as_ref() == Some(id));
         named.filter_map(|(i, _)| self.at(i)).collect()
     }
 
@@ -107,9 +180,9 @@ impl OrgRecord {
             return Some(recorded);
         }
         // The fast reader accepted these bytes, so the general way does too.
-        let (seq, bytes) = &self.copies[i];
+        let (seq, bytes) = &self.core.copies[i];
         let recorded = decode_copy(&self.org, *seq, bytes).ok()?;
-        Some(self.decoded[i].get_or_init(|| recorded))
+        Some(self.decoded[i].get_or_init(|| Box::new(recorded)))
     }
 }
 

@@ -56,6 +56,20 @@ pub struct RecordedView<'a> {
     pub target: Option<Uuid>,
     /// The event's place on its org's timeline ([`Step::of`]); `None` for a retraction.
     pub step: Option<Step>,
+    /// Its `source`, if it has one ([`SourceAt`]).
+    pub source: SourceAt,
+}
+
+/// Where an event's `source` is in its canonical JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceAt {
+    /// It has none.
+    None,
+    /// These bytes, a string or an object of strings: exactly what
+    /// `serde_json` writes for the value read from them.
+    Bytes(u32, u32),
+    /// Written otherwise: read the value.
+    Other,
 }
 
 /// Scratch space for the fast reader, reused from one envelope to the next.
@@ -91,7 +105,7 @@ impl<'a> Sealed<'a> {
         if !hex_equals(&sha.finalize(), hash) {
             return None;
         }
-        let RecordedView { seq, recorded_at, id, org, target, step } = view;
+        let RecordedView { seq, recorded_at, id, org, target, step, .. } = view;
         Some(Sealed { seq, recorded_at, prev, hash, id, org, target, step, chain: [cut, prev_cut] })
     }
 }
@@ -176,36 +190,6 @@ impl<'a> RecordedView<'a> {
     pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<RecordedView<'a>> {
         let (raw, _) = CanonicalReader::new(bytes)?.envelope(&mut scratch.buf, false)?;
         raw.decode(scratch)
-    }
-}
-
-/// The bytes of the value of the top-level member `key` of `doc`, canonical
-/// JSON of an object as accord stores it (no whitespace): `Some(None)` if it
-/// has no such member, `None` if it is not read so. Members are skipped, not
-/// decoded: cheaper than decoding the whole event for one of its fields.
-pub fn member_value<'a>(doc: &'a [u8], key: &str) -> Option<Option<&'a [u8]>> {
-    let mut at = 1;
-    if doc.first() != Some(&b'{') {
-        return None;
-    }
-    if doc.get(1) == Some(&b'}') {
-        return (doc.len() == 2).then_some(None);
-    }
-    loop {
-        let name = skip_string(doc, at)?;
-        let name_bytes = doc.get(at + 1..name - 1)?;
-        if doc.get(name) != Some(&b':') {
-            return None;
-        }
-        let end = skip_value(doc, name + 1)?;
-        if name_bytes == key.as_bytes() {
-            return Some(Some(doc.get(name + 1..end)?));
-        }
-        match doc.get(end)? {
-            b',' => at = end + 1,
-            b'}' if end + 1 == doc.len() => return Some(None),
-            _ => return None,
-        }
     }
 }
 
@@ -582,7 +566,11 @@ impl<'a> CanonicalReader<'a> {
                 "recorded_at" => (env.recorded_at, recorded_at) = (self.plain()?, true),
                 "recorded_by" => (_, env.recorded_by) = (self.text()?, true),
                 "seq" => (env.seq, seq) = (self.integer()?, true),
-                "source" => env.source = Some(self.loose(buf)?),
+                "source" => {
+                    let from = self.at;
+                    env.source = Some(self.loose(buf)?);
+                    env.source_at = (from, self.at);
+                }
                 "supersedes" => env.supersedes = Some(self.plain()?),
                 "type" => (env.kind, kind) = (self.plain()?, true),
                 // Any other key may be an own field of the event's type,
@@ -631,6 +619,8 @@ struct RawEnvelope<'a> {
     recorded_by: bool,
     seq: u64,
     source: Option<Loose>,
+    /// Where `source`'s value begins and ends.
+    source_at: (usize, usize),
     supersedes: Option<&'a str>,
     kind: &'a str,
     own: [Option<(&'a str, Own<'a>)>; MAX_OWN],
@@ -773,7 +763,12 @@ impl<'a> RawEnvelope<'a> {
         let target = kind.target(supersedes);
         let members = kind.take_members();
         let step = date.and_then(|date| Step::of_kind(self.seq, id, date, &kind, members));
-        Some(RecordedView { seq: self.seq, recorded_at: self.recorded_at, id, org, target, step })
+        let source = match (&self.source, u32::try_from(self.source_at.0), u32::try_from(self.source_at.1)) {
+            (None, ..) => SourceAt::None,
+            (Some(Loose::Text | Loose::Strings { .. }), Ok(from), Ok(to)) => SourceAt::Bytes(from, to),
+            (Some(_), ..) => SourceAt::Other,
+        };
+        Some(RecordedView { seq: self.seq, recorded_at: self.recorded_at, id, org, target, step, source })
     }
 }
 
@@ -781,21 +776,6 @@ impl<'a> RawEnvelope<'a> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn member_value_finds_a_top_level_member_and_no_nested_one() {
-        let doc =
-            br#"{"a":{"source":"inner","x":[1,{"y":"}"}]},"n":-1.5e3,"source":{"title":"a \"b\" c"},"t":true,"z":"q"}"#;
-        assert_eq!(member_value(doc, "source"), Some(Some(&br#"{"title":"a \"b\" c"}"#[..])));
-        assert_eq!(member_value(doc, "n"), Some(Some(&b"-1.5e3"[..])));
-        assert_eq!(member_value(doc, "t"), Some(Some(&b"true"[..])));
-        assert_eq!(member_value(doc, "z"), Some(Some(&br#""q""#[..])));
-        assert_eq!(member_value(doc, "x"), Some(None), "not a top-level member");
-        assert_eq!(member_value(doc, "y"), Some(None));
-        assert_eq!(member_value(b"{}", "a"), Some(None));
-        assert_eq!(member_value(br#"{"a":"#, "a"), None);
-        assert_eq!(member_value(br#"{"a":1}x"#, "b"), None);
-        assert_eq!(member_value(b"[1]", "a"), None);
-    }
     use crate::model::envelope::{Envelope, GENESIS, format_time};
     use crate::model::event::{Event, TYPES};
     use crate::model::exact::read_envelope;
@@ -903,6 +883,33 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    /// Where the fast reader says a `source` is, its bytes are what
+    /// `serde_json` writes for it: `members --json` copies them as they are.
+    #[test]
+    fn a_source_found_in_place_is_spelled_as_serde_json_spells_it() {
+        let mut found = 0;
+        let mut with_escapes = events();
+        with_escapes[1].as_object_mut().unwrap().insert("source".into(), json!("é \u{1} \n \"q\" \\ \u{2028}"));
+        for (i, event) in with_escapes.into_iter().enumerate() {
+            let expected = event.get("source").map(|s| serde_json::to_string(s).unwrap());
+            let mut env = sealed(event, i as u64 + 1);
+            let map = env.as_object_mut().unwrap();
+            map.remove("hash");
+            map.remove("prev");
+            let record = canonical::to_canonical_string(&env);
+            let view = RecordedView::read(record.as_bytes(), &mut Scratch::default()).expect("read the fast way");
+            match (view.source, expected) {
+                (SourceAt::None, None) => {}
+                (SourceAt::Bytes(from, to), Some(text)) => {
+                    assert_eq!(&record[from as usize..to as usize], text, "{record}");
+                    found += 1;
+                }
+                (at, text) => panic!("{at:?} for a source {text:?} in {record}"),
+            }
+        }
+        assert_eq!(found, 3, "the object, the text with escapes, and the plain text");
     }
 
     #[test]

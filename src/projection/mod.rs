@@ -138,28 +138,35 @@ fn date_of(step: &Step) -> String {
 /// stood at `seq`.
 pub fn members(org: &OrgId, seq: u64, timeline: &Timeline, day: Day) -> Members {
     let steps = timeline.steps();
+    members_on(org, seq, steps, &panel::tracks(steps), day)
+}
+
+/// [`members`], given the timeline's steps and their [`panel::tracks`],
+/// which do not depend on the day (a cache of orgs keeps them).
+pub fn members_on(org: &OrgId, seq: u64, steps: &[Step], tracks: &[panel::Track], day: Day) -> Members {
     let founders: &[PartyId] = match steps.first().map(|s| &s.action) {
         Some(Action::Found(f)) => f,
         _ => &[],
     };
     let mut members = Vec::new();
     let mut uncertain = Vec::new();
-    for (party, reading) in readings(steps, day) {
-        match reading {
-            Reading::Certain { standing: Standing::None, .. } => {}
-            Reading::Certain { standing, since } => {
+    for track in tracks {
+        let party = track.party();
+        match track.on(day) {
+            panel::Cell::Certain { standing: Standing::None, .. } => {}
+            panel::Cell::Certain { standing, since } => {
                 let step = since.map(|i| &steps[i]);
                 members.push(Member {
-                    founder: founders.contains(&party),
-                    id: party,
+                    founder: founders.contains(party),
+                    id: party.clone(),
                     status: standing.as_str(),
                     since: step.map(date_of).unwrap_or_default(),
                     since_event: step.map(|s| s.id).unwrap_or_default(),
                 });
             }
-            Reading::Uncertain { possible, open } => uncertain.push(UncertainMember {
-                id: party,
-                possible: possible.iter().map(|s| s.as_str()).collect(),
+            panel::Cell::Uncertain { possible, open } => uncertain.push(UncertainMember {
+                id: party.clone(),
+                possible: possible.names().collect(),
                 date: date_of(&steps[open]),
                 event: steps[open].id,
             }),

@@ -109,8 +109,8 @@ impl Cell {
 }
 
 /// One party's steps in an org, folded once.
-pub struct Track<'a> {
-    party: &'a PartyId,
+pub struct Track {
+    party: PartyId,
     /// The party's steps and the org's dissolution, as timeline indices.
     own: Vec<usize>,
     /// `standings[k]`: the standing after the first k of `own`.
@@ -129,14 +129,14 @@ pub struct Track<'a> {
 }
 
 /// Every party the steps name, with its track, in party id order.
-pub fn tracks(steps: &[Step]) -> Vec<Track<'_>> {
+pub fn tracks(steps: &[Step]) -> Vec<Track> {
     let (per_party, org_wide) = party_steps(steps);
     let founded = founded(steps);
     per_party.into_iter().map(|(party, own)| Track::new(steps, party, own, &org_wide, founded)).collect()
 }
 
 /// The track of one party, if the steps name it.
-pub fn track<'a>(steps: &'a [Step], party: &PartyId) -> Option<Track<'a>> {
+pub fn track(steps: &[Step], party: &PartyId) -> Option<Track> {
     let mut own = Vec::new();
     let mut org_wide = Vec::new();
     let mut named = None;
@@ -174,8 +174,8 @@ fn range_of(steps: &[Step], days: &[Day]) -> std::ops::Range<usize> {
     lo..hi
 }
 
-impl<'a> Track<'a> {
-    fn new(steps: &[Step], party: &'a PartyId, mut own: Vec<usize>, org_wide: &[usize], founded: Day) -> Track<'a> {
+impl Track {
+    fn new(steps: &[Step], party: &PartyId, mut own: Vec<usize>, org_wide: &[usize], founded: Day) -> Track {
         own.extend(org_wide);
         own.sort_unstable();
         own.dedup();
@@ -206,11 +206,11 @@ impl<'a> Track<'a> {
             settled[p] = last;
             opened[p] = first;
         }
-        Track { party, own, standings, since, change, settled, opened }
+        Track { party: party.clone(), own, standings, since, change, settled, opened }
     }
 
-    pub fn party(&self) -> &'a PartyId {
-        self.party
+    pub fn party(&self) -> &PartyId {
+        &self.party
     }
 
     /// The first day on which the party may have a status other than none:
@@ -220,7 +220,7 @@ impl<'a> Track<'a> {
     }
 
     /// A reader of the track on days given in ascending order.
-    pub fn cursor(&self) -> Cursor<'_, 'a> {
+    pub fn cursor(&self) -> Cursor<'_> {
         let mut counts = [0u32; 5];
         counts[usize::from(self.standings[0].rank())] = 1;
         Cursor { track: self, least: 0, opened: 0, lo: 0, hi: 0, counts, last: None }
@@ -234,8 +234,8 @@ impl<'a> Track<'a> {
 
 /// Walks a [`Track`] along days in ascending order. A day earlier than the
 /// one before starts the walk again (correct, only slower).
-pub struct Cursor<'t, 'a> {
-    track: &'t Track<'a>,
+pub struct Cursor<'t> {
+    track: &'t Track,
     /// How many of the party's steps have certainly happened.
     least: usize,
     /// How many may have happened, before taking `least` into account.
@@ -247,7 +247,7 @@ pub struct Cursor<'t, 'a> {
     last: Option<Day>,
 }
 
-impl Cursor<'_, '_> {
+impl Cursor<'_> {
     /// The party's status on `day`.
     pub fn on(&mut self, day: Day) -> Cell {
         if self.last.is_some_and(|last| day < last) {
@@ -300,7 +300,7 @@ pub fn long(steps: &[Step], days: &[Day], mut each: impl FnMut(&PartyId, usize, 
 
 /// The codes of every party of the org on each of [`days_of`] `days`: one
 /// column per party, in id order.
-pub fn wide<'s>(steps: &'s [Step], days: &[Day]) -> Vec<(&'s PartyId, Vec<i8>)> {
+pub fn wide(steps: &[Step], days: &[Day]) -> Vec<(PartyId, Vec<i8>)> {
     let days = days_of(steps, days);
     tracks(steps)
         .into_iter()
@@ -309,7 +309,7 @@ pub fn wide<'s>(steps: &'s [Step], days: &[Day]) -> Vec<(&'s PartyId, Vec<i8>)> 
             let mut cursor = track.cursor();
             let mut codes = vec![0; from];
             codes.extend(days[from..].iter().map(|&day| cursor.on(day).code()));
-            (track.party(), codes)
+            (track.party, codes)
         })
         .collect()
 }
@@ -340,7 +340,8 @@ mod tests {
             step(4, "2003-06", Action::Withdraw(vec![party("A")])),
         ];
         let days = [day("1999-12-31"), day("2000-12-31"), day("2001-12-31"), day("2002-12-31"), day("2003-06-15")];
-        let columns: Vec<(&str, Vec<i8>)> = wide(&steps, &days).into_iter().map(|(p, c)| (p.as_str(), c)).collect();
+        let wide = wide(&steps, &days);
+        let columns: Vec<(&str, Vec<i8>)> = wide.iter().map(|(p, c)| (p.as_str(), c.clone())).collect();
         // The org does not exist before its founding: no column has that day.
         assert_eq!(columns, [("A", vec![1, 1, 1, -9]), ("B", vec![1, 3, 3, 3])]);
         let mut cells = Vec::new();

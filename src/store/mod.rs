@@ -425,6 +425,15 @@ impl Store {
         Ok(self.last()?.map_or_else(Head::empty, |e| Head { seq: e.seq, hash: e.hash }))
     }
 
+    /// The head's seq: a view's ceiling (its last commit's head, read
+    /// when the commit was made), else the log's last envelope's.
+    pub(crate) fn head_seq(&self) -> Result<u64> {
+        match self.ceiling {
+            Some(ceiling) => Ok(ceiling),
+            None => Ok(self.head()?.seq),
+        }
+    }
+
     /// The seq up to which the indexes hold every event.
     pub(crate) fn indexed(&self) -> Result<u64> {
         match self.db.get(INDEXED_KEY).map_err(|e| self.err(e))? {

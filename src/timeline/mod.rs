@@ -131,6 +131,16 @@ impl OrgState {
         self.parties.get(party).map(|h| h.standing).unwrap_or_default()
     }
 
+    /// How many parties it has seen, whatever their standing now.
+    pub fn len(&self) -> usize {
+        self.parties.len()
+    }
+
+    /// Whether it has seen no party.
+    pub fn is_empty(&self) -> bool {
+        self.parties.is_empty()
+    }
+
     /// Parties with a standing other than none, unordered.
     pub fn members(&self) -> impl Iterator<Item = (&PartyId, Standing)> {
         self.parties.iter().filter(|(_, h)| h.standing.is_member()).map(|(p, h)| (p, h.standing))
@@ -326,6 +336,18 @@ impl Timeline {
 
     pub fn steps(&self) -> &[Step] {
         &self.steps
+    }
+
+    /// About how many bytes of memory it holds: its steps, the parties
+    /// they name, and its state's table of parties.
+    pub fn weight(&self) -> usize {
+        use std::mem::size_of;
+        // A party id on the heap: its string and the allocator's rounding.
+        let party = |p: &PartyId| size_of::<PartyId>() + p.as_str().len().next_multiple_of(16);
+        let steps: usize =
+            self.steps.iter().map(|s| size_of::<Step>() + s.action.parties().iter().map(party).sum::<usize>()).sum();
+        let held = self.state.parties.capacity() * (size_of::<(PartyId, Held)>() + 1);
+        steps + held + self.state.parties.keys().map(|p| p.as_str().len().next_multiple_of(16)).sum::<usize>()
     }
 
     pub fn state(&self) -> &OrgState {

@@ -180,7 +180,7 @@ fn check(timeline: &Timeline, what: &str) -> usize {
                 "{what}: track of {party} on {day}: {one:?} vs {reading:?}"
             );
             if let Ok(at) = span.binary_search(&day) {
-                let column = wide.iter().find(|(p, _)| *p == party).map(|(_, c)| c[at]);
+                let column = wide.iter().find(|(p, _)| p == party).map(|(_, c)| c[at]);
                 assert_eq!(column, Some(code(reading)), "{what}: wide cell of {party} on {day} (day {i})");
             }
         }

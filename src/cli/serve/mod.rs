@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// The largest request body accepted, in MiB (an import sent over HTTP is one body)
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     max_body: usize,
+    /// Keep orgs once read in memory, up to about this many MiB, so that a query on one is answered without reading its events again (0: keep none)
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    cache: usize,
 }
 
 /// Commands running at once, at most.
@@ -83,8 +86,14 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
     // SIGINT and SIGTERM end the server gracefully: noted here, acted on by
     // the runtime (and a write in progress stops and undoes itself).
     interrupt::install();
+    if args.cache > 1 << 20 {
+        return Err(Error::usage("--cache must be from 0 to 1048576 MiB"));
+    }
     let ledger = match ctx.open(true)? {
-        Held::Own(ledger) => Arc::new(*ledger),
+        Held::Own(mut ledger) => {
+            ledger.cache_orgs(args.cache << 20);
+            Arc::new(*ledger)
+        }
         Held::Shared(ledger) => ledger,
     };
     let listener = TcpListener::bind(addr)

@@ -1,0 +1,123 @@
+//! A cache of orgs for a process that answers many queries on one ledger
+//! (`accord serve`): each org's events and timeline, read once and shared
+//! by the queries at every position where the org had the same events.
+//!
+//! An entry is the org's [`OrgCore`] as of some position, with the seq of
+//! its last event (`last`) and a position (`through`) up to which the org
+//! is known to have had no later event. It serves a query at `upto` when
+//! `last <= upto <= through`; past `through`, the summaries' watermark may
+//! vouch that the org's last event is still `last`
+//! ([`super::Ledger::org`]), and `through` moves up. Only committed
+//! positions are cached: what a commit recorded is never undone, so an
+//! entry never goes stale; it only stops covering the newest positions.
+//!
+//! The cache holds at most about `budget` bytes ([`OrgCore::weight`]); past
+//! that it drops entries by the clock rule (an entry used since the hand
+//! last passed it gets another turn).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::org::OrgCore;
+use crate::model::id::OrgId;
+
+pub(crate) struct OrgCache {
+    budget: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    slots: HashMap<OrgId, Slot>,
+    /// Each org with a slot, once, in the clock's order.
+    ring: VecDeque<OrgId>,
+    weight: usize,
+}
+
+struct Slot {
+    core: Arc<OrgCore>,
+    last: u64,
+    through: u64,
+    weight: usize,
+    used: bool,
+}
+
+/// An entry as a query finds it.
+pub(crate) struct Hit {
+    pub core: Arc<OrgCore>,
+    pub last: u64,
+    pub through: u64,
+}
+
+impl OrgCache {
+    pub(crate) fn new(budget: usize) -> OrgCache {
+        OrgCache { budget, inner: Mutex::new(Inner::default()) }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The cache's state is whole between any two statements that take
+        // the lock, so one a panicking thread held is still good.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The org's entry, if there is one.
+    pub(crate) fn get(&self, org: &OrgId) -> Option<Hit> {
+        let mut inner = self.inner();
+        let slot = inner.slots.get_mut(org)?;
+        slot.used = true;
+        Some(Hit { core: Arc::clone(&slot.core), last: slot.last, through: slot.through })
+    }
+
+    /// The org had no event after `last` up to `through`.
+    pub(crate) fn extend(&self, org: &OrgId, last: u64, through: u64) {
+        if let Some(slot) = self.inner().slots.get_mut(org)
+            && slot.last == last
+        {
+            slot.through = slot.through.max(through);
+        }
+    }
+
+    /// Whether it holds as much as it may.
+    pub(crate) fn is_full(&self) -> bool {
+        self.inner().weight >= self.budget
+    }
+
+    /// Keeps `core`, the org's events up to `through`, unless an entry as
+    /// new is held or it alone weighs more than the budget.
+    pub(crate) fn put(&self, org: &OrgId, core: &Arc<OrgCore>, through: u64) {
+        let Some(last) = core.last() else { return };
+        let weight = core.weight();
+        if weight > self.budget {
+            return;
+        }
+        let mut inner = self.inner();
+        let slot = Slot { core: Arc::clone(core), last, through, weight, used: false };
+        match inner.slots.get_mut(org) {
+            Some(held) if held.last > last || (held.last == last && held.through >= through) => return,
+            Some(held) => {
+                let old = std::mem::replace(held, slot);
+                inner.weight = inner.weight - old.weight + weight;
+            }
+            None => {
+                inner.slots.insert(org.clone(), slot);
+                inner.ring.push_back(org.clone());
+                inner.weight += weight;
+            }
+        }
+        while inner.weight > self.budget {
+            let Some(victim) = inner.ring.pop_front() else { break };
+            let Some(slot) = inner.slots.get_mut(&victim) else { continue };
+            if std::mem::take(&mut slot.used) {
+                inner.ring.push_back(victim);
+            } else if let Some(gone) = inner.slots.remove(&victim) {
+                inner.weight -= gone.weight;
+            }
+        }
+    }
+
+    /// How many orgs and about how many bytes it holds.
+    pub(crate) fn held(&self) -> (usize, usize) {
+        let inner = self.inner();
+        (inner.slots.len(), inner.weight)
+    }
+}
