@@ -418,7 +418,8 @@ mod tests {
                 assert_eq!(crate::model::read::RecordedView::read(&bytes, &mut scratch).map(|s| s.seq), Some(seq));
             }
             let general = Timeline::build(counting_steps(records.iter().map(|r| (r.seq, &r.event))));
-            let fast = crate::ledger::OrgRecord::new(org.clone(), u64::MAX, store.org_copies(&org, u64::MAX).unwrap());
+            let fast =
+                crate::ledger::OrgRecord::new(org.clone(), u64::MAX, store.org_copies(&org, u64::MAX).unwrap(), store);
             match (general, fast) {
                 (Ok(general), Ok(fast)) => {
                     assert_eq!(general.steps(), fast.timeline().steps());

@@ -415,7 +415,14 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    match help::command().try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m)) {
+    thread_local! {
+        // Built once per thread: a server parses a command line per request.
+        static COMMAND: std::cell::RefCell<Option<clap::Command>> = const { std::cell::RefCell::new(None) };
+    }
+    let matched = COMMAND.with_borrow_mut(|command| {
+        command.get_or_insert_with(help::command).try_get_matches_from_mut(args).and_then(|m| Cli::from_arg_matches(&m))
+    });
+    match matched {
         Ok(cli) => Ok(cli),
         // --help and --version print as clap renders them.
         Err(e) if !e.use_stderr() => Err(Ok(e)),

@@ -377,13 +377,13 @@ impl Ledger {
     /// kept, and serves every position at which the org had the same events.
     pub fn org(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
         let Some(cache) = self.cache.as_ref().filter(|_| upto <= self.store.committed_seq()) else {
-            return OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?);
+            return OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?, &self.store);
         };
         if let Some(hit) = cache.get(org)
             && hit.last <= upto
         {
             if upto <= hit.through {
-                return Ok(OrgRecord::of(org.clone(), upto, hit.core));
+                return Ok(OrgRecord::of(org.clone(), upto, hit.core, &self.store));
             }
             // A later position: the org's summary, where the watermark
             // vouches for it, names its last event there.
@@ -392,10 +392,10 @@ impl Ledger {
                 && self.store.summary(org)?.is_some_and(|s| s.last == hit.last)
             {
                 cache.extend(org, hit.last, current);
-                return Ok(OrgRecord::of(org.clone(), upto, hit.core));
+                return Ok(OrgRecord::of(org.clone(), upto, hit.core, &self.store));
             }
         }
-        let record = OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?)?;
+        let record = OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?, &self.store)?;
         cache.put(org, record.core(), upto);
         Ok(record)
     }
@@ -418,7 +418,8 @@ impl Ledger {
             if stop() || cache.is_full() {
                 break;
             }
-            view.org(&org, upto)?;
+            // What `members` asks of it, made now.
+            view.org(&org, upto)?.tracks();
         }
         Ok(cache.held())
     }

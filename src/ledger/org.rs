@@ -15,38 +15,45 @@ use crate::model::event::Event;
 use crate::model::id::OrgId;
 use crate::model::read::{RecordedView, Scratch, SourceAt};
 use crate::projection::panel::{self, Track};
-use crate::store::{Packed, decode_copy};
+use crate::store::{Packed, Store, decode_copy};
 use crate::timeline::{Step, Timeline, counting, counting_steps};
 
 /// An org as the log stood at one position.
 ///
 /// Its timeline is read straight from the org copies' canonical bytes
 /// (`RecordedView::read`); each event is decoded whole only when asked
-/// for ([`OrgRecord::event`]). `members` needs the timeline alone.
+/// for ([`OrgRecord::event`]). `members` needs the timeline and the
+/// events' sources alone.
 pub struct OrgRecord {
     pub org: OrgId,
     pub upto: u64,
     /// What the org's copies say, shared with a server's cache of orgs
     /// ([`super::cache`]) when it came from there.
     core: Arc<OrgCore>,
+    /// The org's copies: in hand when the record was read, else read from
+    /// the store on first use (a cache keeps the core alone).
+    copies: OnceCell<Option<Packed>>,
+    store: Store,
     /// Each event, once decoded: this record's own, so that what a command
     /// asks for is not kept in the cache.
     decoded: Vec<OnceCell<Box<Recorded>>>,
 }
 
-/// An org's events up to a position and its timeline: all that depends on
-/// which of its events the log held then, so it serves every position at
-/// which the org had the same events.
+/// What an org's events up to a position say, without the events: all
+/// that depends only on which events the log held then, so it serves every
+/// position at which the org had the same events.
 pub(crate) struct OrgCore {
     timeline: Timeline,
-    /// Every event of the org up to `upto`, in log order, corrections
-    /// included, as the org index keeps them: seq and canonical JSON.
-    copies: Packed,
+    /// The number of the org's events (corrections included) and the last one's seq.
+    len: usize,
+    last: Option<u64>,
+    /// Each event's place in log order, by id.
     by_id: HashMap<Uuid, usize>,
-    /// For each copy, the event it retracts or supersedes.
+    /// For each event, the event it retracts or supersedes.
     targets: Vec<Option<Uuid>>,
-    /// For each copy, where its `source` is.
-    sources: Vec<SourceAt>,
+    /// For each event, where its `source` is: a span of `sources`.
+    source_at: Vec<SourceAt>,
+    sources: Vec<u8>,
     /// Each party's steps folded ([`panel::tracks`]), once asked for.
     tracks: OnceLock<Vec<Track>>,
 }
@@ -54,68 +61,82 @@ pub(crate) struct OrgCore {
 impl OrgCore {
     /// The seq of the org's last event in it; `None` if it has none.
     pub(crate) fn last(&self) -> Option<u64> {
-        self.copies.last().map(|(seq, _)| *seq)
+        self.last
     }
 
     /// About how many bytes of memory it holds.
     pub(crate) fn weight(&self) -> usize {
         use std::mem::size_of;
-        let copies: usize = self.copies.iter().map(|(_, b)| b.capacity() + size_of::<(u64, Vec<u8>)>()).sum();
         let steps = self.timeline.weight();
         let by_id = self.by_id.capacity() * (size_of::<(Uuid, usize)>() + 1);
         let each = size_of::<Option<Uuid>>() + size_of::<SourceAt>();
-        // The tracks, counted whether made yet or not: for each step each
-        // party it names, its index, standing, cause, next change and two
-        // days; a track's vectors for each party.
+        // The tracks, counted whether made yet or not.
         let named: usize = self.timeline.steps().iter().map(|s| s.action.parties().len()).sum();
-        let tracks = named * 48 + self.timeline.state().len() * (size_of::<Track>() + 8 * 16);
-        copies + steps + by_id + self.targets.capacity() * each + tracks
+        let tracks = panel::tracks_weight(named, self.timeline.state().len());
+        steps + by_id + self.len * each + self.sources.capacity() + tracks
     }
 }
 
 impl OrgRecord {
-    pub(crate) fn new(org: OrgId, upto: u64, copies: Packed) -> Result<OrgRecord> {
+    pub(crate) fn new(org: OrgId, upto: u64, copies: Packed, store: &Store) -> Result<OrgRecord> {
         let mut scratch = Scratch::default();
         let mut fast = Vec::with_capacity(copies.len());
+        let mut sources = Vec::new();
         for (seq, bytes) in &copies {
             match RecordedView::read(bytes, &mut scratch) {
-                Some(s) if s.seq == *seq && s.org == org.as_str() => fast.push((s.id, s.target, s.step, s.source)),
+                Some(s) if s.seq == *seq && s.org == org.as_str() => {
+                    // The source's bytes, kept apart from the rest of the event.
+                    let at = match s.source {
+                        SourceAt::Bytes(from, to) => {
+                            let start = sources.len();
+                            sources.extend_from_slice(bytes.get(from as usize..to as usize).unwrap_or_default());
+                            match (u32::try_from(start), u32::try_from(sources.len())) {
+                                (Ok(from), Ok(to)) => SourceAt::Bytes(from, to),
+                                _ => SourceAt::Other,
+                            }
+                        }
+                        other => other,
+                    };
+                    fast.push((s.id, s.target, s.step, at))
+                }
                 _ => break,
             }
         }
         let mut records = Vec::new();
-        let sources;
+        let source_at;
         let (ids, targets, steps): (Vec<Uuid>, Vec<Option<Uuid>>, Vec<Step>) = if fast.len() == copies.len() {
             let ids = fast.iter().map(|(id, ..)| *id).collect();
             let targets = fast.iter().map(|(_, t, ..)| *t).collect();
-            sources = fast.iter().map(|(.., at)| *at).collect();
+            source_at = fast.iter().map(|(.., at)| *at).collect();
             (ids, targets, counting(fast.into_iter().map(|(_, t, s, _)| (t, s))))
         } else {
             // Not in the form accord writes: the general way, which says what is wrong.
+            sources.clear();
             records = copies.iter().map(|(seq, bytes)| decode_copy(&org, *seq, bytes)).collect::<Result<_>>()?;
             let steps = counting_steps(records.iter().map(|r| (r.seq, &r.event)));
             let ids = records.iter().map(|r| r.event.id).collect();
             let targets = records.iter().map(|r| r.event.target()).collect();
-            sources = records.iter().map(|_| SourceAt::Other).collect();
+            source_at = records.iter().map(|_| SourceAt::Other).collect();
             (ids, targets, steps)
         };
         let timeline = recorded_timeline(&org, steps)?;
         let by_id = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
-        let record = OrgRecord::of(
-            org,
-            upto,
-            Arc::new(OrgCore { timeline, copies, by_id, targets, sources, tracks: OnceLock::new() }),
-        );
+        let (len, last) = (copies.len(), copies.last().map(|(seq, _)| *seq));
+        sources.shrink_to_fit();
+        let core = OrgCore { timeline, len, last, by_id, targets, source_at, sources, tracks: OnceLock::new() };
+        let record = OrgRecord::of(org, upto, Arc::new(core), store);
+        let _ = record.copies.set(Some(copies));
         for (cell, recorded) in record.decoded.iter().zip(records) {
             let _ = cell.set(Box::new(recorded));
         }
         Ok(record)
     }
 
-    /// The record at `upto` of an org whose events then are `core`'s.
-    pub(crate) fn of(org: OrgId, upto: u64, core: Arc<OrgCore>) -> OrgRecord {
-        let decoded = core.copies.iter().map(|_| OnceCell::new()).collect();
-        OrgRecord { org, upto, core, decoded }
+    /// The record at `upto` of an org whose events then are the ones
+    /// `core` was made of; its copies are read from `store` if asked for.
+    pub(crate) fn of(org: OrgId, upto: u64, core: Arc<OrgCore>, store: &Store) -> OrgRecord {
+        let decoded = (0..core.len).map(|_| OnceCell::new()).collect();
+        OrgRecord { org, upto, core, copies: OnceCell::new(), store: store.clone(), decoded }
     }
 
     /// What it shares with a cache of orgs.
@@ -136,26 +157,25 @@ impl OrgRecord {
 
     /// Whether the org had no event as of `upto`.
     pub fn is_empty(&self) -> bool {
-        self.core.copies.is_empty()
+        self.core.len == 0
     }
 
     /// The `source` of the event with this id, if it is the org's and has
-    /// one, as JSON: its stored bytes where they are what `serde_json`
-    /// writes for it, without decoding the event.
+    /// one, as JSON: the bytes stored for it where they are what
+    /// `serde_json` writes for it, without decoding the event.
     pub fn source(&self, id: &Uuid) -> Option<Cow<'_, RawValue>> {
         let &i = self.core.by_id.get(id)?;
-        if let SourceAt::Bytes(from, to) = self.core.sources[i]
-            && let Some(text) = self.core.copies[i].1.get(from as usize..to as usize)
-            && let Ok(text) = std::str::from_utf8(text)
-            && let Ok(raw) = serde_json::from_str::<&RawValue>(text)
-        {
-            return Some(Cow::Borrowed(raw));
+        match self.core.source_at[i] {
+            SourceAt::None => None,
+            SourceAt::Bytes(from, to) => {
+                let text = std::str::from_utf8(self.core.sources.get(from as usize..to as usize)?).ok()?;
+                serde_json::from_str::<&RawValue>(text).ok().map(Cow::Borrowed)
+            }
+            SourceAt::Other => {
+                let value = self.event(id)?.event.source()?;
+                serde_json::value::to_raw_value(value).ok().map(Cow::Owned)
+            }
         }
-        if self.core.sources[i] == SourceAt::None {
-            return None;
-        }
-        let value = self.event(id)?.event.source()?;
-        serde_json::value::to_raw_value(value).ok().map(Cow::Owned)
     }
 
     /// The event with this id, if it is the org's, decoded on first use.
@@ -174,13 +194,26 @@ impl OrgRecord {
         named.filter_map(|(i, _)| self.at(i)).collect()
     }
 
+    /// The org's copies: the ones the core was made of, read again if not
+    /// in hand (the same seqs, or none: what the store holds up to a
+    /// committed position does not change).
+    fn copies(&self) -> Option<&Packed> {
+        self.copies
+            .get_or_init(|| {
+                let copies = self.store.org_copies(&self.org, self.upto).ok()?;
+                let last = copies.last().map(|(seq, _)| *seq);
+                (copies.len() == self.core.len && last == self.core.last).then_some(copies)
+            })
+            .as_ref()
+    }
+
     /// The `i`th event in log order, decoded on first use.
     fn at(&self, i: usize) -> Option<&Recorded> {
         if let Some(recorded) = self.decoded[i].get() {
             return Some(recorded);
         }
-        // The fast reader accepted these bytes, so the general way does too.
-        let (seq, bytes) = &self.core.copies[i];
+        // The core was made of these bytes, so the general way reads them.
+        let (seq, bytes) = self.copies()?.get(i)?;
         let recorded = decode_copy(&self.org, *seq, bytes).ok()?;
         Some(self.decoded[i].get_or_init(|| Box::new(recorded)))
     }

@@ -1,6 +1,7 @@
 //! Effective dates: the subset of EDTF (ISO 8601-2) that the ledger accepts.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate};
@@ -70,9 +71,32 @@ impl Day {
 
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.to_naive();
-        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+        write_ymd(f, self.to_naive(), 10)
     }
+}
+
+/// The first `len` characters of `YYYY-MM-DD` (4, 7 or 10), digit by
+/// digit: an answer may write hundreds of dates.
+fn write_ymd(f: &mut fmt::Formatter<'_>, d: NaiveDate, len: usize) -> fmt::Result {
+    let Ok(year) = u32::try_from(d.year()) else { return write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day()) };
+    if year > 9999 {
+        return write!(f, "{year:04}-{:02}-{:02}", d.month(), d.day());
+    }
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    let (m, day) = (d.month(), d.day());
+    let text = [
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ];
+    f.write_str(std::str::from_utf8(&text[..len.min(10)]).map_err(|_| fmt::Error)?)
 }
 
 impl FromStr for Day {
@@ -173,12 +197,12 @@ impl fmt::Display for DatePoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.first.to_naive();
         match self.precision {
-            Precision::Year => write!(f, "{:04}", d.year())?,
-            Precision::Month => write!(f, "{:04}-{:02}", d.year(), d.month())?,
-            Precision::Day => write!(f, "{}", self.first)?,
+            Precision::Year => write_ymd(f, d, 4)?,
+            Precision::Month => write_ymd(f, d, 7)?,
+            Precision::Day => write_ymd(f, d, 10)?,
         }
         match self.qualifier {
-            Some(q) => write!(f, "{}", q.as_char()),
+            Some(q) => f.write_char(q.as_char()),
             None => Ok(()),
         }
     }
@@ -314,9 +338,12 @@ impl From<Day> for EffectiveDate {
 
 impl fmt::Display for EffectiveDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.start)?;
+        fmt::Display::fmt(&self.start, f)?;
         match self.end {
-            Some(end) => write!(f, "/{end}"),
+            Some(end) => {
+                f.write_char('/')?;
+                fmt::Display::fmt(&end, f)
+            }
             None => Ok(()),
         }
     }

@@ -108,24 +108,53 @@ impl Cell {
     }
 }
 
-/// One party's steps in an org, folded once.
+/// One party's steps in an org, folded once: an entry for each prefix of
+/// its steps, the empty one first, in one allocation (a server keeps the
+/// tracks of many orgs).
 pub struct Track {
     party: PartyId,
-    /// The party's steps and the org's dissolution, as timeline indices.
-    own: Vec<usize>,
-    /// `standings[k]`: the standing after the first k of `own`.
-    standings: Vec<Standing>,
-    /// `since[k]`: the step that gave the status of `standings[k]`.
-    since: Vec<Option<usize>>,
-    /// `change[k]`: the first j ≥ k whose next step changes the status name
-    /// (`own.len()` if none): where a status read at k is left open.
-    change: Vec<usize>,
-    /// `settled[p]`: the earliest last day of `own[p..]`. On day D the
-    /// steps that certainly happened are the first `#{p: settled[p] <= D}`.
-    settled: Vec<Day>,
-    /// `opened[p]`: the earliest (clipped) first day of `own[p..]`. On day D
-    /// the steps that may have happened are the first `#{p: opened[p] <= D}`.
-    opened: Vec<Day>,
+    /// `at[k]`, k from 0 to n, n being the party's steps and the org's
+    /// dissolution: what holds once the first k have happened.
+    at: Vec<Prefix>,
+}
+
+/// What holds once the first k of a party's steps have happened. Step
+/// indices are into the timeline's steps, as `u32` (an org with more than
+/// four billion steps would not fit in memory anyway).
+#[derive(Clone, Copy)]
+struct Prefix {
+    /// The step after them, the (k+1)th (none at k = n).
+    next: u32,
+    /// The standing after them.
+    standing: Standing,
+    /// The step that gave the status of `standing` ([`NONE`] if none).
+    since: u32,
+    /// The first j ≥ k whose next step changes the status name (n if
+    /// none): where a status read at k is left open.
+    change: u32,
+    /// The earliest last day of the steps from the (k+1)th on. On day D
+    /// the steps that certainly happened are the first `#{p: settled[p] <= D}`.
+    settled: Day,
+    /// The earliest (clipped) first day of the steps from the (k+1)th on. On
+    /// day D the steps that may have happened are the first `#{p: opened[p] <= D}`.
+    opened: Day,
+}
+
+/// No step.
+const NONE: u32 = u32::MAX;
+
+/// About how many bytes the tracks of an org hold, given how many parties
+/// its steps name in all (`named`, a party once per step) and how many
+/// parties there are: for a cache's accounting, before they are made.
+pub fn tracks_weight(named: usize, parties: usize) -> usize {
+    use std::mem::size_of;
+    // Each party's id on the heap, and the allocator's rounding of its prefixes.
+    (named + parties) * size_of::<Prefix>() + parties * (size_of::<Track>() + 16 + 16)
+}
+
+/// A step index as a [`Prefix`] keeps it.
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(NONE)
 }
 
 /// Every party the steps name, with its track, in party id order.
@@ -180,33 +209,37 @@ impl Track {
         own.sort_unstable();
         own.dedup();
         let n = own.len();
-        let mut standings = Vec::with_capacity(n + 1);
-        let mut since = Vec::with_capacity(n + 1);
-        standings.push(Standing::None);
-        since.push(None);
+        let blank = Prefix {
+            next: NONE,
+            standing: Standing::None,
+            since: NONE,
+            change: index(n),
+            settled: Day::MAX,
+            opened: Day::MAX,
+        };
+        let mut at = vec![blank; n + 1];
         for (k, &i) in own.iter().enumerate() {
-            let before = standings[k];
-            let after = before.after(&steps[i].action).unwrap_or(before);
+            let before = at[k];
+            let after = before.standing.after(&steps[i].action).unwrap_or(before.standing);
+            at[k].next = index(i);
+            at[k + 1].standing = after;
             // Compared by status name: a status change while suspended does
             // not give the status `suspended`, the suspension did.
-            since.push(if after.as_str() != before.as_str() { Some(i) } else { since[k] });
-            standings.push(after);
+            at[k + 1].since = if after.as_str() != before.standing.as_str() { index(i) } else { before.since };
         }
-        let mut change = vec![n; n + 1];
         for k in (0..n).rev() {
-            change[k] = if standings[k].as_str() != standings[k + 1].as_str() { k } else { change[k + 1] };
+            at[k].change =
+                if at[k].standing.as_str() != at[k + 1].standing.as_str() { index(k) } else { at[k + 1].change };
         }
-        let mut settled = vec![Day::MAX; n];
-        let mut opened = vec![Day::MAX; n];
         let (mut last, mut first) = (Day::MAX, Day::MAX);
         for p in (0..n).rev() {
             let step = &steps[own[p]];
             last = last.min(step.last);
             first = first.min(step.start(founded));
-            settled[p] = last;
-            opened[p] = first;
+            at[p].settled = last;
+            at[p].opened = first;
         }
-        Track { party: party.clone(), own, standings, since, change, settled, opened }
+        Track { party: party.clone(), at }
     }
 
     pub fn party(&self) -> &PartyId {
@@ -216,13 +249,13 @@ impl Track {
     /// The first day on which the party may have a status other than none:
     /// before it, it is none with certainty and no event gave it that.
     pub fn first_day(&self) -> Day {
-        self.opened.first().copied().unwrap_or(Day::MAX)
+        self.at[0].opened
     }
 
     /// A reader of the track on days given in ascending order.
     pub fn cursor(&self) -> Cursor<'_> {
         let mut counts = [0u32; 5];
-        counts[usize::from(self.standings[0].rank())] = 1;
+        counts[usize::from(self.at[0].standing.rank())] = 1;
         Cursor { track: self, least: 0, opened: 0, lo: 0, hi: 0, counts, last: None }
     }
 
@@ -254,12 +287,12 @@ impl Cursor<'_> {
             *self = self.track.cursor();
         }
         self.last = Some(day);
-        let t = self.track;
-        let n = t.own.len();
-        while self.least < n && t.settled[self.least] <= day {
+        let at = &self.track.at;
+        let n = at.len() - 1;
+        while self.least < n && at[self.least].settled <= day {
             self.least += 1;
         }
-        while self.opened < n && t.opened[self.opened] <= day {
+        while self.opened < n && at[self.opened].opened <= day {
             self.opened += 1;
         }
         let most = self.opened.max(self.least);
@@ -267,17 +300,21 @@ impl Cursor<'_> {
         // to `most` steps: the window only ever moves forward.
         while self.hi < most {
             self.hi += 1;
-            self.counts[usize::from(t.standings[self.hi].rank())] += 1;
+            self.counts[usize::from(at[self.hi].standing.rank())] += 1;
         }
         while self.lo < self.least {
-            self.counts[usize::from(t.standings[self.lo].rank())] -= 1;
+            self.counts[usize::from(at[self.lo].standing.rank())] -= 1;
             self.lo += 1;
         }
         let possible = self.counts.iter().enumerate().filter(|(_, c)| **c > 0).fold(0u8, |set, (r, _)| set | 1 << r);
+        let here = at[self.least];
         if possible.count_ones() == 1 {
-            Cell::Certain { standing: t.standings[self.least], since: t.since[self.least] }
+            let since = (here.since != NONE).then_some(here.since as usize);
+            Cell::Certain { standing: here.standing, since }
         } else {
-            Cell::Uncertain { possible: Possible(possible), open: t.own[t.change[self.least].min(n.saturating_sub(1))] }
+            // Uncertain only once some step may have happened, so n ≥ 1.
+            let open = at[(here.change as usize).min(n.saturating_sub(1))].next;
+            Cell::Uncertain { possible: Possible(possible), open: open as usize }
         }
     }
 }

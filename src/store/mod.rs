@@ -89,7 +89,9 @@ enum Created {
 /// A store is the ledger as it is, what a command recording has handed over
 /// included, or a view of it as its last commit left it
 /// (`Store::committed`): one open ledger shared, read by other threads
-/// while a command records.
+/// while a command records. A clone is another handle on the same open
+/// ledger (an org's record reads its copies through one when asked).
+#[derive(Clone)]
 pub struct Store {
     open: Arc<Open>,
     /// A view's last seq: it reads nothing past it, nothing handed over but

@@ -48,7 +48,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     max_body: usize,
     /// Keep orgs once read in memory, up to about this many MiB, so that a query on one is answered without reading its events again (0: keep none)
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
     cache: usize,
 }
 
@@ -111,6 +111,13 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
         read_only: args.read_only,
         sign: args.sign.map(|p| rebased(&std::env::current_dir().unwrap_or_default(), &p)),
     });
+    let long = long::LongReads::start(long::LONG).map_err(|e| file_failed("cannot start the server's threads", e))?;
+    // The orgs are read into the cache while the first requests come: on a
+    // long read's thread, so at their lower priority.
+    let warming = Arc::clone(&app.ledger);
+    long.run(move || {
+        let _ = warming.warm_orgs(interrupt::received);
+    });
     let server = http::Server {
         app: app.clone(),
         token,
@@ -118,7 +125,7 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
         open_writes: local.ip().is_loopback(),
         max_body: args.max_body << 20,
         readers: Arc::new(tokio::sync::Semaphore::new(READERS)),
-        long: long::LongReads::start(long::LONG).map_err(|e| file_failed("cannot start the server's threads", e))?,
+        long,
     };
     let started = if ctx.json {
         serde_json::json!({"serving": ctx.ledger_dir.display().to_string(), "url": format!("http://{local}")})
