@@ -121,3 +121,87 @@ impl OrgCache {
         (inner.slots.len(), inner.weight)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::{Ledger, Options};
+    use crate::model::date::Day;
+    use crate::model::id::OrgId;
+    use crate::projection;
+
+    /// What `members --json` rests on, for an org at `upto` on `day`: the
+    /// members and their sources, and the uncertain parties.
+    fn answer(ledger: &Ledger, org: &OrgId, upto: u64, day: &str) -> String {
+        let record = ledger.org(org, upto).unwrap();
+        let day = Day::parse(day).unwrap();
+        let m = projection::members_on(org, upto, record.timeline().steps(), record.tracks(), day);
+        let sources: Vec<String> = m.members.iter().map(|x| format!("{:?}", record.source(&x.since_event))).collect();
+        let events = record.events().count();
+        format!("{} {:?} {sources:?} {:?} {events}", m.count, m.members, m.uncertain)
+    }
+
+    fn record(ledger: &Ledger, lines: &[String]) {
+        let mut recorder = ledger.recorder("tester").unwrap();
+        for line in lines {
+            recorder.record_line(line).unwrap();
+        }
+        recorder.commit().unwrap();
+    }
+
+    fn accession(org: &str, party: &str, date: &str) -> String {
+        format!(
+            r#"{{"type":"accession","org":"{org}","date":"{date}","members":["{party}"],"source":{{"title":"{party} joins"}}}}"#
+        )
+    }
+
+    /// A server's ledger answers from its cache of orgs exactly as a
+    /// ledger without one, at the head and at earlier positions, after
+    /// commits to the org and to others, and with a budget that holds
+    /// about one org (entries come and go).
+    #[test]
+    fn a_cached_org_answers_as_the_log_does_at_every_position() {
+        for budget in [64 << 20, 6_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("l");
+            let mut cached = Ledger::open(&path, &Options::new(Duration::from_secs(5), true)).unwrap();
+            cached.cache_orgs(budget);
+            let (a, b) = (OrgId::parse("a").unwrap(), OrgId::parse("b").unwrap());
+            record(
+                &cached,
+                &[
+                    r#"{"type":"founding","org":"a","date":"2000","members":["X","Y"],"source":"charter"}"#.into(),
+                    r#"{"type":"founding","org":"b","date":"2001-02","members":["Z"]}"#.into(),
+                ],
+            );
+            let mut heads = vec![cached.head().unwrap().seq];
+            for round in 0..6 {
+                // A view taken now, read after later commits: its own position.
+                let view = cached.committed();
+                let seen = view.head().unwrap().seq;
+                let before = answer(&view, &a, seen, "2030-01-01");
+                let org = if round % 3 == 2 { "b" } else { "a" };
+                record(&cached, &[accession(org, &format!("P{round}"), &format!("200{round}-0{}", round + 1))]);
+                heads.push(cached.head().unwrap().seq);
+                assert_eq!(answer(&view, &a, seen, "2030-01-01"), before, "a view's answer moved");
+                let plain = Ledger::open_view_for_tests(&cached);
+                for &upto in &heads {
+                    for org in [&a, &b] {
+                        for day in ["2000-06-01", "2003-03-15", "2030-01-01"] {
+                            let expected = answer(&plain, org, upto, day);
+                            assert_eq!(answer(&cached, org, upto, day), expected, "{org} at {upto} on {day}");
+                            assert_eq!(
+                                answer(&cached.committed(), org, upto, day),
+                                expected,
+                                "{org} at {upto}, a view"
+                            );
+                        }
+                    }
+                }
+                let (_, weight) = cached.cache.as_ref().unwrap().held();
+                assert!(weight <= budget, "the cache holds {weight} bytes, over its budget of {budget}");
+            }
+        }
+    }
+}

@@ -400,6 +400,13 @@ impl Ledger {
         Ok(record)
     }
 
+    /// The same open ledger without a cache of orgs: what the cache's
+    /// answers are checked against.
+    #[cfg(test)]
+    pub(crate) fn open_view_for_tests(ledger: &Ledger) -> Ledger {
+        Ledger { store: ledger.store.clone(), cache: None }
+    }
+
     /// Keeps orgs once read, up to about `budget` bytes, for the life of
     /// this ledger and its views: for a process that answers many queries.
     pub fn cache_orgs(&mut self, budget: usize) {

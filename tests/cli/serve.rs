@@ -351,6 +351,47 @@ fn post_events_checks_the_expected_head_and_records_all_or_nothing() {
     assert!(shown.ok().contains("\"recorded_by\":\"secretariat\""), "{shown:?}");
 }
 
+/// The server keeps orgs it has read (and reads them all at start): an
+/// answer follows every write at once, and an earlier position still
+/// answers as the log stood then.
+#[test]
+fn members_follow_each_write_and_earlier_positions_stay_as_they_were() {
+    if !have_curl() {
+        return;
+    }
+    let l = isa();
+    let server = Server::start(&l, &[]);
+    let members = |query: &str| -> serde_json::Value {
+        serde_json::from_str(get(&server, &format!("/v1/orgs/isa/members?at=2026-12-31{query}")).ok()).expect("json")
+    };
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["members"].as_array().expect("members").iter().map(|m| m["id"].as_str().unwrap_or("").to_owned()).collect()
+    };
+    let before = members("");
+    let count = before["count"].as_u64().expect("a count");
+    assert!(!ids(&before).contains(&"GRC".to_owned()), "{before}");
+    let events = format!("{}/v1/events", server.url);
+    let json = ["-H", "Content-Type: application/json"];
+    let recorded = curl("POST", &format!("{events}?expected_head=14"), &json, Some(EVENT.as_bytes()));
+    assert!(recorded.ok().contains("\"recorded\""), "{recorded:?}");
+    let after = members("");
+    assert_eq!(after["count"].as_u64(), Some(count + 1), "{after}");
+    let grc = after["members"].as_array().expect("members").iter().find(|m| m["id"] == "GRC").cloned();
+    assert_eq!(grc.map(|m| m["source"].clone()), Some(serde_json::json!({"title": "a test source"})), "{after}");
+    assert_eq!(members("&seq=14"), before, "the log at seq 14 answers as it did");
+    let ndjson = ["-H", "Content-Type: application/x-ndjson"];
+    let imported = curl("POST", &events, &ndjson, Some(format!("{EVENT2}\n").as_bytes()));
+    assert!(imported.ok().contains("\"recorded\":1"), "{imported:?}");
+    assert!(ids(&members("")).contains(&"CYP".to_owned()));
+    assert_eq!(members("&seq=15"), after, "the log at seq 15 answers as it did");
+    // Through the server as on its own: the same answer at each position.
+    drop(server);
+    for (seq, expected) in [("14", &before), ("15", &after)] {
+        let alone = l.run(&["--json", "members", "isa", "--at", "2026-12-31", "--seq", seq]);
+        assert_eq!(&alone.json(), expected, "seq {seq}");
+    }
+}
+
 #[test]
 fn writes_need_the_token_when_one_is_set_and_read_only_refuses_them() {
     if !have_curl() {
@@ -796,14 +837,15 @@ fn slow_exports_hold_up_no_lookup_and_no_write_and_read_the_log_as_it_began() {
         assert!(start.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(start));
     }
     // The long reads' threads (and the threads an export starts, which
-    // take their name) run at nice 10, the server's others at its own.
+    // take their name) run as SCHED_IDLE (and nice 10), the server's
+    // others as it does.
     let threads = threads_nice(&server);
-    let long: Vec<&(String, i64)> = threads.iter().filter(|(name, _)| name.starts_with("serve-long-")).collect();
-    let mut names: Vec<&String> = long.iter().map(|(name, _)| name).collect();
+    let long: Vec<_> = threads.iter().filter(|(name, ..)| name.starts_with("serve-long-")).collect();
+    let mut names: Vec<&String> = long.iter().map(|(name, ..)| name).collect();
     names.dedup();
     assert_eq!(names.len(), 8, "the long reads' threads: {long:?}");
-    assert!(long.iter().all(|(_, nice)| *nice == 10), "{long:?}");
-    assert!(threads.iter().any(|(name, nice)| name == "serve" && *nice == 0), "{threads:?}");
+    assert!(long.iter().all(|(_, nice, policy)| (*nice, *policy) == (10, 5)), "{long:?}");
+    assert!(threads.iter().any(|(name, nice, policy)| name == "serve" && (*nice, *policy) == (0, 0)), "{threads:?}");
     // Not reading on: the exports wait, and a lookup and a write go through.
     let url = format!("{}/v1/orgs/isa/members?at=2020-12-09", server.url);
     let members: serde_json::Value =
@@ -840,17 +882,20 @@ fn slow_exports_hold_up_no_lookup_and_no_write_and_read_the_log_as_it_began() {
 
 /// The server's threads, by name, with their nice values
 /// (`/proc/PID/task/TID/stat`, field 19), sorted.
-fn threads_nice(server: &Server) -> Vec<(String, i64)> {
+/// Each thread of the server: its name, nice value and scheduling policy
+/// (0 normal, 5 idle).
+fn threads_nice(server: &Server) -> Vec<(String, i64, i64)> {
     let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).expect("the server's threads");
     let mut out = Vec::new();
     for task in tasks {
         let task = task.expect("a thread").path();
         let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default().trim().to_owned();
         let stat = std::fs::read_to_string(task.join("stat")).expect("stat");
-        // The fields after the name, which is in parentheses: nice is the 19th field, the 17th of these.
-        let after = &stat[stat.rfind(')').expect("the name's end") + 2..];
-        let nice = after.split(' ').nth(16).and_then(|n| n.parse().ok()).expect("nice");
-        out.push((name, nice));
+        // The fields after the name, which is in parentheses: nice is the
+        // 19th field, the 17th of these; the policy the 41st, the 39th.
+        let after: Vec<&str> = stat[stat.rfind(')').expect("the name's end") + 2..].split(' ').collect();
+        let field = |n: usize| after.get(n).and_then(|n| n.parse().ok()).expect("a field of stat");
+        out.push((name, field(16), field(38)));
     }
     out.sort();
     out
