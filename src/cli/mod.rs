@@ -644,7 +644,21 @@ fn emit(out: Out<'_>, text: impl std::fmt::Display) -> Result<(), Error> {
     writeln!(out, "{text}").map_err(output_failed)
 }
 
-/// Writes a value as one line of JSON.
+/// Writes a value as one line of JSON, whole or not at all.
 fn emit_json(out: Out<'_>, value: &impl serde::Serialize) -> Result<(), Error> {
-    emit(out, serde_json::to_string(value).map_err(|e| output_failed(e.into()))?)
+    thread_local! {
+        // Kept from one answer to the next: a server writes many.
+        static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        serde_json::to_writer(&mut *line, value).map_err(|e| output_failed(e.into()))?;
+        line.push(b'\n');
+        let written = out.write_all(line).map_err(output_failed);
+        // A one-off answer larger than most does not stay in memory.
+        if line.capacity() > 1 << 20 {
+            *line = Vec::new();
+        }
+        written
+    })
 }

@@ -53,7 +53,7 @@ pub(crate) struct OrgCore {
     targets: Vec<Option<Uuid>>,
     /// For each event, where its `source` is: a span of `sources`.
     source_at: Vec<SourceAt>,
-    sources: Vec<u8>,
+    sources: String,
     /// Each party's steps folded ([`panel::tracks`]), once asked for.
     tracks: OnceLock<Vec<Track>>,
 }
@@ -103,7 +103,7 @@ impl OrgRecord {
             }
         }
         let mut records = Vec::new();
-        let source_at;
+        let mut source_at: Vec<SourceAt>;
         let (ids, targets, steps): (Vec<Uuid>, Vec<Option<Uuid>>, Vec<Step>) = if fast.len() == copies.len() {
             let ids = fast.iter().map(|(id, ..)| *id).collect();
             let targets = fast.iter().map(|(_, t, ..)| *t).collect();
@@ -122,7 +122,11 @@ impl OrgRecord {
         let timeline = recorded_timeline(&org, steps)?;
         let by_id = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
         let (len, last) = (copies.len(), copies.last().map(|(seq, _)| *seq));
-        sources.shrink_to_fit();
+        // The canonical reader read each source as UTF-8, so the whole is.
+        let sources = String::from_utf8(sources).unwrap_or_else(|_| {
+            source_at.iter_mut().filter(|at| matches!(at, SourceAt::Bytes(..))).for_each(|at| *at = SourceAt::Other);
+            String::new()
+        });
         let core = OrgCore { timeline, len, last, by_id, targets, source_at, sources, tracks: OnceLock::new() };
         let record = OrgRecord::of(org, upto, Arc::new(core), store);
         let _ = record.copies.set(Some(copies));
@@ -168,7 +172,7 @@ impl OrgRecord {
         match self.core.source_at[i] {
             SourceAt::None => None,
             SourceAt::Bytes(from, to) => {
-                let text = std::str::from_utf8(self.core.sources.get(from as usize..to as usize)?).ok()?;
+                let text = self.core.sources.get(from as usize..to as usize)?;
                 serde_json::from_str::<&RawValue>(text).ok().map(Cow::Borrowed)
             }
             SourceAt::Other => {
