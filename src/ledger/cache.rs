@@ -185,7 +185,7 @@ mod tests {
                 record(&cached, &[accession(org, &format!("P{round}"), &format!("200{round}-0{}", round + 1))]);
                 heads.push(cached.head().unwrap().seq);
                 assert_eq!(answer(&view, &a, seen, "2030-01-01"), before, "a view's answer moved");
-                let plain = Ledger::open_view_for_tests(&cached);
+                let plain = Ledger::uncached_for_tests(&cached);
                 for &upto in &heads {
                     for org in [&a, &b] {
                         for day in ["2000-06-01", "2003-03-15", "2030-01-01"] {

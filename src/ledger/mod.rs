@@ -403,7 +403,7 @@ impl Ledger {
     /// The same open ledger without a cache of orgs: what the cache's
     /// answers are checked against.
     #[cfg(test)]
-    pub(crate) fn open_view_for_tests(ledger: &Ledger) -> Ledger {
+    pub(crate) fn uncached_for_tests(ledger: &Ledger) -> Ledger {
         Ledger { store: ledger.store.clone(), cache: None }
     }
 
