@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::model::envelope::{Envelope, EnvelopeJson, Head, format_time, looks_like_envelope, parse_time};
 use crate::model::event::{Event, EventKind, parse_json};
 use crate::model::id::OrgId;
+use crate::model::read::{Scratch, Sealed, event_of_envelope};
 use crate::store::{Packed, Store, decode};
 use crate::timeline::{Change, Step, Tail, Timeline};
 
@@ -65,6 +66,8 @@ pub struct Recorder<'a> {
     /// started (those never change while it records): a re-import reads
     /// them in log order, so most reads need no block unpacked.
     committed_block: RefCell<Option<(u64, Packed)>>,
+    /// For reading those the fast way ([`Recorder::holds_exactly`]).
+    scratch: RefCell<(Scratch, Vec<u8>)>,
 }
 
 impl Recorder<'_> {
@@ -86,6 +89,7 @@ impl Recorder<'_> {
             tails: HashMap::new(),
             last_of: HashMap::new(),
             committed_block: RefCell::new(None),
+            scratch: RefCell::default(),
         })
     }
 
@@ -210,15 +214,36 @@ impl Recorder<'_> {
         if seq > self.start.seq {
             return Ok(self.store.get(seq)?.ok_or(LedgerError::Gap { seq })?);
         }
+        self.committed_bytes(seq, |bytes| decode(seq, bytes))?
+    }
+
+    /// `read` of the stored bytes of `seq`, an envelope recorded before this
+    /// recorder started.
+    fn committed_bytes<T>(&self, seq: u64, read: impl FnOnce(&[u8]) -> T) -> Result<T> {
         let mut cached = self.committed_block.borrow_mut();
         let holds = |(first, events): &(u64, Packed)| *first <= seq && seq < first + events.len() as u64;
         if !cached.as_ref().is_some_and(holds) {
             *cached = self.store.block_of(seq)?;
         }
         match cached.as_ref().and_then(|(first, events)| events.get((seq - first) as usize)) {
-            Some((_, bytes)) => Ok(decode(seq, bytes)?),
+            Some((_, bytes)) => Ok(read(bytes)),
             None => Err(LedgerError::Gap { seq }.into()),
         }
+    }
+
+    /// Whether the envelope of `seq`, recorded before this recorder
+    /// started, holds `event` exactly: its stored bytes, read the fast way
+    /// (canonical, of that seq, its hash matching), less what recording
+    /// added, are the event's canonical JSON. `false` when that cannot be
+    /// told so: the general way decides.
+    fn holds_exactly(&self, seq: u64, event: &Event) -> Result<bool> {
+        let mut scratch = self.scratch.borrow_mut();
+        let (scratch, part) = &mut *scratch;
+        self.committed_bytes(seq, |bytes| {
+            Sealed::read(bytes, scratch).is_some_and(|sealed| sealed.seq == seq)
+                && event_of_envelope(bytes, part).is_some()
+                && *part == event.canonical().as_bytes()
+        })
     }
 
     fn event_by_id(&self, id: &Uuid) -> Result<Option<Envelope>> {
@@ -229,7 +254,13 @@ impl Recorder<'_> {
     }
 
     fn already_recorded(&self, event: &Event) -> Result<Option<Outcome>> {
-        let Some(recorded) = self.event_by_id(&event.id)? else { return Ok(None) };
+        let Some(seq) = self.store.seq_of(&event.id)? else { return Ok(None) };
+        // An import given again: most events are found here, without
+        // decoding what is stored.
+        if seq <= self.start.seq && self.holds_exactly(seq, event)? {
+            return Ok(Some(Outcome::AlreadyRecorded(seq)));
+        }
+        let recorded = self.envelope_at(seq)?;
         if recorded.event.canonical() == event.canonical() {
             Ok(Some(Outcome::AlreadyRecorded(recorded.seq)))
         } else if recorded.seq > self.start.seq {

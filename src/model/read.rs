@@ -12,7 +12,7 @@ use crate::model::date::EffectiveDate;
 use crate::model::envelope::{is_hash, parse_time};
 use crate::model::event::{EventKind, OwnFields, Status, shape};
 use crate::model::id::{OrgId, PartyId, parse_event_id};
-use crate::model::schema::{EventType, MAX_OWN, SOURCE_FIELDS, Shape, event_type};
+use crate::model::schema::{ENVELOPE_FIELDS, EventType, MAX_OWN, SOURCE_FIELDS, Shape, event_type};
 use crate::model::step::Step;
 
 /// An envelope read from its canonical bytes: what the checks between
@@ -191,6 +191,44 @@ impl<'a> RecordedView<'a> {
         let (raw, _) = CanonicalReader::new(bytes)?.envelope(&mut scratch.buf, false)?;
         raw.decode(scratch)
     }
+}
+
+/// Writes to `out` the canonical JSON of the event an envelope holds:
+/// `doc`, the canonical JSON of an envelope (as [`Sealed::read`] accepts
+/// it), without the members recording added ([`ENVELOPE_FIELDS`]). Members
+/// keep their order, so what is left is canonical too. `None` if `doc` is
+/// not an object read so.
+pub fn event_of_envelope(doc: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    out.clear();
+    out.push(b'{');
+    if doc.first() != Some(&b'{') {
+        return None;
+    }
+    let mut at = 1;
+    while doc.get(at) != Some(&b'}') {
+        let name = skip_string(doc, at)?;
+        if doc.get(name) != Some(&b':') {
+            return None;
+        }
+        let end = skip_value(doc, name + 1)?;
+        let key = doc.get(at + 1..name - 1)?;
+        if !ENVELOPE_FIELDS.iter().any(|f| f.as_bytes() == key) {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(doc.get(at..end)?);
+        }
+        match doc.get(end)? {
+            b',' => at = end + 1,
+            b'}' => at = end,
+            _ => return None,
+        }
+    }
+    if at + 1 != doc.len() {
+        return None;
+    }
+    out.push(b'}');
+    Some(())
 }
 
 /// The index just past the string starting at `at`.
@@ -883,6 +921,24 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    /// An envelope less what recording added is the event's canonical JSON,
+    /// as the event gives it: what a re-import compares.
+    #[test]
+    fn an_envelope_less_its_record_is_the_event_as_given() {
+        let mut part = Vec::new();
+        for (i, event) in events().into_iter().enumerate() {
+            let expected = Event::from_value(event.clone()).unwrap().canonical();
+            let text = canonical::to_canonical_string(&sealed(event, i as u64 + 1));
+            assert_eq!(event_of_envelope(text.as_bytes(), &mut part), Some(()), "{text}");
+            assert_eq!(String::from_utf8_lossy(&part), expected, "{text}");
+        }
+        for bad in [&b"[1]"[..], b"{\"a\":1", b"{\"a\":1}x", b"{\"seq\"}", b""] {
+            assert_eq!(event_of_envelope(bad, &mut part), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(event_of_envelope(b"{\"seq\":1}", &mut part), Some(()));
+        assert_eq!(part, b"{}");
     }
 
     /// Where the fast reader says a `source` is, its bytes are what

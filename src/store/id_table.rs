@@ -1,4 +1,5 @@
-//! The id index held in memory, for a command that looks up many ids (an import): sorted runs, binary searched.
+//! The id index held in memory, for a command that looks up many ids (an import): sorted runs, binary searched
+//! (a long run first narrowed by its ids' first two bytes).
 
 use uuid::Uuid;
 
@@ -15,7 +16,55 @@ struct Entry {
 /// O(log² n).
 #[derive(Default)]
 pub(super) struct IdTable {
-    runs: Vec<Vec<Entry>>,
+    runs: Vec<Run>,
+}
+
+/// A sorted run and, once it is long, where each value of its ids' first
+/// two bytes begins in it: a lookup then searches a few entries, not the
+/// whole run (ids are random, so they spread evenly over the first bytes).
+struct Run {
+    entries: Vec<Entry>,
+    /// `starts[b]`: the first entry whose id's first two bytes are `b` or
+    /// more, for `b` from 0 to 65536; empty for a short run.
+    starts: Vec<u32>,
+}
+
+/// A run this long or longer gets its `starts` (256 KiB).
+const DIRECTED: usize = 1 << 16;
+
+impl Run {
+    fn new(entries: Vec<Entry>) -> Run {
+        let mut starts = Vec::new();
+        if entries.len() >= DIRECTED && u32::try_from(entries.len()).is_ok() {
+            starts.reserve_exact(BUCKETS + 1);
+            let mut at = 0;
+            for bucket in 0..=BUCKETS {
+                while at < entries.len() && bucket_of(&entries[at].id) < bucket {
+                    at += 1;
+                }
+                starts.push(at as u32);
+            }
+        }
+        Run { entries, starts }
+    }
+
+    fn get(&self, id: &[u8; 16]) -> Option<u64> {
+        let part = match self.starts.as_slice() {
+            [] => &self.entries[..],
+            starts => {
+                let b = bucket_of(id);
+                &self.entries[starts[b] as usize..starts[b + 1] as usize]
+            }
+        };
+        part.binary_search_by(|e| e.id.cmp(id)).ok().map(|i| part[i].seq)
+    }
+}
+
+/// The values of an id's first two bytes.
+const BUCKETS: usize = 1 << 16;
+
+fn bucket_of(id: &[u8; 16]) -> usize {
+    usize::from(u16::from_be_bytes([id[0], id[1]]))
 }
 
 impl IdTable {
@@ -27,25 +76,25 @@ impl IdTable {
         }
         run.sort_unstable();
         while let Some(last) = self.runs.last() {
-            if last.len() > 2 * run.len() {
+            if last.entries.len() > 2 * run.len() {
                 break;
             }
-            let last = self.runs.pop().unwrap_or_default();
+            let last = self.runs.pop().map(|r| r.entries).unwrap_or_default();
             run = merge(last, run);
         }
-        self.runs.push(run);
+        self.runs.push(Run::new(run));
     }
 
     /// The seq of `id`, if the table holds it.
     pub(super) fn get(&self, id: &Uuid) -> Option<u64> {
         let id = id.as_bytes();
-        self.runs.iter().find_map(|run| run.binary_search_by(|e| e.id.cmp(id)).ok().map(|i| run[i].seq))
+        self.runs.iter().find_map(|run| run.get(id))
     }
 
     /// How many entries the table holds.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.runs.iter().map(Vec::len).sum()
+        self.runs.iter().map(|r| r.entries.len()).sum()
     }
 }
 
@@ -93,6 +142,27 @@ mod tests {
         }
         // Runs stay few: at most one per halving.
         assert!(table.runs.len() <= 14, "{} runs", table.runs.len());
-        assert!(table.runs.windows(2).all(|w| w[0].len() > w[1].len()));
+        assert!(table.runs.windows(2).all(|w| w[0].entries.len() > w[1].entries.len()));
+    }
+
+    /// A long run is searched within its ids' first two bytes: ids spread
+    /// evenly, ids that all share them (made by a program, not at random),
+    /// and the first and last possible ids are all found, and no other.
+    #[test]
+    fn a_long_run_finds_every_id_whatever_its_first_bytes() {
+        let spread = (1..=DIRECTED as u64).map(id);
+        let packed = (0..DIRECTED as u64).map(|n| Uuid::from_u128(u128::from(n) + 1));
+        let ends = [Uuid::nil(), Uuid::max()];
+        let ids: Vec<Uuid> = spread.chain(packed).chain(ends).collect();
+        let mut table = IdTable::default();
+        table.add(ids.iter().enumerate().map(|(i, id)| (*id, i as u64)));
+        assert!(table.runs.iter().any(|r| !r.starts.is_empty()), "no run has its starts");
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(table.get(id), Some(i as u64), "{id}");
+        }
+        for n in [DIRECTED as u64 + 5, 1 << 40] {
+            assert_eq!(table.get(&Uuid::from_u128(u128::from(n))), None);
+            assert_eq!(table.get(&id(n * 3)), None);
+        }
     }
 }
