@@ -116,6 +116,7 @@ impl OrgCache {
     }
 
     /// How many orgs and about how many bytes it holds.
+    #[cfg(test)]
     pub(crate) fn held(&self) -> (usize, usize) {
         let inner = self.inner();
         (inner.slots.len(), inner.weight)

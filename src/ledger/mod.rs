@@ -413,22 +413,17 @@ impl Ledger {
         self.cache = (budget > 0).then(|| Arc::new(cache::OrgCache::new(budget)));
     }
 
-    /// Reads orgs into the cache ([`Ledger::cache_orgs`]) at the last
-    /// commit, in id order, until it is full, `stop` says so, or every org
-    /// is in: a server's first queries then find them. Returns how many
-    /// orgs and about how many bytes the cache holds.
-    pub fn warm_orgs(&self, stop: impl Fn() -> bool) -> Result<(usize, usize)> {
-        let Some(cache) = &self.cache else { return Ok((0, 0)) };
-        let view = self.committed();
-        let upto = view.store.committed_seq();
-        for org in view.orgs()? {
-            if stop() || cache.is_full() {
-                break;
-            }
-            // What `members` asks of it, made now.
-            view.org(&org, upto)?.tracks();
+    /// Reads `org` into the cache ([`Ledger::cache_orgs`]) at the last
+    /// commit, with what `members` asks of it made: a server's first
+    /// queries then find it. `false` if there is no cache or it is full.
+    pub fn warm_org(&self, org: &OrgId) -> Result<bool> {
+        let Some(cache) = &self.cache else { return Ok(false) };
+        if cache.is_full() {
+            return Ok(false);
         }
-        Ok(cache.held())
+        let view = self.committed();
+        view.org(org, view.store.committed_seq())?.tracks();
+        Ok(true)
     }
 
     /// Every org with an event in the log, in id order.

@@ -112,11 +112,18 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
         sign: args.sign.map(|p| rebased(&std::env::current_dir().unwrap_or_default(), &p)),
     });
     let long = long::LongReads::start(long::LONG).map_err(|e| file_failed("cannot start the server's threads", e))?;
-    // The orgs are read into the cache while the first requests come: on a
-    // long read's thread, so at their lower priority.
-    let warming = Arc::clone(&app.ledger);
+    // The orgs are read into the cache, in id order, while the first
+    // requests come: on a long read's thread, so at its priority. It holds
+    // the ledger one org at a time, so that a server stopping closes it.
+    let warming = Arc::downgrade(&app.ledger);
     long.run(move || {
-        let _ = warming.warm_orgs(interrupt::received);
+        let Some(orgs) = warming.upgrade().and_then(|ledger| ledger.orgs().ok()) else { return };
+        for org in orgs {
+            let warmed = warming.upgrade().map(|ledger| ledger.warm_org(&org));
+            if interrupt::received() || !matches!(warmed, Some(Ok(true))) {
+                return;
+            }
+        }
     });
     let server = http::Server {
         app: app.clone(),
