@@ -20,10 +20,16 @@ pub(super) fn parse_day(flag: &str, s: &str) -> Result<Day, Error> {
 /// Opens the ledger and reads one org as of the requested view; an org with
 /// no event is "not found".
 pub(super) fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(super::Held, OrgRecord), Error> {
+    read_org(ctx, org, view, true)
+}
+
+/// [`org_record`], with the org's events (`events`), or for an answer that
+/// needs none of them ([`Ledger::org_without_events`]).
+fn read_org(ctx: &Context, org: &str, view: &ViewArgs, events: bool) -> Result<(super::Held, OrgRecord), Error> {
     let org = OrgId::parse(org).map_err(|e| Error::usage(e.to_string()))?;
     let ledger = ctx.open(false)?;
     let upto = ledger.resolve(view.as_of()?)?;
-    let record = ledger.org(&org, upto)?;
+    let record = if events { ledger.org(&org, upto)? } else { ledger.org_without_events(&org, upto)? };
     if record.is_empty() {
         return Err(LedgerError::OrgNotFound { org, seq: upto }.into());
     }
@@ -37,7 +43,8 @@ fn source_of(record: &OrgRecord) -> impl Fn(&uuid::Uuid) -> Option<String> + '_ 
 
 pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let day = at.map(|d| parse_day("--at", d)).transpose()?.unwrap_or_else(Day::today_utc);
-    let (_ledger, record) = org_record(ctx, org, view)?;
+    // The table credits each member's event; the JSON copies its source.
+    let (_ledger, record) = read_org(ctx, org, view, !ctx.json)?;
     let m = projection::members_on(&record.org, record.upto, record.timeline().steps(), record.tracks(), day);
     if !ctx.json {
         return emit(out, render::members(&m, source_of(&record)));
@@ -119,7 +126,8 @@ pub fn diff(ctx: &Context, org: &str, from: &str, to: &str, view: &ViewArgs, out
     if from > to {
         return Err(Error::usage(format!("--from {from} is after --to {to}: give the earlier day as --from")));
     }
-    let (_ledger, record) = org_record(ctx, org, view)?;
+    // The text says why each party changed, from its event; the JSON does not.
+    let (_ledger, record) = read_org(ctx, org, view, !ctx.json)?;
     let d = projection::diff(&record.org, record.timeline(), from, to);
     if ctx.json {
         emit_json(out, &d)

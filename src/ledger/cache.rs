@@ -134,13 +134,18 @@ mod tests {
 
     /// What `members --json` rests on, for an org at `upto` on `day`: the
     /// members and their sources, and the uncertain parties.
+    /// Read whole ([`Ledger::org`]) and without its events
+    /// ([`Ledger::org_without_events`]), which must say the same.
     fn answer(ledger: &Ledger, org: &OrgId, upto: u64, day: &str) -> String {
-        let record = ledger.org(org, upto).unwrap();
         let day = Day::parse(day).unwrap();
-        let m = projection::members_on(org, upto, record.timeline().steps(), record.tracks(), day);
-        let sources: Vec<String> = m.members.iter().map(|x| format!("{:?}", record.source(&x.since_event))).collect();
-        let events = record.events().count();
-        format!("{} {:?} {sources:?} {:?} {events}", m.count, m.members, m.uncertain)
+        let [whole, light] = [ledger.org(org, upto).unwrap(), ledger.org_without_events(org, upto).unwrap()].map(|r| {
+            let m = projection::members_on(org, upto, r.timeline().steps(), r.tracks(), day);
+            let sources: Vec<String> = m.members.iter().map(|x| format!("{:?}", r.source(&x.since_event))).collect();
+            let events: Vec<u64> = r.events().map(|e| e.seq).collect();
+            format!("{} {:?} {sources:?} {:?} {events:?}", m.count, m.members, m.uncertain)
+        });
+        assert_eq!(whole, light, "{org} at {upto}: read whole and without its events");
+        whole
     }
 
     fn record(ledger: &Ledger, lines: &[String]) {

@@ -116,6 +116,9 @@ pub enum Error {
     OrgIndexDangling { seq: u64 },
     /// An org's recorded events break a rule of its timeline.
     DamagedTimeline { org: OrgId, why: Box<RuleError> },
+    /// The org index no longer holds the events of `org` up to `seq` that
+    /// it held when this process read them.
+    OrgIndexChanged { org: OrgId, seq: u64 },
     /// The log verifies up to `head`, and the head marker is missing.
     HeadMarkerMissing { head: u64 },
     /// The log verifies up to `head`, and the head marker names `marker`.
@@ -211,6 +214,7 @@ impl Error {
             | IdIndexWrong { .. }
             | OrgIndexDangling { .. }
             | DamagedTimeline { .. }
+            | OrgIndexChanged { .. }
             | HeadMarkerMissing { .. }
             | HeadMarkerMoved { .. }
             | Unreadable { .. } => ErrorKind::Integrity,
@@ -344,6 +348,11 @@ impl fmt::Display for Error {
             DamagedTimeline { org, why } => {
                 write!(f, "the recorded timeline of org `{org}` breaks a rule ({why}): the log was altered")
             }
+            OrgIndexChanged { org, seq } => write!(
+                f,
+                "the org index no longer holds the events of org `{org}` up to seq {seq} that it held when read: \
+                 the ledger was altered while open; run `accord audit verify`"
+            ),
             HeadMarkerMissing { head } => write!(
                 f,
                 "the log verifies up to seq {head}, but {HEAD_FILE} (the head its last commit recorded) is missing, \
@@ -448,6 +457,11 @@ mod tests {
                 Error::CutShort { end: 4, head: 6 },
                 ErrorKind::Integrity,
                 "seq 5: the log is damaged: it ends at seq 4, but its head is seq 6".to_owned(),
+            ),
+            (
+                Error::OrgIndexChanged { org: org.clone(), seq: 9 },
+                ErrorKind::Integrity,
+                "the org index no longer holds the events of org `isa` up to seq 9 that it held when read: the ledger was altered while open; run `accord audit verify`".to_owned(),
             ),
             (
                 Error::DamagedTimeline { org, why: Box::new(RuleError::NoFounding) },

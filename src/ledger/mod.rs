@@ -373,30 +373,63 @@ impl Ledger {
     /// An org's events up to `upto`, in log order, and the timeline of those
     /// that count then (corrections applied as of `upto`).
     ///
-    /// With [`Ledger::cache_orgs`], an org read at a committed position is
-    /// kept, and serves every position at which the org had the same events.
+    /// With [`Ledger::cache_orgs`], what an org read at a committed position
+    /// says is kept, and serves every position at which the org had the
+    /// same events; its events are read again for each record.
     pub fn org(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
-        let Some(cache) = self.cache.as_ref().filter(|_| upto <= self.store.committed_seq()) else {
-            return OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?, &self.store);
-        };
-        if let Some(hit) = cache.get(org)
-            && hit.last <= upto
-        {
-            if upto <= hit.through {
-                return Ok(OrgRecord::of(org.clone(), upto, hit.core, &self.store));
-            }
-            // A later position: the org's summary, where the watermark
-            // vouches for it, names its last event there.
-            if let Some(current) = self.store.summaries_current()?
-                && upto <= current
-                && self.store.summary(org)?.is_some_and(|s| s.last == hit.last)
-            {
-                cache.extend(org, hit.last, current);
-                return Ok(OrgRecord::of(org.clone(), upto, hit.core, &self.store));
-            }
+        match self.cached_org(org, upto)? {
+            Some(core) => OrgRecord::whole(org.clone(), upto, core, &self.store),
+            None => self.read_org(org, upto),
         }
+    }
+
+    /// [`Ledger::org`] for an answer that needs the org's timeline, tracks
+    /// and sources and no event (`members --json`, `diff --json`): from the
+    /// cache of orgs, its events are not read unless a source needs them,
+    /// and [`OrgRecord::event`] reads them on first use, `None` if it cannot.
+    pub fn org_without_events(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
+        match self.cached_org(org, upto)? {
+            Some(core) => {
+                let record = OrgRecord::of(org.clone(), upto, core.clone(), &self.store);
+                if record.needs_copies() { OrgRecord::whole(org.clone(), upto, core, &self.store) } else { Ok(record) }
+            }
+            None => self.read_org(org, upto),
+        }
+    }
+
+    /// What the cache of orgs holds for `org` at `upto`, if it answers there.
+    fn cached_org(&self, org: &OrgId, upto: u64) -> Result<Option<Arc<org::OrgCore>>> {
+        let Some(cache) = self.cached_at(upto) else { return Ok(None) };
+        let Some(hit) = cache.get(org) else { return Ok(None) };
+        if hit.last > upto {
+            return Ok(None);
+        }
+        if upto <= hit.through {
+            return Ok(Some(hit.core));
+        }
+        // A later position: the org's summary, where the watermark vouches
+        // for it, names its last event there.
+        if let Some(current) = self.store.summaries_current()?
+            && upto <= current
+            && self.store.summary(org)?.is_some_and(|s| s.last == hit.last)
+        {
+            cache.extend(org, hit.last, current);
+            return Ok(Some(hit.core));
+        }
+        Ok(None)
+    }
+
+    /// The cache of orgs, if there is one and `upto` is a committed position.
+    fn cached_at(&self, upto: u64) -> Option<&cache::OrgCache> {
+        self.cache.as_deref().filter(|_| upto <= self.store.committed_seq())
+    }
+
+    /// Reads an org from its copies, and keeps it in the cache of orgs.
+    fn read_org(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
         let record = OrgRecord::new(org.clone(), upto, self.store.org_copies(org, upto)?, &self.store)?;
-        cache.put(org, record.core(), upto);
+        if let Some(cache) = self.cached_at(upto) {
+            cache.put(org, record.core(), upto);
+        }
         Ok(record)
     }
 
@@ -422,7 +455,7 @@ impl Ledger {
             return Ok(false);
         }
         let view = self.committed();
-        view.org(org, view.store.committed_seq())?.tracks();
+        view.org_without_events(org, view.store.committed_seq())?.tracks();
         Ok(true)
     }
 

@@ -30,8 +30,8 @@ pub struct OrgRecord {
     /// What the org's copies say, shared with a server's cache of orgs
     /// ([`super::cache`]) when it came from there.
     core: Arc<OrgCore>,
-    /// The org's copies: in hand when the record was read, else read from
-    /// the store on first use (a cache keeps the core alone).
+    /// The org's copies: in hand when the record was read whole, else read
+    /// from the store on first use ([`super::Ledger::org_without_events`]).
     copies: OnceCell<Option<Packed>>,
     store: Store,
     /// Each event, once decoded: this record's own, so that what a command
@@ -59,6 +59,11 @@ pub(crate) struct OrgCore {
 }
 
 impl OrgCore {
+    /// Whether `copies` are the events it was made of: as many, the same last.
+    fn made_of(&self, copies: &Packed) -> bool {
+        copies.len() == self.len && copies.last().map(|(seq, _)| *seq) == self.last
+    }
+
     /// The seq of the org's last event in it; `None` if it has none.
     pub(crate) fn last(&self) -> Option<u64> {
         self.last
@@ -137,10 +142,29 @@ impl OrgRecord {
     }
 
     /// The record at `upto` of an org whose events then are the ones
-    /// `core` was made of; its copies are read from `store` if asked for.
+    /// `core` was made of; its copies are read from `store` on first use.
     pub(crate) fn of(org: OrgId, upto: u64, core: Arc<OrgCore>, store: &Store) -> OrgRecord {
         let decoded = (0..core.len).map(|_| OnceCell::new()).collect();
         OrgRecord { org, upto, core, copies: OnceCell::new(), store: store.clone(), decoded }
+    }
+
+    /// [`OrgRecord::of`] with its copies read now, and found to be the ones
+    /// the core was made of: a failure is an error here, not an event
+    /// missing later.
+    pub(crate) fn whole(org: OrgId, upto: u64, core: Arc<OrgCore>, store: &Store) -> Result<OrgRecord> {
+        let record = OrgRecord::of(org, upto, core, store);
+        let copies = store.org_copies(&record.org, upto)?;
+        if !record.core.made_of(&copies) {
+            return Err(LedgerError::OrgIndexChanged { org: record.org, seq: upto }.into());
+        }
+        let _ = record.copies.set(Some(copies));
+        Ok(record)
+    }
+
+    /// Whether reading an event may need its copy: some source is not
+    /// kept as bytes.
+    pub(crate) fn needs_copies(&self) -> bool {
+        self.core.source_at.contains(&SourceAt::Other)
     }
 
     /// What it shares with a cache of orgs.
@@ -170,16 +194,18 @@ impl OrgRecord {
     pub fn source(&self, id: &Uuid) -> Option<Cow<'_, RawValue>> {
         let &i = self.core.by_id.get(id)?;
         match self.core.source_at[i] {
-            SourceAt::None => None,
+            SourceAt::None => return None,
             SourceAt::Bytes(from, to) => {
-                let text = self.core.sources.get(from as usize..to as usize)?;
-                serde_json::from_str::<&RawValue>(text).ok().map(Cow::Borrowed)
+                let raw = self.core.sources.get(from as usize..to as usize).map(serde_json::from_str::<&RawValue>);
+                if let Some(Ok(raw)) = raw {
+                    return Some(Cow::Borrowed(raw));
+                }
             }
-            SourceAt::Other => {
-                let value = self.event(id)?.event.source()?;
-                serde_json::value::to_raw_value(value).ok().map(Cow::Owned)
-            }
+            SourceAt::Other => {}
         }
+        // Not kept as bytes (or, never, not JSON): the event says.
+        let value = self.event(id)?.event.source()?;
+        serde_json::value::to_raw_value(value).ok().map(Cow::Owned)
     }
 
     /// The event with this id, if it is the org's, decoded on first use.
@@ -198,15 +224,15 @@ impl OrgRecord {
         named.filter_map(|(i, _)| self.at(i)).collect()
     }
 
-    /// The org's copies: the ones the core was made of, read again if not
-    /// in hand (the same seqs, or none: what the store holds up to a
-    /// committed position does not change).
+    /// The org's copies: in hand, or read now for a record read without
+    /// them; `None` if they cannot be read or are not the ones the core was
+    /// made of (a record without its copies is for answers that need no
+    /// event, [`super::Ledger::org_without_events`]).
     fn copies(&self) -> Option<&Packed> {
         self.copies
             .get_or_init(|| {
                 let copies = self.store.org_copies(&self.org, self.upto).ok()?;
-                let last = copies.last().map(|(seq, _)| *seq);
-                (copies.len() == self.core.len && last == self.core.last).then_some(copies)
+                self.core.made_of(&copies).then_some(copies)
             })
             .as_ref()
     }
