@@ -1,6 +1,7 @@
 //! A cache of orgs for a process that answers many queries on one ledger
-//! (`accord serve`): each org's events and timeline, read once and shared
-//! by the queries at every position where the org had the same events.
+//! (`accord serve`): what each org's events say (its timeline, tracks and
+//! sources; not the events), read once and shared by the queries at every
+//! position where the org had the same events.
 //!
 //! An entry is the org's [`OrgCore`] as of some position, with the seq of
 //! its last event (`last`) and a position (`through`) up to which the org
@@ -132,9 +133,9 @@ mod tests {
     use crate::model::id::OrgId;
     use crate::projection;
 
-    /// What `members --json` rests on, for an org at `upto` on `day`: the
-    /// members and their sources, and the uncertain parties.
-    /// Read whole ([`Ledger::org`]) and without its events
+    /// What `members` rests on, for an org at `upto` on `day` (the members
+    /// and their sources, the uncertain parties) and the org's events, read
+    /// whole ([`Ledger::org`]) and without its events
     /// ([`Ledger::org_without_events`]), which must say the same.
     fn answer(ledger: &Ledger, org: &OrgId, upto: u64, day: &str) -> String {
         let day = Day::parse(day).unwrap();

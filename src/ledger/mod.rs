@@ -389,10 +389,8 @@ impl Ledger {
     /// and [`OrgRecord::event`] reads them on first use, `None` if it cannot.
     pub fn org_without_events(&self, org: &OrgId, upto: u64) -> Result<OrgRecord> {
         match self.cached_org(org, upto)? {
-            Some(core) => {
-                let record = OrgRecord::of(org.clone(), upto, core.clone(), &self.store);
-                if record.needs_copies() { OrgRecord::whole(org.clone(), upto, core, &self.store) } else { Ok(record) }
-            }
+            Some(core) if core.needs_copies() => OrgRecord::whole(org.clone(), upto, core, &self.store),
+            Some(core) => Ok(OrgRecord::of(org.clone(), upto, core, &self.store)),
             None => self.read_org(org, upto),
         }
     }

@@ -59,6 +59,12 @@ pub(crate) struct OrgCore {
 }
 
 impl OrgCore {
+    /// Whether reading a source may need its event's copy: some source is
+    /// not kept as bytes.
+    pub(crate) fn needs_copies(&self) -> bool {
+        self.source_at.contains(&SourceAt::Other)
+    }
+
     /// Whether `copies` are the events it was made of: as many, the same last.
     fn made_of(&self, copies: &Packed) -> bool {
         copies.len() == self.len && copies.last().map(|(seq, _)| *seq) == self.last
@@ -159,12 +165,6 @@ impl OrgRecord {
         }
         let _ = record.copies.set(Some(copies));
         Ok(record)
-    }
-
-    /// Whether reading an event may need its copy: some source is not
-    /// kept as bytes.
-    pub(crate) fn needs_copies(&self) -> bool {
-        self.core.source_at.contains(&SourceAt::Other)
     }
 
     /// What it shares with a cache of orgs.
