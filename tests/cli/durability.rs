@@ -87,3 +87,23 @@ fn a_read_does_not_close_sled_after_answering() {
         assert!(after.is_empty(), "{args:?} wrote to sled's data file after answering: {after:?}");
     }
 }
+
+/// A command that only reads writes nothing to the data file, not even
+/// the bytes sled's recovery zero-fills at every open when they are
+/// already there (vendor/sled/PATCH.md): a read leaves the ledger's files
+/// as it found them, whatever their backup or replication makes of a write.
+#[test]
+fn a_read_writes_nothing_to_the_data_file() {
+    if !tool_available("strace") {
+        return;
+    }
+    let l = Ledger::new();
+    l.run(&["import", isa_log().to_str().unwrap()]).ok();
+    // The first open after the import may still record sled's own progress.
+    l.run(&["head"]).ok();
+    for args in [&["members", "isa", "--json"][..], &["orgs"], &["head"], &["history", "isa"]] {
+        let lines = traced(&l, args);
+        let writes: Vec<&String> = lines.iter().filter(|x| x.contains("pwrite64(") && x.contains("/db>")).collect();
+        assert!(writes.is_empty(), "{args:?} wrote to sled's data file: {writes:?}");
+    }
+}

@@ -77,7 +77,15 @@ impl Queue {
 static QUEUE: Lazy<Queue, fn() -> Queue> = Lazy::new(init_queue);
 static BROKEN: AtomicBool = AtomicBool::new(false);
 
+// accord's patch (PATCH.md): the queue is made before its first workers
+// start, not while they spin on its `Lazy` waiting for it.
 fn init_queue() -> Queue {
+    Queue { cv: Condvar::new(), mu: Mutex::new(VecDeque::new()) }
+}
+
+static WORKERS: std::sync::Once = std::sync::Once::new();
+
+fn start_workers() {
     debug_delay();
     for _ in 0..DESIRED_WAITING_THREADS {
         debug_delay();
@@ -85,7 +93,6 @@ fn init_queue() -> Queue {
             log::error!("failed to initialize threadpool: {:?}", e);
         }
     }
-    Queue { cv: Condvar::new(), mu: Mutex::new(VecDeque::new()) }
 }
 
 fn perform_work(is_immortal: bool) {
@@ -206,7 +213,9 @@ where
         promise_filler.fill(result);
     };
 
-    let depth = QUEUE.send(Box::new(task));
+    let queue = &*QUEUE;
+    WORKERS.call_once(start_workers);
+    let depth = queue.send(Box::new(task));
 
     if depth > DESIRED_WAITING_THREADS {
         maybe_spawn_new_thread()?;

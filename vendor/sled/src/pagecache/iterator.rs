@@ -333,14 +333,21 @@ fn scan_segment_headers_and_tail(
         segments
     );
 
-    // scatter
+    // scatter: accord's patch (PATCH.md) hands the pool a run of segments
+    // per task, not one: a header is one small read, and a task per header
+    // (hundreds at every open) cost more in wake-ups than the reads.
+    const SEGMENTS_PER_TASK: u64 = 64;
     let header_promises_res: Result<Vec<_>> = (0..segments)
+        .step_by(SEGMENTS_PER_TASK as usize)
         .map({
-            // let config = config.clone();
-            move |idx| {
+            move |first| {
                 threadpool::spawn({
                     let config = config.clone();
-                    move || fetch(idx, min, &config)
+                    move || {
+                        (first..segments.min(first + SEGMENTS_PER_TASK))
+                            .filter_map(|idx| fetch(idx, min, &config))
+                            .collect::<Vec<_>>()
+                    }
                 })
             }
         })
@@ -351,12 +358,8 @@ fn scan_segment_headers_and_tail(
     // gather
     let mut headers: Vec<(LogOffset, SegmentHeader)> = vec![];
     for promise in header_promises {
-        let read_attempt =
-            promise.wait().expect("thread pool should not crash");
-
-        if let Some(completed_result) = read_attempt {
-            headers.push(completed_result);
-        }
+        let read = promise.wait().expect("thread pool should not crash");
+        headers.extend(read);
     }
 
     // find max stable LSN recorded in segment headers

@@ -34,6 +34,114 @@ use parallel_io_unix::{pread_exact, pread_exact_or_eof, pwrite_all};
 #[cfg(all(windows, not(miri)))]
 use parallel_io_windows::{pread_exact, pread_exact_or_eof, pwrite_all};
 
+/// accord's patch (PATCH.md): makes `len` bytes at `offset` read as
+/// `MessageKind::Corrupted` (zero) unless they already do. Recovery
+/// zero-fills the same tails and free segments at every open: a range
+/// that is already a hole is left alone, one that is not becomes a hole
+/// where the file system can punch one (no data written), and otherwise
+/// its bytes are compared and written only if they differ. A process that
+/// only reads then writes nothing, and the `fsync` after it has nothing
+/// to flush.
+pub(crate) fn zero_fill(
+    file: &std::fs::File,
+    offset: LogOffset,
+    len: usize,
+) -> std::io::Result<()> {
+    const _: () = assert!(MessageKind::Corrupted as u8 == 0);
+    let end = offset + len as u64;
+    // Compared a piece at a time: small buffers, not a segment's worth of
+    // fresh pages.
+    const PIECE: usize = 64 * 1024;
+    let zeros = vec![0; PIECE.min(len)];
+    let mut held = vec![0; PIECE.min(len)];
+    let mut reads_zero = |from: u64, to: u64| {
+        let mut at = from;
+        while at < to {
+            let n = PIECE.min((to - at) as usize);
+            if pread_exact(file, &mut held[..n], at).is_err()
+                || held[..n] != zeros[..n]
+            {
+                return false;
+            }
+            at += n as u64;
+        }
+        true
+    };
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (inside, block) = file
+            .metadata()
+            .map(|m| (end <= m.len(), m.blksize()))
+            .unwrap_or((false, 0));
+        if inside && block > 0 {
+            // A hole is whole blocks: the partial blocks at either end are
+            // read (a few KiB at most), the blocks between asked for.
+            let first = (offset + block - 1) / block * block;
+            let last = end / block * block;
+            let zero = if first < last {
+                reads_zero(offset, first)
+                    && holes::is_hole(file, first, last - first)
+                    && reads_zero(last, end)
+            } else {
+                reads_zero(offset, end)
+            };
+            if zero || holes::punch(file, offset, len as u64) {
+                return Ok(());
+            }
+        }
+    }
+    if reads_zero(offset, end) {
+        return Ok(());
+    }
+    let mut at = offset;
+    while at < end {
+        let n = PIECE.min((end - at) as usize);
+        pwrite_all(file, &zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+mod holes {
+    use std::{convert::TryFrom, fs::File, os::unix::io::AsRawFd};
+
+    /// Whether `len` bytes at `offset`, inside the file, are all a hole
+    /// (read as zeroes, no data stored).
+    pub(super) fn is_hole(file: &File, offset: u64, len: u64) -> bool {
+        let Ok(start) = libc::off_t::try_from(offset) else { return false };
+        // SAFETY: lseek on an open descriptor; no memory is passed.
+        let data =
+            unsafe { libc::lseek(file.as_raw_fd(), start, libc::SEEK_DATA) };
+        if data < 0 {
+            // ENXIO: no data from `offset` to the end of the file.
+            return std::io::Error::last_os_error().raw_os_error()
+                == Some(libc::ENXIO);
+        }
+        data as u64 >= offset + len
+    }
+
+    /// Makes `len` bytes at `offset` a hole, keeping the file's size;
+    /// false if the file system cannot.
+    pub(super) fn punch(file: &File, offset: u64, len: u64) -> bool {
+        let (Ok(start), Ok(len)) =
+            (libc::off_t::try_from(offset), libc::off_t::try_from(len))
+        else {
+            return false;
+        };
+        // SAFETY: fallocate on an open descriptor; no memory is passed.
+        unsafe {
+            libc::fallocate(
+                file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                start,
+                len,
+            ) == 0
+        }
+    }
+}
+
 use self::{
     blob_io::{gc_blobs, read_blob, remove_blob, write_blob},
     constants::{

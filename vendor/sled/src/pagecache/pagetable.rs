@@ -2,9 +2,9 @@
 #![allow(unsafe_code)]
 
 use std::{
-    alloc::{alloc_zeroed, Layout},
+    alloc::{handle_alloc_error, GlobalAlloc, Layout, System},
     convert::TryFrom,
-    mem::{align_of, size_of},
+    mem::size_of,
     sync::atomic::Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -35,41 +35,52 @@ struct Node2 {
     children: [Atomic<Page>; NODE2_FAN_OUT],
 }
 
+// accord's patch (PATCH.md): the nodes (4 MiB and 2 MiB, zeroed) come
+// from the system's allocator whatever allocator the program sets, and go
+// back to it. glibc maps a block that large fresh, so its zeroes cost
+// nothing until a page is touched; mimalloc, accord's allocator, cleared
+// the 4 MiB by hand at every open. A node is never dropped as an `Owned`
+// (that would free it with the global allocator): only by `free_node`.
+unsafe fn alloc_node<T>() -> Owned<T> {
+    let layout = Layout::new::<T>();
+    let ptr = System.alloc_zeroed(layout);
+    if ptr.is_null() {
+        handle_alloc_error(layout);
+    }
+    #[allow(clippy::cast_ptr_alignment)]
+    Owned::from_raw(ptr as *mut T)
+}
+
+unsafe fn free_node<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        std::ptr::drop_in_place(ptr);
+        System.dealloc(ptr as *mut u8, Layout::new::<T>());
+    }
+}
+
 impl Node1 {
     fn new() -> Owned<Self> {
-        let size = size_of::<Self>();
-        let align = align_of::<Self>();
-
-        unsafe {
-            let layout = Layout::from_size_align_unchecked(size, align);
-
-            #[allow(clippy::cast_ptr_alignment)]
-            let ptr = alloc_zeroed(layout) as *mut Self;
-
-            Owned::from_raw(ptr)
-        }
+        unsafe { alloc_node() }
     }
 }
 
 impl Node2 {
     fn new() -> Owned<Node2> {
-        let size = size_of::<Self>();
-        let align = align_of::<Self>();
-
-        unsafe {
-            let layout = Layout::from_size_align_unchecked(size, align);
-
-            #[allow(clippy::cast_ptr_alignment)]
-            let ptr = alloc_zeroed(layout) as *mut Self;
-
-            Owned::from_raw(ptr)
-        }
+        unsafe { alloc_node() }
     }
 }
 
 impl Drop for Node1 {
     fn drop(&mut self) {
-        drop_iter(self.children.iter());
+        let guard = pin();
+        for child in self.children.iter() {
+            let child = child.load(Relaxed, &guard);
+            if child.is_null() {
+                // dense, as in `drop_iter`
+                break;
+            }
+            unsafe { free_node(child.as_raw() as *mut Node2) }
+        }
     }
 }
 
@@ -176,7 +187,12 @@ impl PageTable {
             l2_ptr = match ret {
                 Ok(next_child) => next_child,
                 Err(returned) => {
-                    drop(returned.new);
+                    unsafe {
+                        free_node(
+                            returned.new.into_shared(guard).as_raw()
+                                as *mut Node2,
+                        )
+                    };
                     returned.current
                 }
             };
@@ -216,9 +232,7 @@ impl Drop for PageTable {
     fn drop(&mut self) {
         let guard = pin();
         let head = self.head.load(Relaxed, &guard);
-        unsafe {
-            drop(head.into_owned());
-        }
+        unsafe { free_node(head.as_raw() as *mut Node1) }
     }
 }
 
