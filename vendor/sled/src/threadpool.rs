@@ -68,7 +68,9 @@ impl Queue {
         // with the notify below.
         drop(queue);
 
-        self.cv.notify_all();
+        // accord's patch (PATCH.md): one task wakes one waiting worker, not
+        // all seven; a busy worker takes what is left when it is done.
+        self.cv.notify_one();
 
         len
     }
