@@ -17,7 +17,7 @@ fn traced(l: &Ledger, args: &[&str]) -> Vec<String> {
             "-y",
             "-qq",
             "-e",
-            "trace=pwrite64,write,fsync,fdatasync,sync_file_range,rename,renameat,renameat2",
+            "trace=pwrite64,write,fsync,fdatasync,sync_file_range,rename,renameat,renameat2,fallocate",
             "-o",
         ])
         .arg(&trace)
@@ -72,11 +72,7 @@ fn append_and_import_fsync_the_data_file_and_directory_before_reporting() {
 /// synced on the data file after its answer (ARCHITECTURE: `Options::exiting`).
 #[test]
 fn a_read_does_not_close_sled_after_answering() {
-    if !tool_available("strace") {
-        return;
-    }
-    let l = Ledger::new();
-    l.run(&["import", isa_log().to_str().unwrap()]).ok();
+    let Some(l) = isa_ledger_to_trace() else { return };
     for args in [&["members", "isa", "--json"][..], &["orgs"], &["head"], &["audit", "verify"]] {
         let lines = traced(&l, args);
         let answered = last(&lines, |x| x.contains("write(1")).unwrap_or_else(|| panic!("{args:?}: no answer"));
@@ -94,16 +90,24 @@ fn a_read_does_not_close_sled_after_answering() {
 /// as it found them, whatever their backup or replication makes of a write.
 #[test]
 fn a_read_writes_nothing_to_the_data_file() {
-    if !tool_available("strace") {
-        return;
-    }
-    let l = Ledger::new();
-    l.run(&["import", isa_log().to_str().unwrap()]).ok();
+    let Some(l) = isa_ledger_to_trace() else { return };
     // The first open after the import may still record sled's own progress.
     l.run(&["head"]).ok();
     for args in [&["members", "isa", "--json"][..], &["orgs"], &["head"], &["history", "isa"]] {
         let lines = traced(&l, args);
-        let writes: Vec<&String> = lines.iter().filter(|x| x.contains("pwrite64(") && x.contains("/db>")).collect();
+        let writes: Vec<&String> = (lines.iter())
+            .filter(|x| (x.contains("pwrite64(") || x.contains("fallocate(")) && x.contains("/db>"))
+            .collect();
         assert!(writes.is_empty(), "{args:?} wrote to sled's data file: {writes:?}");
     }
+}
+
+/// A ledger holding the ISA log, if strace is here to trace commands on it.
+fn isa_ledger_to_trace() -> Option<Ledger> {
+    if !tool_available("strace") {
+        return None;
+    }
+    let l = Ledger::new();
+    l.run(&["import", isa_log().to_str().unwrap()]).ok();
+    Some(l)
 }

@@ -70,11 +70,17 @@ pub(crate) fn zero_fill(
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::MetadataExt;
-        let (inside, block) = file
-            .metadata()
-            .map(|m| (end <= m.len(), m.blksize()))
-            .unwrap_or((false, 0));
-        if inside && block > 0 {
+        let (file_len, block) =
+            file.metadata().map(|m| (m.len(), m.blksize())).unwrap_or((0, 0));
+        if end > file_len && file_len > 0 && block > 0 {
+            // Past the end, the file grows: the new bytes are a hole, as
+            // after writing zeroes there, and stay one at later opens.
+            if offset < file_len {
+                zero_fill(file, offset, (file_len - offset) as usize)?;
+            }
+            return file.set_len(end);
+        }
+        if block > 0 {
             // A hole is whole blocks: the partial blocks at either end are
             // read (a few KiB at most), the blocks between asked for.
             let first = (offset + block - 1) / block * block;
