@@ -4,9 +4,8 @@ use zstd::block::{compress, decompress};
 use crate::*;
 
 use super::{
-    arr_to_u32, gc_blobs, pwrite_all, raw_segment_iter_from, zero_fill, u32_to_arr,
-    u64_to_arr, BasedBuf, DiskPtr, LogIter, LogKind, LogOffset, Lsn,
-    MessageKind,
+    arr_to_u32, gc_blobs, raw_segment_iter_from, u32_to_arr, u64_to_arr,
+    zero_fill, BasedBuf, DiskPtr, LogIter, LogKind, LogOffset, Lsn,
 };
 
 /// A snapshot of the state required to quickly restart
