@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod error;
+mod halves;
 pub mod ledger;
 pub mod model;
 pub mod progress;

@@ -393,13 +393,18 @@ fn asks_for_json() -> bool {
 /// Reports a failure on stderr: one sentence, or with `--json` one line of
 /// JSON, `{"error":"…","code":N}`; returns the exit code.
 fn fail(json: bool, message: &str, code: u8) -> ExitCode {
+    ExitCode::from(report(json, message, code))
+}
+
+/// [`fail`]'s report; returns the code.
+fn report(json: bool, message: &str, code: u8) -> u8 {
     if json {
         // Written by hand to keep SPEC's key order.
         eprintln!("{{\"error\":{},\"code\":{code}}}", serde_json::Value::from(message));
     } else {
         eprintln!("accord: {message}");
     }
-    ExitCode::from(code)
+    code
 }
 
 /// A malformed value on the command line (`what`: the option or
@@ -476,12 +481,28 @@ pub fn main() -> ExitCode {
         }
         .into()),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match result {
+        Ok(()) => 0,
         // A closed pipe (`accord log | head`) is not an error of ours.
-        Err(e) if is_closed_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => fail(ctx.json, &e.to_string(), exit_code(e.kind())),
-    }
+        Err(e) if is_closed_pipe(&e) => 0,
+        Err(e) => report(ctx.json, &e.to_string(), exit_code(e.kind())),
+    };
+    // What was written before an error goes out too.
+    let _ = out.flush();
+    drop(out);
+    end(code)
+}
+
+/// Ends the process now: the command has run, its ledger is closed and
+/// what it wrote flushed (stderr is not buffered). The C library's exit
+/// handlers are skipped (mimalloc registers one even in a process that
+/// allocates with glibc's malloc): they give back memory in a process that
+/// ends, and took about 0.35 ms of each one-shot command (`head` on the
+/// 1M-event ledger, median of 101 interleaved runs: 13.17 ms against 13.53).
+fn end(code: u8) -> ! {
+    // SAFETY: `_exit` ends the process; nothing of ours is left to run
+    // (Rust runs no destructor of statics, and stdout was flushed above).
+    unsafe { libc::_exit(i32::from(code)) }
 }
 
 /// Whether writing failed because the reader of a pipe (`head`) went away.
