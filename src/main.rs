@@ -68,51 +68,56 @@ mod allocator {
         MIMALLOC.load(Ordering::Relaxed)
     }
 
-    // mimalloc's options, by their numbers in `mi_option_t` of the mimalloc v3
-    // that libmimalloc-sys 0.1.49 builds (c_src/mimalloc/v3/include/mimalloc.h).
+    /// The choice, made on Linux with glibc (elsewhere mimalloc allocates).
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    const MI_OPTION_ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+    mod choose {
+        use std::ffi::{CStr, c_char, c_int, c_long};
+        use std::sync::atomic::Ordering;
 
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe extern "C" {
-        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-    }
+        use super::{BULK, MIMALLOC};
 
-    /// Runs before anything of Rust's and before mimalloc starts: an ELF
-    /// constructor of priority 100 runs before mimalloc's own (101) and
-    /// before `main`.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[used]
-    #[unsafe(link_section = ".init_array.00100")]
-    static CHOOSE: extern "C" fn(std::ffi::c_int, *const *const std::ffi::c_char) = choose;
+        // mimalloc's options, by their numbers in `mi_option_t` of the mimalloc v3
+        // that libmimalloc-sys 0.1.49 builds (c_src/mimalloc/v3/include/mimalloc.h).
+        const MI_OPTION_ARENA_EAGER_COMMIT: c_int = 4;
+        const MI_OPTION_PURGE_DELAY: c_int = 15;
 
-    /// Picks the allocator from the command line, which glibc hands to each
-    /// constructor, and tunes mimalloc.
-    ///
-    /// Arenas are committed as they are used, and freed memory goes back to
-    /// the system within 10 ms: an import's peak RSS at 1M events is then
-    /// what it was with glibc's malloc, not 65 MB more. Within 100 ms, it
-    /// was 250–258 MB against the 256 MB goal; within 10 ms, 245–247 MB,
-    /// the import about 5% slower (two runs each of 1M, `/usr/bin/time`);
-    /// at once, 242–244 MB and up to 8% slower. Arenas take the option
-    /// when they are made, so it is set before mimalloc starts.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    extern "C" fn choose(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) {
-        let count = if argv.is_null() { 0 } else { usize::try_from(argc).unwrap_or(0) };
-        let bulk = (1..count).any(|i| {
-            // SAFETY: glibc passes `main`'s argc and argv to the constructors
-            // of an executable: `argc` pointers to C strings, none null.
-            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
-            BULK.contains(&arg.to_bytes())
-        });
-        MIMALLOC.store(bulk, Ordering::Relaxed);
-        // SAFETY: sets two of mimalloc's options to valid values; nothing
-        // else runs yet.
-        unsafe {
-            mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-            mi_option_set(MI_OPTION_PURGE_DELAY, 10);
+        unsafe extern "C" {
+            fn mi_option_set(option: c_int, value: c_long);
+        }
+
+        /// Runs before anything of Rust's and before mimalloc starts: an ELF
+        /// constructor of priority 100 runs before `main` and before
+        /// mimalloc's own (101 when built with clang, the default 65535 with
+        /// gcc).
+        #[used]
+        #[unsafe(link_section = ".init_array.00100")]
+        static CHOOSE: extern "C" fn(c_int, *const *const c_char) = choose;
+
+        /// Picks the allocator from the command line, which glibc hands to each
+        /// constructor, and tunes mimalloc.
+        ///
+        /// Arenas are committed as they are used, and freed memory goes back to
+        /// the system within 10 ms: an import's peak RSS at 1M events is then
+        /// what it was with glibc's malloc, not 65 MB more. Within 100 ms, it
+        /// was 250–258 MB against the 256 MB goal; within 10 ms, 245–247 MB,
+        /// the import about 5% slower (two runs each of 1M, `/usr/bin/time`);
+        /// at once, 242–244 MB and up to 8% slower. Arenas take the option
+        /// when they are made, so it is set before mimalloc starts.
+        extern "C" fn choose(argc: c_int, argv: *const *const c_char) {
+            let count = if argv.is_null() { 0 } else { usize::try_from(argc).unwrap_or(0) };
+            let bulk = (1..count).any(|i| {
+                // SAFETY: glibc passes `main`'s argc and argv to the constructors
+                // of an executable: `argc` pointers to C strings, none null.
+                let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+                BULK.contains(&arg.to_bytes())
+            });
+            MIMALLOC.store(bulk, Ordering::Relaxed);
+            // SAFETY: sets two of mimalloc's options to valid values; nothing
+            // else runs yet.
+            unsafe {
+                mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+                mi_option_set(MI_OPTION_PURGE_DELAY, 10);
+            }
         }
     }
 }

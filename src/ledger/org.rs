@@ -267,10 +267,7 @@ fn read_fast(org: &OrgId, copies: &[(u64, Vec<u8>)]) -> FastRead {
                         // The source's bytes, kept apart from the rest of the event.
                         let start = sources.len();
                         sources.extend_from_slice(bytes.get(from as usize..to as usize).unwrap_or_default());
-                        match (u32::try_from(start), u32::try_from(sources.len())) {
-                            (Ok(from), Ok(to)) => SourceAt::Bytes(from, to),
-                            _ => SourceAt::Other,
-                        }
+                        bytes_at(start, sources.len())
                     }
                     other => other,
                 };
@@ -283,15 +280,19 @@ fn read_fast(org: &OrgId, copies: &[(u64, Vec<u8>)]) -> FastRead {
 }
 
 /// `at`, a span of one part's sources, as a span of all the sources, where
-/// `shift` bytes come before that part's; `Other` past what a u32 holds.
+/// `shift` bytes come before that part's.
 fn span(at: SourceAt, shift: usize) -> SourceAt {
-    let moved = |n: u32| u32::try_from(n as usize + shift);
     match at {
-        SourceAt::Bytes(from, to) => match (moved(from), moved(to)) {
-            (Ok(from), Ok(to)) => SourceAt::Bytes(from, to),
-            _ => SourceAt::Other,
-        },
+        SourceAt::Bytes(from, to) => bytes_at(from as usize + shift, to as usize + shift),
         other => other,
+    }
+}
+
+/// The sources' bytes `from..to`; `Other` past what a u32 holds.
+fn bytes_at(from: usize, to: usize) -> SourceAt {
+    match (u32::try_from(from), u32::try_from(to)) {
+        (Ok(from), Ok(to)) => SourceAt::Bytes(from, to),
+        _ => SourceAt::Other,
     }
 }
 

@@ -38,8 +38,8 @@ struct Node2 {
 // accord's patch (PATCH.md): the nodes (4 MiB and 2 MiB, zeroed) come
 // from the system's allocator whatever allocator the program sets, and go
 // back to it. glibc maps a block that large fresh, so its zeroes cost
-// nothing until a page is touched; mimalloc, accord's allocator, cleared
-// the 4 MiB by hand at every open. A node is never dropped as an `Owned`
+// nothing until a page is touched; mimalloc, accord's allocator for its
+// long commands, cleared the 4 MiB by hand at every open. A node is never dropped as an `Owned`
 // (that would free it with the global allocator): only by `free_node`.
 unsafe fn alloc_node<T>() -> Owned<T> {
     let layout = Layout::new::<T>();
