@@ -64,9 +64,9 @@ pub(super) fn verify_ledger_exactly(
                     index.id_entry(&ids, bucket, id, seq);
                 }
             }
-            Entry::Org(org, _, events) => {
-                for (seq, bytes) in events {
-                    index.org_entry(&org, seq, copy_hash(&key, seq, [bytes.as_slice()]));
+            Entry::Org(org, _, chunk) => {
+                for (seq, bytes) in chunk.iter() {
+                    index.org_entry(&org, seq, copy_hash(&key, seq, [bytes]));
                 }
             }
             Entry::Summary(org, summary) => {

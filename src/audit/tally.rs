@@ -103,6 +103,18 @@ impl Tally {
     }
 }
 
+impl Tally {
+    /// Adds the entries another tally (of the same key) counted: tallies
+    /// of parts of the log, made on other threads, add up to the whole's.
+    pub(super) fn absorb(&mut self, other: &Tally) {
+        self.ids += other.ids;
+        self.orgs += other.orgs;
+        for (sum, more) in self.sums.iter_mut().zip(other.sums) {
+            *sum = sum.wrapping_add(more);
+        }
+    }
+}
+
 impl PartialEq for Tally {
     fn eq(&self, other: &Tally) -> bool {
         (self.ids, self.orgs, self.sums) == (other.ids, other.orgs, other.sums)
@@ -142,5 +154,16 @@ mod tests {
         // The copy's bytes are cut in pieces for a stored envelope, whole
         // for an org copy: the same bytes hash the same.
         assert_eq!(copy_hash(&key, 7, [&b"ab"[..], b"c"]), copy_hash(&key, 7, [&b"abc"[..]]));
+    }
+
+    #[test]
+    fn tallies_of_parts_add_up_to_the_tally_of_the_whole() {
+        let key = RandomState::new();
+        let whole = tally(&key, &[(1, 1), (2, 2), (3, 3)], &[("isa", 1, b"{a}"), ("isa", 2, b"{b}")]);
+        let mut parts = tally(&key, &[(2, 2)], &[("isa", 2, b"{b}")]);
+        parts.absorb(&tally(&key, &[(1, 1), (3, 3)], &[("isa", 1, b"{a}")]));
+        assert!(parts == whole);
+        parts.absorb(&tally(&key, &[], &[("isa", 1, b"{a}")]));
+        assert!(parts != whole, "an entry counted twice went unseen");
     }
 }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::error::Damage;
 use super::format::{
     FORMAT_KEY, INDEXED_KEY, ORIGIN_KEY, PARTIES_KEY, Packed, RECORDING_KEY, SUMMARIES_KEY, TREE_KEY, TREE_LOW,
-    Unpacked, seq_from, unpack, unpack_ids, unpack_spans,
+    Unpacked, seq_from, unpack_ids, unpack_spans,
 };
 use super::party::decode_party_chunk;
 use crate::model::id::{OrgId, PartyId};
@@ -17,8 +17,9 @@ pub enum Entry {
     Block(u64, Packed),
     /// An id-index chunk: its bucket and entries.
     Ids(u16, Vec<(Uuid, u64)>),
-    /// An org-copy chunk: the org, the chunk's first seq, the envelopes' bytes.
-    Org(OrgId, u64, Packed),
+    /// An org-copy chunk: the org, the chunk's first seq, the copies' bytes
+    /// (unpacked, not copied apart).
+    Org(OrgId, u64, Unpacked),
     /// An org's summary.
     Summary(OrgId, OrgSummary),
     /// A stored Merkle subtree hash: its level, index and hash.
@@ -44,13 +45,20 @@ pub(crate) fn decode_block(key: &[u8], value: &[u8]) -> Result<(u64, Unpacked), 
 
 /// Decodes an org chunk: its org, first seq and copies (in seq order).
 pub(crate) fn decode_org_chunk(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, Packed), Damage> {
+    decode_org_chunk_spans(key, value).map(|(org, first, copies)| (org, first, copies.into_packed()))
+}
+
+/// [`decode_org_chunk`], the copies unpacked without copying them apart.
+fn decode_org_chunk_spans(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, Unpacked), Damage> {
     let at = key.iter().position(|&b| b == 0).ok_or_else(|| Damage::OrgKey { key: key.to_vec() })?;
     let org = std::str::from_utf8(&key[1..at]).ok().and_then(|s| OrgId::parse(s).ok());
     let (Some(org), Some(first)) = (org, seq_from(&key[at + 1..])) else {
         return Err(Damage::OrgKey { key: key.to_vec() });
     };
-    match unpack(value) {
-        Some(copies) if copies[0].0 == first && copies.windows(2).all(|w| w[0].0 < w[1].0) => Ok((org, first, copies)),
+    match unpack_spans(value) {
+        Some(copies) if copies.spans[0].0 == first && copies.spans.windows(2).all(|w| w[0].0 < w[1].0) => {
+            Ok((org, first, copies))
+        }
         _ => Err(Damage::OrgChunk { org, first }),
     }
 }
@@ -76,7 +84,7 @@ pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
             (7, None) => damaged(Damage::IdChunk { key: key.to_vec() }),
             _ => damaged(Damage::IdKey { key: key.to_vec() }),
         },
-        Some(b'O') => match decode_org_chunk(key, value) {
+        Some(b'O') => match decode_org_chunk_spans(key, value) {
             Ok((org, first, copies)) => Entry::Org(org, first, copies),
             Err(damage) => damaged(damage),
         },

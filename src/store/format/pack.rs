@@ -66,6 +66,11 @@ pub struct Unpacked {
 }
 
 impl Unpacked {
+    /// Each envelope's seq and bytes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.spans.iter().map(|(seq, r)| (*seq, &self.payload[r.clone()]))
+    }
+
     pub fn into_packed(self) -> Packed {
         self.spans.into_iter().map(|(seq, r)| (seq, self.payload[r].to_vec())).collect()
     }
