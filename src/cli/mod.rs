@@ -59,6 +59,7 @@ pub struct Cli {
 const GLOBAL: &str = "Global options";
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Record one event, given as JSON (argument or stdin) or with flags
     Append(Box<append::AppendArgs>),
@@ -422,10 +423,17 @@ where
 {
     thread_local! {
         // Built once per thread: a server parses a command line per request.
-        static COMMAND: std::cell::RefCell<Option<clap::Command>> = const { std::cell::RefCell::new(None) };
+        // Two: without the help's examples, and with them, built only for
+        // a command line that may ask for help (`may_ask_for_help`).
+        static COMMANDS: std::cell::RefCell<[Option<clap::Command>; 2]> = const { std::cell::RefCell::new([None, None]) };
     }
-    let matched = COMMAND.with_borrow_mut(|command| {
-        command.get_or_insert_with(help::command).try_get_matches_from_mut(args).and_then(|m| Cli::from_arg_matches(&m))
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let helps = may_ask_for_help(&args);
+    let matched = COMMANDS.with_borrow_mut(|commands| {
+        let build = if helps { help::command } else { <Cli as clap::CommandFactory>::command };
+        (commands[usize::from(helps)].get_or_insert_with(build))
+            .try_get_matches_from_mut(args)
+            .and_then(|m| Cli::from_arg_matches(&m))
     });
     match matched {
         Ok(cli) => Ok(cli),
@@ -436,6 +444,17 @@ where
         // has one, pointing to the help of the command that was mistyped.
         Err(e) => Err(Err(format!("{}{}; see `{} --help`", usage_sentence(&e), suggestion(&e), command_path(&e)))),
     }
+}
+
+/// Whether clap may print a help text for this command line: `--help`,
+/// `help`, or `-h` alone or among other short flags (`-qh`). Only a help
+/// text shows the examples ([`help::command`]), whose writing took about a
+/// third of parsing a command line; any other needs the commands alone.
+fn may_ask_for_help(args: &[std::ffi::OsString]) -> bool {
+    args.iter().skip(1).any(|arg| {
+        let arg = arg.as_encoded_bytes();
+        arg == b"--help" || arg == b"help" || (arg.starts_with(b"-") && !arg.starts_with(b"--") && arg.contains(&b'h'))
+    })
 }
 
 pub fn main() -> ExitCode {

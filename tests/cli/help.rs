@@ -131,6 +131,28 @@ fn every_example_runs_on_the_isa_log() {
 
 /// `append --help` lists the event types (each one accord accepts) and the
 /// date forms (each example one accord accepts as a date).
+/// Every way of asking for help gets the examples: `-h` among other short
+/// flags, `--help` after the arguments, the `help` command.
+#[test]
+fn every_way_of_asking_for_help_shows_the_examples() {
+    for args in [
+        &["-qh"][..],
+        &["members", "-qh"],
+        &["members", "isa", "--at", "2021-01-01", "--help"],
+        &["help", "members"],
+        &["audit", "help", "verify"],
+    ] {
+        let help = accord(args).ok().to_owned();
+        assert!(!examples(&help).is_empty(), "`accord {}` shows no examples:\n{help}", args.join(" "));
+    }
+    // And a command that does not ask for it still runs.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ledger = dir.path().join("ledger");
+    accord(&["--ledger", s(&ledger), "import", s(&isa_log())]).ok();
+    let members = accord(&["--ledger", s(&ledger), "members", "isa", "--at", "2021-01-01", "--json"]).ok().to_owned();
+    assert!(members.contains("\"count\":10"), "{members}");
+}
+
 #[test]
 fn append_help_lists_the_event_types_and_the_date_forms() {
     let help = help_of("append", "--help");
