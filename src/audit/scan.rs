@@ -445,8 +445,8 @@ mod tests {
             let records = store.org_records(&org, u64::MAX).unwrap();
             // The fast reader takes every copy accord wrote.
             let mut scratch = Scratch::default();
-            for (seq, bytes) in store.org_copies(&org, u64::MAX).unwrap() {
-                assert_eq!(crate::model::read::RecordedView::read(&bytes, &mut scratch).map(|s| s.seq), Some(seq));
+            for (seq, bytes) in store.org_copies(&org, u64::MAX).unwrap().iter() {
+                assert_eq!(crate::model::read::RecordedView::read(bytes, &mut scratch).map(|s| s.seq), Some(seq));
             }
             let general = Timeline::build(counting_steps(records.iter().map(|r| (r.seq, &r.event))));
             let fast =

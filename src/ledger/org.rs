@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::value::RawValue;
@@ -15,7 +16,7 @@ use crate::model::event::Event;
 use crate::model::id::OrgId;
 use crate::model::read::{RecordedView, Scratch, SourceAt};
 use crate::projection::panel::{self, Track};
-use crate::store::{Packed, Store, decode_copy};
+use crate::store::{Store, Unpacked, decode_copy};
 use crate::timeline::{Step, Timeline, counting, counting_steps};
 
 /// An org as the log stood at one position.
@@ -32,7 +33,7 @@ pub struct OrgRecord {
     core: Arc<OrgCore>,
     /// The org's copies: in hand when the record was read whole, else read
     /// from the store on first use ([`super::Ledger::org_without_events`]).
-    copies: OnceCell<Option<Packed>>,
+    copies: OnceCell<Option<Unpacked>>,
     store: Store,
     /// Each event, once decoded: this record's own, so that what a command
     /// asks for is not kept in the cache.
@@ -66,8 +67,8 @@ impl OrgCore {
     }
 
     /// Whether `copies` are the events it was made of: as many, the same last.
-    fn made_of(&self, copies: &Packed) -> bool {
-        copies.len() == self.len && copies.last().map(|(seq, _)| *seq) == self.last
+    fn made_of(&self, copies: &Unpacked) -> bool {
+        copies.len() == self.len && copies.last_seq() == self.last
     }
 
     /// The seq of the org's last event in it; `None` if it has none.
@@ -89,11 +90,12 @@ impl OrgCore {
 }
 
 impl OrgRecord {
-    pub(crate) fn new(org: OrgId, upto: u64, copies: Packed, store: &Store) -> Result<OrgRecord> {
+    pub(crate) fn new(org: OrgId, upto: u64, copies: Unpacked, store: &Store) -> Result<OrgRecord> {
         // Many copies are read on two cores, a half each (`read_fast`).
         let mut fast = Vec::with_capacity(copies.len());
         let mut sources = Vec::new();
-        for part in crate::halves::halves(&copies, PARALLEL_READ, |part| read_fast(&org, part)) {
+        let read = |part: &[(u64, Range<usize>)]| read_fast(&org, &copies.payload, part);
+        for part in crate::halves::halves(&copies.spans, PARALLEL_READ, read) {
             let shift = sources.len();
             fast.extend(part.read.into_iter().map(|(id, target, step, at)| (id, target, step, span(at, shift))));
             sources.extend_from_slice(&part.sources);
@@ -111,7 +113,7 @@ impl OrgRecord {
         } else {
             // Not in the form accord writes: the general way, which says what is wrong.
             sources.clear();
-            records = copies.iter().map(|(seq, bytes)| decode_copy(&org, *seq, bytes)).collect::<Result<_>>()?;
+            records = copies.iter().map(|(seq, bytes)| decode_copy(&org, seq, bytes)).collect::<Result<_>>()?;
             let steps = counting_steps(records.iter().map(|r| (r.seq, &r.event)));
             let ids = records.iter().map(|r| r.event.id).collect();
             let targets = records.iter().map(|r| r.event.target()).collect();
@@ -120,7 +122,7 @@ impl OrgRecord {
         };
         let timeline = recorded_timeline(&org, steps)?;
         let by_id = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
-        let (len, last) = (copies.len(), copies.last().map(|(seq, _)| *seq));
+        let (len, last) = (copies.len(), copies.last_seq());
         // The canonical reader read each source as UTF-8, so the whole is.
         let sources = String::from_utf8(sources).unwrap_or_else(|_| {
             source_at.iter_mut().filter(|at| matches!(at, SourceAt::Bytes(..))).for_each(|at| *at = SourceAt::Other);
@@ -216,7 +218,7 @@ impl OrgRecord {
     /// them; `None` if they cannot be read or are not the ones the core was
     /// made of (a record without its copies is for answers that need no
     /// event, [`super::Ledger::org_without_events`]).
-    fn copies(&self) -> Option<&Packed> {
+    fn copies(&self) -> Option<&Unpacked> {
         self.copies
             .get_or_init(|| {
                 let copies = self.store.org_copies(&self.org, self.upto).ok()?;
@@ -232,7 +234,7 @@ impl OrgRecord {
         }
         // The core was made of these bytes, so the general way reads them.
         let (seq, bytes) = self.copies()?.get(i)?;
-        let recorded = decode_copy(&self.org, *seq, bytes).ok()?;
+        let recorded = decode_copy(&self.org, seq, bytes).ok()?;
         Some(self.decoded[i].get_or_init(|| Box::new(recorded)))
     }
 }
@@ -253,13 +255,15 @@ struct FastRead {
     whole: bool,
 }
 
-/// Reads `copies` of `org` the fast way (`RecordedView::read`), each
-/// source's bytes kept apart from the rest of its event.
-fn read_fast(org: &OrgId, copies: &[(u64, Vec<u8>)]) -> FastRead {
+/// Reads `copies` of `org` (each a seq and its bytes in `payload`) the
+/// fast way (`RecordedView::read`), each source's bytes kept apart from
+/// the rest of its event.
+fn read_fast(org: &OrgId, payload: &[u8], copies: &[(u64, Range<usize>)]) -> FastRead {
     let mut scratch = Scratch::default();
     let mut read = Vec::with_capacity(copies.len());
     let mut sources = Vec::new();
-    for (seq, bytes) in copies {
+    for (seq, span) in copies {
+        let bytes = payload.get(span.clone()).unwrap_or_default();
         match RecordedView::read(bytes, &mut scratch) {
             Some(s) if s.seq == *seq && s.org == org.as_str() => {
                 let at = match s.source {
@@ -371,10 +375,15 @@ mod tests {
         let copies = ledger.store.org_copies(&org, upto).unwrap();
         assert!(OrgRecord::new(org.clone(), upto, copies.clone(), &ledger.store).is_ok());
         for at in [3, n / 2 + 3, n - 1] {
+            // The same copies, but the one at `at` names another org
+            // (`bog`: as long, so the spans after it hold).
             let mut damaged = copies.clone();
-            let text = String::from_utf8(damaged[at].1.clone()).unwrap();
-            damaged[at].1 = text.replacen(r#""org":"big""#, r#""org":"bog""#, 1).into_bytes();
-            assert_ne!(damaged[at].1, copies[at].1);
+            let span = damaged.spans[at].1.clone();
+            let text = String::from_utf8(damaged.payload[span.clone()].to_vec()).unwrap();
+            let other = text.replacen(r#""org":"big""#, r#""org":"bog""#, 1);
+            damaged.payload[span].copy_from_slice(other.as_bytes());
+            assert_ne!(damaged.get(at), copies.get(at));
+            assert_eq!(damaged.get(at + 1).or(damaged.get(at - 1)), copies.get(at + 1).or(copies.get(at - 1)));
             let read = OrgRecord::new(org.clone(), upto, damaged, &ledger.store);
             assert!(read.is_err(), "a copy of another org at {at} of {n} went unnoticed");
         }

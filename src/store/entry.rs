@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::error::Damage;
 use super::format::{
     FORMAT_KEY, INDEXED_KEY, ORIGIN_KEY, PARTIES_KEY, Packed, RECORDING_KEY, SUMMARIES_KEY, TREE_KEY, TREE_LOW,
-    Unpacked, seq_from, unpack_ids, unpack_spans,
+    Unpacked, seq_from, unpack_ids, unpack_onto, unpack_spans,
 };
 use super::party::decode_party_chunk;
 use crate::model::id::{OrgId, PartyId};
@@ -50,17 +50,28 @@ pub(crate) fn decode_org_chunk(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, 
 
 /// [`decode_org_chunk`], the copies unpacked without copying them apart.
 fn decode_org_chunk_spans(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, Unpacked), Damage> {
+    let mut copies = Unpacked::default();
+    decode_org_chunk_onto(key, value, &mut copies).map(|(org, first)| (org, first, copies))
+}
+
+/// [`decode_org_chunk`] onto the end of `into` ([`unpack_onto`]): the
+/// chunk's org and first seq. On an error, `into` holds what it held.
+pub(crate) fn decode_org_chunk_onto(key: &[u8], value: &[u8], into: &mut Unpacked) -> Result<(OrgId, u64), Damage> {
     let at = key.iter().position(|&b| b == 0).ok_or_else(|| Damage::OrgKey { key: key.to_vec() })?;
     let org = std::str::from_utf8(&key[1..at]).ok().and_then(|s| OrgId::parse(s).ok());
     let (Some(org), Some(first)) = (org, seq_from(&key[at + 1..])) else {
         return Err(Damage::OrgKey { key: key.to_vec() });
     };
-    match unpack_spans(value) {
-        Some(copies) if copies.spans[0].0 == first && copies.spans.windows(2).all(|w| w[0].0 < w[1].0) => {
-            Ok((org, first, copies))
+    let (payload, before) = (into.payload.len(), into.spans.len());
+    if unpack_onto(value, into).is_some() {
+        let copies = &into.spans[before..];
+        if copies[0].0 == first && copies.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Ok((org, first));
         }
-        _ => Err(Damage::OrgChunk { org, first }),
+        into.payload.truncate(payload);
+        into.spans.truncate(before);
     }
+    Err(Damage::OrgChunk { org, first })
 }
 
 /// Decodes an org summary under `S` + org id.

@@ -32,7 +32,7 @@ use crate::model::envelope::{Envelope, Head, Recorded};
 use crate::model::event::Event;
 use crate::model::id::OrgId;
 use crate::model::summary::OrgSummary;
-use entry::{decode_block, decode_entry, decode_org_chunk};
+use entry::{decode_block, decode_entry, decode_org_chunk, decode_org_chunk_onto};
 use error::Damage as D;
 use format::{
     FORMAT, FORMAT_KEY, HEAD_TMP, INDEXED_KEY, LOCK_FILE, SUMMARIES_KEY, block_key, find_id, id_chunk_key, org_prefix,
@@ -582,22 +582,28 @@ impl Store {
     /// The org copies of an org's events in the log up to `upto` included,
     /// in log order: those in the org index, then those not indexed yet.
     /// Each is the canonical JSON of a [`Recorded`] event.
-    pub(crate) fn org_copies(&self, org: &OrgId, upto: u64) -> Result<Packed> {
+    ///
+    /// They are read into one buffer, chunk after chunk, not a buffer each.
+    pub(crate) fn org_copies(&self, org: &OrgId, upto: u64) -> Result<Unpacked> {
         let upto = upto.min(self.ceiling());
-        let mut out = Vec::new();
+        let mut out = Unpacked::default();
         for item in self.db.scan_prefix(org_prefix(org)) {
             let (key, value) = item.map_err(|e| self.err(e))?;
-            let (_, first, copies) = decode_org_chunk(&key, &value)?;
+            let before = (out.payload.len(), out.spans.len());
+            let (_, first) = decode_org_chunk_onto(&key, &value, &mut out)?;
             if first > upto {
+                out.payload.truncate(before.0);
+                out.spans.truncate(before.1);
                 break;
             }
-            out.extend(copies);
         }
         if let Some(pending) = self.handed() {
-            out.extend(pending.unindexed.iter().filter(|e| e.org == *org).map(|e| (e.seq, e.record.clone())));
+            for e in pending.unindexed.iter().filter(|e| e.org == *org) {
+                out.push(e.seq, &e.record);
+            }
         }
-        out.retain(|(seq, _)| *seq <= upto);
-        if out.windows(2).any(|w| w[0].0 >= w[1].0) {
+        out.spans.retain(|(seq, _)| *seq <= upto);
+        if out.spans.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(D::OrgOrder { org: org.clone() }.into());
         }
         Ok(out)
@@ -606,7 +612,7 @@ impl Store {
     /// An org's events in the log up to `upto` included, in log order, from
     /// the org index alone (audits compare its copies with the log byte for byte).
     pub(crate) fn org_records(&self, org: &OrgId, upto: u64) -> Result<Vec<Recorded>> {
-        self.org_copies(org, upto)?.iter().map(|(seq, bytes)| decode_copy(org, *seq, bytes)).collect()
+        self.org_copies(org, upto)?.iter().map(|(seq, bytes)| decode_copy(org, seq, bytes)).collect()
     }
 
     /// Hands `f` every event of an org handed to the store, also those not
@@ -628,7 +634,7 @@ impl Store {
     pub(crate) fn org_raw(&self, org: &OrgId, upto: u64) -> Result<Packed> {
         let mut out = Vec::new();
         let mut block: Option<(u64, Packed)> = None;
-        for (seq, _) in self.org_copies(org, upto)? {
+        for (seq, _) in self.org_copies(org, upto)?.spans {
             if !block.as_ref().is_some_and(|(first, b)| (*first..*first + b.len() as u64).contains(&seq)) {
                 block = self.block_of(seq)?;
             }
@@ -795,7 +801,7 @@ mod tests {
             assert_eq!(store.seq_of(&env.event.id).unwrap(), Some(env.seq));
         }
         let o1 = OrgId::parse("o1").unwrap();
-        let copies: Vec<u64> = store.org_copies(&o1, u64::MAX).unwrap().into_iter().map(|(s, _)| s).collect();
+        let copies: Vec<u64> = store.org_copies(&o1, u64::MAX).unwrap().iter().map(|(s, _)| s).collect();
         assert_eq!(copies, (1..=150).filter(|s| s % 3 == 1).collect::<Vec<_>>());
     }
 
@@ -840,7 +846,7 @@ mod tests {
     fn seen(store: &Store, envs: &[Envelope]) -> Vec<String> {
         let o1 = OrgId::parse("o1").unwrap();
         let new = OrgId::parse("n1").unwrap();
-        let copies = |org: &OrgId| store.org_copies(org, u64::MAX).unwrap().iter().map(|(s, _)| *s).collect::<Vec<_>>();
+        let copies = |org: &OrgId| store.org_copies(org, u64::MAX).unwrap().iter().map(|(s, _)| s).collect::<Vec<_>>();
         let mut out = vec![
             format!("head {:?}", store.head().unwrap()),
             format!("last {}", store.last_seq().unwrap()),

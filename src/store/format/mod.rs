@@ -11,4 +11,4 @@ pub use keys::{
     TREE_LOW, block_key, id_chunk_key, org_chunk_key, org_prefix, party_chunk_key, party_prefix, summary_key, tree_key,
 };
 pub(crate) use keys::{HEAD_TMP, LOCK_FILE, seq_from};
-pub use pack::{BLOCK, Packed, Unpacked, pack, unpack, unpack_spans};
+pub use pack::{BLOCK, Packed, Unpacked, pack, unpack, unpack_onto, unpack_spans};

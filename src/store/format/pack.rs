@@ -58,7 +58,9 @@ pub fn pack<'a>(envelopes: impl IntoIterator<Item = (u64, &'a [u8])>) -> Result<
     Ok(out)
 }
 
-/// A stored value unpacked: the payload, and where each envelope lies in it.
+/// A stored value unpacked: the payload, and where each envelope lies in it
+/// (or several values, one after another: [`unpack_onto`]).
+#[derive(Clone, Debug, Default)]
 pub struct Unpacked {
     pub payload: Vec<u8>,
     /// Each envelope's seq and bytes (a range of `payload`), in order.
@@ -71,6 +73,34 @@ impl Unpacked {
         self.spans.iter().map(|(seq, r)| (*seq, &self.payload[r.clone()]))
     }
 
+    /// The `i`th envelope's seq and bytes.
+    pub fn get(&self, i: usize) -> Option<(u64, &[u8])> {
+        let (seq, r) = self.spans.get(i)?;
+        Some((*seq, self.payload.get(r.clone())?))
+    }
+
+    /// How many envelopes it holds.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The last envelope's seq.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.spans.last().map(|(seq, _)| *seq)
+    }
+
+    /// Adds an envelope at the end.
+    pub fn push(&mut self, seq: u64, bytes: &[u8]) {
+        let at = self.payload.len();
+        self.payload.extend_from_slice(bytes);
+        self.spans.push((seq, at..self.payload.len()));
+    }
+
     pub fn into_packed(self) -> Packed {
         self.spans.into_iter().map(|(seq, r)| (seq, self.payload[r].to_vec())).collect()
     }
@@ -79,26 +109,49 @@ impl Unpacked {
 /// Unpacks a stored value without copying its envelopes; `None` if it is
 /// damaged or holds none.
 pub fn unpack_spans(value: &[u8]) -> Option<Unpacked> {
+    let mut unpacked = Unpacked::default();
+    unpack_onto(value, &mut unpacked).map(|()| unpacked)
+}
+
+/// Unpacks a stored value onto the end of `into`: its payload decompressed
+/// after `into`'s, its envelopes after `into`'s (an org's chunks read into
+/// one buffer, not a buffer per copy). `None`, and `into` as it was, if
+/// the value is damaged or holds none.
+pub fn unpack_onto(value: &[u8], into: &mut Unpacked) -> Option<()> {
+    let (start, before) = (into.payload.len(), into.spans.len());
+    let unpacked = unpack_after(value, into, start);
+    if unpacked.is_none() || into.spans.len() == before {
+        into.payload.truncate(start);
+        into.spans.truncate(before);
+        return None;
+    }
+    Some(())
+}
+
+/// [`unpack_onto`], leaving what it added when it fails.
+fn unpack_after(value: &[u8], into: &mut Unpacked, start: usize) -> Option<()> {
     let (&tag, rest) = value.split_first()?;
     let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
     if tag != b'z' || len > MAX_PAYLOAD {
         return None;
     }
-    let payload = DECOMPRESSOR.with(|d| d.borrow_mut().as_mut()?.decompress(&rest[4..], len).ok())?;
-    if payload.len() != len {
+    into.payload.resize(start + len, 0);
+    let out = &mut into.payload[start..];
+    let written = DECOMPRESSOR.with(|d| d.borrow_mut().as_mut()?.decompress_to_buffer(&rest[4..], out).ok())?;
+    if written != len {
         return None;
     }
-    let mut spans = Vec::new();
+    let payload = &into.payload[start..];
     let mut at = 0;
     while at < payload.len() {
         let seq = u64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?);
         let n = u32::from_le_bytes(payload.get(at + 8..at + 12)?.try_into().ok()?) as usize;
         let bytes = at + 12..at + 12 + n;
         payload.get(bytes.clone())?;
-        spans.push((seq, bytes));
+        into.spans.push((seq, start + bytes.start..start + bytes.end));
         at += 12 + n;
     }
-    (!spans.is_empty()).then_some(Unpacked { payload, spans })
+    Some(())
 }
 
 /// Unpacks a stored value into its envelopes (seq, bytes); `None` if it is
@@ -125,6 +178,15 @@ mod tests {
             }
         }
         assert!(unpack(&packed[..packed.len() - 1]).is_none());
+        // Onto what is there: it stays as it was when a value is damaged.
+        let mut both = unpack_spans(&packed).unwrap();
+        let other = pack([(3, &b"{\"b\":2}"[..])]).unwrap();
+        assert!(unpack_onto(&other[..other.len() - 1], &mut both).is_none());
+        assert_eq!(both.iter().map(|(seq, _)| seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(both.payload.len(), unpack_spans(&packed).unwrap().payload.len());
+        unpack_onto(&other, &mut both).unwrap();
+        let read: Vec<_> = both.iter().map(|(seq, bytes)| (seq, bytes.to_vec())).collect();
+        assert_eq!(read, [(1, b"{\"a\":1}".to_vec()), (2, b"{}".to_vec()), (3, b"{\"b\":2}".to_vec())]);
         assert!(crate::store::format::unpack_ids(&[0; 23]).is_none());
     }
 }
