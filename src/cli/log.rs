@@ -100,10 +100,10 @@ pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<
     let tmp = path.with_file_name(format!(".{name}.accord-partial"));
     let io = |what: &str, e: std::io::Error| file_failed(format_args!("{what} {}", path.display()), e);
     let written = File::create(&tmp).map_err(|e| io("cannot create", e)).and_then(|f| {
-        let mut file = BufWriter::new(f);
+        let mut file = BufWriter::new(WrittenBack::new(f));
         write_all(&mut file)?;
         let f = file.into_inner().map_err(|e| io("cannot write", e.into_error()))?;
-        f.sync_all().map_err(|e| io("cannot write", e))
+        f.file.sync_all().map_err(|e| io("cannot write", e))
     });
     match written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| io("cannot write", e))) {
         Ok(()) => Ok(()),
@@ -111,6 +111,60 @@ pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<
             let _ = std::fs::remove_file(&tmp);
             Err(e)
         }
+    }
+}
+
+/// How many bytes an export writes before it has the system start writing
+/// them to the disk ([`WrittenBack`]).
+const WRITEBACK: u64 = 4 << 20;
+
+/// A file whose bytes are handed to the disk as they are written, every
+/// [`WRITEBACK`] bytes, without waiting (Linux's `sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE`): the disk writes while the export goes on, and
+/// the `fsync` at the end, still what makes the export durable, has little
+/// left to write. That `fsync` was 0.36 s of a 2.0 s export of 1M events.
+struct WrittenBack {
+    file: File,
+    written: u64,
+    /// Where the bytes not yet handed to the disk begin.
+    handed: u64,
+}
+
+impl WrittenBack {
+    fn new(file: File) -> WrittenBack {
+        WrittenBack { file, written: 0, handed: 0 }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn hand_to_disk(&mut self) {
+        use std::os::fd::AsRawFd;
+        let (Ok(from), Ok(len)) = (i64::try_from(self.handed), i64::try_from(self.written - self.handed)) else {
+            return;
+        };
+        // SAFETY: a system call on a descriptor this `File` holds open, with
+        // no memory passed. Its result is not needed: it only starts writes
+        // early; if it fails, the `fsync` at the end writes them, and says
+        // if that fails.
+        unsafe { libc::sync_file_range(self.file.as_raw_fd(), from, len, libc::SYNC_FILE_RANGE_WRITE) };
+        self.handed = self.written;
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn hand_to_disk(&mut self) {}
+}
+
+impl Write for WrittenBack {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.handed >= WRITEBACK {
+            self.hand_to_disk();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 

@@ -111,3 +111,29 @@ fn isa_ledger_to_trace() -> Option<Ledger> {
     l.run(&["import", isa_log().to_str().unwrap()]).ok();
     Some(l)
 }
+
+/// `export -o FILE` is a backup: its bytes are handed to the disk as they
+/// are written (`sync_file_range`, every 4 MiB, so that the `fsync` at the
+/// end has little left to do), the partial file is fsynced after its last
+/// write, and only then renamed to FILE; FILE holds what `export` prints.
+#[test]
+fn an_export_to_a_file_is_written_to_disk_as_it_goes_and_synced_before_it_appears() {
+    if !tool_available("strace") {
+        return;
+    }
+    let l = Ledger::new();
+    // About 420 bytes an envelope: more than two hand-overs' worth.
+    l.import_text(&synthetic(24_000, 10)).ok();
+    let file = l.dir.path().join("backup.ndjson");
+    let lines = traced(&l, &["export", "-o", s(&file)]);
+    let all = || lines.join("\n");
+    // The partial file, as a descriptor's path (`-y`) and as a name.
+    let (partial, name) = (".backup.ndjson.accord-partial>", ".backup.ndjson.accord-partial\"");
+    let renamed = last(&lines, |x| x.contains("rename") && x.contains(name)).unwrap_or_else(|| panic!("{}", all()));
+    let last_write = last(&lines[..renamed], |x| x.contains("write(") && x.contains(partial)).expect("a write");
+    let synced = lines[last_write..renamed].iter().any(|x| x.contains("fsync(") && x.contains(partial));
+    assert!(synced, "no fsync of the partial export between its last write and its rename:\n{}", all());
+    let handed = lines[..last_write].iter().filter(|x| x.contains("sync_file_range(") && x.contains(partial)).count();
+    assert!(handed >= 2, "the export's bytes were not handed to the disk as it went ({handed} times):\n{}", all());
+    assert_eq!(std::fs::read_to_string(&file).expect("the export"), l.export());
+}
