@@ -283,11 +283,15 @@ impl<'s> LedgerScan<'s> {
             && self.store.indexed().ok()? == self.seq
             && self.tree.problem(tree, self.store.tree_leaves().ok()?, self.seq).is_none();
         for (org, summary) in summaries {
+            let whole;
             let tail = match self.orgs.get(org.as_str())? {
-                OrgRules::Tail(tail) => tail.clone(),
-                OrgRules::Whole(timeline) => Tail::of(timeline),
+                OrgRules::Tail(tail) => tail,
+                OrgRules::Whole(timeline) => {
+                    whole = Tail::of(timeline);
+                    &whole
+                }
             };
-            if summary_problem(self.store, org, summary, Some(&tail)).ok()?.is_some() {
+            if summary_problem(self.store, org, summary, Some(tail)).ok()?.is_some() {
                 return None;
             }
         }
@@ -492,6 +496,32 @@ mod tests {
             assert!(!passes_agree(&store));
             drop(dir);
         }
+    }
+
+    /// Each org's summary is checked against its founding's event, found at
+    /// the position its timeline gives: a founding corrected by a later
+    /// one, recorded after other events, is the later one's.
+    #[test]
+    fn summaries_are_checked_against_the_founding_that_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger =
+            crate::ledger::Ledger::open(&dir.path().join("l"), &Options::new(Duration::from_secs(5), true)).unwrap();
+        let id = "00000000-0000-0000-0000-00000000000a";
+        let lines = [
+            json!({"type": "founding", "org": "o", "date": "2000", "members": ["A"], "name": "First", "id": id}),
+            json!({"type": "accession", "org": "o", "date": "2001", "members": ["B"]}),
+            json!({"type": "founding", "org": "o", "date": "2000", "members": ["A"], "name": "Second", "supersedes": id}),
+            json!({"type": "accession", "org": "o", "date": "2002", "members": ["C"]}),
+        ];
+        let mut recorder = ledger.recorder("t").unwrap();
+        for line in &lines {
+            recorder.record_line(&line.to_string()).unwrap();
+        }
+        recorder.commit().unwrap();
+        let summary = ledger.store().summary(&OrgId::parse("o").unwrap()).unwrap().unwrap();
+        assert_eq!(summary.name.as_deref(), Some("Second"));
+        assert!(passes_agree(ledger.store()), "a ledger whose founding was corrected did not verify");
+        assert!(LedgerScan::run(ledger.store(), Vec::new(), &()).is_some());
     }
 
     #[test]

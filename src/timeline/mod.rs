@@ -262,6 +262,11 @@ impl Tail {
         self.state.founded.map(|c| c.id)
     }
 
+    /// [`Tail::founding`], and the log position its step was given.
+    pub fn founding_at(&self) -> Option<(Uuid, u64)> {
+        self.state.founded.map(|c| (c.id, c.seq))
+    }
+
     /// Whether the timeline is empty: with no founding, nothing else can count.
     pub fn is_empty(&self) -> bool {
         self.founded.is_none()
