@@ -63,17 +63,27 @@ impl PartyCheck {
 
     /// A chunk of the index: the orgs it holds for `party`.
     pub(super) fn entry(&mut self, party: &PartyId, orgs: &[OrgId]) {
+        // The party's sets, looked up once per chunk, not once per org.
+        if !self.found.contains_key(party) {
+            self.found.insert(party.clone(), HashSet::new());
+        }
+        let wanted = self.wanted.get(party);
+        let Some(found) = self.found.get_mut(party) else { return };
+        let mut problems = Vec::new();
         for org in orgs {
             let Some(&n) = self.orgs.get(org.as_str()) else {
-                self.note(AuditError::PartyEntryWithoutOrg { party: party.clone(), org: org.clone() });
+                problems.push(AuditError::PartyEntryWithoutOrg { party: party.clone(), org: org.clone() });
                 continue;
             };
-            if !self.found.entry(party.clone()).or_default().insert(n) {
-                self.note(AuditError::PartyEntryTwice { party: party.clone(), org: org.clone() });
-            } else if !self.wanted.get(party).is_some_and(|w| w.contains(&n)) {
+            if !found.insert(n) {
+                problems.push(AuditError::PartyEntryTwice { party: party.clone(), org: org.clone() });
+            } else if !wanted.is_some_and(|w| w.contains(&n)) {
                 let upto = self.upto;
-                self.note(AuditError::PartyEntryUnnamed { party: party.clone(), org: org.clone(), upto });
+                problems.push(AuditError::PartyEntryUnnamed { party: party.clone(), org: org.clone(), upto });
             }
+        }
+        for problem in problems {
+            self.note(problem);
         }
     }
 
