@@ -68,6 +68,11 @@ pub struct Recorder<'a> {
     committed_block: RefCell<Option<(u64, Packed)>>,
     /// For reading those the fast way ([`Recorder::holds_exactly`]).
     scratch: RefCell<(Scratch, Vec<u8>)>,
+    /// The seq after the last event found already recorded, while the
+    /// lines follow the log (an import given again): the next line's event
+    /// is looked for there first, in the block in hand, not in the id
+    /// index. 0 when there is no guess.
+    next_recorded: std::cell::Cell<u64>,
 }
 
 impl Recorder<'_> {
@@ -90,6 +95,7 @@ impl Recorder<'_> {
             last_of: HashMap::new(),
             committed_block: RefCell::new(None),
             scratch: RefCell::default(),
+            next_recorded: std::cell::Cell::new(0),
         })
     }
 
@@ -233,14 +239,14 @@ impl Recorder<'_> {
 
     /// Whether the envelope of `seq`, recorded before this recorder
     /// started, holds `event` exactly: its stored bytes, read the fast way
-    /// (canonical, of that seq, its hash matching), less what recording
-    /// added, are the event's canonical JSON. `false` when that cannot be
-    /// told so: the general way decides.
+    /// (canonical, of that seq, its hash matching, the event's id), less
+    /// what recording added, are the event's canonical JSON. `false` when
+    /// that cannot be told so: the general way decides.
     fn holds_exactly(&self, seq: u64, event: &Event) -> Result<bool> {
         let mut scratch = self.scratch.borrow_mut();
         let (scratch, part) = &mut *scratch;
         self.committed_bytes(seq, |bytes| {
-            Sealed::read(bytes, scratch).is_some_and(|sealed| sealed.seq == seq)
+            Sealed::read(bytes, scratch).is_some_and(|sealed| sealed.seq == seq && sealed.id == event.id)
                 && event_of_envelope(bytes, part).is_some()
                 && *part == event.canonical().as_bytes()
         })
@@ -254,10 +260,20 @@ impl Recorder<'_> {
     }
 
     fn already_recorded(&self, event: &Event) -> Result<Option<Outcome>> {
+        // An import given again follows the log: after an event found
+        // recorded, the next is most likely the one after it, in the same
+        // block. Found there (its id and bytes), the id index is not read.
+        // Ids are unique in the log, so that is where the index would say.
+        let guess = self.next_recorded.replace(0);
+        if guess != 0 && guess <= self.start.seq && self.holds_exactly(guess, event)? {
+            self.next_recorded.set(guess + 1);
+            return Ok(Some(Outcome::AlreadyRecorded(guess)));
+        }
         let Some(seq) = self.store.seq_of(&event.id)? else { return Ok(None) };
         // An import given again: most events are found here, without
         // decoding what is stored.
         if seq <= self.start.seq && self.holds_exactly(seq, event)? {
+            self.next_recorded.set(seq + 1);
             return Ok(Some(Outcome::AlreadyRecorded(seq)));
         }
         let recorded = self.envelope_at(seq)?;

@@ -660,6 +660,33 @@ fn importing_the_same_file_twice_records_nothing_the_second_time() {
     assert_eq!(l.head().0, 15);
 }
 
+/// An import given again is checked line by line, each event looked for
+/// after the last one found before its id is looked up: a line that
+/// follows the log but differs (here, only in its id) is a new event, and
+/// lines out of the log's order are still found.
+#[test]
+fn an_import_given_again_finds_each_event_whatever_the_order_and_records_what_differs() {
+    let l = Ledger::new();
+    let event = |n: u32, id: u32| match n {
+        1 => format!(
+            r#"{{"type":"founding","org":"x","date":"2000","members":["A"],"id":"00000000-0000-0000-0000-{id:012}"}}"#
+        ),
+        _ => format!(
+            r#"{{"type":"exercise","org":"x","date":"200{n}","name":"E{n}","id":"00000000-0000-0000-0000-{id:012}"}}"#
+        ),
+    };
+    let lines = |events: &[(u32, u32)]| events.iter().map(|&(n, id)| event(n, id) + "\n").collect::<String>();
+    l.import_text(&lines(&[(1, 1), (2, 2), (3, 3), (4, 4)])).ok();
+    // The second line follows the first found, but with another id.
+    let r = l.import_text(&lines(&[(1, 1), (2, 9), (3, 3), (4, 4)]));
+    assert!(r.ok().contains("recorded 1 event (3 already recorded)"), "{}", r.stdout);
+    assert_eq!(l.head().0, 5);
+    // Backwards, and with a gap: every one is found.
+    let r = l.import_text(&lines(&[(4, 4), (3, 3), (1, 1), (2, 9), (2, 2)]));
+    assert!(r.ok().contains("recorded 0 events (5 already recorded)"), "{}", r.stdout);
+    verifies(&l, "after the imports given again");
+}
+
 #[test]
 fn an_import_with_one_bad_line_records_nothing_and_names_file_and_line() {
     let l = base_ledger();
