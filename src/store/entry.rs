@@ -62,14 +62,13 @@ pub(crate) fn decode_org_chunk_onto(key: &[u8], value: &[u8], into: &mut Unpacke
     let (Some(org), Some(first)) = (org, seq_from(&key[at + 1..])) else {
         return Err(Damage::OrgKey { key: key.to_vec() });
     };
-    let (payload, before) = (into.payload.len(), into.spans.len());
+    let mark = into.mark();
     if unpack_onto(value, into).is_some() {
-        let copies = &into.spans[before..];
+        let copies = &into.spans[mark.1..];
         if copies[0].0 == first && copies.windows(2).all(|w| w[0].0 < w[1].0) {
             return Ok((org, first));
         }
-        into.payload.truncate(payload);
-        into.spans.truncate(before);
+        into.truncate(mark);
     }
     Err(Damage::OrgChunk { org, first })
 }

@@ -589,11 +589,10 @@ impl Store {
         let mut out = Unpacked::default();
         for item in self.db.scan_prefix(org_prefix(org)) {
             let (key, value) = item.map_err(|e| self.err(e))?;
-            let before = (out.payload.len(), out.spans.len());
+            let mark = out.mark();
             let (_, first) = decode_org_chunk_onto(&key, &value, &mut out)?;
             if first > upto {
-                out.payload.truncate(before.0);
-                out.spans.truncate(before.1);
+                out.truncate(mark);
                 break;
             }
         }

@@ -94,6 +94,17 @@ impl Unpacked {
         self.spans.last().map(|(seq, _)| *seq)
     }
 
+    /// Where its end is now, for [`Unpacked::truncate`].
+    pub fn mark(&self) -> (usize, usize) {
+        (self.payload.len(), self.spans.len())
+    }
+
+    /// Drops what was added since `mark` ([`Unpacked::mark`]).
+    pub fn truncate(&mut self, (payload, spans): (usize, usize)) {
+        self.payload.truncate(payload);
+        self.spans.truncate(spans);
+    }
+
     /// Adds an envelope at the end.
     pub fn push(&mut self, seq: u64, bytes: &[u8]) {
         let at = self.payload.len();
@@ -118,11 +129,9 @@ pub fn unpack_spans(value: &[u8]) -> Option<Unpacked> {
 /// one buffer, not a buffer per copy). `None`, and `into` as it was, if
 /// the value is damaged or holds none.
 pub fn unpack_onto(value: &[u8], into: &mut Unpacked) -> Option<()> {
-    let (start, before) = (into.payload.len(), into.spans.len());
-    let unpacked = unpack_after(value, into, start);
-    if unpacked.is_none() || into.spans.len() == before {
-        into.payload.truncate(start);
-        into.spans.truncate(before);
+    let mark = into.mark();
+    if unpack_after(value, into, mark.0).is_none() || into.spans.len() == mark.1 {
+        into.truncate(mark);
         return None;
     }
     Some(())
