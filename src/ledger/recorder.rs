@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::org::timeline_of;
 use super::{Broken, Correction, LedgerError, MAX_EVENT_BYTES, Outcome, Uncorrectable};
 use crate::error::Result;
-use crate::model::envelope::{Envelope, EnvelopeJson, Head, format_time, looks_like_envelope, parse_time};
+use crate::model::envelope::{
+    Envelope, EnvelopeJson, EnvelopeTemplate, Head, format_time, looks_like_envelope, parse_time,
+};
 use crate::model::event::{Event, EventKind, parse_json};
 use crate::model::id::OrgId;
 use crate::model::read::{Scratch, Sealed, event_of_envelope};
@@ -31,8 +33,9 @@ fn check_size(len: usize) -> Result<()> {
 /// One line of NDJSON read for [`Recorder::record_parsed`]: reading needs
 /// no ledger, so an import can read its next lines while it records.
 pub enum Line {
-    /// A bare event, to be sealed at the end of the log.
-    Event(Event),
+    /// A bare event, to be sealed at the end of the log, and its envelope's
+    /// template if reading it wrote one ([`Event::from_value_templated`]).
+    Event(Event, Option<EnvelopeTemplate>),
     /// An envelope of an export, to be restored verbatim.
     Envelope(Envelope),
 }
@@ -46,7 +49,10 @@ impl Line {
         let value = parse_json(line)?;
         Ok(match &value {
             Value::Object(map) if looks_like_envelope(map) => Line::Envelope(Envelope::from_value(value)?),
-            _ => Line::Event(Event::from_value(value)?),
+            _ => {
+                let (event, template) = Event::from_value_templated(value)?;
+                Line::Event(event, template)
+            }
         })
     }
 }
@@ -111,20 +117,26 @@ impl Recorder<'_> {
     /// Records a line read by [`Line::parse`] (perhaps on another thread).
     pub fn record_parsed(&mut self, line: Line) -> Result<Outcome> {
         match line {
-            Line::Event(event) => self.record(event),
+            Line::Event(event, template) => self.record_templated(event, template.as_ref()),
             Line::Envelope(env) => self.record_envelope(env),
         }
     }
 
     /// Records a new event at the end of the log.
     pub fn record(&mut self, event: Event) -> Result<Outcome> {
+        self.record_templated(event, None)
+    }
+
+    /// [`Recorder::record`], its envelope's JSON copied from `template` if
+    /// given (the template of this event).
+    fn record_templated(&mut self, event: Event, template: Option<&EnvelopeTemplate>) -> Result<Outcome> {
         if let Some(outcome) = self.already_recorded(&event)? {
             return Ok(outcome);
         }
         self.check_rules(&event)?;
         let now = Utc::now().max(self.last_time);
-        let (env, json) =
-            Envelope::seal_json(event, self.head.seq + 1, format_time(now), self.actor.clone(), self.head.hash.clone());
+        let (seq, at, by, prev) = (self.head.seq + 1, format_time(now), self.actor.clone(), self.head.hash.clone());
+        let (env, json) = Envelope::seal_template(event, template, seq, at, by, prev);
         check_size(json.json.len())?;
         self.last_time = now;
         self.push(env, json)

@@ -127,6 +127,39 @@ pub(crate) fn write_canonical_map_members<const N: usize>(
     spans
 }
 
+/// Appends to `out` the canonical object `doc` with the members at `spans`
+/// (as [`write_canonical_map_members`] returns them, any order) written
+/// anew as `members` (the same keys, in the same order, other values), and
+/// returns where each lies in `out`. `None` if a span is not in `doc` or
+/// two overlap.
+pub(crate) fn rewrite_members<const N: usize>(
+    doc: &[u8],
+    spans: &[(usize, usize); N],
+    members: [(&str, Member<'_>); N],
+    out: &mut Vec<u8>,
+) -> Option<[(usize, usize); N]> {
+    let mut order: [usize; N] = std::array::from_fn(|i| i);
+    order.sort_unstable_by_key(|&i| spans[i].0);
+    let mut written = [(0, 0); N];
+    let mut from = 0;
+    for i in order {
+        let (start, end) = spans[i];
+        out.extend_from_slice(doc.get(from..start)?);
+        let at = out.len();
+        let (key, member) = members[i];
+        write_string(key, out);
+        out.push(b':');
+        match member {
+            Member::Str(s) => write_string(s, out),
+            Member::U64(u) => write_number(&Number::from(u), out),
+        }
+        written[i] = (at, out.len());
+        from = end;
+    }
+    out.extend_from_slice(doc.get(from..)?);
+    Some(written)
+}
+
 /// Gives `emit`, one piece after another, the canonical object `doc`
 /// without the members that lie at `cuts` (each from its key's opening
 /// quote to the end of its value, in order, as

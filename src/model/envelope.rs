@@ -98,6 +98,37 @@ pub struct EnvelopeJson {
     pub record: Vec<u8>,
 }
 
+/// An event's envelope written before it has a place in the log: the
+/// canonical JSON of the event's body with the members recording adds
+/// (`seq`, `recorded_at`, `recorded_by`, `prev`, `hash`) given empty
+/// values, and where each lies. Where events are read on a thread of their
+/// own (an import), the body is written there, once, and sealing copies
+/// these bytes around the members' values instead of writing it again.
+#[derive(Clone, Debug)]
+pub struct EnvelopeTemplate {
+    json: Vec<u8>,
+    /// Where `seq`, `recorded_at`, `recorded_by`, `prev` and `hash` lie, in that order.
+    spans: [(usize, usize); 5],
+}
+
+impl EnvelopeTemplate {
+    /// The members recording adds, with the values a template leaves them.
+    pub(crate) const EMPTY: [(&'static str, canonical::Member<'static>); 5] = [
+        ("seq", canonical::Member::U64(0)),
+        ("recorded_at", canonical::Member::Str("")),
+        ("recorded_by", canonical::Member::Str("")),
+        ("prev", canonical::Member::Str("")),
+        ("hash", canonical::Member::Str("")),
+    ];
+
+    /// A template from what [`canonical::write_canonical_map_members`]
+    /// wrote of a body with [`EnvelopeTemplate::EMPTY`]'s members (and
+    /// where they lie), after those of the body's members it was given.
+    pub(crate) fn from_written(json: Vec<u8>, spans: [(usize, usize); 5]) -> EnvelopeTemplate {
+        EnvelopeTemplate { json, spans }
+    }
+}
+
 /// An envelope's canonical JSON as written, and where its `hash` and `prev`
 /// members lie in it (key to value, without commas).
 struct Written {
@@ -127,6 +158,23 @@ impl Written {
             ],
             &mut json,
         );
+        Some(Written { json, hash, prev })
+    }
+
+    /// [`Written::new`] from a template of the same body: its bytes copied
+    /// around these members' values. `None` if the template is not one
+    /// [`EnvelopeTemplate::write`] wrote.
+    fn from_template(t: &EnvelopeTemplate, seq: u64, at: &str, by: &str, prev: &str, hash: &str) -> Option<Written> {
+        use canonical::Member::{Str, U64};
+        let mut json = Vec::with_capacity(t.json.len() + at.len() + by.len() + prev.len() + hash.len() + 24);
+        let members = [
+            ("seq", U64(seq)),
+            ("recorded_at", Str(at)),
+            ("recorded_by", Str(by)),
+            ("prev", Str(prev)),
+            ("hash", Str(hash)),
+        ];
+        let [_, _, _, prev, hash] = canonical::rewrite_members(&t.json, &t.spans, members, &mut json)?;
         Some(Written { json, hash, prev })
     }
 
@@ -181,9 +229,26 @@ impl Envelope {
         recorded_by: String,
         prev: String,
     ) -> (Envelope, EnvelopeJson) {
+        Envelope::seal_template(event, None, seq, recorded_at, recorded_by, prev)
+    }
+
+    /// [`Envelope::seal_json`], the JSON copied from `template` if given:
+    /// [`Event::from_value_templated`]'s template of this event.
+    pub fn seal_template(
+        event: Event,
+        template: Option<&EnvelopeTemplate>,
+        seq: u64,
+        recorded_at: String,
+        recorded_by: String,
+        prev: String,
+    ) -> (Envelope, EnvelopeJson) {
         let mut env = Envelope { seq, recorded_at, recorded_by, prev, hash: String::new(), event };
         // Written with a placeholder of the hash's length, replaced once known.
-        match env.written(GENESIS) {
+        let written = match template {
+            Some(t) => Written::from_template(t, env.seq, &env.recorded_at, &env.recorded_by, &env.prev, GENESIS),
+            None => env.written(GENESIS),
+        };
+        match written {
             Some(mut w) => {
                 env.hash = w.digest();
                 let record = w.record();
@@ -435,6 +500,49 @@ mod tests {
         ) {
             let body: Map<String, Value> = body.into_iter().collect();
             prop_assert_eq!(once(&body, seq, &at, &by, &prev, &hash), by_value(&body, seq, &at, &by, &prev, &hash));
+            // From a template of the body, written with the members empty.
+            let mut json = Vec::new();
+            let spans = canonical::write_canonical_map_members(&body, EnvelopeTemplate::EMPTY, &mut json);
+            let template = EnvelopeTemplate::from_written(json, spans);
+            let w = Written::from_template(&template, seq, &at, &by, &prev, &hash).expect("a template");
+            prop_assert_eq!([text(w.json.clone()), text(w.record()), w.digest()], by_value(&body, seq, &at, &by, &prev, &hash));
+        }
+
+        /// An event read with its envelope's template is sealed into the
+        /// same envelope, and gets the id it got without: for events
+        /// without an id, each type's members around the envelope's, and
+        /// corrections whose targets are spelled otherwise (no template).
+        #[test]
+        fn templated_events_seal_as_without(
+            details in prop::collection::btree_map(arb_key(), arb_value(), 0..6),
+            note in arb_text(),
+            target in prop_oneof![Just(None), Just(Some("1B3C0C5E-4D2A-4B1E-9F0E-00000000000A")), Just(Some("1b3c0c5e-4d2a-4b1e-9f0e-00000000000a"))],
+            kind in 0..3usize,
+            seq in 1..u64::MAX,
+            by in arb_text(),
+        ) {
+            let mut body = match kind {
+                0 => json!({"type": "dissolution", "org": "isa", "date": "2020", "note": note, "details": details}),
+                1 => json!({"type": "accession", "org": "isa", "date": "2020-12-09", "members": ["ISR", "ARE"], "source": {"publisher": note, "url": "https://example.org"}}),
+                _ => json!({"type": "retraction", "org": "isa", "note": note, "retracts": target.unwrap_or("1b3c0c5e-4d2a-4b1e-9f0e-00000000000b")}),
+            };
+            if let (Some(t), Value::Object(map)) = (target, &mut body) && kind != 2 {
+                map.insert("supersedes".into(), Value::from(t));
+            }
+            let Ok((event, template)) = Event::from_value_templated(body.clone()) else {
+                prop_assume!(false);
+                return Ok(());
+            };
+            let plain = Event::from_value(body.clone()).expect("read once");
+            prop_assert_eq!(&event, &plain);
+            let mut input = Vec::new();
+            canonical::write_canonical_map(body.as_object().expect("an object"), &mut input);
+            prop_assert_eq!(event.id, uuid::Uuid::new_v5(&uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"urn:accord:event"), &input));
+            let uppercase = target.is_some_and(|t| t.chars().any(|c| c.is_ascii_uppercase()));
+            prop_assert_eq!(template.is_some(), !uppercase);
+            let at = format_time(chrono::Utc::now());
+            let sealed = Envelope::seal_template(event.clone(), template.as_ref(), seq, at.clone(), by.clone(), GENESIS.into());
+            prop_assert_eq!(sealed, Envelope::seal_json(plain, seq, at, by, GENESIS.into()));
         }
 
         /// Sealing an event writes it once, and gives what `to_json` and

@@ -9,6 +9,7 @@ use crate::error::quote;
 use crate::model::ModelError;
 use crate::model::canonical;
 use crate::model::date::EffectiveDate;
+use crate::model::envelope::EnvelopeTemplate;
 use crate::model::error::{Inexact, InexactWhy, Json, JsonProblem};
 use crate::model::id::{OrgId, PartyId, parse_event_id};
 pub use crate::model::schema::TYPES;
@@ -16,10 +17,37 @@ use crate::model::schema::{COMMON_FIELDS, ENVELOPE_FIELDS, EventType, SOURCE_FIE
 
 type Result<T, E = ModelError> = std::result::Result<T, E>;
 
-/// The namespace of derived event ids: UUID v5 of the URL `urn:accord:event`.
-/// Changing it would change every derived id, so it is fixed forever.
-fn id_namespace() -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:accord:event")
+/// The namespace of derived event ids: UUID v5 of the URL `urn:accord:event`
+/// (`a48a5cf1-a28b-5589-9823-ba5494f69421`, computed once here; a test
+/// checks it). Changing it would change every derived id, so it is fixed
+/// forever.
+const ID_NAMESPACE: Uuid = Uuid::from_u128(0xa48a_5cf1_a28b_5589_9823_ba54_94f6_9421);
+
+/// The UUID v5 id of an event without one whose body (no `id`, no member
+/// recording adds) is `body`, and the body's canonical JSON with `id` (that
+/// id) and [`EnvelopeTemplate::EMPTY`]'s members, and where those lie.
+fn derive_id_with_envelope(body: &Map<String, Value>) -> (Uuid, Vec<u8>, [(usize, usize); 5]) {
+    // The id's place is kept with a placeholder of its length.
+    const PLACEHOLDER: &str = "00000000-0000-0000-0000-000000000000";
+    let [e0, e1, e2, e3, e4] = EnvelopeTemplate::EMPTY;
+    let mut json = Vec::with_capacity(384);
+    let spans = canonical::write_canonical_map_members(
+        body,
+        [("id", canonical::Member::Str(PLACEHOLDER)), e0, e1, e2, e3, e4],
+        &mut json,
+    );
+    let mut cuts = spans;
+    cuts.sort_unstable();
+    let mut name = Vec::with_capacity(json.len());
+    canonical::cut_members(&json, &cuts, |piece| name.extend_from_slice(piece));
+    let id = Uuid::new_v5(&ID_NAMESPACE, &name);
+    // The member ends with the 36 characters of the id and a quote.
+    let end = spans[0].1.saturating_sub(1);
+    if let Some(digits) = json.get_mut(end.saturating_sub(PLACEHOLDER.len())..end) {
+        digits.copy_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+    }
+    let [_, s0, s1, s2, s3, s4] = spans;
+    (id, json, [s0, s1, s2, s3, s4])
 }
 
 /// The status a member holds (suspension is tracked separately).
@@ -228,19 +256,39 @@ impl Event {
     /// Parses and validates an event. Without an `id`, one is derived from the
     /// event's canonical JSON (UUID v5), so the same event always gets the same id.
     pub fn from_value(value: Value) -> Result<Event> {
+        Ok(Event::from_value_templated(value)?.0)
+    }
+
+    /// [`Event::from_value`], and the template of its envelope
+    /// ([`EnvelopeTemplate`]) when deriving its id wrote its body anyway:
+    /// both are cut from one writing.
+    pub fn from_value_templated(value: Value) -> Result<(Event, Option<EnvelopeTemplate>)> {
         let Value::Object(mut body) = value else {
             return Err(ModelError::NotObject { what: "an event", found: kind_of(&value) });
         };
         let typed = read_body(&body)?;
+        // Ids are stored in one spelling so that equal ids compare equal as text.
+        let spelled =
+            |key: &str, id: &Uuid| body.get(key).and_then(Value::as_str) == Some(&*id.hyphenated().to_string());
+        let respelled = typed.supersedes.is_some_and(|s| !spelled("supersedes", &s))
+            || matches!(&typed.kind, EventKind::Retraction { retracts, .. } if !spelled("retracts", retracts));
+        let mut template = None;
         let id = match typed.id {
             Some(id) => id,
+            // The body is written as its envelope will be, `id` and the
+            // members recording adds left for later; cut out, they leave
+            // the canonical body the id is derived from.
+            None if !respelled => {
+                let (id, json, spans) = derive_id_with_envelope(&body);
+                template = Some(EnvelopeTemplate::from_written(json, spans));
+                id
+            }
             None => {
                 let mut bytes = Vec::with_capacity(256);
                 canonical::write_canonical_map(&body, &mut bytes);
-                Uuid::new_v5(&id_namespace(), &bytes)
+                Uuid::new_v5(&ID_NAMESPACE, &bytes)
             }
         };
-        // Ids are stored in one spelling so that equal ids compare equal as text.
         body.insert("id".into(), Value::String(id.hyphenated().to_string()));
         if let Some(s) = typed.supersedes {
             body.insert("supersedes".into(), Value::String(s.hyphenated().to_string()));
@@ -248,7 +296,9 @@ impl Event {
         if let EventKind::Retraction { retracts, .. } = &typed.kind {
             body.insert("retracts".into(), Value::String(retracts.hyphenated().to_string()));
         }
-        Ok(Event { id, org: typed.org, date: typed.date, supersedes: typed.supersedes, kind: typed.kind, body })
+        let event =
+            Event { id, org: typed.org, date: typed.date, supersedes: typed.supersedes, kind: typed.kind, body };
+        Ok((event, template))
     }
 
     /// The event as JSON, `id` included.
