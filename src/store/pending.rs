@@ -1,6 +1,7 @@
 //! The one buffer of what a command recorded that is not in the indexes yet, and its appends to the log.
 
 use std::collections::HashMap;
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use uuid::Uuid;
 
@@ -71,6 +72,25 @@ pub(super) struct Pending {
     /// its events), once it has written one: the next batch extends it
     /// without reading it back from sled and unpacking it.
     pub(super) last_block: Option<(u64, Packed)>,
+    /// Where envelopes written to the log go to be freed, once the command
+    /// has written more than one batch ([`Disposal`]).
+    disposal: Option<Disposal>,
+}
+
+/// A thread that frees the envelopes a command wrote to the log. An
+/// event's JSON is a tree of maps and strings, made on the import's
+/// reading thread: freeing it took about 5.7% of the recording thread's
+/// time in an import (`perf`), which this thread takes off it.
+struct Disposal(SyncSender<Vec<Unwritten>>);
+
+impl Disposal {
+    /// The thread, if one can be made; it ends with the store.
+    fn new() -> Option<Disposal> {
+        // A few batches may wait: the recorder never waits long for it.
+        let (tx, rx) = sync_channel::<Vec<Unwritten>>(4);
+        std::thread::Builder::new().name("free".into()).spawn(move || rx.into_iter().for_each(drop)).ok()?;
+        Some(Disposal(tx))
+    }
 }
 
 impl Pending {
@@ -164,15 +184,26 @@ impl Store {
         self.apply(batch).map_err(|e| self.err(e))?;
         pending.started = true;
         pending.last_block = Some(written_block);
-        let written = pending.unwritten.drain(..).map(|Unwritten { env, json }| Unindexed {
-            seq: env.seq,
-            id: env.event.id,
-            org: env.event.org,
-            record: json.record,
-            leaf: super::tree::leaf_hash(&json.json),
-        });
-        let mut written: Vec<Unindexed> = written.collect();
-        pending.unindexed.append(&mut written);
+        let mut done = std::mem::replace(&mut pending.unwritten, Vec::with_capacity(BATCH));
+        pending.unindexed.extend(done.iter_mut().map(|u| Unindexed {
+            seq: u.env.seq,
+            id: u.env.event.id,
+            org: u.env.event.org.clone(),
+            record: std::mem::take(&mut u.json.record),
+            leaf: super::tree::leaf_hash(&u.json.json),
+        }));
+        // A command that writes one batch (an append) frees its own.
+        if !first_write && pending.disposal.is_none() {
+            pending.disposal = Disposal::new();
+        }
+        match &pending.disposal {
+            Some(Disposal(tx)) if !first_write => {
+                if let Err(back) = tx.send(done) {
+                    drop(back.0);
+                }
+            }
+            _ => drop(done),
+        }
         if pending.unindexed.len() >= INDEX_BATCH {
             self.write_indexes(pending)?;
         }
