@@ -151,12 +151,16 @@ fn import_reader(
     bar: &Bar,
 ) -> Result<(), Error> {
     let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+    // The envelopes recorded come back to be freed where they were made,
+    // a log block's worth at a time: room for those of the lines read ahead.
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel(AHEAD * BATCH / 64);
+    recorder.hand_back_written(back_tx);
     let owned_label = label.to_owned();
     // Not joined on a refusal: the thread may be waiting for input (stdin)
     // and ends with the process; it stops once nobody receives.
     std::thread::Builder::new()
         .name("read".into())
-        .spawn(move || read_lines(&owned_label, reader, &tx))
+        .spawn(move || read_lines(&owned_label, reader, &tx, &back_rx))
         .map_err(|e| file_failed(format_args!("cannot start reading {label}"), e))?;
     for Handed { lines, failed } in rx {
         for (line_no, line) in lines {
@@ -183,8 +187,14 @@ fn import_reader(
 }
 
 /// Reads and parses the lines of `reader`, handing them over in batches
-/// until the end, a line that cannot be read, or nobody receives.
-fn read_lines(label: &str, mut reader: impl BufRead, tx: &std::sync::mpsc::SyncSender<Handed>) {
+/// until the end, a line that cannot be read, or nobody receives; between
+/// batches, drops the envelopes the recorder handed back.
+fn read_lines(
+    label: &str,
+    mut reader: impl BufRead,
+    tx: &std::sync::mpsc::SyncSender<Handed>,
+    back: &std::sync::mpsc::Receiver<Vec<accord::model::envelope::Envelope>>,
+) {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     let mut batch = Handed { lines: Vec::with_capacity(BATCH), failed: None };
@@ -217,8 +227,11 @@ fn read_lines(label: &str, mut reader: impl BufRead, tx: &std::sync::mpsc::SyncS
             // The recorder stops at the first refusal: nothing after it counts.
             break None;
         }
-        if batch.lines.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
-            return;
+        if batch.lines.len() == BATCH {
+            if tx.send(std::mem::take(&mut batch)).is_err() {
+                return;
+            }
+            back.try_iter().for_each(drop);
         }
     };
     batch.failed = stopped;

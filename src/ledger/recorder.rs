@@ -109,6 +109,15 @@ impl Recorder<'_> {
         &self.head
     }
 
+    /// Hands the envelopes this recorder's events make to `tx` once they
+    /// are in the log, to be dropped by the thread that receives them: the
+    /// thread that read the events, whose memory they mostly are, frees
+    /// them at a fraction of what they cost this one. Batches that do not
+    /// fit in `tx` are dropped here.
+    pub fn hand_back_written(&self, tx: std::sync::mpsc::SyncSender<Vec<Envelope>>) {
+        self.store.hand_back_written(tx);
+    }
+
     /// Records one line of NDJSON: a bare event, or an export's envelope.
     pub fn record_line(&mut self, line: &str) -> Result<Outcome> {
         self.record_parsed(Line::parse(line)?)

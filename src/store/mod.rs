@@ -841,6 +841,32 @@ mod tests {
         assert_eq!(store.get(envs[BATCH + 1].seq).unwrap(), None);
     }
 
+    /// Envelopes handed back once written ([`Store::hand_back_written`]):
+    /// each written batch, in order, exactly the envelopes written; with
+    /// nobody to receive them, the writes go on as before.
+    #[test]
+    fn written_envelopes_are_handed_back_a_batch_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 4 * BATCH as u64 + 3, &mut prev);
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        store.hand_back_written(tx);
+        let start = Head::empty();
+        for env in &envs[..2 * BATCH + 1] {
+            store.push(&start, env.clone(), env.json()).unwrap();
+        }
+        let back: Vec<Vec<Envelope>> = rx.try_iter().collect();
+        assert_eq!(back, vec![envs[..BATCH].to_vec(), envs[BATCH..2 * BATCH].to_vec()]);
+        drop(rx);
+        for env in &envs[2 * BATCH + 1..] {
+            store.push(&start, env.clone(), env.json()).unwrap();
+        }
+        store.commit().unwrap();
+        assert_eq!(store.last_seq().unwrap(), envs.len() as u64);
+        assert_eq!(store.get(envs.len() as u64).unwrap().as_ref(), envs.last());
+    }
+
     /// What a reader of the store sees, read by every path a command reads.
     fn seen(store: &Store, envs: &[Envelope]) -> Vec<String> {
         let o1 = OrgId::parse("o1").unwrap();

@@ -1,7 +1,7 @@
 //! The one buffer of what a command recorded that is not in the indexes yet, and its appends to the log.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError};
 
 use uuid::Uuid;
 
@@ -72,25 +72,9 @@ pub(super) struct Pending {
     /// its events), once it has written one: the next batch extends it
     /// without reading it back from sled and unpacking it.
     pub(super) last_block: Option<(u64, Packed)>,
-    /// Where envelopes written to the log go to be freed, once the command
-    /// has written more than one batch ([`Disposal`]).
-    disposal: Option<Disposal>,
-}
-
-/// A thread that frees the envelopes a command wrote to the log. An
-/// event's JSON is a tree of maps and strings, made on the import's
-/// reading thread: freeing it took about 5.7% of the recording thread's
-/// time in an import (`perf`), which this thread takes off it.
-struct Disposal(SyncSender<Vec<Unwritten>>);
-
-impl Disposal {
-    /// The thread, if one can be made; it ends with the store.
-    fn new() -> Option<Disposal> {
-        // A few batches may wait: the recorder never waits long for it.
-        let (tx, rx) = sync_channel::<Vec<Unwritten>>(4);
-        std::thread::Builder::new().name("free".into()).spawn(move || rx.into_iter().for_each(drop)).ok()?;
-        Some(Disposal(tx))
-    }
+    /// Where envelopes written to the log go to be freed, if a command
+    /// asked for them ([`Store::hand_back_written`]).
+    pub(super) hand_back: Option<SyncSender<Vec<Envelope>>>,
 }
 
 impl Pending {
@@ -192,22 +176,25 @@ impl Store {
             record: std::mem::take(&mut u.json.record),
             leaf: super::tree::leaf_hash(&u.json.json),
         }));
-        // A command that writes one batch (an append) frees its own.
-        if !first_write && pending.disposal.is_none() {
-            pending.disposal = Disposal::new();
-        }
-        match &pending.disposal {
-            Some(Disposal(tx)) if !first_write => {
-                if let Err(back) = tx.send(done) {
-                    drop(back.0);
-                }
-            }
-            _ => drop(done),
+        // Full, the batch is dropped here; gone, so is every batch after.
+        if let Some(tx) = &pending.hand_back
+            && let Err(TrySendError::Disconnected(_)) = tx.try_send(done.into_iter().map(|u| u.env).collect())
+        {
+            pending.hand_back = None;
         }
         if pending.unindexed.len() >= INDEX_BATCH {
             self.write_indexes(pending)?;
         }
         Ok(())
+    }
+
+    /// Hands the envelopes this store writes to the log from now on to
+    /// `tx` to be dropped, instead of dropping them: an event's JSON is a
+    /// tree of maps and strings, and the thread that read and made it frees
+    /// it at a fraction of the cost to the recording thread (an import's).
+    /// If `tx` is full they are dropped here; once its receiver is gone, all.
+    pub(crate) fn hand_back_written(&self, tx: SyncSender<Vec<Envelope>>) {
+        self.pending().hand_back = Some(tx);
     }
 
     /// Writes `envelopes` to the log in one batch, as [`Store::push`] and
