@@ -66,7 +66,6 @@ impl Store {
             let mut pending = self.pending();
             pending.started = false;
             pending.committing = false;
-            pending.last_chunks.clear();
             (pending.start.take(), std::mem::take(&mut pending.named))
         };
         // Past the commit point: a failure here is left for the next open.

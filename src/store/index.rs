@@ -34,15 +34,11 @@ impl Store {
             by_org.entry(&e.org).or_default().push(e);
             by_bucket.entry(id_bucket(&e.id)).or_default().push((e.id, e.seq));
         }
-        // The last chunk each org gets, and its size.
-        let mut written = Vec::with_capacity(by_org.len());
         for (org, events) in by_org {
             // The org's last chunk takes the new copies if it is small and
             // has room; otherwise they start chunks of their own. Rewriting
             // only small chunks keeps an import from writing copies twice.
-            let known_big = pending.last_chunks.get(org).is_some_and(|&n| n >= SMALL);
-            let last = if known_big { None } else { self.db.scan_prefix(org_prefix(org)).next_back() };
-            let (mut first, mut chunk) = match last {
+            let (mut first, mut chunk) = match self.db.scan_prefix(org_prefix(org)).next_back() {
                 None => (events[0].seq, Vec::new()),
                 Some(item) => {
                     let (key, value) = item.map_err(|e| self.err(e))?;
@@ -61,7 +57,6 @@ impl Store {
                 chunk.push((e.seq, e.record.clone()));
             }
             batch.insert(org_chunk_key(org, first), pack(chunk.iter().map(|(q, b)| (*q, b.as_slice())))?);
-            written.push((org.clone(), chunk.len()));
         }
         for (bucket, mut entries) in by_bucket {
             // The same for the bucket's last chunk.
@@ -94,7 +89,6 @@ impl Store {
         self.extend_tree(pending, first - 1, leaves, &mut batch)?;
         batch.insert(INDEXED_KEY, &last.to_be_bytes());
         self.apply(batch).map_err(|e| self.err(e))?;
-        pending.last_chunks.extend(written);
         if let Some(table) = &mut pending.table {
             table.add(pending.unindexed.iter().map(|e| (e.id, e.seq)));
         }

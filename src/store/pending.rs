@@ -72,10 +72,6 @@ pub(super) struct Pending {
     /// its events), once it has written one: the next batch extends it
     /// without reading it back from sled and unpacking it.
     pub(super) last_block: Option<(u64, Packed)>,
-    /// For each org whose last chunk of copies this command's index writes
-    /// made, how many copies it holds: a chunk known to be too big to take
-    /// more is not read back and unpacked to learn so.
-    pub(super) last_chunks: HashMap<OrgId, usize>,
     /// Where envelopes written to the log go to be freed, if a command
     /// asked for them ([`Store::hand_back_written`]).
     pub(super) hand_back: Option<SyncSender<Vec<Envelope>>>,
@@ -91,7 +87,6 @@ impl Pending {
         self.tree = None;
         self.named = Named::default();
         self.last_block = None;
-        self.last_chunks.clear();
     }
 
     /// Takes an envelope that continues what was handed over; `start` is
