@@ -153,7 +153,7 @@ fn import_reader(
     let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
     // The envelopes recorded come back to be freed where they were made,
     // a log block's worth at a time: room for those of the lines read ahead.
-    let (back_tx, back_rx) = std::sync::mpsc::sync_channel(AHEAD * BATCH / 64);
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel(AHEAD * BATCH / accord::store::format::BLOCK);
     recorder.hand_back_written(back_tx);
     let owned_label = label.to_owned();
     // Not joined on a refusal: the thread may be waiting for input (stdin)

@@ -162,8 +162,9 @@ impl Written {
     }
 
     /// [`Written::new`] from a template of the same body: its bytes copied
-    /// around these members' values. `None` if the template is not one
-    /// [`EnvelopeTemplate::write`] wrote.
+    /// around these members' values. `None` if the template's spans do not
+    /// lie in its bytes (never, for a template made as
+    /// [`EnvelopeTemplate::from_written`] says).
     fn from_template(t: &EnvelopeTemplate, seq: u64, at: &str, by: &str, prev: &str, hash: &str) -> Option<Written> {
         use canonical::Member::{Str, U64};
         let mut json = Vec::with_capacity(t.json.len() + at.len() + by.len() + prev.len() + hash.len() + 24);

@@ -24,9 +24,11 @@ type Result<T, E = ModelError> = std::result::Result<T, E>;
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0xa48a_5cf1_a28b_5589_9823_ba54_94f6_9421);
 
 /// The UUID v5 id of an event without one whose body (no `id`, no member
-/// recording adds) is `body`, and the body's canonical JSON with `id` (that
-/// id) and [`EnvelopeTemplate::EMPTY`]'s members, and where those lie.
-fn derive_id_with_envelope(body: &Map<String, Value>) -> (Uuid, Vec<u8>, [(usize, usize); 5]) {
+/// recording adds) is `body`, and the template of its envelope: the body's
+/// canonical JSON with `id` (that id) and [`EnvelopeTemplate::EMPTY`]'s
+/// members (`None` if the id could not be put in its place, which the
+/// writer never leaves).
+fn derive_id_with_envelope(body: &Map<String, Value>) -> (Uuid, Option<EnvelopeTemplate>) {
     // The id's place is kept with a placeholder of its length.
     const PLACEHOLDER: &str = "00000000-0000-0000-0000-000000000000";
     let [e0, e1, e2, e3, e4] = EnvelopeTemplate::EMPTY;
@@ -43,11 +45,15 @@ fn derive_id_with_envelope(body: &Map<String, Value>) -> (Uuid, Vec<u8>, [(usize
     let id = Uuid::new_v5(&ID_NAMESPACE, &name);
     // The member ends with the 36 characters of the id and a quote.
     let end = spans[0].1.saturating_sub(1);
-    if let Some(digits) = json.get_mut(end.saturating_sub(PLACEHOLDER.len())..end) {
-        digits.copy_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
-    }
-    let [_, s0, s1, s2, s3, s4] = spans;
-    (id, json, [s0, s1, s2, s3, s4])
+    let template = match json.get_mut(end.saturating_sub(PLACEHOLDER.len())..end) {
+        Some(digits) if digits == PLACEHOLDER.as_bytes() => {
+            digits.copy_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+            let [_, s0, s1, s2, s3, s4] = spans;
+            Some(EnvelopeTemplate::from_written(json, [s0, s1, s2, s3, s4]))
+        }
+        _ => None,
+    };
+    (id, template)
 }
 
 /// The status a member holds (suspension is tracked separately).
@@ -277,10 +283,12 @@ impl Event {
             Some(id) => id,
             // The body is written as its envelope will be, `id` and the
             // members recording adds left for later; cut out, they leave
-            // the canonical body the id is derived from.
+            // the canonical body the id is derived from. The body holds
+            // none of them: `read_body` refuses the members recording adds,
+            // and an `id` given is `typed.id`.
             None if !respelled => {
-                let (id, json, spans) = derive_id_with_envelope(&body);
-                template = Some(EnvelopeTemplate::from_written(json, spans));
+                let (id, written) = derive_id_with_envelope(&body);
+                template = written;
                 id
             }
             None => {
