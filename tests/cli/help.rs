@@ -286,18 +286,20 @@ _accord accord --a isa; echo "options: ${COMPREPLY[*]}""#;
 }
 
 #[test]
-fn the_other_completion_scripts_are_accepted_by_their_shells_where_installed() {
+fn the_other_completion_scripts_are_accepted_by_their_shells() {
     let dir = tempfile::tempdir().expect("temp dir");
     // Each script is made, whatever is installed.
     for shell in ["zsh", "fish", "powershell", "elvish"] {
         script(shell, dir.path());
     }
-    if optional_tool("zsh", "--version", "the zsh completion script") {
+    // zsh and fish are Debian packages that CI installs: required there.
+    // PowerShell is not packaged by Debian: checked where it is installed.
+    if tool_available("zsh") {
         let file = script("zsh", dir.path());
         let run = Run::from(Command::new("zsh").arg("-n").arg(&file).output().expect("zsh"));
         assert_eq!(run.code, 0, "zsh -n: {}", run.stderr);
     }
-    if optional_tool("fish", "--version", "the fish completion script") {
+    if tool_available("fish") {
         let file = script("fish", dir.path());
         let run = Run::from(Command::new("fish").arg("--no-execute").arg(&file).output().expect("fish"));
         assert_eq!(run.code, 0, "fish --no-execute: {}", run.stderr);
