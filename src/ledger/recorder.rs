@@ -34,7 +34,8 @@ fn check_size(len: usize) -> Result<()> {
 /// no ledger, so an import can read its next lines while it records.
 pub enum Line {
     /// A bare event, to be sealed at the end of the log, and its envelope's
-    /// template if reading it wrote one ([`Event::from_value_templated`]).
+    /// template if reading it wrote one ([`Line::parse`] does for an event
+    /// without an id; a template of another event is not used).
     Event(Event, Option<EnvelopeTemplate>),
     /// An envelope of an export, to be restored verbatim.
     Envelope(Envelope),

@@ -109,6 +109,8 @@ pub struct EnvelopeTemplate {
     json: Vec<u8>,
     /// Where `seq`, `recorded_at`, `recorded_by`, `prev` and `hash` lie, in that order.
     spans: [(usize, usize); 5],
+    /// Where the digits of the event's id lie (empty if it has none).
+    id: std::ops::Range<usize>,
 }
 
 impl EnvelopeTemplate {
@@ -123,9 +125,22 @@ impl EnvelopeTemplate {
 
     /// A template from what [`canonical::write_canonical_map_members`]
     /// wrote of a body with [`EnvelopeTemplate::EMPTY`]'s members (and
-    /// where they lie), after those of the body's members it was given.
-    pub(crate) fn from_written(json: Vec<u8>, spans: [(usize, usize); 5]) -> EnvelopeTemplate {
-        EnvelopeTemplate { json, spans }
+    /// where they lie), after those of the body's members it was given;
+    /// `id`, where the digits of the body's `id` lie.
+    pub(crate) fn from_written(
+        json: Vec<u8>,
+        spans: [(usize, usize); 5],
+        id: std::ops::Range<usize>,
+    ) -> EnvelopeTemplate {
+        EnvelopeTemplate { json, spans, id }
+    }
+
+    /// Whether it is the template of an event with this id: a template
+    /// handed with another event's (two lines taken apart and put together
+    /// again) is not used.
+    fn is_of(&self, id: &uuid::Uuid) -> bool {
+        let digits = self.json.get(self.id.clone()).unwrap_or_default();
+        digits == id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes()
     }
 }
 
@@ -234,8 +249,9 @@ impl Envelope {
     }
 
     /// [`Envelope::seal_json`], the JSON copied from `template` if given:
-    /// [`Event::from_value_templated`]'s template of this event.
-    pub fn seal_template(
+    /// [`Event::from_value_templated`]'s template of this event (one of
+    /// another id is not used).
+    pub(crate) fn seal_template(
         event: Event,
         template: Option<&EnvelopeTemplate>,
         seq: u64,
@@ -245,7 +261,7 @@ impl Envelope {
     ) -> (Envelope, EnvelopeJson) {
         let mut env = Envelope { seq, recorded_at, recorded_by, prev, hash: String::new(), event };
         // Written with a placeholder of the hash's length, replaced once known.
-        let written = match template {
+        let written = match template.filter(|t| t.is_of(&env.event.id)) {
             Some(t) => Written::from_template(t, env.seq, &env.recorded_at, &env.recorded_by, &env.prev, GENESIS),
             None => env.written(GENESIS),
         };
@@ -504,7 +520,7 @@ mod tests {
             // From a template of the body, written with the members empty.
             let mut json = Vec::new();
             let spans = canonical::write_canonical_map_members(&body, EnvelopeTemplate::EMPTY, &mut json);
-            let template = EnvelopeTemplate::from_written(json, spans);
+            let template = EnvelopeTemplate::from_written(json, spans, 0..0);
             let w = Written::from_template(&template, seq, &at, &by, &prev, &hash).expect("a template");
             prop_assert_eq!([text(w.json.clone()), text(w.record()), w.digest()], by_value(&body, seq, &at, &by, &prev, &hash));
         }
@@ -545,6 +561,24 @@ mod tests {
             let sealed = Envelope::seal_template(event.clone(), template.as_ref(), seq, at.clone(), by.clone(), GENESIS.into());
             prop_assert_eq!(sealed, Envelope::seal_json(plain, seq, at, by, GENESIS.into()));
         }
+    }
+
+    /// A template handed with another event than its own is not used: the
+    /// envelope is the event's, written from its body.
+    #[test]
+    fn another_events_template_is_not_used() {
+        let read = |date: &str| {
+            let body = json!({"type": "dissolution", "org": "isa", "date": date});
+            Event::from_value_templated(body).expect("an event")
+        };
+        let ((event, _), (_, other)) = (read("2020"), read("2021"));
+        let other = other.expect("a template");
+        let at = format_time(chrono::Utc::now());
+        let sealed = Envelope::seal_template(event.clone(), Some(&other), 7, at.clone(), "me".into(), GENESIS.into());
+        assert_eq!(sealed, Envelope::seal_json(event, 7, at, "me".into(), GENESIS.into()));
+    }
+
+    proptest! {
 
         /// Sealing an event writes it once, and gives what `to_json` and
         /// `record_json` give and what the hash was computed over before.

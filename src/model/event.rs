@@ -49,7 +49,8 @@ fn derive_id_with_envelope(body: &Map<String, Value>) -> (Uuid, Option<EnvelopeT
         Some(digits) if digits == PLACEHOLDER.as_bytes() => {
             digits.copy_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
             let [_, s0, s1, s2, s3, s4] = spans;
-            Some(EnvelopeTemplate::from_written(json, [s0, s1, s2, s3, s4]))
+            let id_at = end.saturating_sub(PLACEHOLDER.len())..end;
+            Some(EnvelopeTemplate::from_written(json, [s0, s1, s2, s3, s4], id_at))
         }
         _ => None,
     };
@@ -268,7 +269,7 @@ impl Event {
     /// [`Event::from_value`], and the template of its envelope
     /// ([`EnvelopeTemplate`]) when deriving its id wrote its body anyway:
     /// both are cut from one writing.
-    pub fn from_value_templated(value: Value) -> Result<(Event, Option<EnvelopeTemplate>)> {
+    pub(crate) fn from_value_templated(value: Value) -> Result<(Event, Option<EnvelopeTemplate>)> {
         let Value::Object(mut body) = value else {
             return Err(ModelError::NotObject { what: "an event", found: kind_of(&value) });
         };
