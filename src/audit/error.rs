@@ -64,6 +64,12 @@ pub enum Error {
     SummaryAhead { org: OrgId, says: u64, last: u64 },
     /// A current summary that is not what the org's events give.
     SummaryDiffers { org: OrgId },
+    /// A roster of an org the log has no event of.
+    RosterWithoutOrg { org: OrgId },
+    /// A roster that says the org's last event is `says`, past its last (`last`).
+    RosterAhead { org: OrgId, says: u64, last: u64 },
+    /// A current roster that is not what the org's events give.
+    RosterDiffers { org: OrgId },
     /// The summaries' watermark is past the log's end.
     SummariesAhead { says: u64, end: u64 },
     /// The summaries' watermark vouches for the summary of `org` up to
@@ -200,6 +206,17 @@ impl fmt::Display for Error {
             Error::SummaryDiffers { org } => {
                 write!(f, "the summary of org `{org}` differs from what its events give (founding, members or dates)")
             }
+            Error::RosterWithoutOrg { org } => {
+                write!(f, "the ledger holds a roster of org `{org}`, which has no event in the log")
+            }
+            Error::RosterAhead { org, says, last } => write!(
+                f,
+                "the roster of org `{org}` says its last event is seq {says}, but the org's last event is seq {last}"
+            ),
+            Error::RosterDiffers { org } => write!(
+                f,
+                "the roster of org `{org}` differs from what its events give (members, statuses, founders or the events that gave them)"
+            ),
             Error::SummariesAhead { says, end } => {
                 write!(f, "the org summaries say they are current up to seq {says}, but the log ends at seq {end}")
             }

@@ -6,7 +6,7 @@ use std::hash::RandomState;
 use super::error::Witness;
 use super::index::IndexCheck;
 use super::party::PartyCheck;
-use super::summary::{WatermarkCheck, summary_problem};
+use super::summary::{WatermarkCheck, roster_problem, summary_problem};
 use super::tally::copy_hash;
 use super::tree::TreeCheck;
 use super::verifier::Verifier;
@@ -72,6 +72,11 @@ pub(super) fn verify_ledger_exactly(
             Entry::Summary(org, summary) => {
                 summaries.summary(&org, &summary);
                 if let Some(problem) = summary_problem(store, &org, &summary, tails.get(org.as_str()))? {
+                    index.problem(None, problem);
+                }
+            }
+            Entry::Roster(org, roster) => {
+                if let Some(problem) = roster_problem(store, &org, &roster, tails.get(org.as_str()))? {
                     index.problem(None, problem);
                 }
             }

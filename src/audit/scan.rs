@@ -1,5 +1,6 @@
 //! The fast pass over a ledger: a reader thread, parser threads, and the chain, rules and tallies checked in log order.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::RandomState;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use super::Report;
 use super::party::PartyCheck;
-use super::summary::{WatermarkCheck, summary_problem};
+use super::summary::{WatermarkCheck, roster_problem, summary_problem};
 use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
 use super::tree::TreeCheck;
 use super::verifier::{Checkpoint, change_of};
@@ -16,7 +17,7 @@ use crate::error::Result;
 use crate::model::envelope::Head;
 use crate::model::id::{OrgId, PartyId};
 use crate::model::read::{Scratch, Sealed};
-use crate::model::summary::OrgSummary;
+use crate::model::summary::{OrgSummary, Roster};
 use crate::progress::Progress;
 use crate::store::{Entry, Hash, Store, Unpacked, id_bucket, leaf_hash};
 use crate::timeline::counting_steps;
@@ -210,8 +211,7 @@ impl<'s> LedgerScan<'s> {
                 scan.wanted.absorb(&wanted);
                 progress.done(scan.seq);
             }
-            let (found, summaries, parties, tree) = indexes.join().ok()??;
-            scan.finish(&found, &summaries, &parties, &tree)
+            scan.finish(&indexes.join().ok()??)
         })
     }
 
@@ -271,27 +271,25 @@ impl<'s> LedgerScan<'s> {
 
     /// The log verified: every checkpoint reached, the indexes hold exactly
     /// the entries the log calls for, and say they hold them all.
-    fn finish(
-        mut self,
-        found: &Tally,
-        summaries: &[(OrgId, OrgSummary)],
-        parties: &[(PartyId, Vec<OrgId>)],
-        tree: &HashMap<(u8, u64), Hash>,
-    ) -> Option<Report> {
+    fn finish(mut self, found: &IndexesFound) -> Option<Report> {
+        let IndexesFound { tally, summaries, rosters, parties, tree } = found;
         let whole = self.checkpoints.iter().all(|cp| cp.seen)
-            && self.wanted == *found
+            && self.wanted == *tally
             && self.store.indexed().ok()? == self.seq
             && self.tree.problem(tree, self.store.tree_leaves().ok()?, self.seq).is_none();
+        let tail_of = |org: &OrgId| -> Option<Cow<'_, Tail>> {
+            Some(match self.orgs.get(org.as_str())? {
+                OrgRules::Tail(tail) => Cow::Borrowed(tail),
+                OrgRules::Whole(timeline) => Cow::Owned(Tail::of(timeline)),
+            })
+        };
         for (org, summary) in summaries {
-            let whole;
-            let tail = match self.orgs.get(org.as_str())? {
-                OrgRules::Tail(tail) => tail,
-                OrgRules::Whole(timeline) => {
-                    whole = Tail::of(timeline);
-                    &whole
-                }
-            };
-            if summary_problem(self.store, org, summary, Some(tail)).ok()?.is_some() {
+            if summary_problem(self.store, org, summary, Some(tail_of(org)?.as_ref())).ok()?.is_some() {
+                return None;
+            }
+        }
+        for (org, roster) in rosters {
+            if roster_problem(self.store, org, roster, Some(tail_of(org)?.as_ref())).ok()?.is_some() {
                 return None;
             }
         }
@@ -314,9 +312,16 @@ impl<'s> LedgerScan<'s> {
     }
 }
 
-/// What [`tally_indexes`] finds: the tally, the summaries, the party-index
-/// chunks and the Merkle tree's stored hashes.
-type IndexesFound = (Tally, Vec<(OrgId, OrgSummary)>, Vec<(PartyId, Vec<OrgId>)>, HashMap<(u8, u64), Hash>);
+/// What [`tally_indexes`] finds.
+struct IndexesFound {
+    tally: Tally,
+    summaries: Vec<(OrgId, OrgSummary)>,
+    rosters: Vec<(OrgId, Roster)>,
+    /// The party-index chunks.
+    parties: Vec<(PartyId, Vec<OrgId>)>,
+    /// The Merkle tree's stored hashes.
+    tree: HashMap<(u8, u64), Hash>,
+}
 
 /// The entries the indexes hold, as a [`Tally`]; `None` if any is damaged,
 /// in the wrong bucket, of no known kind, or an id the id index holds twice.
@@ -328,6 +333,7 @@ type IndexesFound = (Tally, Vec<(OrgId, OrgSummary)>, Vec<(PartyId, Vec<OrgId>)>
 fn tally_indexes(store: &Store, key: RandomState) -> Option<IndexesFound> {
     let mut found = Tally::new(key);
     let mut summaries = Vec::new();
+    let mut rosters = Vec::new();
     let mut parties = Vec::new();
     let mut tree = HashMap::new();
     let mut bucket_ids: (Option<u16>, HashSet<Uuid>) = (None, HashSet::new());
@@ -351,6 +357,7 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<IndexesFound> {
                 }
             }
             Entry::Summary(org, summary) => summaries.push((org, summary)),
+            Entry::Roster(org, roster) => rosters.push((org, roster)),
             Entry::Tree(level, index, hash) => {
                 tree.insert((level, index), hash);
             }
@@ -359,7 +366,7 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<IndexesFound> {
             Entry::Block(..) | Entry::Damaged(_) => return None,
         }
     }
-    Some((found, summaries, parties, tree))
+    Some(IndexesFound { tally: found, summaries, rosters, parties, tree })
 }
 
 /// An org's timeline as of `upto`, from its events in the store (found by

@@ -1,11 +1,12 @@
-//! The org summaries checked against the log: each one that is still current must be what the org's events give.
+//! The org summaries and rosters checked against the log: each one that is still current must be what the org's events give.
 
 use std::collections::HashMap;
 
 use super::AuditError;
 use crate::error::Result;
+use crate::model::event::Event;
 use crate::model::id::OrgId;
-use crate::model::summary::OrgSummary;
+use crate::model::summary::{OrgSummary, Roster};
 use crate::store::Store;
 use crate::timeline::Tail;
 
@@ -28,20 +29,46 @@ pub(super) fn summary_problem(
     if summary.last < last {
         return Ok(None);
     }
-    // The founding's event, at the position its step names: looking its id
-    // up instead made the audit load the whole id index into memory (about
-    // 0.27 s of CPU, after the fast pass's other threads were done, for
-    // the 1000 orgs of the 1M-event ledger). An event there of another id
-    // is no founding (the summary then differs, as it would if the
-    // founding were missing).
-    let founding = match tail.founding_at() {
-        Some((id, seq)) => store.get(seq)?.map(|env| env.event).filter(|event| event.id == id),
-        None => None,
-    };
-    if tail.summary(last, founding.as_ref()) != *summary {
+    if tail.summary(last, founding(store, tail)?.as_ref()) != *summary {
         return Ok(Some(AuditError::SummaryDiffers { org: org.clone() }));
     }
     Ok(None)
+}
+
+/// What is wrong with the stored roster of `org`, as [`summary_problem`]
+/// says of its summary.
+pub(super) fn roster_problem(
+    store: &Store,
+    org: &OrgId,
+    roster: &Roster,
+    tail: Option<&Tail>,
+) -> Result<Option<AuditError>> {
+    let (Some(tail), Some(last)) = (tail, store.org_last(org)?) else {
+        return Ok(Some(AuditError::RosterWithoutOrg { org: org.clone() }));
+    };
+    if roster.last > last {
+        return Ok(Some(AuditError::RosterAhead { org: org.clone(), says: roster.last, last }));
+    }
+    if roster.last < last {
+        return Ok(None);
+    }
+    if tail.roster(last, founding(store, tail)?.as_ref()) != *roster {
+        return Ok(Some(AuditError::RosterDiffers { org: org.clone() }));
+    }
+    Ok(None)
+}
+
+/// The founding's event, at the position its step names: looking its id
+/// up instead made the audit load the whole id index into memory (about
+/// 0.27 s of CPU, after the fast pass's other threads were done, for the
+/// 1000 orgs of the 1M-event ledger). An event there of another id is no
+/// founding (a summary or roster then differs, as it would if the founding
+/// were missing).
+fn founding(store: &Store, tail: &Tail) -> Result<Option<Event>> {
+    Ok(match tail.founding_at() {
+        Some((id, seq)) => store.get(seq)?.map(|env| env.event).filter(|event| event.id == id),
+        None => None,
+    })
 }
 
 /// The summaries' watermark checked against the log

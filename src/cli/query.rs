@@ -1,7 +1,11 @@
 //! `accord orgs`, `members`, `history`, `diff`: projections of the log.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::json;
+use serde_json::value::RawValue;
+use uuid::Uuid;
 
 use accord::Error;
 use accord::ledger::{Ledger, LedgerError, OrgRecord};
@@ -26,32 +30,61 @@ pub(super) fn org_record(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(s
 /// [`org_record`], with the org's events (`events`), or for an answer that
 /// needs none of them ([`Ledger::org_without_events`]).
 fn read_org(ctx: &Context, org: &str, view: &ViewArgs, events: bool) -> Result<(super::Held, OrgRecord), Error> {
+    let (ledger, org, upto) = open_at(ctx, org, view)?;
+    let record = record_at(&ledger, org, upto, events)?;
+    Ok((ledger, record))
+}
+
+/// The org id given, and the ledger opened to read at the requested view's position.
+fn open_at(ctx: &Context, org: &str, view: &ViewArgs) -> Result<(super::Held, OrgId, u64), Error> {
     let org = OrgId::parse(org).map_err(|e| Error::usage(e.to_string()))?;
     let ledger = ctx.open(false)?;
     let upto = ledger.resolve(view.as_of()?)?;
+    Ok((ledger, org, upto))
+}
+
+/// [`read_org`] in an open ledger, at `upto`.
+fn record_at(ledger: &Ledger, org: OrgId, upto: u64, events: bool) -> Result<OrgRecord, Error> {
     let record = if events { ledger.org(&org, upto)? } else { ledger.org_without_events(&org, upto)? };
     if record.is_empty() {
         return Err(LedgerError::OrgNotFound { org, seq: upto }.into());
     }
-    Ok((ledger, record))
+    Ok(record)
 }
 
 /// A short credit for a table row ([`accord::model::event::Event::source_credit`]).
-fn source_of(record: &OrgRecord) -> impl Fn(&uuid::Uuid) -> Option<String> + '_ {
+fn source_of(record: &OrgRecord) -> impl Fn(&Uuid) -> Option<String> + '_ {
     |id| record.event(id)?.event.source_credit()
 }
 
 pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out: Out<'_>) -> Result<(), Error> {
     let day = at.map(|d| parse_day("--at", d)).transpose()?.unwrap_or_else(Day::today_utc);
+    let (ledger, org, upto) = open_at(ctx, org, view)?;
+    // On a day after every event of the org, its roster answers.
+    if let Some(settled) = ledger.settled_members(&org, upto, day)? {
+        let (source, credit) = (|id: &Uuid| settled.source(id), |id: &Uuid| settled.source_credit(id));
+        return print_members(ctx, out, &settled.members, source, credit);
+    }
     // The table credits each member's event; the JSON copies its source.
-    let (_ledger, record) = read_org(ctx, org, view, !ctx.json)?;
+    let record = record_at(&ledger, org, upto, !ctx.json)?;
     let m = projection::members_on(&record.org, record.upto, record.timeline().steps(), record.tracks(), day);
+    print_members(ctx, out, &m, |id| record.source(id), source_of(&record))
+}
+
+/// Prints `members`: the table, each member's event credited by `credit`,
+/// or the JSON, with each one's `source`.
+fn print_members<'a>(
+    ctx: &Context,
+    out: Out<'_>,
+    m: &'a projection::Members,
+    source: impl Fn(&Uuid) -> Option<Cow<'a, RawValue>>,
+    credit: impl Fn(&Uuid) -> Option<String>,
+) -> Result<(), Error> {
     if !ctx.json {
-        return emit(out, render::members(&m, source_of(&record)));
+        return emit(out, render::members(m, credit));
     }
     // SPEC §5's object, each entry with the `source` of its event as
     // recorded (null if none), after SPEC's fields.
-    let source = |id: &uuid::Uuid| record.source(id);
     let value = MembersJson {
         org: &m.org,
         at: m.at,
@@ -68,7 +101,7 @@ pub fn members(ctx: &Context, org: &str, at: Option<&str>, view: &ViewArgs, out:
 struct Sourced<'a, T> {
     #[serde(flatten)]
     entry: &'a T,
-    source: Option<std::borrow::Cow<'a, serde_json::value::RawValue>>,
+    source: Option<Cow<'a, RawValue>>,
 }
 
 /// `members --json`: [`projection::Members`], each entry [`Sourced`].

@@ -114,6 +114,9 @@ pub enum Error {
     IdIndexWrong { id: Uuid, seq: u64 },
     /// The org index names `seq`, which is not in the log.
     OrgIndexDangling { seq: u64 },
+    /// The roster of `org` names seq `seq` for a member's event, and the
+    /// org index holds no event of the org there.
+    RosterDangling { org: OrgId, seq: u64 },
     /// An org's recorded events break a rule of its timeline.
     DamagedTimeline { org: OrgId, why: Box<RuleError> },
     /// The org index no longer holds the events of `org` up to `seq` that
@@ -213,6 +216,7 @@ impl Error {
             | IdIndexDangling { .. }
             | IdIndexWrong { .. }
             | OrgIndexDangling { .. }
+            | RosterDangling { .. }
             | DamagedTimeline { .. }
             | OrgIndexChanged { .. }
             | HeadMarkerMissing { .. }
@@ -345,6 +349,11 @@ impl fmt::Display for Error {
                 write!(f, "the id index names seq {seq} for event {id}, which holds another event")
             }
             OrgIndexDangling { seq } => write!(f, "the org index names seq {seq}, which is not in the log"),
+            RosterDangling { org, seq } => write!(
+                f,
+                "the roster of org `{org}` names seq {seq} for a member's event, but the org index holds no event \
+                 of the org there: the ledger is damaged; run `accord audit verify`"
+            ),
             DamagedTimeline { org, why } => {
                 write!(f, "the recorded timeline of org `{org}` breaks a rule ({why}): the log was altered")
             }
@@ -462,6 +471,11 @@ mod tests {
                 Error::OrgIndexChanged { org: org.clone(), seq: 9 },
                 ErrorKind::Integrity,
                 "the org index no longer holds the events of org `isa` up to seq 9 that it held when read: the ledger was altered while open; run `accord audit verify`".to_owned(),
+            ),
+            (
+                Error::RosterDangling { org: org.clone(), seq: 7 },
+                ErrorKind::Integrity,
+                "the roster of org `isa` names seq 7 for a member's event, but the org index holds no event of the org there: the ledger is damaged; run `accord audit verify`".to_owned(),
             ),
             (
                 Error::DamagedTimeline { org, why: Box::new(RuleError::NoFounding) },

@@ -5,6 +5,7 @@ mod claim;
 mod error;
 mod org;
 mod recorder;
+mod roster;
 mod tree;
 
 use std::path::Path;
@@ -18,6 +19,8 @@ pub use claim::{CLAIM_FORMAT, Claim, ClaimEvent, ClaimReading, verify_claim};
 pub use error::{Broken, Correction, Error as LedgerError, Uncorrectable};
 pub use org::OrgRecord;
 pub use recorder::{Line, Recorder};
+pub use roster::SettledMembers;
+use roster::org_facts;
 pub use tree::{Consistency, Inclusion, check_export_checkpoint};
 
 pub use crate::audit::{Replayed, Report, Target, verify_export};
@@ -203,7 +206,7 @@ impl Ledger {
             let Some(last) = self.store.org_last(&org)? else { return Ok(()) };
             let tail = crate::timeline::Tail::of(record.timeline());
             let founding = tail.founding().and_then(|id| record.event(&id)).map(|r| &r.event);
-            summaries.push((org, tail.summary(last, founding).to_bytes()));
+            summaries.push(org_facts(org, &tail, last, founding));
         }
         self.store.write_summaries(&summaries, head)
     }

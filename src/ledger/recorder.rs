@@ -219,8 +219,8 @@ impl Recorder<'_> {
         Ok(self.head.clone())
     }
 
-    /// The summaries of the orgs this recorder recorded events of, as stored.
-    fn summaries(&self) -> Result<Vec<(OrgId, Vec<u8>)>> {
+    /// The summaries and rosters of the orgs this recorder recorded events of, as stored.
+    fn summaries(&self) -> Result<Vec<crate::store::OrgFacts>> {
         let mut out = Vec::with_capacity(self.last_of.len());
         for (org, &last) in &self.last_of {
             let Some(tail) = self.tails.get(org) else { continue };
@@ -228,7 +228,7 @@ impl Recorder<'_> {
                 Some(id) => self.event_by_id(&id)?.map(|env| env.event),
                 None => None,
             };
-            out.push((org.clone(), tail.summary(last, founding.as_ref()).to_bytes()));
+            out.push(super::roster::org_facts(org.clone(), tail, last, founding.as_ref()));
         }
         Ok(out)
     }

@@ -369,18 +369,7 @@ impl Event {
     /// (else the title, else the url) of a source object and its publication
     /// date. [`Event::source_text`] gives the whole source.
     pub fn source_credit(&self) -> Option<String> {
-        match self.source()? {
-            Value::String(s) => Some(s.clone()),
-            Value::Object(o) => {
-                let part = |k: &str| o.get(k).and_then(Value::as_str);
-                let who = part("publisher").or(part("title")).or(part("url"))?;
-                Some(match part("published") {
-                    Some(when) => format!("{who}, {when}"),
-                    None => who.to_owned(),
-                })
-            }
-            _ => None,
-        }
+        credit_of(self.source()?)
     }
 
     /// `accession of ISR dated 2020-12-09 (event 1b2c…)`: how messages name an event.
@@ -397,6 +386,22 @@ impl Event {
         }
         s.push_str(&format!(" (event {})", self.id));
         s
+    }
+}
+
+/// A short credit for a `source` value ([`Event::source_credit`]).
+pub fn credit_of(source: &Value) -> Option<String> {
+    match source {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => {
+            let part = |k: &str| o.get(k).and_then(Value::as_str);
+            let who = part("publisher").or(part("title")).or(part("url"))?;
+            Some(match part("published") {
+                Some(when) => format!("{who}, {when}"),
+                None => who.to_owned(),
+            })
+        }
+        _ => None,
     }
 }
 

@@ -231,6 +231,63 @@ pub fn event_of_envelope(doc: &[u8], out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
+/// The `seq`, `id` and where the `source` is in `doc`, a recorded event's
+/// canonical JSON (as the org index keeps it), without reading the rest:
+/// what `members` needs of a member's event when the org's roster names it.
+/// A source is [`SourceAt::Bytes`] only as [`RecordedView::read`] would
+/// find it (a string, or an object of a source's strings, written as JCS
+/// writes it), else [`SourceAt::Other`]. `None` if `doc` is not an object
+/// read so, or has no seq or id as accord writes them.
+pub fn copy_id_and_source(doc: &[u8]) -> Option<(u64, Uuid, SourceAt)> {
+    if doc.first() != Some(&b'{') {
+        return None;
+    }
+    let (mut seq, mut id, mut source) = (None, None, SourceAt::None);
+    let mut at = 1;
+    loop {
+        let name = skip_string(doc, at)?;
+        if doc.get(name) != Some(&b':') {
+            return None;
+        }
+        let end = skip_value(doc, name + 1)?;
+        let value = doc.get(name + 1..end)?;
+        match doc.get(at + 1..name - 1)? {
+            b"id" if id.is_none() => id = Some(lowercase_id(std::str::from_utf8(quoted(value)?).ok()?)?),
+            b"seq" if seq.is_none() => seq = Some(plain_integer(value)?),
+            b"source" if source == SourceAt::None => source = source_at(value, name + 1),
+            b"id" | b"seq" | b"source" => return None,
+            _ => {}
+        }
+        match doc.get(end)? {
+            b',' => at = end + 1,
+            b'}' if end + 1 == doc.len() => break,
+            _ => return None,
+        }
+    }
+    Some((seq?, id?, source))
+}
+
+/// The inside of a JSON string without escapes.
+fn quoted(value: &[u8]) -> Option<&[u8]> {
+    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    (!inner.contains(&b'\\')).then_some(inner)
+}
+
+/// Where a source `value` that starts at `from` is, as
+/// [`copy_id_and_source`] says it.
+fn source_at(value: &[u8], from: usize) -> SourceAt {
+    let bytes = || Some(SourceAt::Bytes(u32::try_from(from).ok()?, u32::try_from(from + value.len()).ok()?));
+    let Some(mut reader) = CanonicalReader::new(value) else { return SourceAt::Other };
+    let read = match value.first() {
+        Some(b'"') => reader.text().map(|_| true),
+        _ => reader.string_object(),
+    };
+    match read {
+        Some(true) if reader.rest().is_empty() => bytes().unwrap_or(SourceAt::Other),
+        _ => SourceAt::Other,
+    }
+}
+
 /// The index just past the string starting at `at`.
 fn skip_string(doc: &[u8], at: usize) -> Option<usize> {
     if doc.get(at) != Some(&b'"') {
@@ -238,7 +295,9 @@ fn skip_string(doc: &[u8], at: usize) -> Option<usize> {
     }
     let mut i = at + 1;
     loop {
-        match doc.get(i)? {
+        // Eight bytes at a time to the next quote, backslash or control character.
+        i += string_end(doc.get(i..)?)?;
+        match doc[i] {
             b'"' => return Some(i + 1),
             b'\\' => i += 2,
             _ => i += 1,

@@ -6,16 +6,14 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use super::Store;
 use super::entry::{decode_block, decode_org_chunk};
 use super::error::{Damage, Doing, Error as StoreError};
 use super::format::{
-    INDEXED_KEY, Packed, RECORDING_KEY, SUMMARIES_KEY, block_key, org_prefix, pack, pack_ids, seq_from, summary_key,
-    unpack_ids,
+    INDEXED_KEY, Packed, RECORDING_KEY, SUMMARIES_KEY, block_key, org_prefix, pack, pack_ids, seq_from, unpack_ids,
 };
+use super::{OrgFacts, Store, put_facts};
 use crate::error::Result;
 use crate::model::envelope::{Head, is_hash};
-use crate::model::id::OrgId;
 
 impl Store {
     /// Makes the command's writes durable and visible. In this order:
@@ -32,8 +30,8 @@ impl Store {
         self.commit_with(&[], false)
     }
 
-    /// [`Store::commit`], then, past the commit point, the summaries of
-    /// the orgs the command touched (org and [`OrgSummary`] as JSON), in
+    /// [`Store::commit`], then, past the commit point, the summaries and
+    /// rosters of the orgs the command touched ([`OrgFacts`]), in
     /// the batch that removes [`RECORDING_KEY`]. If that batch is lost, the
     /// next open removes the key and the summaries left are older than
     /// their orgs' last events, which their readers check. The same batch
@@ -47,7 +45,7 @@ impl Store {
     /// the head before the command, the same batch moves it to the new head.
     ///
     /// [`OrgSummary`]: crate::model::summary::OrgSummary
-    pub(crate) fn commit_with(&self, summaries: &[(OrgId, Vec<u8>)], complete: bool) -> Result<()> {
+    pub(crate) fn commit_with(&self, summaries: &[OrgFacts], complete: bool) -> Result<()> {
         self.writable()?;
         {
             let mut pending = self.pending();
@@ -71,9 +69,7 @@ impl Store {
         // Past the commit point: a failure here is left for the next open.
         let mut batch = sled::Batch::default();
         batch.remove(RECORDING_KEY);
-        for (org, summary) in summaries {
-            batch.insert(summary_key(org), summary.as_slice());
-        }
+        put_facts(&mut batch, summaries);
         if complete
             && let Some(start) = &start
             && self.summaries_current().ok().flatten() == Some(start.seq)

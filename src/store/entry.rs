@@ -5,11 +5,11 @@ use uuid::Uuid;
 use super::error::Damage;
 use super::format::{
     FORMAT_KEY, INDEXED_KEY, ORIGIN_KEY, PARTIES_KEY, Packed, RECORDING_KEY, SUMMARIES_KEY, TREE_KEY, TREE_LOW,
-    Unpacked, seq_from, unpack_ids, unpack_onto, unpack_spans,
+    Unpacked, decompress, seq_from, unpack_ids, unpack_onto, unpack_spans,
 };
 use super::party::decode_party_chunk;
 use crate::model::id::{OrgId, PartyId};
-use crate::model::summary::OrgSummary;
+use crate::model::summary::{OrgSummary, Roster};
 
 /// One entry of the store, read and decoded, for audits.
 pub enum Entry {
@@ -22,6 +22,8 @@ pub enum Entry {
     Org(OrgId, u64, Unpacked),
     /// An org's summary.
     Summary(OrgId, OrgSummary),
+    /// An org's roster.
+    Roster(OrgId, Roster),
     /// A stored Merkle subtree hash: its level, index and hash.
     Tree(u8, u64, [u8; 32]),
     /// A party-index chunk: the party and orgs whose events name it.
@@ -54,14 +56,20 @@ fn decode_org_chunk_spans(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, Unpac
     decode_org_chunk_onto(key, value, &mut copies).map(|(org, first)| (org, first, copies))
 }
 
+/// The org and first seq of an org chunk's key.
+pub(crate) fn decode_org_chunk_key(key: &[u8]) -> Result<(OrgId, u64), Damage> {
+    let at = key.iter().position(|&b| b == 0).ok_or_else(|| Damage::OrgKey { key: key.to_vec() })?;
+    let org = std::str::from_utf8(&key[1..at]).ok().and_then(|s| OrgId::parse(s).ok());
+    match (org, seq_from(&key[at + 1..])) {
+        (Some(org), Some(first)) => Ok((org, first)),
+        _ => Err(Damage::OrgKey { key: key.to_vec() }),
+    }
+}
+
 /// [`decode_org_chunk`] onto the end of `into` ([`unpack_onto`]): the
 /// chunk's org and first seq. On an error, `into` holds what it held.
 pub(crate) fn decode_org_chunk_onto(key: &[u8], value: &[u8], into: &mut Unpacked) -> Result<(OrgId, u64), Damage> {
-    let at = key.iter().position(|&b| b == 0).ok_or_else(|| Damage::OrgKey { key: key.to_vec() })?;
-    let org = std::str::from_utf8(&key[1..at]).ok().and_then(|s| OrgId::parse(s).ok());
-    let (Some(org), Some(first)) = (org, seq_from(&key[at + 1..])) else {
-        return Err(Damage::OrgKey { key: key.to_vec() });
-    };
+    let (org, first) = decode_org_chunk_key(key)?;
     let mark = into.mark();
     if unpack_onto(value, into).is_some() {
         let copies = &into.spans[mark.1..];
@@ -79,6 +87,15 @@ pub(crate) fn decode_summary(key: &[u8], value: &[u8]) -> Result<(OrgId, OrgSumm
     match (org, OrgSummary::from_bytes(value)) {
         (Some(org), Some(summary)) => Ok((org, summary)),
         _ => Err(Damage::Summary { key: key.to_vec() }),
+    }
+}
+
+/// Decodes an org roster under `R` + org id.
+pub(crate) fn decode_roster(key: &[u8], value: &[u8]) -> Result<(OrgId, Roster), Damage> {
+    let org = std::str::from_utf8(&key[1..]).ok().and_then(|s| OrgId::parse(s).ok());
+    match (org, decompress(value).and_then(|bytes| Roster::from_bytes(&bytes))) {
+        (Some(org), Some(roster)) => Ok((org, roster)),
+        _ => Err(Damage::Roster { key: key.to_vec() }),
     }
 }
 
@@ -100,6 +117,10 @@ pub(crate) fn decode_entry(key: &[u8], value: &[u8]) -> Entry {
         },
         Some(b'S') => match decode_summary(key, value) {
             Ok((org, summary)) => Entry::Summary(org, summary),
+            Err(damage) => damaged(damage),
+        },
+        Some(b'R') => match decode_roster(key, value) {
+            Ok((org, roster)) => Entry::Roster(org, roster),
             Err(damage) => damaged(damage),
         },
         Some(b'H') => match (key.len(), <[u8; 32]>::try_from(value)) {

@@ -104,6 +104,8 @@ pub enum Damage {
     UnknownKey { key: Vec<u8> },
     /// An `S` key that does not name an org, or a summary that does not decode.
     Summary { key: Vec<u8> },
+    /// An `R` key that does not name an org, or a roster that does not decode.
+    Roster { key: Vec<u8> },
     /// A stored Merkle subtree hash (level ≥ 8) or a leaf's envelope
     /// (level 0) that the tree covers is missing or not 32 bytes.
     Tree { level: u8, index: u64 },
@@ -323,6 +325,7 @@ impl fmt::Display for Damage {
             Damage::OrgKey { key } => write!(f, "the org index holds a damaged key {}", ShowKey(key)),
             Damage::UnknownKey { key } => write!(f, "the ledger holds a key of no known kind {}", ShowKey(key)),
             Damage::Summary { key } => write!(f, "the ledger holds a damaged org summary under {}", ShowKey(key)),
+            Damage::Roster { key } => write!(f, "the ledger holds a damaged org roster under {}", ShowKey(key)),
             Damage::Tree { level: 0, index } => {
                 write!(f, "the Merkle tree covers seq {} but the log does not hold it", index + 1)
             }

@@ -31,7 +31,7 @@ use crate::error::Result;
 use crate::model::envelope::{Envelope, Head, Recorded};
 use crate::model::event::Event;
 use crate::model::id::OrgId;
-use crate::model::summary::OrgSummary;
+use crate::model::summary::{OrgSummary, Roster};
 use entry::{decode_block, decode_entry, decode_org_chunk, decode_org_chunk_onto};
 use error::Damage as D;
 use format::{
@@ -79,6 +79,35 @@ enum Created {
     Files,
     /// The directory itself.
     Directory,
+}
+
+/// What a commit writes of an org it touched, past its commit point, both
+/// as of the org's last event: its summary ([`OrgSummary`] as JSON, under
+/// [`format::summary_key`]) and its roster ([`Roster::to_bytes`],
+/// compressed under [`format::roster_key`]; none removes a roster left
+/// from before, for an org whose roster cannot be stored).
+pub(crate) struct OrgFacts {
+    org: OrgId,
+    summary: Vec<u8>,
+    /// Compressed already: a commit of many orgs holds them all at once.
+    roster: Option<Vec<u8>>,
+}
+
+impl OrgFacts {
+    pub(crate) fn new(org: OrgId, summary: Vec<u8>, roster: Option<Vec<u8>>) -> OrgFacts {
+        OrgFacts { org, summary, roster: roster.and_then(|bytes| format::compress(&bytes).ok()) }
+    }
+}
+
+/// Adds `facts` to `batch`.
+pub(crate) fn put_facts(batch: &mut sled::Batch, facts: &[OrgFacts]) {
+    for f in facts {
+        batch.insert(format::summary_key(&f.org), f.summary.as_slice());
+        match &f.roster {
+            Some(value) => batch.insert(format::roster_key(&f.org), value.as_slice()),
+            None => batch.remove(format::roster_key(&f.org)),
+        }
+    }
 }
 
 /// An open ledger, held by this process: bytes and indexes, no rules.
@@ -508,6 +537,16 @@ impl Store {
         }
     }
 
+    /// The stored roster of an org, if any: like its summary, it holds only
+    /// while its `last` is the org's last event.
+    pub(crate) fn roster(&self, org: &OrgId) -> Result<Option<Roster>> {
+        let key = format::roster_key(org);
+        match self.db.get(&key).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(value) => Ok(Some(entry::decode_roster(&key, &value)?.1)),
+        }
+    }
+
     /// The summaries' watermark ([`SUMMARIES_KEY`]): every org with an
     /// event up to it has a summary whose `last` is at or past the org's
     /// last event up to it. So for a position `upto` at or below it, a
@@ -528,14 +567,13 @@ impl Store {
         Ok(())
     }
 
-    /// Writes org summaries with the summaries' watermark `upto`, in one
-    /// batch: derived data, which the next open writes again if it is lost.
-    pub(crate) fn write_summaries(&self, summaries: &[(OrgId, Vec<u8>)], upto: u64) -> Result<()> {
+    /// Writes org summaries and rosters with the summaries' watermark
+    /// `upto`, in one batch: derived data, which the next open writes again
+    /// if it is lost.
+    pub(crate) fn write_summaries(&self, summaries: &[OrgFacts], upto: u64) -> Result<()> {
         self.writable()?;
         let mut batch = sled::Batch::default();
-        for (org, summary) in summaries {
-            batch.insert(format::summary_key(org), summary.as_slice());
-        }
+        put_facts(&mut batch, summaries);
         batch.insert(SUMMARIES_KEY, &upto.to_be_bytes());
         self.apply(batch).map_err(|e| self.err(e))?;
         self.db.flush().map_err(|e| self.err(e))?;
@@ -586,15 +624,20 @@ impl Store {
     /// They are read into one buffer, chunk after chunk, not a buffer each.
     pub(crate) fn org_copies(&self, org: &OrgId, upto: u64) -> Result<Unpacked> {
         let upto = upto.min(self.ceiling());
-        let mut out = Unpacked::default();
+        let mut chunks = Vec::new();
         for item in self.db.scan_prefix(org_prefix(org)) {
             let (key, value) = item.map_err(|e| self.err(e))?;
-            let mark = out.mark();
-            let (_, first) = decode_org_chunk_onto(&key, &value, &mut out)?;
-            if first > upto {
-                out.truncate(mark);
+            if entry::decode_org_chunk_key(&key)?.1 > upto {
                 break;
             }
+            chunks.push((key, value));
+        }
+        // The payload's room at once: growing it chunk by chunk copied it
+        // again at each doubling.
+        let mut out = Unpacked::default();
+        out.payload.reserve(chunks.iter().map(|(_, value)| format::payload_len(value)).sum());
+        for (key, value) in &chunks {
+            decode_org_chunk_onto(key, value, &mut out)?;
         }
         if let Some(pending) = self.handed() {
             for e in pending.unindexed.iter().filter(|e| e.org == *org) {
@@ -945,14 +988,14 @@ mod tests {
 
     /// The summaries a commit writes for `envs`: each org's last seq in them
     /// (the rest of a summary does not matter to the store).
-    fn summaries_of(envs: &[Envelope]) -> Vec<(OrgId, Vec<u8>)> {
+    fn summaries_of(envs: &[Envelope]) -> Vec<OrgFacts> {
         let mut last = std::collections::BTreeMap::new();
         for env in envs {
             last.insert(env.event.org.clone(), env.seq);
         }
         let summary =
             |last| crate::model::summary::OrgSummary { last, founded: None, name: None, members: 0, settled: None };
-        last.into_iter().map(|(org, seq)| (org, summary(seq).to_bytes())).collect()
+        last.into_iter().map(|(org, seq)| OrgFacts::new(org, summary(seq).to_bytes(), None)).collect()
     }
 
     #[test]

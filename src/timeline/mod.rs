@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use crate::model::date::{Day, EffectiveDate};
 use crate::model::event::{Event, EventKind, Status};
-use crate::model::id::PartyId;
+use crate::model::id::{PartyId, natural_cmp};
 use crate::model::step::ACTION_NAMES;
 pub use crate::model::step::{Action, Step};
-use crate::model::summary::OrgSummary;
+use crate::model::summary::{OrgSummary, Roster, RosterEntry};
 
 /// An event a message may name: what it did, when, where it is in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +255,30 @@ impl Tail {
             members: self.state.members().count() as u64,
             settled: self.settled.map(|d| d.to_string()),
         }
+    }
+
+    /// The org's roster, its last event being `last`; `founding` is the
+    /// event of [`Tail::founding`], whose parties are its founders.
+    pub fn roster(&self, last: u64, founding: Option<&Event>) -> Roster {
+        let founders = match founding.filter(|e| Some(e.id) == self.founding()).map(|e| &e.kind) {
+            Some(EventKind::Founding { members, .. }) => members.as_slice(),
+            _ => &[],
+        };
+        let mut members: Vec<RosterEntry> = self
+            .state
+            .parties
+            .iter()
+            .filter(|(_, held)| held.standing.is_member())
+            .map(|(party, held)| RosterEntry {
+                party: party.clone(),
+                status: held.standing.as_str(),
+                founder: founders.contains(party),
+                since_seq: held.since.seq,
+                since_date: held.since.date.to_string(),
+            })
+            .collect();
+        members.sort_by(|a, b| natural_cmp(a.party.as_str(), b.party.as_str()));
+        Roster { last, settled: self.settled, members }
     }
 
     /// The id of the founding, if the timeline starts with one.

@@ -309,7 +309,7 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         remove_id(db, env["id"].as_str().expect("id"));
         remove_org_copy(db, "isa", 14);
         // A forger covers every trace in sled, the index watermark, the
-        // Merkle tree's marker, the org's summary and the summaries'
+        // Merkle tree's marker, the org's summary and roster and the summaries'
         // watermark (missing, they are no damage: an older ledger) and the
         // party index (BRA, which only seq 14 names, and its watermark)
         // included.
@@ -317,6 +317,7 @@ fn a_lost_last_event_is_caught_by_the_head_recorded_at_commit() {
         db.insert(accord::store::format::TREE_KEY, &13u64.to_be_bytes()).expect("insert");
         let isa = accord::model::id::OrgId::parse("isa").expect("org id");
         db.remove(accord::store::format::summary_key(&isa)).expect("remove");
+        db.remove(accord::store::format::roster_key(&isa)).expect("remove");
         db.remove(accord::store::format::SUMMARIES_KEY).expect("remove");
         let bra = accord::model::id::PartyId::parse("BRA").expect("party id");
         db.remove(accord::store::format::party_chunk_key(&bra, 0)).expect("remove").expect("BRA was indexed");
@@ -948,6 +949,94 @@ fn org_summaries_that_differ_from_the_log_are_damage() {
     });
     damaged(&l.run(&["audit", "verify"]), None, "summaries' watermark is damaged");
     damaged(&l.run(&["orgs"]), None, "summaries' watermark is damaged");
+}
+
+/// The roster `accord members` reads on a day after every event of an org
+/// is checked against the org's events: one with a member's status,
+/// founder mark or event changed, one ahead of the org's last event, one
+/// of an org with no event, one that does not decode. `members` answers
+/// from a current one (only the audit can tell a forged one), not from one
+/// older than the org's last event, and one naming an event the org does
+/// not have is damage.
+#[test]
+fn org_rosters_that_differ_from_the_log_are_damage() {
+    use accord::model::id::OrgId;
+    use accord::model::summary::Roster;
+    use accord::store::format::{compress, decompress, roster_key};
+    let isa_key = roster_key(&OrgId::parse("isa").expect("org id"));
+    let stored = {
+        let db = crate::support::sled_at(&isa().path());
+        let value = db.get(&isa_key).expect("get").expect("the import stored isa's roster");
+        Roster::from_bytes(&decompress(&value).expect("a roster decompresses")).expect("a roster")
+    };
+    assert_eq!(stored.last, 14);
+    assert_eq!(stored.settled.map(|d| d.to_string()).as_deref(), Some("2025-11-06"));
+    let names: Vec<&str> = stored.members.iter().map(|m| m.party.as_str()).collect();
+    assert_eq!(names, ["ARE", "BHR", "BRA", "ESP", "FRA", "ISR", "ITA", "MAR", "NLD", "SEN", "SGP", "SVK"]);
+    let put = |l: &Ledger, roster: &Roster| {
+        let value = compress(&roster.to_bytes().expect("a roster that can be stored")).expect("compress");
+        with_sled(l, |db| {
+            db.insert(&isa_key, value).expect("insert");
+        });
+    };
+    let members = |l: &Ledger, at: &str| l.run(&["members", "isa", "--at", at, "--json"]);
+    let intact = members(&isa(), "2030-01-01").ok().to_owned();
+    let isr = names.iter().position(|n| *n == "ISR").expect("ISR");
+    type Forgery = (&'static str, fn(&mut Roster));
+    let forgeries: [Forgery; 4] = [
+        ("status", |r| r.members[5].status = "observer"),
+        ("founder", |r| r.members[5].founder = true),
+        ("event", |r| r.members[5].since_seq = 14),
+        ("a member less", |r| {
+            r.members.remove(5);
+        }),
+    ];
+    for (what, forge) in forgeries {
+        let l = isa();
+        let mut forged = stored.clone();
+        assert_eq!(forged.members[isr].party.as_str(), "ISR");
+        forge(&mut forged);
+        put(&l, &forged);
+        // A current roster is what `members` reads after every event: only the audit can tell.
+        assert_ne!(members(&l, "2030-01-01").ok(), intact, "{what}");
+        // On a day before the last event, the roster does not answer.
+        assert_eq!(members(&l, "2021-01-01").ok(), members(&isa(), "2021-01-01").ok(), "{what}");
+        let msg =
+            damaged(&l.run(&["audit", "verify"]), None, "the roster of org `isa` differs from what its events give");
+        assert!(!msg.contains('\n'), "{what}: {msg}");
+    }
+    let l = isa();
+    put(&l, &Roster { last: 15, ..stored.clone() });
+    damaged(&l.run(&["audit", "verify"]), None, "the roster of org `isa` says its last event is seq 15");
+    let l = isa();
+    with_sled(&l, |db| {
+        let value = db.remove(&isa_key).expect("remove").expect("the roster");
+        db.insert(roster_key(&OrgId::parse("nato").expect("org id")), value).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "a roster of org `nato`, which has no event");
+    // Without its roster, `members` reads the org's events.
+    assert_eq!(members(&l, "2030-01-01").ok(), intact);
+    let l = isa();
+    with_sled(&l, |db| {
+        db.insert(&isa_key, &b"z\x05\0\0\0not zstd"[..]).expect("insert");
+    });
+    damaged(&l.run(&["audit", "verify"]), None, "damaged org roster");
+    damaged(&members(&l, "2030-01-01"), None, "damaged org roster");
+    // Older than isa's last event, as a command that died past its commit
+    // point leaves it: not used, not damage.
+    let l = isa();
+    let mut older = stored.clone();
+    older.last = 13;
+    older.members.remove(2);
+    put(&l, &older);
+    assert_eq!(members(&l, "2030-01-01").ok(), intact);
+    l.run(&["audit", "verify"]).ok();
+    // A current roster that names an event the org does not have.
+    let l = isa();
+    let mut dangling = stored.clone();
+    dangling.members[isr].since_seq = 99;
+    put(&l, &dangling);
+    damaged(&members(&l, "2030-01-01"), None, "the roster of org `isa` names seq 99");
 }
 
 /// The Merkle tree's stored hashes are checked against the log: one

@@ -72,6 +72,17 @@ pub fn summary_key(org: &OrgId) -> Vec<u8> {
     k
 }
 
+/// The key of an org's roster ([`crate::model::summary::Roster`], as
+/// [`Roster::to_bytes`](crate::model::summary::Roster::to_bytes) writes
+/// it, compressed by [`super::compress`]): `R` + org id. Written with the
+/// org's summary, in the same batch.
+pub fn roster_key(org: &OrgId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(org.as_str().len() + 1);
+    k.push(b'R');
+    k.extend_from_slice(org.as_str().as_bytes());
+    k
+}
+
 /// The prefix of a party's chunks in the party index: `P` + party id +
 /// 0x00 (a party id has no 0x00, so the prefix matches that party only).
 pub fn party_prefix(party: &PartyId) -> Vec<u8> {

@@ -46,9 +46,16 @@ pub fn pack<'a>(envelopes: impl IntoIterator<Item = (u64, &'a [u8])>) -> Result<
         payload.extend_from_slice(&len.to_le_bytes());
         payload.extend_from_slice(bytes);
     }
+    compress(&payload)
+}
+
+/// Packs bytes of any kind into a stored value, as [`pack`] packs its
+/// payload: `z`, their length (u32 LE), and them compressed by zstd with
+/// its content checksum (an org's roster).
+pub fn compress(payload: &[u8]) -> Result<Vec<u8>, Error> {
     let len = u32::try_from(payload.len()).map_err(|_| Error::TooLarge(Oversized::Block))?;
     let compressed = COMPRESSOR
-        .with(|c| c.borrow_mut().as_mut().map(|c| c.compress(&payload)))
+        .with(|c| c.borrow_mut().as_mut().map(|c| c.compress(payload)))
         .ok_or(Error::ZstdStart)?
         .map_err(Error::Compress)?;
     let mut out = Vec::with_capacity(5 + compressed.len());
@@ -56,6 +63,36 @@ pub fn pack<'a>(envelopes: impl IntoIterator<Item = (u64, &'a [u8])>) -> Result<
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&compressed);
     Ok(out)
+}
+
+/// The bytes [`compress`] packed; `None` if the value is damaged.
+pub fn decompress(value: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    decompress_onto(value, &mut out)?;
+    Some(out)
+}
+
+/// The length of the payload a stored value says it packs, if at most
+/// the largest a value may claim (0 otherwise): room to make for it.
+pub fn payload_len(value: &[u8]) -> usize {
+    match value.get(1..5).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) {
+        Some(len) if len <= MAX_PAYLOAD => len,
+        _ => 0,
+    }
+}
+
+/// [`decompress`] onto the end of `into`, leaving what it added when it fails.
+fn decompress_onto(value: &[u8], into: &mut Vec<u8>) -> Option<()> {
+    let (&tag, rest) = value.split_first()?;
+    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    if tag != b'z' || len > MAX_PAYLOAD {
+        return None;
+    }
+    let start = into.len();
+    into.resize(start + len, 0);
+    let out = &mut into[start..];
+    let written = DECOMPRESSOR.with(|d| d.borrow_mut().as_mut()?.decompress_to_buffer(&rest[4..], out).ok())?;
+    (written == len).then_some(())
 }
 
 /// A stored value unpacked: the payload, and where each envelope lies in it
@@ -139,17 +176,7 @@ pub fn unpack_onto(value: &[u8], into: &mut Unpacked) -> Option<()> {
 
 /// [`unpack_onto`], leaving what it added when it fails.
 fn unpack_after(value: &[u8], into: &mut Unpacked, start: usize) -> Option<()> {
-    let (&tag, rest) = value.split_first()?;
-    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-    if tag != b'z' || len > MAX_PAYLOAD {
-        return None;
-    }
-    into.payload.resize(start + len, 0);
-    let out = &mut into.payload[start..];
-    let written = DECOMPRESSOR.with(|d| d.borrow_mut().as_mut()?.decompress_to_buffer(&rest[4..], out).ok())?;
-    if written != len {
-        return None;
-    }
+    decompress_onto(value, &mut into.payload)?;
     let payload = &into.payload[start..];
     let mut at = 0;
     while at < payload.len() {
