@@ -54,6 +54,9 @@ impl Store {
                 return Ok(());
             }
             self.write_indexes(&mut pending)?;
+            // No id is looked up past this point: the table of them goes
+            // before the commit's last batch adds to the memory.
+            pending.table = None;
         }
         self.sync_files()?;
         let head = self.head()?;
