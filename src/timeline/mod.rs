@@ -277,7 +277,7 @@ impl Tail {
                 since_date: held.since.date.to_string(),
             })
             .collect();
-        members.sort_by(|a, b| natural_cmp(a.party.as_str(), b.party.as_str()));
+        members.sort_unstable_by(|a, b| natural_cmp(a.party.as_str(), b.party.as_str()));
         Roster { last, settled: self.settled, members }
     }
 
