@@ -131,35 +131,21 @@ impl<'a> Chain<'a> {
     /// the SHA-256 of the bytes with the `hash` member cut out (as
     /// [`Sealed::read`] cuts it) is that hash; `None` otherwise.
     pub fn read(doc: &'a [u8]) -> Option<Chain<'a>> {
-        if doc.first() != Some(&b'{') {
-            return None;
-        }
         let (mut seq, mut prev, mut hash, mut cut) = (None, None, None, None);
-        let mut at = 1;
-        loop {
-            let name = skip_string(doc, at)?;
-            if doc.get(name) != Some(&b':') {
-                return None;
-            }
-            let end = skip_value(doc, name + 1)?;
-            let value = doc.get(name + 1..end)?;
-            match doc.get(at + 1..name - 1)? {
+        each_member(doc, |name, at, value, end| {
+            match name {
                 b"hash" if hash.is_none() => {
-                    hash = Some(quoted_hash(value)?);
+                    hash = Some(quoted_hash(doc.get(value..end)?)?);
                     // The first member takes the comma after it, any other the one before.
                     cut = Some(if at == 1 { (at, end + 1) } else { (at - 1, end) });
                 }
-                b"prev" if prev.is_none() => prev = Some(quoted_hash(value)?),
-                b"seq" if seq.is_none() => seq = Some(plain_integer(value)?),
+                b"prev" if prev.is_none() => prev = Some(quoted_hash(doc.get(value..end)?)?),
+                b"seq" if seq.is_none() => seq = Some(plain_integer(doc.get(value..end)?)?),
                 b"hash" | b"prev" | b"seq" => return None,
                 _ => {}
             }
-            match doc.get(end)? {
-                b',' => at = end + 1,
-                b'}' if end + 1 == doc.len() => break,
-                _ => return None,
-            }
-        }
+            Some(())
+        })?;
         let (seq, prev, hash, cut) = (seq?, prev?, hash?, cut?);
         let mut sha = Sha256::new();
         sha.update(doc.get(..cut.0)?);
@@ -239,10 +225,29 @@ pub fn event_of_envelope(doc: &[u8], out: &mut Vec<u8>) -> Option<()> {
 /// writes it), else [`SourceAt::Other`]. `None` if `doc` is not an object
 /// read so, or has no seq or id as accord writes them.
 pub fn copy_id_and_source(doc: &[u8]) -> Option<(u64, Uuid, SourceAt)> {
+    let (mut seq, mut id, mut source) = (None, None, SourceAt::None);
+    each_member(doc, |name, _, value, end| {
+        let bytes = doc.get(value..end)?;
+        match name {
+            b"id" if id.is_none() => id = Some(lowercase_id(std::str::from_utf8(quoted(bytes)?).ok()?)?),
+            b"seq" if seq.is_none() => seq = Some(plain_integer(bytes)?),
+            b"source" if source == SourceAt::None => source = source_at(bytes, value),
+            b"id" | b"seq" | b"source" => return None,
+            _ => {}
+        }
+        Some(())
+    })?;
+    Some((seq?, id?, source))
+}
+
+/// Walks the members of `doc`, a JSON object as accord stores it (no
+/// whitespace, at least one member): `each` is given each member's name,
+/// where the member starts, and where its value starts and ends. `None` if
+/// `doc` is not such an object, or `each` says `None`.
+fn each_member<'d>(doc: &'d [u8], mut each: impl FnMut(&'d [u8], usize, usize, usize) -> Option<()>) -> Option<()> {
     if doc.first() != Some(&b'{') {
         return None;
     }
-    let (mut seq, mut id, mut source) = (None, None, SourceAt::None);
     let mut at = 1;
     loop {
         let name = skip_string(doc, at)?;
@@ -250,21 +255,13 @@ pub fn copy_id_and_source(doc: &[u8]) -> Option<(u64, Uuid, SourceAt)> {
             return None;
         }
         let end = skip_value(doc, name + 1)?;
-        let value = doc.get(name + 1..end)?;
-        match doc.get(at + 1..name - 1)? {
-            b"id" if id.is_none() => id = Some(lowercase_id(std::str::from_utf8(quoted(value)?).ok()?)?),
-            b"seq" if seq.is_none() => seq = Some(plain_integer(value)?),
-            b"source" if source == SourceAt::None => source = source_at(value, name + 1),
-            b"id" | b"seq" | b"source" => return None,
-            _ => {}
-        }
+        each(doc.get(at + 1..name - 1)?, at, name + 1, end)?;
         match doc.get(end)? {
             b',' => at = end + 1,
-            b'}' if end + 1 == doc.len() => break,
+            b'}' if end + 1 == doc.len() => return Some(()),
             _ => return None,
         }
     }
-    Some((seq?, id?, source))
 }
 
 /// The inside of a JSON string without escapes.
