@@ -238,7 +238,7 @@ impl Recorder<'_> {
             };
             orgs.push((org, last, tail, founding));
         }
-        // Many orgs' on two cores: the rosters of an import's 1000 orgs
+        // The facts of many orgs are made on two cores: the rosters of an import's 1000 orgs
         // (560,000 members) took 0.45 s on one.
         let facts = crate::halves::halves(&orgs, 64, |part| {
             let facts = part.iter().map(|(org, last, tail, founding)| {
