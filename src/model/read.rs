@@ -423,12 +423,15 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
     let mut at = 0;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        if flagged(word) != 0 {
-            break;
+        let flags = flagged(word);
+        if flags != 0 {
+            // The lowest flag is exact: each test flags every byte it looks
+            // for, and a false flag (a borrow from the byte below) only ever
+            // sits above a true one.
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    // Each test says exactly whether a word has such a byte, not which one.
     bytes[at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i)
 }
 

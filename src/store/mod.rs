@@ -144,6 +144,9 @@ pub struct Open {
     /// point, read by [`Store::committed`] without waiting for a command
     /// that is recording.
     committed: AtomicU64,
+    /// Nothing was written since the open read the log's last seq (into
+    /// `committed`): the head is that seq, without reading the log again.
+    as_opened: AtomicBool,
     // Held for the life of the store: one accord process per ledger.
     _lock: std::fs::File,
 }
@@ -221,6 +224,7 @@ impl Store {
             created,
             pending: Mutex::default(),
             committed: AtomicU64::new(0),
+            as_opened: AtomicBool::new(false),
             _lock: lock,
         };
         let store = Store { open: Arc::new(open), ceiling: None };
@@ -264,6 +268,7 @@ impl Store {
         if !options.audit {
             store.catch_up_parties(last_seq)?;
         }
+        store.open.as_opened.store(true, Ordering::Release);
         Ok(store)
     }
 
@@ -302,6 +307,7 @@ impl Store {
     /// Applies a batch, noting that this process wrote.
     fn apply(&self, batch: sled::Batch) -> std::result::Result<(), sled::Error> {
         self.wrote.store(true, Ordering::Relaxed);
+        self.as_opened.store(false, Ordering::Release);
         self.db.apply_batch(batch)
     }
 
@@ -457,10 +463,12 @@ impl Store {
     }
 
     /// The head's seq: a view's ceiling (its last commit's head, read
-    /// when the commit was made), else the log's last envelope's.
+    /// when the commit was made), else the log's last envelope's: the one
+    /// the open read, if nothing was written since.
     pub(crate) fn head_seq(&self) -> Result<u64> {
         match self.ceiling {
             Some(ceiling) => Ok(ceiling),
+            None if self.as_opened.load(Ordering::Acquire) => Ok(self.committed_seq()),
             None => Ok(self.head()?.seq),
         }
     }
@@ -816,6 +824,32 @@ mod tests {
 
     fn head_of(env: &Envelope) -> Head {
         Head { seq: env.seq, hash: env.hash.clone() }
+    }
+
+    /// The head's seq is the one the open read until this open writes:
+    /// then it is the log's, written or taken back.
+    #[test]
+    fn the_head_seq_follows_what_this_open_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 30, &mut prev);
+        {
+            let store = Store::open(&path, &options()).unwrap();
+            assert_eq!(store.head_seq().unwrap(), 0);
+            store.write(&Head::empty(), &envs[..10]).unwrap();
+            assert_eq!(store.head_seq().unwrap(), 10, "written, not yet committed");
+            store.commit().unwrap();
+        }
+        let store = Store::open(&path, &options()).unwrap();
+        assert_eq!(store.head_seq().unwrap(), 10);
+        store.write(&head_of(&envs[9]), &envs[10..20]).unwrap();
+        assert_eq!(store.head_seq().unwrap(), 20);
+        store.abort().unwrap();
+        assert_eq!(store.head_seq().unwrap(), 10, "taken back");
+        store.write(&head_of(&envs[9]), &envs[10..30]).unwrap();
+        store.commit().unwrap();
+        assert_eq!(store.head_seq().unwrap(), 30);
     }
 
     #[test]
