@@ -61,7 +61,8 @@ impl Line {
 pub struct Recorder<'a> {
     store: &'a Store,
     actor: String,
-    /// The head before this recorder wrote anything, to undo a failed import.
+    /// The head before this recorder wrote anything since it started or
+    /// last committed, to undo a failed import.
     start: Head,
     head: Head,
     last_time: DateTime<Utc>,
@@ -216,8 +217,11 @@ impl Recorder<'_> {
         let summaries = self.summaries()?;
         let complete = summaries.len() == self.last_of.len();
         self.store.commit_with(&summaries, complete)?;
-        // Their summaries are written: a later commit writes those of the
-        // orgs recorded after this one.
+        // What comes next is a command of its own: what it records starts
+        // here (an abort, or the open after a crash, undoes it to here, and
+        // its commit moves the summaries' watermark on from here), and its
+        // commit writes the summaries of the orgs recorded after this one.
+        self.start = self.head.clone();
         self.last_of.clear();
         Ok(self.head.clone())
     }
@@ -401,5 +405,87 @@ impl Recorder<'_> {
             return refuse(Uncorrectable::NoLongerCounts);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::ledger::{Ledger, Options};
+    use crate::model::date::Day;
+    use crate::model::id::OrgId;
+
+    /// A recorder goes on after a commit (which drops what it kept of the
+    /// orgs' timelines): the rules still hold against what it recorded
+    /// before, and its next commit writes the summaries and rosters of the
+    /// orgs it recorded since, which answer and which the audit finds right.
+    #[test]
+    fn a_recorder_goes_on_after_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l"), &Options::new(Duration::from_secs(5), true)).unwrap();
+        let mut recorder = ledger.recorder("tester").unwrap();
+        let line = |kind: &str, org: &str, date: &str, party: &str| {
+            format!(r#"{{"type":"{kind}","org":"{org}","date":"{date}","members":["{party}"]}}"#)
+        };
+        for org in ["a", "b"] {
+            recorder.record_line(&line("founding", org, "2000", "F")).unwrap();
+            recorder.record_line(&line("accession", org, "2001", "X")).unwrap();
+        }
+        recorder.commit().unwrap();
+        assert!(recorder.record_line(&line("accession", "a", "2002", "X")).is_err(), "X is a member of a already");
+        recorder.record_line(&line("withdrawal", "a", "2003", "X")).unwrap();
+        recorder.commit().unwrap();
+        drop(recorder);
+        let head = ledger.head().unwrap().seq;
+        let day = Day::parse("2999-01-01").unwrap();
+        let names = |org: &str| {
+            let settled = ledger.settled_members(&OrgId::parse(org).unwrap(), head, day).unwrap().unwrap();
+            settled.members.members.iter().map(|m| m.id.to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(names("a"), ["F"]);
+        assert_eq!(names("b"), ["F", "X"]);
+        // The second commit vouched for every summary, as the first did.
+        assert_eq!(ledger.store.summaries_current().unwrap(), Some(head));
+        crate::audit::verify_ledger(&ledger.store, None, &()).unwrap();
+    }
+
+    /// What a recorder committed stays when it goes on and what it records
+    /// next is undone, or is left unfinished by a process that dies: a
+    /// commit is where the next command of the same recorder starts.
+    #[test]
+    fn what_a_recorder_committed_outlives_what_it_undoes_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let options = Options::new(Duration::from_secs(5), true);
+        let line = |kind: &str, date: &str, party: &str| {
+            format!(r#"{{"type":"{kind}","org":"a","date":"{date}","members":["{party}"]}}"#)
+        };
+        let ledger = Ledger::open(&path, &options).unwrap();
+        let mut recorder = ledger.recorder("tester").unwrap();
+        recorder.record_line(&line("founding", "2000", "F")).unwrap();
+        let committed = recorder.commit().unwrap();
+        // Enough events that some reach the log before any commit.
+        let many = 3 * crate::store::format::BLOCK;
+        for i in 0..many {
+            recorder.record_line(&line("accession", "2001", &format!("P{i}"))).unwrap();
+        }
+        assert!(ledger.store.last_seq().unwrap() > committed.seq, "some reached the log");
+        recorder.abort().unwrap();
+        assert_eq!(ledger.head().unwrap(), committed, "the abort undid only what came after the commit");
+        let mut recorder = ledger.recorder("tester").unwrap();
+        recorder.record_line(&line("accession", "2001", "X")).unwrap();
+        let committed = recorder.commit().unwrap();
+        // Again, then the process dies: the next open undoes them, and only them.
+        for i in 0..many {
+            recorder.record_line(&line("accession", "2002", &format!("P{i}"))).unwrap();
+        }
+        assert!(ledger.store.last_seq().unwrap() > committed.seq, "some reached the log");
+        // Dropped uncommitted, as if its process had died there.
+        drop(recorder);
+        drop(ledger);
+        let ledger = Ledger::open(&path, &options).unwrap();
+        assert_eq!(ledger.head().unwrap(), committed);
+        crate::audit::verify_ledger(&ledger.store, None, &()).unwrap();
     }
 }

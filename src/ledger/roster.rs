@@ -303,38 +303,6 @@ mod tests {
         assert_eq!(statuses.into_iter().collect::<Vec<_>>(), ["associate", "full", "observer", "suspended"]);
     }
 
-    /// A recorder goes on after a commit (which drops what it kept of the
-    /// orgs' timelines): the rules still hold against what it recorded
-    /// before, and its next commit writes the summaries and rosters of the
-    /// orgs it recorded since, which answer and which the audit finds right.
-    #[test]
-    fn a_recorder_goes_on_after_its_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l"), &Options::new(Duration::from_secs(5), true)).unwrap();
-        let mut recorder = ledger.recorder("tester").unwrap();
-        let line = |kind: &str, org: &str, date: &str, party: &str| {
-            format!(r#"{{"type":"{kind}","org":"{org}","date":"{date}","members":["{party}"]}}"#)
-        };
-        for org in ["a", "b"] {
-            recorder.record_line(&line("founding", org, "2000", "F")).unwrap();
-            recorder.record_line(&line("accession", org, "2001", "X")).unwrap();
-        }
-        recorder.commit().unwrap();
-        assert!(recorder.record_line(&line("accession", "a", "2002", "X")).is_err(), "X is a member of a already");
-        recorder.record_line(&line("withdrawal", "a", "2003", "X")).unwrap();
-        recorder.commit().unwrap();
-        drop(recorder);
-        let head = ledger.head().unwrap().seq;
-        let day = Day::parse("2999-01-01").unwrap();
-        let names = |org: &str| {
-            let settled = ledger.settled_members(&OrgId::parse(org).unwrap(), head, day).unwrap().unwrap();
-            settled.members.members.iter().map(|m| m.id.to_string()).collect::<Vec<_>>()
-        };
-        assert_eq!(names("a"), ["F"]);
-        assert_eq!(names("b"), ["F", "X"]);
-        crate::audit::verify_ledger(&ledger.store, None, &()).unwrap();
-    }
-
     /// An org named by no roster is answered from its events.
     #[test]
     fn without_a_roster_there_is_no_settled_answer() {
