@@ -39,21 +39,36 @@ use crate::store::{Store, Unpacked};
 /// and keeping values small keeps them out of sled's unsynced blob files.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 
-/// The `prev` and `hash` of the stored envelope of `seq`, once its bytes
-/// are found to be an envelope of that seq whose hash matches its content
+/// A stored envelope's `prev` and `hash`, in hex as stored: a copy, not
+/// two strings (an export read a million of each, made on one thread and
+/// freed on another).
+#[derive(Clone, Copy)]
+struct Link {
+    prev: [u8; 64],
+    hash: [u8; 64],
+}
+
+/// The [`Link`] of the stored envelope of `seq`, once its bytes are found
+/// to be an envelope of that seq whose hash matches its content
 /// ([`Chain::read`]: the bytes are the ones sealed).
-fn chain_of(seq: u64, bytes: &[u8]) -> Result<(String, String)> {
+fn chain_of(seq: u64, bytes: &[u8]) -> Result<Link> {
+    let link = |prev: &str, hash: &str| -> Result<Link> {
+        match (prev.as_bytes().try_into(), hash.as_bytes().try_into()) {
+            (Ok(prev), Ok(hash)) => Ok(Link { prev, hash }),
+            _ => Err(LedgerError::StoredHashMismatch { seq }.into()),
+        }
+    };
     if let Some(chain) = Chain::read(bytes)
         && chain.seq == seq
     {
-        return Ok((chain.prev.to_owned(), chain.hash.to_owned()));
+        return link(chain.prev, chain.hash);
     }
     // Not in the form the fast reader takes: the general way, which says what is wrong.
     let env = crate::store::decode(seq, bytes)?;
     if !env.hash_is_valid() {
         return Err(LedgerError::StoredHashMismatch { seq }.into());
     }
-    Ok((env.prev, env.hash))
+    link(&env.prev, &env.hash)
 }
 
 /// Threads that check envelopes for [`Ledger::read_log`] while it hands
@@ -61,9 +76,9 @@ fn chain_of(seq: u64, bytes: &[u8]) -> Result<(String, String)> {
 /// writing overlap.
 const CHECKERS: usize = 2;
 
-/// A log block and, for each of its envelopes in order, its `prev` and
-/// `hash` once checked ([`chain_of`]) or why it is not intact.
-type CheckedBlock = (u64, Unpacked, Vec<Result<(String, String)>>);
+/// A log block and, for each of its envelopes in order, its [`Link`] once
+/// checked ([`chain_of`]) or why it is not intact.
+type CheckedBlock = (u64, Unpacked, Vec<Result<Link>>);
 
 /// Calls `each` with every log block from the one holding `from_seq` on, in
 /// order, with each envelope checked by [`chain_of`]: one thread reads and
@@ -73,7 +88,7 @@ type CheckedBlock = (u64, Unpacked, Vec<Result<(String, String)>>);
 fn checked_blocks(
     store: &Store,
     from_seq: u64,
-    mut each: impl FnMut(u64, &Unpacked, Vec<Result<(String, String)>>) -> Result<()>,
+    mut each: impl FnMut(u64, &Unpacked, Vec<Result<Link>>) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
         let mut to_checkers = Vec::new();
@@ -270,21 +285,22 @@ impl Ledger {
         let from_seq = from_seq.max(1);
         let head = self.store.head()?;
         let mut next: Option<u64> = None;
-        let mut prev = String::new();
+        // The hash the next envelope's `prev` must be, once known.
+        let mut prev: Option<[u8; 64]> = None;
         let gap = |seq: u64, next: u64| LedgerError::Missing { seq, next };
         checked_blocks(&self.store, from_seq, |first, block, chains| {
             match next {
                 None if first > from_seq => return Err(gap(from_seq, first).into()),
-                None if first == 1 => prev.push_str(GENESIS),
+                None if first == 1 => prev = GENESIS.as_bytes().try_into().ok(),
                 Some(seq) if seq != first => return Err(gap(seq, first).into()),
                 _ => {}
             }
             for ((seq, span), chain) in block.spans.iter().zip(chains) {
-                let (env_prev, hash) = chain?;
-                if !prev.is_empty() && env_prev != prev {
+                let link = chain?;
+                if prev.is_some_and(|prev| link.prev != prev) {
                     return Err(LedgerError::BrokenChain { seq: *seq }.into());
                 }
-                prev = hash;
+                prev = Some(link.hash);
                 if *seq >= from_seq {
                     each(*seq, &block.payload[span.clone()])?;
                 }
@@ -293,7 +309,7 @@ impl Ledger {
             Ok(())
         })?;
         let end = next.map_or(0, |n| n - 1);
-        if head.seq >= from_seq && (end != head.seq || prev != head.hash) {
+        if head.seq >= from_seq && (end != head.seq || prev.as_ref().map(|p| &p[..]) != Some(head.hash.as_bytes())) {
             return Err(LedgerError::CutShort { end, head: head.seq }.into());
         }
         Ok(())

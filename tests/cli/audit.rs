@@ -253,6 +253,8 @@ fn an_event_resealed_with_a_correct_hash_breaks_the_chain_after_it() {
     });
     // Seq 5 is consistent in itself; seq 6 no longer follows it.
     damaged(&l.run(&["audit", "verify"]), Some(6), "the chain is broken");
+    // An export checks each link as it goes.
+    damaged(&l.run(&["export"]), Some(6), "its `prev` is not the hash of seq 5");
 }
 
 #[test]
@@ -264,6 +266,7 @@ fn an_envelope_resealed_with_a_wrong_prev_is_named() {
         set_stored(db, 8, canonical(&reseal(env)).as_bytes());
     });
     damaged(&l.run(&["audit", "verify"]), Some(8), "`prev` is not the hash of seq 7");
+    damaged(&l.run(&["export"]), Some(8), "its `prev` is not the hash of seq 7");
 }
 
 #[test]
@@ -285,6 +288,8 @@ fn the_whole_tail_resealed_still_fails_against_the_head_recorded_at_commit() {
         }
     });
     damaged(&l.run(&["audit", "verify"]), Some(14), "accord.head");
+    // The chain holds to the end, which is not the head committed.
+    assert!(l.run(&["export"]).fails(3).contains("accord.head"));
 }
 
 #[test]
