@@ -8,7 +8,8 @@
 //! timeline, each party's track), which is most of what it does. Once
 //! every event has happened, the answer is the org's final state, which
 //! the recorder holds anyway ([`Tail`]); the roster keeps it, and each
-//! member's source is read from the copy of its one event.
+//! member's source is read from the copy of its one event, the org's
+//! chunks unpacked one at a time.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use crate::model::id::OrgId;
 use crate::model::read::{SourceAt, copy_id_and_source};
 use crate::model::summary::Roster;
 use crate::projection::{Member, Members};
-use crate::store::{OrgFacts, Unpacked, decode_copy};
+use crate::store::{OrgFacts, decode_copy};
 use crate::timeline::Tail;
 
 /// What a commit writes of `org`, whose timeline ends in `tail` with its
@@ -34,34 +35,31 @@ pub(crate) fn org_facts(org: OrgId, tail: &Tail, last: u64, founding: Option<&Ev
 }
 
 /// `members` on a day after every event of an org, from its roster: the
-/// answer, and each member's event from the org's copy of it, for its source.
+/// answer, and the source of each member's event, read from the org's copy
+/// of it.
 pub struct SettledMembers {
     pub members: Members,
-    /// The org's copies.
-    copies: Unpacked,
-    /// Each member's event, by id: its copy, and where its source is there.
-    events: HashMap<Uuid, (usize, SourceAt)>,
+    /// The members' events' sources, as JSON, one after the other.
+    sources: String,
+    /// Each member's event, by id: where its source is in `sources`, if it
+    /// has one.
+    events: HashMap<Uuid, Option<Span>>,
 }
+
+/// A range of [`SettledMembers`]' sources: where one starts and ends.
+type Span = (u32, u32);
+
+/// A member's event: its id, and where its source is, if it has one.
+type MemberEvent = (Uuid, Option<Span>);
 
 impl SettledMembers {
     /// The `source` of a member's event `id`, as JSON, as
     /// [`super::OrgRecord::source`] gives it: the bytes stored for it where
     /// they are what `serde_json` writes for it, else the value decoded.
     pub fn source(&self, id: &Uuid) -> Option<Cow<'_, RawValue>> {
-        let &(i, at) = self.events.get(id)?;
-        let (seq, bytes) = self.copies.get(i)?;
-        match at {
-            SourceAt::None => return None,
-            SourceAt::Bytes(from, to) => {
-                let text = bytes.get(from as usize..to as usize).map(std::str::from_utf8);
-                if let Some(Ok(Ok(raw))) = text.map(|t| t.map(serde_json::from_str::<&RawValue>)) {
-                    return Some(Cow::Borrowed(raw));
-                }
-            }
-            SourceAt::Other => {}
-        }
-        let recorded = decode_copy(&self.members.org, seq, bytes).ok()?;
-        serde_json::value::to_raw_value(recorded.event.source()?).ok().map(Cow::Owned)
+        let (from, to) = (*self.events.get(id)?)?;
+        let text = self.sources.get(from as usize..to as usize)?;
+        serde_json::from_str::<&RawValue>(text).ok().map(Cow::Borrowed)
     }
 
     /// A short credit for the source of a member's event `id`
@@ -98,21 +96,38 @@ impl Ledger {
         if !current {
             return Ok(None);
         }
-        let copies = self.store.org_copies(org, roster.last)?;
-        let Roster { members: entries, .. } = roster;
+        let Roster { members: entries, last, .. } = roster;
+        // The members' events in log order (several members may share one),
+        // met as the org's copies go by.
+        let mut wanted: Vec<(u64, usize)> = entries.iter().map(|e| e.since_seq).zip(0..).collect();
+        wanted.sort_unstable();
+        let mut found: Vec<Option<MemberEvent>> = vec![None; entries.len()];
+        let mut sources = String::new();
+        let mut next = 0;
+        let dangling = |seq| LedgerError::RosterDangling { org: org.clone(), seq };
+        self.store.each_org_copy(org, last, |seq, bytes| {
+            match wanted.get(next) {
+                Some(&(want, _)) if want < seq => return Err(dangling(want).into()),
+                Some(&(want, _)) if want == seq => {}
+                _ => return Ok(()),
+            }
+            let event = member_event(org, seq, bytes, &mut sources)?;
+            while let Some(&(want, i)) = wanted.get(next)
+                && want == seq
+            {
+                found[i] = Some(event);
+                next += 1;
+            }
+            Ok(())
+        })?;
+        if let Some(&(want, _)) = wanted.get(next) {
+            return Err(dangling(want).into());
+        }
         let mut members = Vec::with_capacity(entries.len());
         let mut events = HashMap::with_capacity(entries.len());
-        for entry in entries {
-            let seq = entry.since_seq;
-            let dangling = || LedgerError::RosterDangling { org: org.clone(), seq };
-            let i = copies.spans.binary_search_by_key(&seq, |(s, _)| *s).map_err(|_| dangling())?;
-            let (_, bytes) = copies.get(i).ok_or_else(dangling)?;
-            let (id, at) = match copy_id_and_source(bytes) {
-                Some((read, id, at)) if read == seq => (id, at),
-                // Not in the form accord writes: the general way, which says what is wrong.
-                _ => (decode_copy(org, seq, bytes)?.event.id, SourceAt::Other),
-            };
-            events.insert(id, (i, at));
+        for (entry, found) in entries.into_iter().zip(found) {
+            let Some((id, source)) = found else { return Err(dangling(entry.since_seq).into()) };
+            events.insert(id, source);
             members.push(Member {
                 id: entry.party,
                 status: entry.status,
@@ -123,8 +138,36 @@ impl Ledger {
         }
         let members =
             Members { org: org.clone(), at: day, seq: upto, count: members.len(), members, uncertain: vec![] };
-        Ok(Some(SettledMembers { members, copies, events }))
+        Ok(Some(SettledMembers { members, sources, events }))
     }
+}
+
+/// The id of the event a member's copy (`bytes`, at `seq`) holds, and
+/// where its source is once added to `sources`: the bytes stored for it
+/// where they are what `serde_json` writes for it, else the value decoded.
+fn member_event(org: &OrgId, seq: u64, bytes: &[u8], sources: &mut String) -> Result<MemberEvent> {
+    let mut add = |text: &str| {
+        let from = u32::try_from(sources.len()).ok()?;
+        sources.push_str(text);
+        Some((from, u32::try_from(sources.len()).ok()?))
+    };
+    if let Some((read, id, at)) = copy_id_and_source(bytes)
+        && read == seq
+    {
+        match at {
+            SourceAt::None => return Ok((id, None)),
+            SourceAt::Bytes(from, to) => {
+                if let Some(Ok(text)) = bytes.get(from as usize..to as usize).map(std::str::from_utf8) {
+                    return Ok((id, add(text)));
+                }
+            }
+            SourceAt::Other => {}
+        }
+    }
+    // Not in the form accord writes: the general way, which says what is wrong.
+    let recorded = decode_copy(org, seq, bytes)?;
+    let source = recorded.event.source().and_then(|s| serde_json::value::to_raw_value(s).ok());
+    Ok((recorded.event.id, source.and_then(|raw| add(raw.get()))))
 }
 
 #[cfg(test)]
