@@ -684,6 +684,9 @@ fn emit(out: Out<'_>, text: impl std::fmt::Display) -> Result<(), Error> {
     writeln!(out, "{text}").map_err(output_failed)
 }
 
+/// What [`emit_json`] makes room for before it writes an answer.
+const LINE_ROOM: usize = 512 << 10;
+
 /// Writes a value as one line of JSON, whole or not at all.
 fn emit_json(out: Out<'_>, value: &impl serde::Serialize) -> Result<(), Error> {
     thread_local! {
@@ -692,6 +695,11 @@ fn emit_json(out: Out<'_>, value: &impl serde::Serialize) -> Result<(), Error> {
     }
     LINE.with_borrow_mut(|line| {
         line.clear();
+        // Room for most answers at once: the C library maps so large a
+        // block fresh, and only the pages written are touched, where
+        // growing a small one copied it at each doubling (fresh pages are
+        // most of a one-shot command's own cost).
+        line.reserve(LINE_ROOM);
         serde_json::to_writer(&mut *line, value).map_err(|e| output_failed(e.into()))?;
         line.push(b'\n');
         let written = out.write_all(line).map_err(output_failed);
