@@ -102,7 +102,8 @@ impl Ledger {
         let mut wanted: Vec<(u64, usize)> = entries.iter().map(|e| e.since_seq).zip(0..).collect();
         wanted.sort_unstable();
         let mut found: Vec<Option<MemberEvent>> = vec![None; entries.len()];
-        let mut sources = String::new();
+        // Room for the usual source (about 60 bytes) of each member.
+        let mut sources = String::with_capacity(entries.len() * 80);
         let mut next = 0;
         let dangling = |seq| LedgerError::RosterDangling { org: org.clone(), seq };
         self.store.each_org_copy(org, last, |seq, bytes| {

@@ -671,7 +671,9 @@ impl Store {
         mut each: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
         let upto = upto.min(self.ceiling());
-        let mut chunk = Unpacked::default();
+        // Room for a chunk of events of a few hundred bytes at once:
+        // growing the buffer chunk by chunk copied it onto fresh pages.
+        let mut chunk = Unpacked { payload: Vec::with_capacity(64 << 10), spans: Vec::with_capacity(format::BLOCK) };
         let mut last = 0;
         let mut next = |seq: u64, bytes: &[u8]| -> Result<()> {
             if seq <= last {
