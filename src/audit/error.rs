@@ -9,6 +9,33 @@ use crate::model::event::Event;
 use crate::model::id::{OrgId, PartyId};
 use crate::store::HEAD_FILE;
 
+/// What a commit stores of an org beside its events, from the end of its
+/// timeline, and the audit checks against them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrgFact {
+    /// Its summary, for `accord orgs`.
+    Summary,
+    /// Its roster, for `accord members`.
+    Roster,
+}
+
+impl OrgFact {
+    fn name(self) -> &'static str {
+        match self {
+            OrgFact::Summary => "summary",
+            OrgFact::Roster => "roster",
+        }
+    }
+
+    /// What it says of the org, for a sentence on one that differs.
+    fn holds(self) -> &'static str {
+        match self {
+            OrgFact::Summary => "founding, members or dates",
+            OrgFact::Roster => "members, statuses, founders or the events that gave them",
+        }
+    }
+}
+
 /// A problem found by verification or replay. Most name the seq of the
 /// first envelope that is wrong, or that an index entry is wrong about.
 #[derive(Debug)]
@@ -58,18 +85,13 @@ pub enum Error {
     BlockAmongIndexes { first: u64 },
     /// The indexes say they hold the events up to `indexed`; the log ends at `end`.
     IndexedUpTo { indexed: u64, end: u64 },
-    /// A summary of an org the log has no event of.
-    SummaryWithoutOrg { org: OrgId },
-    /// A summary that says the org's last event is `says`, past its last (`last`).
-    SummaryAhead { org: OrgId, says: u64, last: u64 },
-    /// A current summary that is not what the org's events give.
-    SummaryDiffers { org: OrgId },
-    /// A roster of an org the log has no event of.
-    RosterWithoutOrg { org: OrgId },
-    /// A roster that says the org's last event is `says`, past its last (`last`).
-    RosterAhead { org: OrgId, says: u64, last: u64 },
-    /// A current roster that is not what the org's events give.
-    RosterDiffers { org: OrgId },
+    /// A summary or roster of an org the log has no event of.
+    FactWithoutOrg { fact: OrgFact, org: OrgId },
+    /// A summary or roster that says the org's last event is `says`, past
+    /// its last (`last`).
+    FactAhead { fact: OrgFact, org: OrgId, says: u64, last: u64 },
+    /// A current summary or roster that is not what the org's events give.
+    FactDiffers { fact: OrgFact, org: OrgId },
     /// The summaries' watermark is past the log's end.
     SummariesAhead { says: u64, end: u64 },
     /// The summaries' watermark vouches for the summary of `org` up to
@@ -196,27 +218,17 @@ impl fmt::Display for Error {
             Error::IndexedUpTo { indexed, end } => {
                 write!(f, "the indexes say they hold the events up to seq {indexed}, but the log ends at seq {end}")
             }
-            Error::SummaryWithoutOrg { org } => {
-                write!(f, "the ledger holds a summary of org `{org}`, which has no event in the log")
+            Error::FactWithoutOrg { fact, org } => {
+                write!(f, "the ledger holds a {} of org `{org}`, which has no event in the log", fact.name())
             }
-            Error::SummaryAhead { org, says, last } => write!(
+            Error::FactAhead { fact, org, says, last } => write!(
                 f,
-                "the summary of org `{org}` says its last event is seq {says}, but the org's last event is seq {last}"
+                "the {} of org `{org}` says its last event is seq {says}, but the org's last event is seq {last}",
+                fact.name()
             ),
-            Error::SummaryDiffers { org } => {
-                write!(f, "the summary of org `{org}` differs from what its events give (founding, members or dates)")
+            Error::FactDiffers { fact, org } => {
+                write!(f, "the {} of org `{org}` differs from what its events give ({})", fact.name(), fact.holds())
             }
-            Error::RosterWithoutOrg { org } => {
-                write!(f, "the ledger holds a roster of org `{org}`, which has no event in the log")
-            }
-            Error::RosterAhead { org, says, last } => write!(
-                f,
-                "the roster of org `{org}` says its last event is seq {says}, but the org's last event is seq {last}"
-            ),
-            Error::RosterDiffers { org } => write!(
-                f,
-                "the roster of org `{org}` differs from what its events give (members, statuses, founders or the events that gave them)"
-            ),
             Error::SummariesAhead { says, end } => {
                 write!(f, "the org summaries say they are current up to seq {says}, but the log ends at seq {end}")
             }

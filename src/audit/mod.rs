@@ -21,7 +21,7 @@ mod testing;
 mod tree;
 mod verifier;
 
-pub use error::{Breach, Error as AuditError, Witness};
+pub use error::{Breach, Error as AuditError, OrgFact, Witness};
 pub use export::verify_export;
 pub use replay::{Joined, Replayed, StatusChange, Target, replay};
 

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::AuditError;
+use super::error::OrgFact;
 use crate::error::Result;
 use crate::model::event::Event;
 use crate::model::id::OrgId;
@@ -20,19 +21,9 @@ pub(super) fn summary_problem(
     summary: &OrgSummary,
     tail: Option<&Tail>,
 ) -> Result<Option<AuditError>> {
-    let (Some(tail), Some(last)) = (tail, store.org_last(org)?) else {
-        return Ok(Some(AuditError::SummaryWithoutOrg { org: org.clone() }));
-    };
-    if summary.last > last {
-        return Ok(Some(AuditError::SummaryAhead { org: org.clone(), says: summary.last, last }));
-    }
-    if summary.last < last {
-        return Ok(None);
-    }
-    if tail.summary(last, founding(store, tail)?.as_ref()) != *summary {
-        return Ok(Some(AuditError::SummaryDiffers { org: org.clone() }));
-    }
-    Ok(None)
+    fact_problem(store, org, OrgFact::Summary, summary.last, tail, |tail, last, founding| {
+        tail.summary(last, founding) == *summary
+    })
 }
 
 /// What is wrong with the stored roster of `org`, as [`summary_problem`]
@@ -43,19 +34,32 @@ pub(super) fn roster_problem(
     roster: &Roster,
     tail: Option<&Tail>,
 ) -> Result<Option<AuditError>> {
+    fact_problem(store, org, OrgFact::Roster, roster.last, tail, |tail, last, founding| {
+        tail.roster(last, founding) == *roster
+    })
+}
+
+/// What is wrong with a stored `fact` of `org` that says the org's last
+/// event is `says`: `holds` says whether it is what the end of the org's
+/// timeline gives with its last event at `last` and `founding`.
+fn fact_problem(
+    store: &Store,
+    org: &OrgId,
+    fact: OrgFact,
+    says: u64,
+    tail: Option<&Tail>,
+    holds: impl FnOnce(&Tail, u64, Option<&Event>) -> bool,
+) -> Result<Option<AuditError>> {
     let (Some(tail), Some(last)) = (tail, store.org_last(org)?) else {
-        return Ok(Some(AuditError::RosterWithoutOrg { org: org.clone() }));
+        return Ok(Some(AuditError::FactWithoutOrg { fact, org: org.clone() }));
     };
-    if roster.last > last {
-        return Ok(Some(AuditError::RosterAhead { org: org.clone(), says: roster.last, last }));
+    if says > last {
+        return Ok(Some(AuditError::FactAhead { fact, org: org.clone(), says, last }));
     }
-    if roster.last < last {
+    if says < last || holds(tail, last, founding(store, tail)?.as_ref()) {
         return Ok(None);
     }
-    if tail.roster(last, founding(store, tail)?.as_ref()) != *roster {
-        return Ok(Some(AuditError::RosterDiffers { org: org.clone() }));
-    }
-    Ok(None)
+    Ok(Some(AuditError::FactDiffers { fact, org: org.clone() }))
 }
 
 /// The founding's event, at the position its step names: looking its id
