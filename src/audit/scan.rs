@@ -14,6 +14,7 @@ use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
 use super::tree::TreeCheck;
 use super::verifier::{Checkpoint, change_of};
 use crate::error::Result;
+use crate::halves::halves;
 use crate::model::envelope::Head;
 use crate::model::id::{OrgId, PartyId};
 use crate::model::read::{Scratch, Sealed};
@@ -283,15 +284,26 @@ impl<'s> LedgerScan<'s> {
                 OrgRules::Whole(timeline) => Cow::Owned(Tail::of(timeline)),
             })
         };
-        for (org, summary) in summaries {
-            if summary_problem(self.store, org, summary, Some(tail_of(org)?.as_ref())).ok()?.is_some() {
-                return None;
-            }
-        }
-        for (org, roster) in rosters {
-            if roster_problem(self.store, org, roster, Some(tail_of(org)?.as_ref())).ok()?.is_some() {
-                return None;
-            }
+        // Each summary and roster against the org's tail, on both cores:
+        // making the 1000 rosters of the 1M-event ledger again was 0.3 s of
+        // CPU, after the other threads were done.
+        let store = self.store;
+        let summaries_hold = |part: &[(OrgId, OrgSummary)]| {
+            part.iter().all(|(org, summary)| {
+                tail_of(org)
+                    .is_some_and(|tail| matches!(summary_problem(store, org, summary, Some(tail.as_ref())), Ok(None)))
+            })
+        };
+        let rosters_hold = |part: &[(OrgId, Roster)]| {
+            part.iter().all(|(org, roster)| {
+                tail_of(org)
+                    .is_some_and(|tail| matches!(roster_problem(store, org, roster, Some(tail.as_ref())), Ok(None)))
+            })
+        };
+        if !(halves(summaries, 64, summaries_hold).into_iter().all(|ok| ok)
+            && halves(rosters, 64, rosters_hold).into_iter().all(|ok| ok))
+        {
+            return None;
         }
         let mut watermark = std::mem::replace(&mut self.summaries, WatermarkCheck::new(None));
         for (org, summary) in summaries {
