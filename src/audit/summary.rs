@@ -21,9 +21,7 @@ pub(super) fn summary_problem(
     summary: &OrgSummary,
     tail: Option<&Tail>,
 ) -> Result<Option<AuditError>> {
-    fact_problem(store, org, OrgFact::Summary, summary.last, tail, |tail, last, founding| {
-        tail.summary(last, founding) == *summary
-    })
+    facts_problem(store, org, Some(summary), None, tail)
 }
 
 /// What is wrong with the stored roster of `org`, as [`summary_problem`]
@@ -34,32 +32,42 @@ pub(super) fn roster_problem(
     roster: &Roster,
     tail: Option<&Tail>,
 ) -> Result<Option<AuditError>> {
-    fact_problem(store, org, OrgFact::Roster, roster.last, tail, |tail, last, founding| {
-        tail.roster(last, founding) == *roster
-    })
+    facts_problem(store, org, None, Some(roster), tail)
 }
 
-/// What is wrong with a stored `fact` of `org` that says the org's last
-/// event is `says`: `holds` says whether it is what the end of the org's
-/// timeline gives with its last event at `last` and `founding`.
-fn fact_problem(
+/// What is wrong with the stored summary and roster of `org` (those given),
+/// as [`summary_problem`] says of one: the org's last event and its
+/// founding are read once for both.
+pub(super) fn facts_problem(
     store: &Store,
     org: &OrgId,
-    fact: OrgFact,
-    says: u64,
+    summary: Option<&OrgSummary>,
+    roster: Option<&Roster>,
     tail: Option<&Tail>,
-    holds: impl FnOnce(&Tail, u64, Option<&Event>) -> bool,
 ) -> Result<Option<AuditError>> {
+    let says = [summary.map(|s| (OrgFact::Summary, s.last)), roster.map(|r| (OrgFact::Roster, r.last))];
+    let says = says.into_iter().flatten();
     let (Some(tail), Some(last)) = (tail, store.org_last(org)?) else {
-        return Ok(Some(AuditError::FactWithoutOrg { fact, org: org.clone() }));
+        return Ok(says.map(|(fact, _)| AuditError::FactWithoutOrg { fact, org: org.clone() }).next());
     };
-    if says > last {
+    if let Some((fact, says)) = says.clone().find(|(_, says)| *says > last) {
         return Ok(Some(AuditError::FactAhead { fact, org: org.clone(), says, last }));
     }
-    if says < last || holds(tail, last, founding(store, tail)?.as_ref()) {
+    // Only one written at the org's last event is current, and must be what its timeline gives.
+    let summary = summary.filter(|s| s.last == last);
+    let roster = roster.filter(|r| r.last == last);
+    if summary.is_none() && roster.is_none() {
         return Ok(None);
     }
-    Ok(Some(AuditError::FactDiffers { fact, org: org.clone() }))
+    let founding = founding(store, tail)?;
+    let differs = if summary.is_some_and(|s| tail.summary(last, founding.as_ref()) != *s) {
+        Some(OrgFact::Summary)
+    } else if roster.is_some_and(|r| tail.roster(last, founding.as_ref()) != *r) {
+        Some(OrgFact::Roster)
+    } else {
+        None
+    };
+    Ok(differs.map(|fact| AuditError::FactDiffers { fact, org: org.clone() }))
 }
 
 /// The founding's event, at the position its step names: looking its id

@@ -632,14 +632,7 @@ impl Store {
     /// They are read into one buffer, chunk after chunk, not a buffer each.
     pub(crate) fn org_copies(&self, org: &OrgId, upto: u64) -> Result<Unpacked> {
         let upto = upto.min(self.ceiling());
-        let mut chunks = Vec::new();
-        for item in self.db.scan_prefix(org_prefix(org)) {
-            let (key, value) = item.map_err(|e| self.err(e))?;
-            if entry::decode_org_chunk_key(&key)?.1 > upto {
-                break;
-            }
-            chunks.push((key, value));
-        }
+        let chunks = self.org_chunks(org, upto)?;
         // The payload's room at once: growing it chunk by chunk copied it
         // again at each doubling.
         let mut out = Unpacked::default();
@@ -682,11 +675,7 @@ impl Store {
             last = seq;
             each(seq, bytes)
         };
-        for item in self.db.scan_prefix(org_prefix(org)) {
-            let (key, value) = item.map_err(|e| self.err(e))?;
-            if entry::decode_org_chunk_key(&key)?.1 > upto {
-                break;
-            }
+        for (key, value) in self.org_chunks(org, upto)? {
             chunk.truncate((0, 0));
             decode_org_chunk_onto(&key, &value, &mut chunk)?;
             for (seq, bytes) in chunk.iter().take_while(|(seq, _)| *seq <= upto) {
@@ -699,6 +688,20 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The stored chunks of `org`'s copies (keys and packed values, not
+    /// unpacked) that start at or before `upto`, in order.
+    fn org_chunks(&self, org: &OrgId, upto: u64) -> Result<Vec<(sled::IVec, sled::IVec)>> {
+        let mut chunks = Vec::new();
+        for item in self.db.scan_prefix(org_prefix(org)) {
+            let (key, value) = item.map_err(|e| self.err(e))?;
+            if entry::decode_org_chunk_key(&key)?.1 > upto {
+                break;
+            }
+            chunks.push((key, value));
+        }
+        Ok(chunks)
     }
 
     /// An org's events in the log up to `upto` included, in log order, from
