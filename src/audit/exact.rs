@@ -1,6 +1,6 @@
 //! The exact pass over a ledger: every envelope by the [`Verifier`], every index entry by the [`IndexCheck`].
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::hash::RandomState;
 
 use super::error::Witness;

@@ -1,6 +1,6 @@
 //! The exact index check: each entry of the id and org indexes against the log, the first problem named by its seq.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use uuid::Uuid;
 

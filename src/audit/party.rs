@@ -1,6 +1,6 @@
 //! The party index checked against the log: exactly the (party, org) pairs that the events up to its watermark name.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::AuditError;
 use crate::model::id::{OrgId, PartyId};
@@ -55,7 +55,7 @@ impl PartyCheck {
                     orgs.insert(n);
                 }
                 None => {
-                    self.wanted.insert(party.clone(), HashSet::from([n]));
+                    self.wanted.insert(party.clone(), HashSet::from_iter([n]));
                 }
             }
         }

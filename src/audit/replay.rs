@@ -1,6 +1,6 @@
 //! `audit replay`: the log checked in order, each event with the change it made to its org's membership.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use uuid::Uuid;
 

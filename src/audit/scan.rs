@@ -1,7 +1,9 @@
 //! The fast pass over a ledger: a reader thread, parser threads, and the chain, rules and tallies checked in log order.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::hash::RandomState;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 

@@ -1,6 +1,6 @@
 //! The org summaries and rosters checked against the log: each one that is still current must be what the org's events give.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::AuditError;
 use super::error::OrgFact;

@@ -1,6 +1,6 @@
 //! The Merkle tree checked against the log: every stored subtree hash is the one the log's envelopes give, and none is missing or extra.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::AuditError;
 use crate::store::{Hash, TreeTail, leaf_hash};

@@ -1,6 +1,6 @@
 //! The exact check of one envelope after another: sequence, chain, hash, form, ids, rules, checkpoints.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use uuid::Uuid;
 

@@ -16,7 +16,9 @@
 //! that it drops entries by the clock rule (an entry used since the hand
 //! last passed it gets another turn).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::org::OrgCore;

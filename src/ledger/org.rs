@@ -1,8 +1,8 @@
 //! An org as the log stood at one position: its events and its timeline.
 
+use foldhash::HashMap;
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 

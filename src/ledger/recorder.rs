@@ -1,8 +1,8 @@
 //! The only writer: checks each event under the rules, seals it into the
 //! hash chain and hands it to the store.
 
+use foldhash::{HashMap, HashMapExt};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

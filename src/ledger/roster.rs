@@ -11,8 +11,8 @@
 //! member's source is read from the copy of its one event, the org's
 //! chunks unpacked one at a time.
 
+use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 use uuid::Uuid;

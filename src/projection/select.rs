@@ -1,6 +1,6 @@
 //! Which events of the log a reader asks for: by type, party and effective-date range (`accord log`'s filters).
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use uuid::Uuid;
 

@@ -1,6 +1,6 @@
 //! The party index: for each party, the orgs whose events name it, written after each commit under `Mparties`.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use super::Store;
 use super::error::Damage;
@@ -44,7 +44,7 @@ impl Named {
                     orgs.insert(n);
                 }
                 None => {
-                    self.parties.insert(party.clone(), HashSet::from([n]));
+                    self.parties.insert(party.clone(), HashSet::from_iter([n]));
                 }
             }
         }

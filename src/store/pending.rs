@@ -1,6 +1,6 @@
 //! The one buffer of what a command recorded that is not in the indexes yet, and its appends to the log.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::mpsc::{SyncSender, TrySendError};
 
 use uuid::Uuid;

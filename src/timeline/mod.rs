@@ -3,7 +3,7 @@
 mod error;
 pub use error::{Cited, Place, Refusal, RuleError};
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use uuid::Uuid;
 
