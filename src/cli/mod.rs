@@ -17,7 +17,7 @@ mod serve;
 mod spells;
 mod user;
 
-use std::io::{Read, Write};
+use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -496,13 +496,24 @@ pub fn main() -> ExitCode {
     {
         return code;
     }
-    let mut out = std::io::stdout().lock();
+    // A terminal is written line by line, as it is read; anything else
+    // (a file, a pipe) in blocks: standard output writes each line the
+    // moment it ends, and `export > file` made a million system calls.
+    let stdout = std::io::stdout().lock();
+    let (mut lines, mut blocks);
+    let out: &mut dyn Write = if stdout.is_terminal() {
+        lines = stdout;
+        &mut lines
+    } else {
+        blocks = BufWriter::with_capacity(OUT_BLOCK, stdout);
+        &mut blocks
+    };
     // sled may panic on damaged files (in open, in a read, in a thread of its
     // own): the hook records the message instead of printing it, and a panic
     // becomes one sentence and exit 3 (SPEC §6), never a backtrace.
     std::panic::set_hook(Box::new(record_panic));
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(&ctx, cli.command, &mut out).and_then(|()| out.flush().map_err(output_failed))
+        run(&ctx, cli.command, &mut *out).and_then(|()| out.flush().map_err(output_failed))
     }));
     let result = match (ran, take_panic()) {
         (Ok(result), None) => result,
@@ -520,9 +531,11 @@ pub fn main() -> ExitCode {
     };
     // What was written before an error goes out too.
     let _ = out.flush();
-    drop(out);
     end(code)
 }
+
+/// The block in which standard output is written when it is not a terminal.
+const OUT_BLOCK: usize = 64 << 10;
 
 /// Ends the process now: the command has run, its ledger is closed and
 /// what it wrote flushed (stderr is not buffered). The C library's exit

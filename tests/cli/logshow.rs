@@ -371,3 +371,37 @@ fn lists_of_ids_are_in_natural_order_and_diff_wraps_them() {
         text.lines().filter(|l| l.starts_with("    P7x")).map(|l| l.split_whitespace().next().unwrap()).collect();
     assert_eq!(because, joined);
 }
+
+/// Standard output that is a file or a pipe is written in blocks, not a
+/// line at a time (`export > backup.ndjson` of a million events made a
+/// million system calls), and holds every line: the bytes `export -o`
+/// writes, and `log --json`'s.
+#[test]
+fn output_to_a_file_is_written_in_blocks_and_whole() {
+    if !tool_available("strace") {
+        return;
+    }
+    let l = Ledger::new();
+    let events = 2000;
+    l.import_text(&synthetic(events, 7)).ok();
+    let backup = l.dir.path().join("backup.ndjson");
+    l.run(&["export", "-o", s(&backup)]).ok();
+    let backup = std::fs::read_to_string(&backup).expect("backup");
+    assert_eq!(backup.lines().count(), events);
+    for (args, whole) in [(&["export"][..], Some(&backup)), (&["log", "--json"][..], None)] {
+        let (out, trace) = (l.dir.path().join("out"), l.dir.path().join("trace"));
+        let file = std::fs::File::create(&out).expect("create out");
+        let strace = ["-f", "-qq", "-e", "trace=write", "-o", s(&trace)];
+        let status = l.command_under("strace", &strace, args).stdout(file).status().expect("run strace");
+        assert!(status.success(), "{args:?} failed");
+        let written = std::fs::read_to_string(&out).expect("out");
+        assert_eq!(written.lines().count(), events, "{args:?}: a line went missing");
+        if let Some(whole) = whole {
+            assert!(written == *whole, "{args:?} to a file is not what export -o writes");
+        }
+        let trace = std::fs::read_to_string(&trace).expect("trace");
+        let calls = trace.lines().filter(|line| line.contains("write(1,")).count();
+        assert!(calls > 0, "{args:?}: no write to standard output was traced:\n{trace}");
+        assert!(calls <= events / 50, "{args:?}: {calls} writes for {events} lines");
+    }
+}
