@@ -35,8 +35,24 @@ unsafe impl Send for AlignedBuf {}
 #[allow(unsafe_code)]
 unsafe impl Sync for AlignedBuf {}
 
+/// Buffers of IoBufs that were dropped, as (address, length), kept for the
+/// next IoBufs (patched for accord, see PATCH.md): a new buffer for each
+/// segment was fresh memory, every page of it faulted in again as it was
+/// filled.
+static KEPT_BUFS: std::sync::Mutex<Vec<(usize, usize)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// How many dropped buffers are kept at most.
+const KEPT_BUFS_MAX: usize = 8;
+
 impl AlignedBuf {
     fn new(len: usize) -> AlignedBuf {
+        if let Ok(mut kept) = KEPT_BUFS.lock() {
+            if let Some(i) = kept.iter().position(|&(_, l)| l == len) {
+                let (ptr, len) = kept.swap_remove(i);
+                return AlignedBuf(ptr as *mut u8, len);
+            }
+        }
         let layout = Layout::from_size_align(len, 8192).unwrap();
         let ptr = unsafe { alloc(layout) };
 
@@ -48,6 +64,14 @@ impl AlignedBuf {
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
+        // Kept for the next IoBuf: its bytes are left as they are, as
+        // `alloc` would leave them (sled initialises what it writes).
+        if let Ok(mut kept) = KEPT_BUFS.lock() {
+            if kept.len() < KEPT_BUFS_MAX {
+                kept.push((self.0 as usize, self.1));
+                return;
+            }
+        }
         let layout = Layout::from_size_align(self.1, 8192).unwrap();
         unsafe {
             dealloc(self.0, layout);
