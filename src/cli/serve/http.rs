@@ -100,9 +100,12 @@ fn failure(f: &Failure) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], format!("{}\n", f.json())).into_response()
 }
 
-/// The body of a request, up to `--max-body`.
+/// The body of a request, up to `--max-body`. A body said to be larger
+/// (`Content-Length`) is refused before any of it is read: a client that
+/// waits for `100 Continue` (curl, for a large body) then reads the refusal
+/// rather than sending the body into a connection being closed.
 async fn body(server: &Server, request: Request) -> Result<Bytes, Response> {
-    axum::body::to_bytes(request.into_body(), server.max_body).await.map_err(|_| {
+    let too_large = || {
         failure(&Failure::new(
             413,
             2,
@@ -111,7 +114,12 @@ async fn body(server: &Server, request: Request) -> Result<Bytes, Response> {
                 server.max_body >> 20
             ),
         ))
-    })
+    };
+    let said = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if said.is_some_and(|len| len > server.max_body as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(request.into_body(), server.max_body).await.map_err(|_| too_large())
 }
 
 /// `POST /v1/events`: one event as JSON (`accord append`), or NDJSON
