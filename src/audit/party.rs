@@ -1,6 +1,6 @@
 //! The party index checked against the log: exactly the (party, org) pairs that the events up to its watermark name.
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use super::AuditError;
 use crate::model::id::{OrgId, PartyId};
@@ -64,11 +64,8 @@ impl PartyCheck {
     /// A chunk of the index: the orgs it holds for `party`.
     pub(super) fn entry(&mut self, party: &PartyId, orgs: &[OrgId]) {
         // The party's sets, looked up once per chunk, not once per org.
-        if !self.found.contains_key(party) {
-            self.found.insert(party.clone(), HashSet::new());
-        }
         let wanted = self.wanted.get(party);
-        let Some(found) = self.found.get_mut(party) else { return };
+        let found = self.found.entry(party.clone()).or_default();
         let mut problems = Vec::new();
         for org in orgs {
             let Some(&n) = self.orgs.get(org.as_str()) else {
