@@ -132,13 +132,22 @@ fn an_import_of_200k_events_killed_five_times_then_completed() {
     let file = l.dir.path().join("big.ndjson");
     big_import_file(&file, None);
 
-    // A full import of this file takes about 3 to 17 s on a 2-core machine
-    // (faster builds, slower machines), so most kills after 0.25 to 5 s land
-    // while it writes (or opens the ledger). An import is all or nothing:
-    // each kill must leave the ledger as it was, or, if the import reached
-    // its commit point first, with all of it; and verifying (crash.rs spreads
-    // kills over the whole import and compares exports). The seed is fixed:
-    // the same delays every run.
+    // The first kill lands while the import writes, wherever the machine
+    // is fast or slow: once its data file holds a quarter of what a whole
+    // import of this file writes (measured first, in a ledger of its own;
+    // the import commits only at its end). A fixed delay did not: a fast
+    // machine finished the import in under 2 s. The other kills come after
+    // 0.25 to 5 s, while the import runs or after it ended. An import is
+    // all or nothing: each kill must leave the ledger as it was, or, if the
+    // import reached its commit point first, with all of it; and verifying
+    // (crash.rs spreads kills over the whole import and compares exports).
+    // The seed is fixed: the same delays every run.
+    let whole = {
+        let scratch = Ledger::new();
+        scratch.run(&["import", s(&file)]).ok();
+        data_size(&scratch)
+    };
+    assert!(whole > 0, "a whole import wrote no data file");
     let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
     let mut heads: Vec<(u64, String)> = Vec::new();
     let mut killed_running = 0;
@@ -151,8 +160,18 @@ fn an_import_of_200k_events_killed_five_times_then_completed() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn import");
-        let delay = Duration::from_millis(rng.between(250, 5000));
-        std::thread::sleep(delay);
+        let started = Instant::now();
+        if round == 1 {
+            while data_size(&l) < whole / 4
+                && child.try_wait().expect("try_wait").is_none()
+                && started.elapsed() < Duration::from_secs(300)
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(rng.between(250, 5000)));
+        }
+        let delay = started.elapsed();
         let running = child.try_wait().expect("try_wait").is_none();
         killed_running += usize::from(running);
         child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
@@ -491,4 +510,9 @@ fn an_import_with_one_bad_line_records_nothing_and_names_the_line() {
     assert!(msg.contains("b.ndjson line 2"), "{msg}");
     assert_eq!(l.head(), head);
     assert_eq!(l.export(), export);
+}
+
+/// The size of a ledger's sled data file, 0 before there is one.
+fn data_size(l: &Ledger) -> u64 {
+    std::fs::metadata(l.path().join("db")).map_or(0, |m| m.len())
 }
