@@ -132,7 +132,7 @@ fn an_import_of_200k_events_killed_five_times_then_completed() {
     let file = l.dir.path().join("big.ndjson");
     big_import_file(&file, None);
 
-    // The first kill lands while the import writes, wherever the machine
+    // The first kill lands while the import writes, whether the machine
     // is fast or slow: once its data file holds a quarter of what a whole
     // import of this file writes (measured first, in a ledger of its own;
     // the import commits only at its end). A fixed delay did not: a fast
