@@ -11,8 +11,26 @@ use crate::model::ModelError;
 pub struct OrgId(String);
 
 /// A party id: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PartyId(String);
+///
+/// Held in place when it is short (up to [`INLINE`] bytes, as ISO codes and
+/// most ids are), else on the heap: the rules look parties up in each org's
+/// table at every event, and an id in place is compared without following a
+/// pointer, made and dropped without the allocator (it is the same 24 bytes
+/// as a `String`). Equal, ordered and hashed as its text.
+#[derive(Clone)]
+pub struct PartyId(Party);
+
+/// A party id's bytes: in place if it fits, else on the heap, never both
+/// ways for one text (so equal ids have equal representations).
+#[derive(Clone, PartialEq, Eq)]
+enum Party {
+    /// Its length, and its bytes followed by zeros.
+    Inline(u8, [u8; INLINE]),
+    Heap(Box<str>),
+}
+
+/// The longest party id held in place.
+const INLINE: usize = 22;
 
 impl OrgId {
     pub fn parse(s: &str) -> Result<OrgId, ModelError> {
@@ -31,10 +49,75 @@ impl PartyId {
         let ok = matches!(s.as_bytes().first(), Some(b) if b.is_ascii_alphanumeric())
             && s.len() <= 64
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if ok { Ok(PartyId(s.to_owned())) } else { Err(ModelError::NotPartyId(s.to_owned())) }
+        if !ok {
+            return Err(ModelError::NotPartyId(s.to_owned()));
+        }
+        let mut bytes = [0; INLINE];
+        Ok(PartyId(match bytes.get_mut(..s.len()) {
+            Some(place) => {
+                place.copy_from_slice(s.as_bytes());
+                Party::Inline(s.len() as u8, bytes)
+            }
+            None => Party::Heap(s.into()),
+        }))
     }
+
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // ASCII, checked by `parse`: the check cannot fail.
+            Party::Inline(..) => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Party::Heap(s) => s,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Party::Inline(len, bytes) => &bytes[..usize::from(*len)],
+            Party::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    /// The bytes it holds on the heap, with the allocator's rounding (none
+    /// when it is held in place): for caches' accounting of memory.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Party::Inline(..) => 0,
+            Party::Heap(s) => s.len().next_multiple_of(16),
+        }
+    }
+}
+
+impl PartialEq for PartyId {
+    fn eq(&self, other: &PartyId) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for PartyId {}
+
+impl PartialOrd for PartyId {
+    fn partial_cmp(&self, other: &PartyId) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PartyId {
+    fn cmp(&self, other: &PartyId) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for PartyId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes.
+        state.write(self.as_bytes());
+        state.write_u8(0xff);
+    }
+}
+
+impl fmt::Debug for PartyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PartyId({:?})", self.as_str())
     }
 }
 
@@ -42,12 +125,12 @@ macro_rules! string_id {
     ($t:ty) => {
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(&self.0)
+                f.pad(self.as_str())
             }
         }
         impl Serialize for $t {
             fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
+                s.serialize_str(self.as_str())
             }
         }
     };
@@ -135,6 +218,37 @@ mod tests {
         }
         for bad in ["", ".ARE", "_A", "A B", "A/B", "Å", &"A".repeat(65)] {
             assert!(PartyId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Ids held in place (up to 22 bytes) and on the heap read back, compare,
+    /// order and hash as their text, on both sides of the boundary.
+    #[test]
+    fn party_ids_behave_as_their_text_however_they_are_held() {
+        use std::hash::BuildHasher;
+        let texts: Vec<String> = ["A", "ARE", "P00001", "P1", "Z", "a.b", "0"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(
+                [21, 22, 23, 64]
+                    .iter()
+                    .flat_map(|&n| [format!("A{}", "x".repeat(n - 1)), format!("B{}", "x".repeat(n - 1))]),
+            )
+            .chain(["x".repeat(21) + "y", "x".repeat(22) + "y", "x".repeat(22)])
+            .collect();
+        let key = std::hash::RandomState::new();
+        for a in &texts {
+            let id = PartyId::parse(a).unwrap();
+            assert_eq!(id.as_str(), a);
+            assert_eq!(id.to_string(), *a);
+            assert_eq!(format!("{id:?}"), format!("PartyId({a:?})"));
+            assert_eq!(key.hash_one(&id), key.hash_one(a.as_str()), "{a}");
+            assert_eq!(id.heap_bytes() == 0, a.len() <= INLINE, "{a}");
+            for b in &texts {
+                let other = PartyId::parse(b).unwrap();
+                assert_eq!(id == other, a == b, "{a} {b}");
+                assert_eq!(id.cmp(&other), a.cmp(b), "{a} {b}");
+            }
         }
     }
 

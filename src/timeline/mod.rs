@@ -371,12 +371,11 @@ impl Timeline {
     /// they name, and its state's table of parties.
     pub fn weight(&self) -> usize {
         use std::mem::size_of;
-        // A party id on the heap: its string and the allocator's rounding.
-        let party = |p: &PartyId| size_of::<PartyId>() + p.as_str().len().next_multiple_of(16);
+        let party = |p: &PartyId| size_of::<PartyId>() + p.heap_bytes();
         let steps: usize =
             self.steps.iter().map(|s| size_of::<Step>() + s.action.parties().iter().map(party).sum::<usize>()).sum();
         let held = self.state.parties.capacity() * (size_of::<(PartyId, Held)>() + 1);
-        steps + held + self.state.parties.keys().map(|p| p.as_str().len().next_multiple_of(16)).sum::<usize>()
+        steps + held + self.state.parties.keys().map(PartyId::heap_bytes).sum::<usize>()
     }
 
     pub fn state(&self) -> &OrgState {
