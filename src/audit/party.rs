@@ -33,7 +33,9 @@ impl PartyCheck {
         }
     }
 
-    fn number(&mut self, org: &str) -> u32 {
+    /// The number of `org`, given to it when it is first seen: orgs are
+    /// numbered 0, 1, 2, … in the order of their first events.
+    pub(super) fn number(&mut self, org: &str) -> u32 {
         if let Some(&n) = self.orgs.get(org) {
             return n;
         }
@@ -43,9 +45,24 @@ impl PartyCheck {
         n
     }
 
+    /// The number of `org`, if it has been seen.
+    pub(super) fn number_of(&self, org: &str) -> Option<u32> {
+        self.orgs.get(org).copied()
+    }
+
+    /// The org numbered `n`.
+    pub(super) fn name(&self, n: u32) -> Option<&str> {
+        self.names.get(n as usize).map(String::as_str)
+    }
+
     /// The next event of the log: its seq, org and the parties it names.
     pub(super) fn event(&mut self, seq: u64, org: &str, parties: &[PartyId]) {
         let n = self.number(org);
+        self.numbered_event(seq, n, parties);
+    }
+
+    /// [`PartyCheck::event`] of an org numbered `n` by [`PartyCheck::number`].
+    pub(super) fn numbered_event(&mut self, seq: u64, n: u32, parties: &[PartyId]) {
         if seq > self.upto {
             return;
         }

@@ -27,6 +27,14 @@ use crate::store::{Entry, Hash, Store, Unpacked, id_bucket, leaf_hash};
 use crate::timeline::counting_steps;
 use crate::timeline::{Change, Step, Tail, Timeline};
 
+/// What the fast pass keeps of an org, by the number [`PartyCheck::number`]
+/// gives it: looked up once an event, not once for each check.
+struct ScanOrg {
+    rules: OrgRules,
+    /// Its last event that the summaries' watermark vouches for (0: none).
+    vouched: u64,
+}
+
 /// What the fast pass keeps of an org for the rules.
 enum OrgRules {
     /// The end of its timeline: enough while each event sorts last.
@@ -169,7 +177,8 @@ pub(super) struct LedgerScan<'s> {
     /// The `recorded_at` of the last envelope checked.
     last_time: Vec<u8>,
     checkpoints: Vec<Checkpoint>,
-    orgs: HashMap<String, OrgRules>,
+    /// Each org seen, by number.
+    orgs: Vec<ScanOrg>,
     /// The index entries the log calls for.
     wanted: Tally,
     /// The Merkle tree the log calls for.
@@ -193,7 +202,7 @@ impl<'s> LedgerScan<'s> {
             hash: [b'0'; 64],
             last_time: Vec::new(),
             checkpoints,
-            orgs: HashMap::new(),
+            orgs: Vec::new(),
             wanted: Tally::new(key.clone()),
             tree: TreeCheck::default(),
             parties: PartyCheck::new(store.parties_indexed().ok()?),
@@ -249,21 +258,32 @@ impl<'s> LedgerScan<'s> {
             }
         }
         self.tree.leaf(env.leaf);
-        self.parties.event(seq, org, env.step.as_ref().map_or(&[], |s| s.action.parties()));
-        self.summaries.event(seq, org);
+        let n = self.parties.number(org);
+        self.parties.numbered_event(seq, n, env.step.as_ref().map_or(&[], |s| s.action.parties()));
+        if self.orgs.len() == n as usize {
+            self.orgs.push(ScanOrg { rules: OrgRules::Tail(Tail::default()), vouched: 0 });
+        }
+        let vouched = self.summaries.vouches_for(seq);
+        let entry = self.orgs.get_mut(n as usize)?;
+        if vouched {
+            entry.vouched = seq;
+        }
         self.seq = seq;
         self.hash = env.hash;
         self.last_time.clear();
         self.last_time.extend_from_slice(recorded_at);
-        self.rules(seq, org, env.target, env.step)
+        Self::rules(self.store, &mut entry.rules, seq, org, env.target, env.step)
     }
 
-    /// The rules, as the exact pass applies them.
-    fn rules(&mut self, seq: u64, org: &str, target: Option<Uuid>, step: Option<Step>) -> Option<()> {
-        let rules = match self.orgs.get_mut(org) {
-            Some(rules) => rules,
-            None => self.orgs.entry(org.to_owned()).or_insert_with(|| OrgRules::Tail(Tail::default())),
-        };
+    /// The rules, as the exact pass applies them, to `org` (kept as `rules`).
+    fn rules(
+        store: &Store,
+        rules: &mut OrgRules,
+        seq: u64,
+        org: &str,
+        target: Option<Uuid>,
+        step: Option<Step>,
+    ) -> Option<()> {
         if target.is_none()
             && let Some(s) = &step
         {
@@ -281,7 +301,7 @@ impl<'s> LedgerScan<'s> {
         let mut timeline = match rules {
             OrgRules::Whole(timeline) => std::mem::take(timeline),
             OrgRules::Tail(tail) if tail.is_empty() => Timeline::default(),
-            OrgRules::Tail(_) => stored_timeline(self.store, org, seq - 1)?,
+            OrgRules::Tail(_) => stored_timeline(store, org, seq - 1)?,
         };
         timeline.apply(change_of(&timeline, target.as_ref(), step)?, u64::MAX).ok()?;
         *rules = match rules {
@@ -300,7 +320,8 @@ impl<'s> LedgerScan<'s> {
             && self.store.indexed().ok()? == self.seq
             && self.tree.problem(tree, self.store.tree_leaves().ok()?, self.seq).is_none();
         let tail_of = |org: &OrgId| -> Option<Cow<'_, Tail>> {
-            Some(match self.orgs.get(org.as_str())? {
+            let n = self.parties.number_of(org.as_str())?;
+            Some(match &self.orgs.get(n as usize)?.rules {
                 OrgRules::Tail(tail) => Cow::Borrowed(tail),
                 OrgRules::Whole(timeline) => Cow::Owned(Tail::of(timeline)),
             })
@@ -328,6 +349,11 @@ impl<'s> LedgerScan<'s> {
             return None;
         }
         let mut watermark = std::mem::replace(&mut self.summaries, WatermarkCheck::new(None));
+        for (n, org) in (0..).zip(&self.orgs) {
+            if org.vouched > 0 {
+                watermark.last_event(self.parties.name(n)?, org.vouched);
+            }
+        }
         for (org, summary) in summaries {
             watermark.summary(org, summary);
         }

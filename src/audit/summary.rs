@@ -103,7 +103,7 @@ impl WatermarkCheck {
 
     /// The next event of the log: its seq and org.
     pub(super) fn event(&mut self, seq: u64, org: &str) {
-        if self.upto.is_none_or(|upto| seq > upto) {
+        if !self.vouches_for(seq) {
             return;
         }
         match self.last.get_mut(org) {
@@ -112,6 +112,20 @@ impl WatermarkCheck {
                 self.last.insert(org.to_owned(), seq);
             }
         }
+    }
+
+    /// Whether the watermark vouches for the event at `seq`: if not,
+    /// [`WatermarkCheck::event`] passes it by.
+    pub(super) fn vouches_for(&self, seq: u64) -> bool {
+        self.upto.is_some_and(|upto| seq <= upto)
+    }
+
+    /// An org's last event that the watermark vouches for, given at once
+    /// by a caller that followed the log itself: as if that event (and
+    /// any before it) had been given to [`WatermarkCheck::event`].
+    pub(super) fn last_event(&mut self, org: &str, seq: u64) {
+        let last = self.last.entry(org.to_owned()).or_default();
+        *last = seq.max(*last);
     }
 
     /// A stored summary.
