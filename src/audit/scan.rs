@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::hash::RandomState;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
 use uuid::Uuid;
 
@@ -138,10 +138,19 @@ fn read_blocks(store: &Store, parsers: &[SyncSender<Result<Vec<ReadBlock>>>]) {
 }
 
 /// Reads each envelope of the blocks it is dealt, in order, until the
-/// reader or the checking thread is gone.
-fn parse_blocks(groups: Receiver<Result<Vec<ReadBlock>>>, out: &SyncSender<Result<ParsedGroup>>, key: &RandomState) {
+/// reader or the checking thread is gone. The checking thread hands the
+/// blocks back once it has checked them (`done`), to be dropped here: what
+/// a parser made (each step's parties), freed on the thread that made it, is
+/// freed at a third of the cost.
+fn parse_blocks(
+    groups: Receiver<Result<Vec<ReadBlock>>>,
+    out: &SyncSender<Result<ParsedGroup>>,
+    done: &Receiver<Vec<ParsedBlock>>,
+    key: &RandomState,
+) {
     let mut scratch = Scratch::default();
     for group in groups {
+        done.try_iter().for_each(drop);
         let parsed = group.map(|group| {
             let mut wanted = Tally::new(key.clone());
             let blocks = (group.into_iter())
@@ -211,13 +220,16 @@ impl<'s> LedgerScan<'s> {
         std::thread::scope(|scope| {
             let mut to_parsers = Vec::new();
             let mut from_parsers = Vec::new();
+            let mut back_to_parsers = Vec::new();
             for _ in 0..PARSERS {
                 let (tx, rx) = sync_channel::<Result<Vec<ReadBlock>>>(2);
                 let (out_tx, out_rx) = sync_channel::<Result<ParsedGroup>>(2);
+                let (done_tx, done_rx) = channel::<Vec<ParsedBlock>>();
                 let key = key.clone();
-                scope.spawn(move || parse_blocks(rx, &out_tx, &key));
+                scope.spawn(move || parse_blocks(rx, &out_tx, &done_rx, &key));
                 to_parsers.push(tx);
                 from_parsers.push(out_rx);
+                back_to_parsers.push(done_tx);
             }
             scope.spawn(move || read_blocks(store, &to_parsers));
             let index_key = key.clone();
@@ -227,14 +239,16 @@ impl<'s> LedgerScan<'s> {
             for i in 0.. {
                 let Ok(group) = from_parsers[i % PARSERS].recv() else { break };
                 let (blocks, wanted) = group.ok()?;
-                for (first, payload, events) in blocks {
-                    if first != scan.seq + 1 {
+                for (first, payload, events) in &blocks {
+                    if *first != scan.seq + 1 {
                         return None;
                     }
                     for (seq, parsed) in events {
-                        scan.event(seq, parsed?, &payload)?;
+                        scan.event(*seq, parsed.as_ref()?, payload)?;
                     }
                 }
+                // Dropped here if that parser is gone.
+                let _ = back_to_parsers[i % PARSERS].send(blocks);
                 scan.wanted.absorb(&wanted);
                 progress.done(scan.seq);
             }
@@ -243,9 +257,9 @@ impl<'s> LedgerScan<'s> {
     }
 
     /// The envelope at `seq`, read from a block whose payload is `payload`.
-    fn event(&mut self, seq: u64, env: Parsed, payload: &[u8]) -> Option<()> {
-        let recorded_at = payload.get(env.recorded_at)?;
-        let org = std::str::from_utf8(payload.get(env.org)?).ok()?;
+    fn event(&mut self, seq: u64, env: &Parsed, payload: &[u8]) -> Option<()> {
+        let recorded_at = payload.get(env.recorded_at.clone())?;
+        let org = std::str::from_utf8(payload.get(env.org.clone())?).ok()?;
         if seq != self.seq + 1 || env.seq != seq || env.prev != self.hash || recorded_at < self.last_time.as_slice() {
             return None;
         }
@@ -272,7 +286,7 @@ impl<'s> LedgerScan<'s> {
         self.hash = env.hash;
         self.last_time.clear();
         self.last_time.extend_from_slice(recorded_at);
-        Self::rules(self.store, &mut entry.rules, seq, org, env.target, env.step)
+        Self::rules(self.store, &mut entry.rules, seq, org, env.target, env.step.as_ref())
     }
 
     /// The rules, as the exact pass applies them, to `org` (kept as `rules`).
@@ -282,10 +296,10 @@ impl<'s> LedgerScan<'s> {
         seq: u64,
         org: &str,
         target: Option<Uuid>,
-        step: Option<Step>,
+        step: Option<&Step>,
     ) -> Option<()> {
         if target.is_none()
-            && let Some(s) = &step
+            && let Some(s) = step
         {
             match rules {
                 OrgRules::Tail(tail) => {
@@ -293,7 +307,7 @@ impl<'s> LedgerScan<'s> {
                         return outcome.ok();
                     }
                 }
-                OrgRules::Whole(timeline) => return timeline.apply(Change::Add(step?), u64::MAX).ok(),
+                OrgRules::Whole(timeline) => return timeline.apply(Change::Add(s.clone()), u64::MAX).ok(),
             }
         }
         // A correction, or an event that does not sort last: the whole
@@ -303,7 +317,7 @@ impl<'s> LedgerScan<'s> {
             OrgRules::Tail(tail) if tail.is_empty() => Timeline::default(),
             OrgRules::Tail(_) => stored_timeline(store, org, seq - 1)?,
         };
-        timeline.apply(change_of(&timeline, target.as_ref(), step)?, u64::MAX).ok()?;
+        timeline.apply(change_of(&timeline, target.as_ref(), step.cloned())?, u64::MAX).ok()?;
         *rules = match rules {
             OrgRules::Tail(tail) if tail.is_empty() => OrgRules::Tail(Tail::of(&timeline)),
             _ => OrgRules::Whole(timeline),
