@@ -45,6 +45,11 @@ fn main() -> ExitCode {
         Some("sled-import") => raw_sled_import(Path::new(&args[2]), Path::new(&args[3])),
         Some("sled-open") => sled_open(Path::new(&args[2])),
         Some("generate") => generate_only(&args[2..]),
+        // For profiling the tree's build: `remove-tree LEDGER`, then any open.
+        Some("remove-tree") => args
+            .get(2)
+            .ok_or_else(|| "usage: accord-bench remove-tree LEDGER".to_owned())
+            .and_then(|l| remove_tree(Path::new(l))),
         Some("scale") => scale(&args[2..]),
         Some("serve-load") => serve_load::serve_load(&args[2..]),
         _ => compare(&args[1..]),
@@ -238,6 +243,18 @@ fn accord_binary() -> Res<PathBuf> {
         return Err(format!("{} is missing: run `cargo build --release --workspace` first", accord.display()));
     }
     Ok(accord)
+}
+
+/// Removes the Merkle tree's hashes and marker from accord's ledger at
+/// `ledger`: its next open builds the tree from the log.
+fn remove_tree(ledger: &Path) -> Res {
+    let db = sled::Config::new().path(ledger).open().map_err(io("open accord's ledger with sled"))?;
+    let keys: Vec<sled::IVec> = db.scan_prefix(b"H").keys().collect::<Result<_, _>>().map_err(io("scan"))?;
+    for key in keys.iter().map(|k| k.as_ref()).chain([&b"Mtree"[..]]) {
+        db.remove(key).map_err(io("remove"))?;
+    }
+    db.flush().map_err(io("flush"))?;
+    Ok(())
 }
 
 /// `generate FILE EVENTS ORGS`: the bench's log alone, for profiling.
@@ -449,14 +466,7 @@ fn compare(args: &[String]) -> Res {
     // open builds it from the log (read, hash, write); that open's time less
     // a plain open's, against the import's. An upper bound of what the
     // import pays for it, which hashes envelopes it already holds.
-    {
-        let db = sled::Config::new().path(&ledger).open().map_err(io("open accord's ledger with sled"))?;
-        let keys: Vec<sled::IVec> = db.scan_prefix(b"H").keys().collect::<Result<_, _>>().map_err(io("scan"))?;
-        for key in keys.iter().map(|k| k.as_ref()).chain([&b"Mtree"[..]]) {
-            db.remove(key).map_err(io("remove"))?;
-        }
-        db.flush().map_err(io("flush"))?;
-    }
+    remove_tree(&ledger)?;
     let rebuild = measure(&mut acc(&["head"]))?;
     let [plain_open] = medians(3, &mut [&mut || acc(&["head"])])?[..] else { unreachable!() };
     let tree = rebuild.wall.saturating_sub(plain_open);
