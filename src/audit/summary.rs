@@ -62,7 +62,7 @@ pub(super) fn facts_problem(
     let founding = founding(store, tail)?;
     let differs = if summary.is_some_and(|s| tail.summary(last, founding.as_ref()) != *s) {
         Some(OrgFact::Summary)
-    } else if roster.is_some_and(|r| tail.roster(last, founding.as_ref()) != *r) {
+    } else if roster.is_some_and(|r| !tail.holds_roster(r, last, founding.as_ref())) {
         Some(OrgFact::Roster)
     } else {
         None

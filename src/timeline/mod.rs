@@ -3,6 +3,8 @@
 mod error;
 pub use error::{Cited, Place, Refusal, RuleError};
 
+use std::fmt::Write as _;
+
 use foldhash::HashMap;
 
 use uuid::Uuid;
@@ -281,6 +283,34 @@ impl Tail {
         Roster { last, settled: self.settled, members }
     }
 
+    /// Whether `roster` is [`Tail::roster`]`(last, founding)`, found without
+    /// making that roster: its members in order, each one this tail's, with
+    /// its status, founder flag and `since`, and as many as the tail has.
+    /// `audit verify` checks every org's stored roster: making and sorting
+    /// them again took more than comparing them.
+    pub fn holds_roster(&self, roster: &Roster, last: u64, founding: Option<&Event>) -> bool {
+        let founders = match founding.filter(|e| Some(e.id) == self.founding()).map(|e| &e.kind) {
+            Some(EventKind::Founding { members, .. }) => members.as_slice(),
+            _ => &[],
+        };
+        let mut date = String::new();
+        roster.last == last
+            && roster.settled == self.settled
+            && roster.members.len() == self.state.members().count()
+            && roster.members.windows(2).all(|w| natural_cmp(w[0].party.as_str(), w[1].party.as_str()).is_lt())
+            && roster.members.iter().all(|entry| {
+                self.state.parties.get(&entry.party).is_some_and(|held| {
+                    date.clear();
+                    let _ = write!(date, "{}", held.since.date);
+                    held.standing.is_member()
+                        && entry.status == held.standing.as_str()
+                        && entry.founder == founders.contains(&entry.party)
+                        && entry.since_seq == held.since.seq
+                        && entry.since_date == date
+                })
+            })
+    }
+
     /// The id of the founding, if the timeline starts with one.
     pub fn founding(&self) -> Option<Uuid> {
         self.state.founded.map(|c| c.id)
@@ -503,6 +533,51 @@ mod tests {
         .collect();
         let steps = counting_steps(events.iter().enumerate().map(|(i, e)| (i as u64 + 1, e)));
         assert_eq!(steps.iter().map(|s| (s.seq, s.id)).collect::<Vec<_>>(), [(1, events[0].id), (5, events[4].id)]);
+    }
+
+    /// A roster is held exactly when it is the one the tail makes: any
+    /// change to it (order, a member more or less, a status, a founder
+    /// flag, a `since`, its `last` or `settled`) is seen.
+    #[test]
+    fn a_tail_holds_exactly_its_own_roster() {
+        let founding = Event::parse_str(&format!(
+            r#"{{"id":"{}","type":"founding","org":"o","date":"2000","members":["P10","P9"]}}"#,
+            Uuid::from_u128(1)
+        ))
+        .unwrap();
+        let mut t = Timeline::default();
+        t.apply(Change::Add(step(1, "2000", Action::Found(p(&["P10", "P9"])))), LOG).unwrap();
+        t.apply(Change::Add(step(2, "2001-03", Action::Admit(p(&["A", "P11"]), Status::Associate))), LOG).unwrap();
+        t.apply(Change::Add(step(3, "2002", Action::Suspend(p(&["P9"])))), LOG).unwrap();
+        t.apply(Change::Add(step(4, "2003/2004", Action::Withdraw(p(&["A"])))), LOG).unwrap();
+        let tail = Tail::of(&t);
+        let own = tail.roster(4, Some(&founding));
+        assert_eq!(own.members.len(), 3);
+        assert!(tail.holds_roster(&own, 4, Some(&founding)));
+        type Alter = fn(&mut Roster);
+        let changes: [(&str, Alter); 9] = [
+            ("order", |r| r.members.swap(0, 1)),
+            ("a member less", |r| drop(r.members.pop())),
+            ("a member twice", |r| r.members.push(r.members[2].clone())),
+            ("a status", |r| r.members[0].status = "observer"),
+            ("a founder flag", |r| r.members[1].founder = !r.members[1].founder),
+            ("a since seq", |r| r.members[0].since_seq += 1),
+            ("a since date", |r| r.members[2].since_date = "2001-03-01".into()),
+            ("last", |r| r.last += 1),
+            ("settled", |r| r.settled = None),
+        ];
+        for (what, change) in changes {
+            let mut other = own.clone();
+            change(&mut other);
+            assert_ne!(other, own, "{what}");
+            assert!(!tail.holds_roster(&other, 4, Some(&founding)), "{what} went unseen");
+        }
+        // Another member in place of one, and the founders read from no founding.
+        let mut other = own.clone();
+        other.members[0].party = p(&["B"]).remove(0);
+        assert!(!tail.holds_roster(&other, 4, Some(&founding)));
+        assert!(!tail.holds_roster(&own, 4, None));
+        assert!(tail.holds_roster(&tail.roster(4, None), 4, None));
     }
 
     #[test]
