@@ -12,7 +12,7 @@ pub struct OrgId(String);
 
 /// A party id: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.
 ///
-/// Held in place when it is short (up to [`INLINE`] bytes, as ISO codes and
+/// Held in place when it is short (up to 22 bytes, as ISO codes and
 /// most ids are), else on the heap: the rules look parties up in each org's
 /// table at every event, and an id in place is compared without following a
 /// pointer, made and dropped without the allocator (it is the same 24 bytes
