@@ -165,6 +165,8 @@ impl OrgSet {
                 }
             }
             OrgSet::Dense(words, len) if *len * 128 >= (word + 1) * 64 => {
+                // Exactly: a doubled capacity would break the bound.
+                words.reserve_exact(word + 1 - words.len());
                 words.resize(word + 1, 0);
                 words[word] |= bit;
                 *len += 1;
