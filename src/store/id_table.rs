@@ -21,8 +21,6 @@ pub(super) struct IdTable {
     /// run. An import looks up each new id, which is absent, and searching
     /// every run for it was a tenth of the recording thread's time at 3M to 4M ids.
     filter: Filter,
-    /// How many entries the runs hold.
-    len: usize,
 }
 
 /// A blocked Bloom filter of ids: each id sets [`PROBES`] bits in one
@@ -137,10 +135,10 @@ impl IdTable {
             return;
         }
         run.sort_unstable();
-        self.len += run.len();
-        if self.len > self.filter.room() {
+        let len = self.len() + run.len();
+        if len > self.filter.room() {
             // Twice the room needed, filled again from every id.
-            self.filter = Filter::with_room(2 * self.len);
+            self.filter = Filter::with_room(2 * len);
             for e in self.runs.iter().flat_map(|r| &r.entries) {
                 self.filter.insert(&e.id);
             }
@@ -167,8 +165,7 @@ impl IdTable {
         self.runs.iter().find_map(|run| run.get(id))
     }
 
-    /// How many entries the table holds.
-    #[cfg(test)]
+    /// How many entries the table holds (a sum over a few dozen runs at most).
     fn len(&self) -> usize {
         self.runs.iter().map(|r| r.entries.len()).sum()
     }

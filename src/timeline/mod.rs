@@ -262,10 +262,7 @@ impl Tail {
     /// The org's roster, its last event being `last`; `founding` is the
     /// event of [`Tail::founding`], whose parties are its founders.
     pub fn roster(&self, last: u64, founding: Option<&Event>) -> Roster {
-        let founders = match founding.filter(|e| Some(e.id) == self.founding()).map(|e| &e.kind) {
-            Some(EventKind::Founding { members, .. }) => members.as_slice(),
-            _ => &[],
-        };
+        let founders = self.founders(founding);
         let mut members: Vec<RosterEntry> = self
             .state
             .parties
@@ -283,16 +280,21 @@ impl Tail {
         Roster { last, settled: self.settled, members }
     }
 
+    /// The parties `founding` names, if it is this tail's founding (else none).
+    fn founders<'e>(&self, founding: Option<&'e Event>) -> &'e [PartyId] {
+        match founding.filter(|e| Some(e.id) == self.founding()).map(|e| &e.kind) {
+            Some(EventKind::Founding { members, .. }) => members.as_slice(),
+            _ => &[],
+        }
+    }
+
     /// Whether `roster` is [`Tail::roster`]`(last, founding)`, found without
     /// making that roster: its members in order, each one this tail's, with
     /// its status, founder flag and `since`, and as many as the tail has.
     /// `audit verify` checks every org's stored roster: making and sorting
     /// them again took more than comparing them.
     pub fn holds_roster(&self, roster: &Roster, last: u64, founding: Option<&Event>) -> bool {
-        let founders = match founding.filter(|e| Some(e.id) == self.founding()).map(|e| &e.kind) {
-            Some(EventKind::Founding { members, .. }) => members.as_slice(),
-            _ => &[],
-        };
+        let founders = self.founders(founding);
         let mut date = String::new();
         roster.last == last
             && roster.settled == self.settled
