@@ -151,7 +151,7 @@ fn import_reader(
     bar: &Bar,
 ) -> Result<(), Error> {
     let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
-    // The envelopes recorded come back to be freed where they were made,
+    // The events recorded come back to be freed where they were made,
     // a log block's worth at a time: room for those of the lines read ahead.
     let (back_tx, back_rx) = std::sync::mpsc::sync_channel(AHEAD * BATCH / accord::store::format::BLOCK);
     recorder.hand_back_written(back_tx);
@@ -188,12 +188,12 @@ fn import_reader(
 
 /// Reads and parses the lines of `reader`, handing them over in batches
 /// until the end, a line that cannot be read, or nobody receives; between
-/// batches, drops the envelopes the recorder handed back.
+/// batches, drops the events the recorder handed back.
 fn read_lines(
     label: &str,
     mut reader: impl BufRead,
     tx: &std::sync::mpsc::SyncSender<Handed>,
-    back: &std::sync::mpsc::Receiver<Vec<accord::model::envelope::Envelope>>,
+    back: &std::sync::mpsc::Receiver<Vec<accord::model::event::Event>>,
 ) {
     let mut buf = Vec::new();
     let mut line_no = 0u64;

@@ -111,12 +111,12 @@ impl Recorder<'_> {
         &self.head
     }
 
-    /// Hands the envelopes this recorder's events make to `tx` once they
-    /// are in the log, to be dropped by the thread that receives them: the
-    /// thread that read the events, whose memory they mostly are, frees
-    /// them at a fraction of what they cost this one. Batches that do not
-    /// fit in `tx` are dropped here.
-    pub fn hand_back_written(&self, tx: std::sync::mpsc::SyncSender<Vec<Envelope>>) {
+    /// Hands this recorder's events to `tx` once they are in the log, to
+    /// be dropped by the thread that receives them: the thread that read
+    /// them, whose memory they are, frees them at a fraction of what they
+    /// cost this one (the members sealing added are freed here, where
+    /// they were made). Batches that do not fit in `tx` are dropped here.
+    pub fn hand_back_written(&self, tx: std::sync::mpsc::SyncSender<Vec<Event>>) {
         self.store.hand_back_written(tx);
     }
 

@@ -7,8 +7,12 @@ use serde::{Serialize, Serializer};
 use crate::model::ModelError;
 
 /// An organization id: `^[a-z0-9][a-z0-9-]{0,62}$`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct OrgId(String);
+///
+/// Held as a [`PartyId`] is (in place up to 22 bytes): the recorder looks
+/// the org of every event up in a few tables, and an id in place is
+/// compared, hashed and cloned without following a pointer or the allocator.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OrgId(Short);
 
 /// A party id: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.
 ///
@@ -17,30 +21,88 @@ pub struct OrgId(String);
 /// table at every event, and an id in place is compared without following a
 /// pointer, made and dropped without the allocator (it is the same 24 bytes
 /// as a `String`). Equal, ordered and hashed as its text.
-#[derive(Clone)]
-pub struct PartyId(Party);
+#[derive(Clone, PartialEq, Eq)]
+pub struct PartyId(Short);
 
-/// A party id's bytes: in place if it fits, else on the heap, never both
+/// An id's ASCII bytes: in place if they fit, else on the heap, never both
 /// ways for one text (so equal ids have equal representations).
 #[derive(Clone, PartialEq, Eq)]
-enum Party {
+enum Short {
     /// Its length, and its bytes followed by zeros.
     Inline(u8, [u8; INLINE]),
     Heap(Box<str>),
 }
 
-/// The longest party id held in place.
+/// The longest id held in place.
 const INLINE: usize = 22;
+
+impl Short {
+    /// `s`, which the caller checked is ASCII.
+    fn new(s: &str) -> Short {
+        let mut bytes = [0; INLINE];
+        match bytes.get_mut(..s.len()) {
+            Some(place) => {
+                place.copy_from_slice(s.as_bytes());
+                Short::Inline(s.len() as u8, bytes)
+            }
+            None => Short::Heap(s.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // ASCII, checked by the ids' `parse`: the check cannot fail.
+            Short::Inline(..) => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Short::Heap(s) => s,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Short::Inline(len, bytes) => &bytes[..usize::from(*len)],
+            Short::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    /// The bytes it holds on the heap, with the allocator's rounding.
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Short::Inline(..) => 0,
+            Short::Heap(s) => s.len().next_multiple_of(16),
+        }
+    }
+}
+
+impl Ord for Short {
+    fn cmp(&self, other: &Short) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl PartialOrd for Short {
+    fn partial_cmp(&self, other: &Short) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::hash::Hash for Short {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes.
+        state.write(self.as_bytes());
+        state.write_u8(0xff);
+    }
+}
 
 impl OrgId {
     pub fn parse(s: &str) -> Result<OrgId, ModelError> {
         let ok = matches!(s.as_bytes().first(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
             && s.len() <= 63
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok { Ok(OrgId(s.to_owned())) } else { Err(ModelError::NotOrgId(s.to_owned())) }
+        if ok { Ok(OrgId(Short::new(s))) } else { Err(ModelError::NotOrgId(s.to_owned())) }
     }
+
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
@@ -49,77 +111,46 @@ impl PartyId {
         let ok = matches!(s.as_bytes().first(), Some(b) if b.is_ascii_alphanumeric())
             && s.len() <= 64
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if !ok {
-            return Err(ModelError::NotPartyId(s.to_owned()));
-        }
-        let mut bytes = [0; INLINE];
-        Ok(PartyId(match bytes.get_mut(..s.len()) {
-            Some(place) => {
-                place.copy_from_slice(s.as_bytes());
-                Party::Inline(s.len() as u8, bytes)
-            }
-            None => Party::Heap(s.into()),
-        }))
+        if ok { Ok(PartyId(Short::new(s))) } else { Err(ModelError::NotPartyId(s.to_owned())) }
     }
 
     pub fn as_str(&self) -> &str {
-        match &self.0 {
-            // ASCII, checked by `parse`: the check cannot fail.
-            Party::Inline(..) => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
-            Party::Heap(s) => s,
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            Party::Inline(len, bytes) => &bytes[..usize::from(*len)],
-            Party::Heap(s) => s.as_bytes(),
-        }
+        self.0.as_str()
     }
 
     /// The bytes it holds on the heap, with the allocator's rounding (none
     /// when it is held in place): for caches' accounting of memory.
     pub fn heap_bytes(&self) -> usize {
-        match &self.0 {
-            Party::Inline(..) => 0,
-            Party::Heap(s) => s.len().next_multiple_of(16),
+        self.0.heap_bytes()
+    }
+}
+
+macro_rules! short_id {
+    ($t:ident) => {
+        impl PartialOrd for $t {
+            fn partial_cmp(&self, other: &$t) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
         }
-    }
+        impl Ord for $t {
+            fn cmp(&self, other: &$t) -> std::cmp::Ordering {
+                self.0.cmp(&other.0)
+            }
+        }
+        impl std::hash::Hash for $t {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.hash(state)
+            }
+        }
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($t), "({:?})"), self.as_str())
+            }
+        }
+    };
 }
-
-impl PartialEq for PartyId {
-    fn eq(&self, other: &PartyId) -> bool {
-        self.0 == other.0
-    }
-}
-
-impl Eq for PartyId {}
-
-impl PartialOrd for PartyId {
-    fn partial_cmp(&self, other: &PartyId) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for PartyId {
-    fn cmp(&self, other: &PartyId) -> std::cmp::Ordering {
-        self.as_bytes().cmp(other.as_bytes())
-    }
-}
-
-impl std::hash::Hash for PartyId {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // As `str` hashes.
-        state.write(self.as_bytes());
-        state.write_u8(0xff);
-    }
-}
-
-impl fmt::Debug for PartyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PartyId({:?})", self.as_str())
-    }
-}
+short_id!(OrgId);
+short_id!(PartyId);
 
 macro_rules! string_id {
     ($t:ty) => {
@@ -224,7 +255,7 @@ mod tests {
     /// Ids held in place (up to 22 bytes) and on the heap read back, compare,
     /// order and hash as their text, on both sides of the boundary.
     #[test]
-    fn party_ids_behave_as_their_text_however_they_are_held() {
+    fn ids_behave_as_their_text_however_they_are_held() {
         use std::hash::BuildHasher;
         let texts: Vec<String> = ["A", "ARE", "P00001", "P1", "Z", "a.b", "0"]
             .into_iter()
@@ -246,6 +277,21 @@ mod tests {
             assert_eq!(id.heap_bytes() == 0, a.len() <= INLINE, "{a}");
             for b in &texts {
                 let other = PartyId::parse(b).unwrap();
+                assert_eq!(id == other, a == b, "{a} {b}");
+                assert_eq!(id.cmp(&other), a.cmp(b), "{a} {b}");
+            }
+        }
+        // Org ids are held the same way: lowercase texts, up to 63 bytes.
+        let orgs: Vec<String> =
+            texts.iter().filter(|t| t.len() <= 63).map(|t| t.to_lowercase().replace(['.', '_'], "-")).collect();
+        for a in &orgs {
+            let id = OrgId::parse(a).unwrap();
+            assert_eq!(id.as_str(), a);
+            assert_eq!(id.to_string(), *a);
+            assert_eq!(format!("{id:?}"), format!("OrgId({a:?})"));
+            assert_eq!(key.hash_one(&id), key.hash_one(a.as_str()), "{a}");
+            for b in &orgs {
+                let other = OrgId::parse(b).unwrap();
                 assert_eq!(id == other, a == b, "{a} {b}");
                 assert_eq!(id.cmp(&other), a.cmp(b), "{a} {b}");
             }

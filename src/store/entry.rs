@@ -51,7 +51,7 @@ pub(crate) fn decode_org_chunk(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, 
 }
 
 /// [`decode_org_chunk`], the copies unpacked without copying them apart.
-fn decode_org_chunk_spans(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, Unpacked), Damage> {
+pub(super) fn decode_org_chunk_spans(key: &[u8], value: &[u8]) -> Result<(OrgId, u64, Unpacked), Damage> {
     let mut copies = Unpacked::default();
     decode_org_chunk_onto(key, value, &mut copies).map(|(org, first)| (org, first, copies))
 }

@@ -963,11 +963,11 @@ mod tests {
         assert_eq!(store.get(envs[BATCH + 1].seq).unwrap(), None);
     }
 
-    /// Envelopes handed back once written ([`Store::hand_back_written`]):
-    /// each written batch, in order, exactly the envelopes written; with
+    /// Events handed back once written ([`Store::hand_back_written`]):
+    /// each written batch, in order, exactly the events written; with
     /// nobody to receive them, the writes go on as before.
     #[test]
-    fn written_envelopes_are_handed_back_a_batch_at_a_time() {
+    fn written_events_are_handed_back_a_batch_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("l"), &options()).unwrap();
         let mut prev = crate::model::envelope::GENESIS.to_owned();
@@ -978,8 +978,9 @@ mod tests {
         for env in &envs[..2 * BATCH + 1] {
             store.push(&start, env.clone(), env.json()).unwrap();
         }
-        let back: Vec<Vec<Envelope>> = rx.try_iter().collect();
-        assert_eq!(back, vec![envs[..BATCH].to_vec(), envs[BATCH..2 * BATCH].to_vec()]);
+        let back: Vec<Vec<crate::model::event::Event>> = rx.try_iter().collect();
+        let events = |envs: &[Envelope]| envs.iter().map(|e| e.event.clone()).collect::<Vec<_>>();
+        assert_eq!(back, vec![events(&envs[..BATCH]), events(&envs[BATCH..2 * BATCH])]);
         drop(rx);
         for env in &envs[2 * BATCH + 1..] {
             store.push(&start, env.clone(), env.json()).unwrap();

@@ -12,6 +12,7 @@ use super::id_table::IdTable;
 use super::party::Named;
 use crate::error::Result;
 use crate::model::envelope::{Envelope, EnvelopeJson, Head};
+use crate::model::event::Event;
 use crate::model::id::OrgId;
 
 /// Envelopes handed over before they are written to the log in one sled
@@ -72,9 +73,9 @@ pub(super) struct Pending {
     /// its events), once it has written one: the next batch extends it
     /// without reading it back from sled and unpacking it.
     pub(super) last_block: Option<(u64, Packed)>,
-    /// Where envelopes written to the log go to be freed, if a command
-    /// asked for them ([`Store::hand_back_written`]).
-    pub(super) hand_back: Option<SyncSender<Vec<Envelope>>>,
+    /// Where the events of envelopes written to the log go to be freed,
+    /// if a command asked for them ([`Store::hand_back_written`]).
+    pub(super) hand_back: Option<SyncSender<Vec<Event>>>,
 }
 
 impl Pending {
@@ -178,7 +179,7 @@ impl Store {
         }));
         // Full, the batch is dropped here; gone, so is every batch after.
         if let Some(tx) = &pending.hand_back
-            && let Err(TrySendError::Disconnected(_)) = tx.try_send(done.into_iter().map(|u| u.env).collect())
+            && let Err(TrySendError::Disconnected(_)) = tx.try_send(done.into_iter().map(|u| u.env.event).collect())
         {
             pending.hand_back = None;
         }
@@ -188,12 +189,15 @@ impl Store {
         Ok(())
     }
 
-    /// Hands the envelopes this store writes to the log from now on to
-    /// `tx` to be dropped, instead of dropping them: an event's JSON is a
-    /// tree of maps and strings, and the thread that read and made it frees
-    /// it at a fraction of the cost to the recording thread (an import's).
-    /// If `tx` is full they are dropped here; once its receiver is gone, all.
-    pub(crate) fn hand_back_written(&self, tx: SyncSender<Vec<Envelope>>) {
+    /// Hands the events of the envelopes this store writes to the log from
+    /// now on to `tx` to be dropped, instead of dropping them: an event's
+    /// JSON is a tree of maps and strings, and the thread that read and
+    /// made it frees it at a fraction of the cost to the recording thread
+    /// (an import's). The members sealing added (made on this thread) are
+    /// dropped here: freed on another thread, their memory came back to
+    /// this one's allocator only through its slow path. If `tx` is full
+    /// the events are dropped here; once its receiver is gone, all.
+    pub(crate) fn hand_back_written(&self, tx: SyncSender<Vec<Event>>) {
         self.pending().hand_back = Some(tx);
     }
 
