@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use accord::ledger::{LedgerError, Line, MAX_EVENT_BYTES, Outcome, Recorder};
+use accord::ledger::{LedgerError, Line, LineReader, MAX_EVENT_BYTES, Outcome, Recorder};
 use accord::{Error, ErrorKind};
 
 use super::progress::Bar;
@@ -196,6 +196,7 @@ fn read_lines(
     back: &std::sync::mpsc::Receiver<Vec<accord::model::event::Event>>,
 ) {
     let mut buf = Vec::new();
+    let mut lines = LineReader::default();
     let mut line_no = 0u64;
     let mut batch = Handed { lines: Vec::with_capacity(BATCH), failed: None };
     let stopped = loop {
@@ -220,7 +221,7 @@ fn read_lines(
         if text.trim().is_empty() {
             continue;
         }
-        let line = Line::parse(text).map_err(|e| e.at(place()));
+        let line = lines.parse(text).map_err(|e| e.at(place()));
         let refused = line.is_err();
         batch.lines.push((line_no, line));
         if refused {

@@ -18,7 +18,7 @@ use uuid::Uuid;
 pub use claim::{CLAIM_FORMAT, Claim, ClaimEvent, ClaimReading, verify_claim};
 pub use error::{Broken, Correction, Error as LedgerError, Uncorrectable};
 pub use org::OrgRecord;
-pub use recorder::{Line, Recorder};
+pub use recorder::{Line, LineReader, Recorder};
 pub use roster::SettledMembers;
 use roster::org_facts;
 pub use tree::{Consistency, Inclusion, check_export_checkpoint};

@@ -44,8 +44,29 @@ pub enum Line {
 impl Line {
     /// Reads a line (without its newline): an event or an export's envelope.
     pub fn parse(line: &str) -> Result<Line> {
+        LineReader::default().parse(line)
+    }
+}
+
+/// Reads lines for [`Recorder::record_parsed`] ([`Line::parse`]), keeping
+/// its scratch space from one line to the next.
+#[derive(Default)]
+pub struct LineReader {
+    scratch: Scratch,
+}
+
+impl LineReader {
+    /// [`Line::parse`]. A line that is the canonical JSON of an event (as
+    /// `accord export` writes events, and as generated logs often are) is
+    /// read the fast way ([`crate::model::read`]), without building its JSON
+    /// as a map; any other is read the general way, which also says what is
+    /// wrong with a line.
+    pub fn parse(&mut self, line: &str) -> Result<Line> {
         if line.len() > MAX_EVENT_BYTES {
             return Err(LedgerError::LineTooLong { len: line.len() }.into());
+        }
+        if let Some((event, template)) = crate::model::read::event_line(line, &mut self.scratch) {
+            return Ok(Line::Event(event, Some(template)));
         }
         let value = parse_json(line)?;
         Ok(match &value {

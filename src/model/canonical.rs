@@ -145,19 +145,25 @@ pub(crate) fn rewrite_members<const N: usize>(
     for i in order {
         let (start, end) = spans[i];
         out.extend_from_slice(doc.get(from..start)?);
-        let at = out.len();
         let (key, member) = members[i];
-        write_string(key, out);
-        out.push(b':');
-        match member {
-            Member::Str(s) => write_string(s, out),
-            Member::U64(u) => write_number(&Number::from(u), out),
-        }
-        written[i] = (at, out.len());
+        written[i] = write_member(key, member, out);
         from = end;
     }
     out.extend_from_slice(doc.get(from..)?);
     Some(written)
+}
+
+/// Appends the member `key` with the value `member` to `out`, and returns
+/// where it lies (from the key's opening quote to the end of the value).
+pub(crate) fn write_member(key: &str, member: Member<'_>, out: &mut Vec<u8>) -> (usize, usize) {
+    let at = out.len();
+    write_string(key, out);
+    out.push(b':');
+    match member {
+        Member::Str(s) => write_string(s, out),
+        Member::U64(u) => write_number(&Number::from(u), out),
+    }
+    (at, out.len())
 }
 
 /// Gives `emit`, one piece after another, the canonical object `doc`

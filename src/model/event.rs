@@ -21,7 +21,7 @@ type Result<T, E = ModelError> = std::result::Result<T, E>;
 /// (`a48a5cf1-a28b-5589-9823-ba5494f69421`, computed once here; a test
 /// checks it). Changing it would change every derived id, so it is fixed
 /// forever.
-const ID_NAMESPACE: Uuid = Uuid::from_u128(0xa48a_5cf1_a28b_5589_9823_ba54_94f6_9421);
+pub(crate) const ID_NAMESPACE: Uuid = Uuid::from_u128(0xa48a_5cf1_a28b_5589_9823_ba54_94f6_9421);
 
 /// The UUID v5 id of an event without one whose body (no `id`, no member
 /// recording adds) is `body`, and the template of its envelope: the body's
@@ -242,7 +242,7 @@ pub(crate) fn shape(ty: &EventType, field: &str) -> Option<Shape> {
 /// hand-written rather than derived so that every refusal names the field and
 /// says why, and so that unknown fields are refused for every type. Which
 /// fields each type has is in [`crate::model::schema`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Event {
     pub id: Uuid,
     pub org: OrgId,
@@ -251,7 +251,49 @@ pub struct Event {
     pub supersedes: Option<Uuid>,
     pub kind: EventKind,
     /// The JSON object as given, `id` included, ids in lowercase.
-    body: Map<String, Value>,
+    body: Body,
+}
+
+/// An event's JSON object: built as a map, or kept as its canonical text
+/// (what the fast reader of an import's lines reads, [`Event::from_canonical`])
+/// and built from it only when something asks for it. Rules, sealing and
+/// storing never do.
+#[derive(Clone, Debug)]
+struct Body {
+    /// The canonical JSON of the object, when it was read from it.
+    text: Option<Box<str>>,
+    map: std::sync::OnceLock<Map<String, Value>>,
+}
+
+impl Body {
+    fn of_map(map: Map<String, Value>) -> Body {
+        Body { text: None, map: std::sync::OnceLock::from(map) }
+    }
+
+    fn map(&self) -> &Map<String, Value> {
+        self.map.get_or_init(|| match self.text.as_deref().map(serde_json::from_str) {
+            Some(Ok(Value::Object(map))) => map,
+            // Never: the text is the canonical writing of an object read
+            // and checked whole (`Event::from_canonical`'s caller).
+            _ => Map::new(),
+        })
+    }
+}
+
+/// Equal events have equal content, however their bodies are held.
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        let bodies = match (&self.body.text, &other.body.text) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.body.map() == other.body.map(),
+        };
+        self.id == other.id
+            && self.org == other.org
+            && self.date == other.date
+            && self.supersedes == other.supersedes
+            && self.kind == other.kind
+            && bodies
+    }
 }
 
 impl Event {
@@ -305,14 +347,34 @@ impl Event {
         if let EventKind::Retraction { retracts, .. } = &typed.kind {
             body.insert("retracts".into(), Value::String(retracts.hyphenated().to_string()));
         }
-        let event =
-            Event { id, org: typed.org, date: typed.date, supersedes: typed.supersedes, kind: typed.kind, body };
+        let event = Event {
+            id,
+            org: typed.org,
+            date: typed.date,
+            supersedes: typed.supersedes,
+            kind: typed.kind,
+            body: Body::of_map(body),
+        };
         Ok((event, template))
+    }
+
+    /// An event read by the fast reader from its canonical JSON: `text`,
+    /// the canonical JSON of its body with its `id`, and the typed view
+    /// read from it (`crate::model::read::event_line`).
+    pub(crate) fn from_canonical(
+        id: Uuid,
+        org: OrgId,
+        date: Option<EffectiveDate>,
+        supersedes: Option<Uuid>,
+        kind: EventKind,
+        text: Box<str>,
+    ) -> Event {
+        Event { id, org, date, supersedes, kind, body: Body { text: Some(text), map: std::sync::OnceLock::new() } }
     }
 
     /// The event as JSON, `id` included.
     pub fn body(&self) -> &Map<String, Value> {
-        &self.body
+        self.body.map()
     }
 
     pub fn type_name(&self) -> &'static str {
@@ -326,17 +388,20 @@ impl Event {
 
     /// Canonical JSON of the body: equal for events with equal content.
     pub fn canonical(&self) -> String {
+        if let Some(text) = &self.body.text {
+            return text.to_string();
+        }
         let mut out = Vec::new();
-        canonical::write_canonical_map(&self.body, &mut out);
+        canonical::write_canonical_map(self.body(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 
     pub fn note(&self) -> Option<&str> {
-        self.body.get("note").and_then(Value::as_str)
+        self.body().get("note").and_then(Value::as_str)
     }
 
     pub fn source(&self) -> Option<&Value> {
-        self.body.get("source")
+        self.body().get("source")
     }
 
     /// The whole source, if any: its text, or the publisher, "title",

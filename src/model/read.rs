@@ -9,8 +9,9 @@ use uuid::Uuid;
 use crate::model::ModelError;
 use crate::model::canonical;
 use crate::model::date::EffectiveDate;
+use crate::model::envelope::EnvelopeTemplate;
 use crate::model::envelope::{is_hash, parse_time};
-use crate::model::event::{EventKind, OwnFields, Status, shape};
+use crate::model::event::{Event, EventKind, ID_NAMESPACE, OwnFields, Status, shape};
 use crate::model::id::{OrgId, PartyId, parse_event_id};
 use crate::model::schema::{ENVELOPE_FIELDS, EventType, MAX_OWN, SOURCE_FIELDS, Shape, event_type};
 use crate::model::step::Step;
@@ -92,7 +93,7 @@ impl<'a> Sealed<'a> {
     /// their plain digits), so they are the canonical form of what they hold
     /// and the hash is computed over them, the `hash` member cut out.
     pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Sealed<'a>> {
-        let (raw, chain) = CanonicalReader::new(bytes)?.envelope(&mut scratch.buf, true)?;
+        let (raw, chain) = CanonicalReader::new(bytes)?.envelope(&mut scratch.buf, Mode::Chained)?;
         let [cut, prev_cut] = chain?;
         if !is_hash(raw.prev) || !is_hash(raw.hash) {
             return None;
@@ -174,9 +175,97 @@ impl<'a> RecordedView<'a> {
     /// recorded event; `None` otherwise. Accepts only what
     /// [`Recorded::from_value`](crate::model::envelope::Recorded::from_value) accepts.
     pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<RecordedView<'a>> {
-        let (raw, _) = CanonicalReader::new(bytes)?.envelope(&mut scratch.buf, false)?;
+        let (raw, _) = CanonicalReader::new(bytes)?.envelope(&mut scratch.buf, Mode::Recorded)?;
         raw.decode(scratch)
     }
+}
+
+/// An import's line read the fast way: `line`, if it is the canonical JSON
+/// of an event as given (none of the members recording adds; an `id` or
+/// id field, if any, in lowercase), read as [`Event::from_value_templated`](crate::model::event::Event::from_value_templated)
+/// reads it (the id derived from the same bytes, and the same event), with
+/// its envelope's template. `None` on anything else, valid or not: the
+/// general path then reads it, and says what is wrong.
+///
+/// The event keeps its body as its canonical text, not as a map: an import
+/// seals and stores it from the template and never builds the map.
+pub(crate) fn event_line(line: &str, scratch: &mut Scratch) -> Option<(Event, EnvelopeTemplate)> {
+    use canonical::Member::{Str, U64};
+    let doc = line.as_bytes();
+    let (raw, _) = CanonicalReader::new(doc)?.envelope(&mut scratch.buf, Mode::Body)?;
+    let (ty, org, date, supersedes) = raw.checked(scratch)?;
+    let given = if raw.has_id { Some(lowercase_id(raw.id)?) } else { None };
+    let kind = EventKind::read(ty, &mut OwnedFields(FastFields { own: &raw.own }), given, supersedes).ok()?;
+    let org = OrgId::parse(org).ok()?;
+    let (id, body) = match given {
+        Some(id) => (id, line.to_owned()),
+        None => {
+            // The canonical JSON of the body without `id` is the line itself.
+            let id = Uuid::new_v5(&ID_NAMESPACE, doc);
+            let mut body = Vec::with_capacity(doc.len() + 48);
+            let text = id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).to_owned();
+            with_members(doc, [("id", Str(&text))], &mut body)?;
+            (id, String::from_utf8(body).ok()?)
+        }
+    };
+    let mut json = Vec::with_capacity(body.len() + 256);
+    let members =
+        [("seq", U64(0)), ("recorded_at", Str("")), ("recorded_by", Str("")), ("prev", Str("")), ("hash", Str(""))];
+    let spans = with_members(body.as_bytes(), members, &mut json)?;
+    let mut id_at = None;
+    each_member(&json, |name, _, value, end| {
+        if name == b"id" {
+            // The value's quotes are not the id's.
+            id_at = Some(value + 1..end - 1);
+        }
+        Some(())
+    })?;
+    let template = EnvelopeTemplate::from_written(json, spans, id_at?);
+    Some((Event::from_canonical(id, org, date, supersedes, kind, body.into_boxed_str()), template))
+}
+
+/// Appends to `out` the object `doc` (as accord writes one: no whitespace,
+/// members in canonical order, ASCII keys) with the members `extra` (ASCII
+/// keys it does not hold) inserted in their places, and returns where each
+/// lies in `out`, from its key's opening quote to the end of its value.
+/// `None` if `doc` is not such an object or holds one of the keys.
+fn with_members<const N: usize>(
+    doc: &[u8],
+    extra: [(&str, canonical::Member<'_>); N],
+    out: &mut Vec<u8>,
+) -> Option<[(usize, usize); N]> {
+    let mut order: [usize; N] = std::array::from_fn(|i| i);
+    order.sort_unstable_by_key(|&i| extra[i].0);
+    let mut spans = [(0, 0); N];
+    let mut next = order.iter().peekable();
+    out.push(b'{');
+    let mut first = true;
+    let mut put = |out: &mut Vec<u8>, piece: Result<&[u8], usize>| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        match piece {
+            Ok(member) => out.extend_from_slice(member),
+            Err(i) => spans[i] = canonical::write_member(extra[i].0, extra[i].1, out),
+        }
+    };
+    each_member(doc, |name, at, _, end| {
+        while let Some(&&i) = next.peek() {
+            match extra[i].0.as_bytes().cmp(name) {
+                std::cmp::Ordering::Less => put(out, Err(i)),
+                std::cmp::Ordering::Equal => return None,
+                std::cmp::Ordering::Greater => break,
+            }
+            next.next();
+        }
+        put(out, Ok(doc.get(at..end)?));
+        Some(())
+    })?;
+    for &i in next {
+        put(out, Err(i));
+    }
+    out.push(b'}');
+    Some(spans)
 }
 
 /// Writes to `out` the canonical JSON of the event an envelope holds:
@@ -624,10 +713,11 @@ impl<'a> CanonicalReader<'a> {
         }
     }
 
-    /// Reads an envelope (`chained`: with `hash` and `prev`, and where
-    /// their members lie, each with the comma that joins it to a neighbour:
-    /// cut out, they leave what is hashed) or a recorded event (without either).
-    fn envelope(mut self, buf: &mut Vec<u8>, chained: bool) -> Option<(RawEnvelope<'a>, Option<[Span; 2]>)> {
+    /// Reads an envelope (`Mode::Chained`: with `hash` and `prev`, and
+    /// where their members lie, each with the comma that joins it to a
+    /// neighbour: cut out, they leave what is hashed), a recorded event
+    /// (without either) or an event's body (without any member recording adds).
+    fn envelope(mut self, buf: &mut Vec<u8>, mode: Mode) -> Option<(RawEnvelope<'a>, Option<[Span; 2]>)> {
         let mut env = RawEnvelope::default();
         let (mut hash, mut id, mut org, mut prev, mut recorded_at, mut seq, mut kind) =
             (false, false, false, false, false, false, false);
@@ -683,16 +773,32 @@ impl<'a> CanonicalReader<'a> {
                 _ => return None,
             }
         }
-        let complete = id && org && recorded_at && seq && kind && env.recorded_by;
-        if !complete || !self.rest().is_empty() {
+        if !org || !kind || !self.rest().is_empty() {
             return None;
         }
-        match (chained, hash, prev) {
-            (true, true, true) => Some((env, Some([cut?, prev_cut?]))),
-            (false, false, false) => Some((env, None)),
+        let recorded = id && recorded_at && seq && env.recorded_by;
+        let none_recorded = !(recorded_at || seq || env.recorded_by || hash || prev);
+        match (mode, hash, prev) {
+            (Mode::Chained, true, true) if recorded => Some((env, Some([cut?, prev_cut?]))),
+            (Mode::Recorded, false, false) if recorded => Some((env, None)),
+            (Mode::Body, ..) if none_recorded => {
+                env.has_id = id;
+                Some((env, None))
+            }
             _ => None,
         }
     }
+}
+
+/// What [`CanonicalReader::envelope`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A stored envelope, `hash` and `prev` included.
+    Chained,
+    /// A recorded event as the org index keeps it: without `hash` and `prev`.
+    Recorded,
+    /// An event as given: none of the members recording adds, `id` optional.
+    Body,
 }
 
 /// An own field's value as read, before its type says what it must be.
@@ -721,6 +827,8 @@ struct RawEnvelope<'a> {
     supersedes: Option<&'a str>,
     kind: &'a str,
     own: [Option<(&'a str, Own<'a>)>; MAX_OWN],
+    /// Whether a body ([`Mode::Body`]) gives an `id`.
+    has_id: bool,
 }
 
 /// An id as accord writes it: a UUID, hyphenated, in lowercase.
@@ -813,6 +921,34 @@ impl OwnFields for FastFields<'_, '_> {
     }
 }
 
+/// [`FastFields`] that keep the text they read, for an [`Event`].
+struct OwnedFields<'r, 'a>(FastFields<'r, 'a>);
+
+impl OwnFields for OwnedFields<'_, '_> {
+    type Text = String;
+    type Error = GiveUp;
+
+    fn text(&mut self, _: &'static EventType, field: &'static str) -> Result<Option<String>, GiveUp> {
+        Ok(self.0.str(field)?.map(str::to_owned))
+    }
+
+    fn required_text(&mut self, _: &'static EventType, field: &'static str) -> Result<String, GiveUp> {
+        required(self.0.str(field)?).map(str::to_owned).ok_or(GiveUp)
+    }
+
+    fn parties(&mut self, ty: &'static EventType, field: &'static str) -> Result<Vec<PartyId>, GiveUp> {
+        self.0.parties(ty, field)
+    }
+
+    fn status(&mut self, ty: &'static EventType, field: &'static str) -> Result<Status, GiveUp> {
+        self.0.status(ty, field)
+    }
+
+    fn event_id(&mut self, ty: &'static EventType, field: &'static str) -> Result<Uuid, GiveUp> {
+        self.0.event_id(ty, field)
+    }
+}
+
 impl<'a> RawEnvelope<'a> {
     /// The checks of [`Recorded::from_value`](crate::model::envelope::Recorded::from_value)
     /// and [`Event::from_value`](crate::model::event::Event::from_value), and
@@ -821,6 +957,27 @@ impl<'a> RawEnvelope<'a> {
         if self.seq == 0 || !time_is_valid(self.recorded_at, &mut scratch.minute) {
             return None;
         }
+        let id = lowercase_id(self.id)?;
+        let (ty, org, date, supersedes) = self.checked(scratch)?;
+        let mut kind = EventKind::read(ty, &mut FastFields { own: &self.own }, Some(id), supersedes).ok()?;
+        let target = kind.target(supersedes);
+        let members = kind.take_members();
+        let step = date.and_then(|date| Step::of_kind(self.seq, id, date, &kind, members));
+        let source = match (&self.source, u32::try_from(self.source_at.0), u32::try_from(self.source_at.1)) {
+            (None, ..) => SourceAt::None,
+            (Some(Loose::Text | Loose::Strings { .. }), Ok(from), Ok(to)) => SourceAt::Bytes(from, to),
+            (Some(_), ..) => SourceAt::Other,
+        };
+        Some(RecordedView { seq: self.seq, recorded_at: self.recorded_at, id, org, target, step, source })
+    }
+
+    /// The checks of [`Event::from_value`](crate::model::event::Event::from_value)
+    /// but for `id` and the own fields' values: its type, org (valid),
+    /// date, `supersedes` (in lowercase), `details` and `source`.
+    fn checked(
+        &self,
+        scratch: &mut Scratch,
+    ) -> Option<(&'static EventType, &'a str, Option<EffectiveDate>, Option<Uuid>)> {
         let ty = event_type(self.kind)?;
         // Only fields of its own type.
         if self.own.iter().flatten().any(|(key, _)| ty.field(key).is_none()) {
@@ -837,7 +994,6 @@ impl<'a> RawEnvelope<'a> {
             None if !ty.dated => None,
             None => return None,
         };
-        let id = lowercase_id(self.id)?;
         let supersedes = match self.supersedes {
             Some(s) => Some(lowercase_id(s)?),
             None => None,
@@ -856,16 +1012,7 @@ impl<'a> RawEnvelope<'a> {
             }
             Some(Loose::Other(_)) => return None,
         }
-        let mut kind = EventKind::read(ty, &mut FastFields { own: &self.own }, Some(id), supersedes).ok()?;
-        let target = kind.target(supersedes);
-        let members = kind.take_members();
-        let step = date.and_then(|date| Step::of_kind(self.seq, id, date, &kind, members));
-        let source = match (&self.source, u32::try_from(self.source_at.0), u32::try_from(self.source_at.1)) {
-            (None, ..) => SourceAt::None,
-            (Some(Loose::Text | Loose::Strings { .. }), Ok(from), Ok(to)) => SourceAt::Bytes(from, to),
-            (Some(_), ..) => SourceAt::Other,
-        };
-        Some(RecordedView { seq: self.seq, recorded_at: self.recorded_at, id, org, target, step, source })
+        Some((ty, org, date, supersedes))
     }
 }
 
@@ -874,7 +1021,7 @@ mod tests {
     use super::*;
 
     use crate::model::envelope::{Envelope, GENESIS, format_time};
-    use crate::model::event::{Event, TYPES};
+    use crate::model::event::TYPES;
     use crate::model::exact::read_envelope;
     use chrono::Utc;
     use proptest::prelude::*;
@@ -1234,6 +1381,104 @@ mod tests {
         assert!(Chain::read(text.replacen("\"hash\"", "\"hasi\"", 1).as_bytes()).is_none());
         let hash = text.split("\"hash\":").nth(1).unwrap().split(',').next().unwrap();
         assert!(Chain::read(text.replacen('{', &format!("{{\"hash\":{hash},"), 1).as_bytes()).is_none());
+    }
+
+    /// What the general path reads from an import's line: the event and
+    /// its envelope's template, if it makes one.
+    fn general_line(line: &str) -> Option<(Event, Option<EnvelopeTemplate>)> {
+        let value = crate::model::event::parse_json(line).ok()?;
+        Event::from_value_templated(value).ok()
+    }
+
+    /// The fast reader of lines never accepts what the general path
+    /// refuses, and reads the same event: the same id, content and body,
+    /// and the same envelope once sealed. Whether it read the line.
+    fn line_agrees(line: &str) -> bool {
+        let Some((fast, template)) = event_line(line, &mut Scratch::default()) else { return false };
+        let (general, general_template) =
+            general_line(line).unwrap_or_else(|| panic!("refused the general way: {line}"));
+        assert_eq!(fast, general, "{line}");
+        assert_eq!(fast.body(), general.body(), "{line}");
+        assert_eq!(fast.canonical(), general.canonical(), "{line}");
+        let seal = |event: Event, template: Option<&EnvelopeTemplate>| {
+            Envelope::seal_template(
+                event,
+                template,
+                9,
+                "2024-05-06T07:08:09.123456Z".into(),
+                "me".into(),
+                GENESIS.into(),
+            )
+        };
+        assert_eq!(seal(fast, Some(&template)), seal(general, general_template.as_ref()), "{line}");
+        true
+    }
+
+    /// Every sample event, with its id and without, and a minimal event of
+    /// each row of the schema, as canonical lines: read the fast way, as
+    /// the general way reads them.
+    #[test]
+    fn canonical_event_lines_are_read_the_fast_way_as_the_general_way_reads_them() {
+        let minimal = crate::model::event::tests::minimal_events();
+        for event in events().into_iter().chain(minimal) {
+            let mut without_id = event.clone();
+            without_id.as_object_mut().unwrap().remove("id");
+            for event in [event, without_id] {
+                let line = canonical::to_canonical_string(&event);
+                assert!(line_agrees(&line), "not read the fast way: {line}");
+            }
+        }
+    }
+
+    /// Every field of every sample event given each of [`values`], or
+    /// removed, one at a time: the fast reader of lines agrees with the
+    /// general one (or leaves the line to it).
+    #[test]
+    fn every_single_field_change_of_a_line_agrees() {
+        let (mut accepted, mut tried) = (0, 0);
+        for base in events() {
+            for key in KEYS {
+                for value in values() {
+                    for remove in [false, true] {
+                        let mut event = base.clone();
+                        let map = event.as_object_mut().unwrap();
+                        if remove {
+                            map.remove(key);
+                        } else {
+                            map.insert(key.into(), value.clone());
+                        }
+                        tried += 1;
+                        accepted += usize::from(line_agrees(&canonical::to_canonical_string(&event)));
+                    }
+                }
+            }
+        }
+        assert!(accepted > 1000 && accepted < tried, "{accepted} of {tried}");
+    }
+
+    /// Lines that are not the canonical JSON of an event as given are left
+    /// to the general path: other spellings, the members recording adds
+    /// (an export's envelope), ids in capitals.
+    #[test]
+    fn other_lines_are_left_to_the_general_way() {
+        let text = canonical::to_canonical_string(&events().remove(0));
+        assert!(line_agrees(&text));
+        let sealed = canonical::to_canonical_string(&sealed(events().remove(0), 3));
+        let variants = [
+            text.replace("Abu Dhabi", "Abu\\u0020Dhabi"),
+            text.replace("{\"date", "{ \"date"),
+            text.replace("\"org\":\"isa\",", "\"org\":\"isa\",\"org\":\"isa\","),
+            text.replace("[\"ARE\",\"FRA\"]", "[\"ARE\" ,\"FRA\"]"),
+            text.replace(ID, &ID.to_uppercase()),
+            text.replace("é", "\\u00e9"),
+            format!("{text} "),
+            text.replacen("{", "{\"seq\":1,", 1),
+            sealed,
+        ];
+        for (i, variant) in variants.iter().enumerate() {
+            assert_ne!(*variant, text, "variant {i} changes nothing");
+            assert!(event_line(variant, &mut Scratch::default()).is_none(), "variant {i}: {variant}");
+        }
     }
 
     proptest! {
