@@ -155,6 +155,8 @@ fn import_reader(
     // a log block's worth at a time: room for those of the lines read ahead.
     let (back_tx, back_rx) = std::sync::mpsc::sync_channel(AHEAD * BATCH / accord::store::format::BLOCK);
     recorder.hand_back_written(back_tx);
+    // The log blocks and indexes are written on a thread of their own.
+    recorder.write_behind();
     let owned_label = label.to_owned();
     // Not joined on a refusal: the thread may be waiting for input (stdin)
     // and ends with the process; it stops once nobody receives.

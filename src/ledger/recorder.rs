@@ -141,6 +141,14 @@ impl Recorder<'_> {
         self.store.hand_back_written(tx);
     }
 
+    /// Has the store write full batches to the log and indexes on a
+    /// thread of its own from now on ([`Store::write_behind`]), while this
+    /// one goes on checking and sealing events, until the next commit or
+    /// abort.
+    pub fn write_behind(&self) {
+        self.store.write_behind();
+    }
+
     /// Records one line of NDJSON: a bare event, or an export's envelope.
     pub fn record_line(&mut self, line: &str) -> Result<Outcome> {
         self.record_parsed(Line::parse(line)?)

@@ -47,6 +47,9 @@ impl Store {
     /// [`OrgSummary`]: crate::model::summary::OrgSummary
     pub(crate) fn commit_with(&self, summaries: &[OrgFacts], complete: bool) -> Result<()> {
         self.writable()?;
+        // What the writing thread was handed is written (or its failure
+        // fails the commit); the rest is written here.
+        self.end_write_behind()?;
         {
             let mut pending = self.pending();
             self.write_unwritten(&mut pending)?;
@@ -97,6 +100,8 @@ impl Store {
     /// too, the next open undoes it.
     pub(crate) fn abort(&self) -> Result<()> {
         self.writable()?;
+        // Its failure, if it failed, is what is being undone.
+        let _ = self.end_write_behind();
         let (started, committing) = {
             let mut pending = self.pending();
             pending.clear();

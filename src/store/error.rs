@@ -46,6 +46,8 @@ pub enum Error {
     Unfinished { dir: PathBuf, error: Box<crate::Error> },
     /// Envelopes handed to the log that do not continue it.
     Discontinuous { seq: u64, last: u64 },
+    /// The thread that writes the log's batches ([`crate::store::Store::write_behind`]) is gone.
+    WriterGone,
     /// Stored bytes that are not what accord wrote.
     Damaged(Damage),
 }
@@ -166,6 +168,7 @@ impl Error {
             Error::Unfinished { error, .. } => error.kind(),
             Error::TooLarge(_) => ErrorKind::Invalid,
             Error::View { .. } => ErrorKind::Usage,
+            Error::WriterGone => ErrorKind::Io,
             Error::Sled { .. }
             | Error::OtherFormat { .. }
             | Error::NoFormatMarker { .. }
@@ -254,6 +257,7 @@ impl fmt::Display for Error {
             Error::Discontinuous { seq, last } => {
                 write!(f, "seq {seq} does not continue the log, which ends at seq {last}")
             }
+            Error::WriterGone => f.write_str("the thread writing the log stopped before the command's end"),
             Error::Damaged(damage) => damage.fmt(f),
         }
     }

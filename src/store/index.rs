@@ -57,7 +57,7 @@ impl Store {
         batch.insert(INDEXED_KEY, &last.to_be_bytes());
         self.apply(batch).map_err(|e| self.err(e))?;
         if let Some(table) = &mut pending.table {
-            table.add(pending.unindexed.iter().map(|e| (e.id, e.seq)));
+            table.add(pending.unindexed.iter().map(|e| &e.id));
         }
         if pending.unwritten.is_empty() {
             pending.ids.clear();

@@ -22,7 +22,7 @@ pub use tree::{Hash, leaf_hash, node_hash};
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -140,6 +140,9 @@ pub struct Open {
     /// What was handed over and is not indexed yet: every read of the
     /// store itself consults it; a view never does.
     pending: Mutex<Pending>,
+    /// Signalled when the writing thread ([`Store::write_behind`]) is done
+    /// with the batches handed to it.
+    settled: Condvar,
     /// The head's seq as of the last commit (or the open): set at the commit
     /// point, read by [`Store::committed`] without waiting for a command
     /// that is recording.
@@ -223,6 +226,7 @@ impl Store {
             dir: dir.to_owned(),
             created,
             pending: Mutex::default(),
+            settled: Condvar::new(),
             committed: AtomicU64::new(0),
             as_opened: AtomicBool::new(false),
             _lock: lock,
@@ -315,7 +319,21 @@ impl Store {
         StoreError::Sled { dir: self.dir.clone(), error }
     }
 
+    /// What was handed over, once the writing thread (if any, [`Store::write_behind`])
+    /// has written every batch handed to it: everything but taking an
+    /// envelope and looking an id up reads the store as it would without one.
     fn pending(&self) -> MutexGuard<'_, Pending> {
+        let mut pending = self.pending_now();
+        while pending.in_flight > 0 {
+            // A poisoned lock means a panic elsewhere, which ends the process anyway.
+            pending = self.open.settled.wait(pending).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        pending
+    }
+
+    /// What was handed over, while the writing thread may be writing
+    /// batches (which [`Pending`] then lacks).
+    fn pending_now(&self) -> MutexGuard<'_, Pending> {
         // A poisoned lock means a panic elsewhere, which ends the process anyway.
         self.open.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -492,17 +510,23 @@ impl Store {
             // A view reads the id's bucket each time, and nothing past its ceiling.
             return Ok(self.seq_in_bucket(id)?.0.filter(|seq| *seq <= self.ceiling()));
         }
-        let mut pending = self.pending();
+        // Without waiting for the writing thread: an id stays in `ids`
+        // until the index that holds it is written, and leaves it (and
+        // enters the table) at once.
+        let mut pending = self.pending_now();
         if let Some(&seq) = pending.ids.get(id) {
             return Ok(Some(seq));
         }
         if let Some(table) = &pending.table {
-            return Ok(table.get(id));
+            // Most ids looked up are new: the table says so at once. One
+            // it may hold is found in the index.
+            return if table.may_hold(id) { Ok(self.seq_in_bucket(id)?.0) } else { Ok(None) };
         }
         let (found, read) = self.seq_in_bucket(id)?;
         pending.chunks_read += read;
-        // 256 buckets: a bucket's chunks are about 1/256 of the index.
-        if pending.chunks_read >= 256 * read.max(1) {
+        // 256 buckets: a bucket's chunks are about 1/256 of the index. Read
+        // whole only while nothing writes it.
+        if pending.chunks_read >= 256 * read.max(1) && pending.in_flight == 0 {
             pending.table = Some(self.id_table()?);
         }
         Ok(found)
@@ -530,7 +554,7 @@ impl Store {
         for item in self.db.scan_prefix(&id_chunk_key(0, 0)[..1]) {
             let (key, value) = item.map_err(|e| self.err(e))?;
             let entries = format::unpack_ids(&value).ok_or_else(|| D::IdChunk { key: key.to_vec() })?;
-            table.add(entries);
+            table.add(entries.iter().map(|(id, _)| id));
         }
         Ok(table)
     }
@@ -961,6 +985,66 @@ mod tests {
         assert_eq!(before, tree(&store), "the tree is as it was before the command");
         assert_eq!(store.seq_of(&last.event.id).unwrap(), None);
         assert_eq!(store.get(envs[BATCH + 1].seq).unwrap(), None);
+    }
+
+    /// A store that writes full batches on a thread of its own
+    /// ([`Store::write_behind`]) reads what was handed over at once, as a
+    /// store that writes them itself does, and its commit leaves the same
+    /// entries; an abort while it writes leaves the store as it was.
+    #[test]
+    fn a_store_writing_behind_reads_and_writes_as_one_that_does_not() {
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        // Past an index batch and several of the thread's batches, ending mid-block.
+        let envs = envelopes(1, pending::INDEX_BATCH as u64 + 3 * 1024 + 5, &mut prev);
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let stores: Vec<Store> = dirs.iter().map(|d| Store::open(&d.path().join("l"), &options()).unwrap()).collect();
+        stores[1].write_behind();
+        assert!(stores[1].pending().behind.is_some(), "the thread started");
+        let start = Head::empty();
+        let o1 = OrgId::parse("o1").unwrap();
+        for (i, env) in envs.iter().enumerate() {
+            for store in &stores {
+                store.push(&start, env.clone(), env.json()).unwrap();
+            }
+            // Right after a batch is handed to the thread, and between.
+            if (i + 1) % 2048 == 0 || i % 4999 == 0 || i + 1 == envs.len() {
+                let earlier = &envs[i / 2];
+                let reads = |s: &Store| {
+                    let org = s.with_org_events(&o1, |events| events.map(|(seq, e)| (seq, e.id)).collect::<Vec<_>>());
+                    let org = org.unwrap();
+                    (
+                        s.seq_of(&env.event.id).unwrap(),
+                        s.seq_of(&earlier.event.id).unwrap(),
+                        s.get(earlier.seq).unwrap().map(|e| e.hash),
+                        s.get(env.seq).unwrap().map(|e| e.hash),
+                        org.len(),
+                        org.last().copied(),
+                        org == envs[..=i]
+                            .iter()
+                            .filter(|e| e.event.org == o1)
+                            .map(|e| (e.seq, e.event.id))
+                            .collect::<Vec<_>>(),
+                    )
+                };
+                assert_eq!(reads(&stores[0]), reads(&stores[1]), "after {} envelopes", i + 1);
+            }
+        }
+        let never = envelopes(envs.len() as u64 + 1, 1, &mut prev.clone()).remove(0);
+        assert_eq!(stores[1].seq_of(&never.event.id).unwrap(), None);
+        for store in &stores {
+            store.commit().unwrap();
+        }
+        assert!(stores[1].pending().behind.is_none(), "the commit ended the thread");
+        assert_eq!(tree(&stores[0]), tree(&stores[1]));
+        let before = tree(&stores[1]);
+        stores[1].write_behind();
+        let start = head_of(envs.last().unwrap());
+        for env in envelopes(envs.len() as u64 + 1, 5000, &mut prev) {
+            stores[1].push(&start, env.clone(), env.json()).unwrap();
+        }
+        stores[1].abort().unwrap();
+        assert_eq!(before, tree(&stores[1]), "the abort undid what the thread wrote");
+        assert_eq!(stores[1].last_seq().unwrap(), envs.len() as u64);
     }
 
     /// Events handed back once written ([`Store::hand_back_written`]):

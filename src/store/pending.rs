@@ -1,15 +1,16 @@
 //! The one buffer of what a command recorded that is not in the indexes yet, and its appends to the log.
 
 use foldhash::HashMap;
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Weak};
 
 use uuid::Uuid;
 
-use super::Store;
 use super::error::Error as StoreError;
 use super::format::{BLOCK, Packed, RECORDING_KEY, block_key, pack};
 use super::id_table::IdTable;
 use super::party::Named;
+use super::{Open, Store};
 use crate::error::Result;
 use crate::model::envelope::{Envelope, EnvelopeJson, Head};
 use crate::model::event::Event;
@@ -59,8 +60,9 @@ pub(super) struct Pending {
     pub(super) started: bool,
     /// The commit is writing the new head to the head marker.
     pub(super) committing: bool,
-    /// The id index in memory, once lookups have cost as much as reading
-    /// it whole ([`Store::seq_of`]); kept equal to the index on disk.
+    /// The fingerprints of the id index in memory, once lookups have cost
+    /// as much as reading it whole ([`Store::seq_of`]): it says at once
+    /// that an id is not indexed; kept equal to the index on disk.
     pub(super) table: Option<IdTable>,
     /// Id-index chunks read by lookups so far.
     pub(super) chunks_read: u64,
@@ -76,7 +78,31 @@ pub(super) struct Pending {
     /// Where the events of envelopes written to the log go to be freed,
     /// if a command asked for them ([`Store::hand_back_written`]).
     pub(super) hand_back: Option<SyncSender<Vec<Event>>>,
+    /// The thread that writes full batches, if a command asked for one
+    /// ([`Store::write_behind`]).
+    pub(super) behind: Option<Behind>,
+    /// Batches handed to that thread and not written yet (while there are
+    /// any, `unindexed`, `last_block`, `tree` and `started` are its, and
+    /// [`Store::pending`] waits).
+    pub(super) in_flight: usize,
+    /// Why that thread could not write a batch: the command fails with it
+    /// (and is undone), and the thread writes nothing more.
+    pub(super) behind_failed: Option<crate::error::Error>,
 }
+
+/// The thread that writes the batches handed to it, in order, as
+/// [`Store::push`] would have written them itself.
+pub(super) struct Behind {
+    tx: SyncSender<Vec<Unwritten>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Batches handed to the writing thread at most before [`Store::push`]
+/// waits for it.
+const BEHIND: usize = 4;
+
+/// Log blocks in a batch the writing thread writes.
+const BEHIND_BLOCKS: usize = 16;
 
 impl Pending {
     /// Forgets everything handed over (the writes are undone elsewhere).
@@ -113,20 +139,134 @@ impl Store {
     /// that an open undoes the command unless it commits.
     pub(crate) fn push(&self, start: &Head, env: Envelope, json: EnvelopeJson) -> Result<()> {
         self.writable()?;
-        let mut pending = self.pending();
+        let mut pending = self.pending_now();
+        if let Some(failed) = pending.behind_failed.take() {
+            return Err(failed);
+        }
         pending.take(start, env, json);
-        // Once the last block is known, a batch fills it exactly, so that
-        // each block is packed once.
-        let room = match &pending.last_block {
-            Some((_, events)) if events.len() < BLOCK => BLOCK - events.len(),
-            _ => BATCH,
+        let Some(tx) = pending.behind.as_ref().map(|b| b.tx.clone()) else {
+            // Once the last block is known, a batch fills it exactly, so
+            // that each block is packed once.
+            let room = match &pending.last_block {
+                Some((_, events)) if events.len() < BLOCK => BLOCK - events.len(),
+                _ => BATCH,
+            };
+            if pending.unwritten.len() < room {
+                return Ok(());
+            }
+            self.write_unwritten(&mut pending)?;
+            return if pending.unindexed.len() >= INDEX_BATCH { self.write_indexes(&mut pending) } else { Ok(()) };
         };
-        if pending.unwritten.len() >= room { self.write_unwritten(&mut pending) } else { Ok(()) }
+        // Blocks start at seqs 1, 1 + BLOCK, …: a batch ends where one
+        // does, BEHIND_BLOCKS blocks on.
+        let first = pending.unwritten.first().map_or(1, |u| u.env.seq);
+        let room = BEHIND_BLOCKS * BLOCK - ((first - 1) % BLOCK as u64) as usize;
+        if pending.unwritten.len() < room {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut pending.unwritten, Vec::with_capacity(BEHIND_BLOCKS * BLOCK));
+        pending.in_flight += 1;
+        drop(pending);
+        if tx.send(batch).is_err() {
+            // The thread is gone (it never is before the sender): the batch with it.
+            let mut pending = self.pending_now();
+            pending.in_flight -= 1;
+            self.settled.notify_all();
+            return Err(StoreError::WriterGone.into());
+        }
+        Ok(())
+    }
+
+    /// Has a thread of its own write the batches [`Store::push`] fills
+    /// from now on, while the caller goes on handing envelopes over (an
+    /// import: the recording thread does the rules and sealing, this one
+    /// the log blocks and indexes). The store reads as before: every read
+    /// but an id's lookup first waits for the thread to have written what
+    /// it was handed; a failed write fails the next push or the commit.
+    /// [`Store::commit`] and [`Store::abort`] end it. If the thread cannot
+    /// be started, the store writes on the caller's thread as before.
+    pub(crate) fn write_behind(&self) {
+        let mut pending = self.pending();
+        if pending.behind.is_some() || self.ceiling.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(BEHIND);
+        let open = Arc::downgrade(&self.open);
+        if let Ok(thread) = std::thread::Builder::new().name("write".into()).spawn(move || write_batches(&open, &rx)) {
+            pending.behind = Some(Behind { tx, thread });
+        }
+    }
+
+    /// Ends the writing thread, once it has written what it was handed,
+    /// and says why it failed, if it did.
+    pub(super) fn end_write_behind(&self) -> Result<()> {
+        let (behind, failed) = {
+            let mut pending = self.pending();
+            (pending.behind.take(), pending.behind_failed.take())
+        };
+        if let Some(Behind { tx, thread }) = behind {
+            drop(tx);
+            // It panicked only if the process is ending anyway.
+            let _ = thread.join();
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Writes a batch handed to the writing thread: what [`Store::push`]
+    /// does with a full batch, on a [`Pending`] of its own (the log's end,
+    /// what is not indexed, the tree's edge, taken from the store's and
+    /// put back), without holding the store's lock while it writes.
+    fn write_batch_behind(&self, batch: Vec<Unwritten>) {
+        let mut own = {
+            let mut pending = self.pending_now();
+            if pending.behind_failed.is_some() {
+                pending.in_flight -= 1;
+                self.settled.notify_all();
+                return;
+            }
+            Pending {
+                unwritten: batch,
+                unindexed: std::mem::take(&mut pending.unindexed),
+                start: pending.start.clone(),
+                started: pending.started,
+                tree: pending.tree.take(),
+                last_block: pending.last_block.take(),
+                hand_back: pending.hand_back.clone(),
+                ..Pending::default()
+            }
+        };
+        let mut indexed = Vec::new();
+        let written = self.write_unwritten(&mut own).and_then(|()| {
+            if own.unindexed.len() < INDEX_BATCH {
+                return Ok(());
+            }
+            indexed = own.unindexed.iter().map(|e| (e.id, e.seq)).collect();
+            self.write_indexes(&mut own)
+        });
+        let mut pending = self.pending_now();
+        pending.unindexed = own.unindexed;
+        pending.started = own.started;
+        pending.tree = own.tree;
+        pending.last_block = own.last_block;
+        match written {
+            Ok(()) => {
+                // The ids the index now holds leave `ids` as they enter the table.
+                if let Some(table) = &mut pending.table {
+                    table.add(indexed.iter().map(|(id, _)| id));
+                }
+                for (id, _) in &indexed {
+                    pending.ids.remove(id);
+                }
+            }
+            Err(e) => pending.behind_failed = Some(e),
+        }
+        pending.in_flight -= 1;
+        self.settled.notify_all();
     }
 
     /// Writes the envelopes not yet written to the log, in one atomic
-    /// batch (filling the last block first), then indexes what is in the
-    /// log if that reached [`INDEX_BATCH`].
+    /// batch (filling the last block first). [`INDEX_BATCH`] of them in
+    /// the log are for the caller to index.
     pub(super) fn write_unwritten(&self, pending: &mut Pending) -> Result<()> {
         let (Some(first), Some(start)) = (pending.unwritten.first(), &pending.start) else { return Ok(()) };
         let last_block = match pending.last_block.take() {
@@ -183,9 +323,6 @@ impl Store {
         {
             pending.hand_back = None;
         }
-        if pending.unindexed.len() >= INDEX_BATCH {
-            self.write_indexes(pending)?;
-        }
         Ok(())
     }
 
@@ -209,6 +346,17 @@ impl Store {
         for env in envelopes {
             pending.take(start, env.clone(), env.json());
         }
-        self.write_unwritten(&mut pending)
+        self.write_unwritten(&mut pending)?;
+        if pending.unindexed.len() >= INDEX_BATCH { self.write_indexes(&mut pending) } else { Ok(()) }
+    }
+}
+
+/// The writing thread's loop: the batches of `rx`, in order, while the
+/// store is open (it holds the store only while it writes a batch, so
+/// that the store's last handle closes it).
+fn write_batches(open: &Weak<Open>, rx: &Receiver<Vec<Unwritten>>) {
+    for batch in rx {
+        let Some(open) = open.upgrade() else { return };
+        Store { open, ceiling: None }.write_batch_behind(batch);
     }
 }
