@@ -1047,6 +1047,30 @@ mod tests {
         assert_eq!(stores[1].last_seq().unwrap(), envs.len() as u64);
     }
 
+    /// A writing thread that panics (a bug) leaves its batch no longer in
+    /// flight and the command failed: the store does not wait for it for ever.
+    #[test]
+    fn a_writing_thread_that_panics_fails_the_command_instead_of_hanging_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        store.pending_now().in_flight = 1;
+        let writer = store.clone();
+        let panicked = std::thread::spawn(move || {
+            let _done = pending::InFlight(&writer);
+            panic!("a bug in the writing thread");
+        })
+        .join();
+        assert!(panicked.is_err());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = store.clone();
+        std::thread::spawn(move || {
+            let failed = reader.pending().behind_failed.take().map(|e| e.to_string());
+            let _ = tx.send(failed);
+        });
+        let failed = rx.recv_timeout(Duration::from_secs(10)).expect("the store waits for the thread for ever");
+        assert_eq!(failed.as_deref(), Some("the thread writing the log stopped before the command's end"));
+    }
+
     /// Events handed back once written ([`Store::hand_back_written`]):
     /// each written batch, in order, exactly the events written; with
     /// nobody to receive them, the writes go on as before.

@@ -217,11 +217,12 @@ impl Store {
     /// what is not indexed, the tree's edge, taken from the store's and
     /// put back), without holding the store's lock while it writes.
     fn write_batch_behind(&self, batch: Vec<Unwritten>) {
+        // However this ends, the batch is no longer in flight: were the
+        // thread to panic (a bug), the store would wait for it for ever.
+        let _done = InFlight(self);
         let mut own = {
             let mut pending = self.pending_now();
             if pending.behind_failed.is_some() {
-                pending.in_flight -= 1;
-                self.settled.notify_all();
                 return;
             }
             Pending {
@@ -240,7 +241,7 @@ impl Store {
             if own.unindexed.len() < INDEX_BATCH {
                 return Ok(());
             }
-            indexed = own.unindexed.iter().map(|e| (e.id, e.seq)).collect();
+            indexed = own.unindexed.iter().map(|e| e.id).collect();
             self.write_indexes(&mut own)
         });
         let mut pending = self.pending_now();
@@ -252,16 +253,14 @@ impl Store {
             Ok(()) => {
                 // The ids the index now holds leave `ids` as they enter the table.
                 if let Some(table) = &mut pending.table {
-                    table.add(indexed.iter().map(|(id, _)| id));
+                    table.add(&indexed);
                 }
-                for (id, _) in &indexed {
+                for id in &indexed {
                     pending.ids.remove(id);
                 }
             }
             Err(e) => pending.behind_failed = Some(e),
         }
-        pending.in_flight -= 1;
-        self.settled.notify_all();
     }
 
     /// Writes the envelopes not yet written to the log, in one atomic
@@ -348,6 +347,21 @@ impl Store {
         }
         self.write_unwritten(&mut pending)?;
         if pending.unindexed.len() >= INDEX_BATCH { self.write_indexes(&mut pending) } else { Ok(()) }
+    }
+}
+
+/// A batch the writing thread has taken: when dropped (written, failed,
+/// or the thread panicking), no longer in flight, and the store told so.
+pub(super) struct InFlight<'s>(pub(super) &'s Store);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut pending = self.0.pending_now();
+        if std::thread::panicking() && pending.behind_failed.is_none() {
+            pending.behind_failed = Some(StoreError::WriterGone.into());
+        }
+        pending.in_flight -= 1;
+        self.0.settled.notify_all();
     }
 }
 
