@@ -58,7 +58,7 @@ pub struct LineReader {
 impl LineReader {
     /// [`Line::parse`]. A line that is the canonical JSON of an event (as
     /// `accord export` writes events, and as generated logs often are) is
-    /// read the fast way ([`crate::model::read`]), without building its JSON
+    /// read the fast way (by the fast reader of canonical bytes), without building its JSON
     /// as a map; any other is read the general way, which also says what is
     /// wrong with a line.
     pub fn parse(&mut self, line: &str) -> Result<Line> {
@@ -142,7 +142,7 @@ impl Recorder<'_> {
     }
 
     /// Has the store write full batches to the log and indexes on a
-    /// thread of its own from now on ([`Store::write_behind`]), while this
+    /// thread of its own from now on (`Store::write_behind`), while this
     /// one goes on checking and sealing events, until the next commit or
     /// abort.
     pub fn write_behind(&self) {

@@ -46,7 +46,7 @@ pub enum Error {
     Unfinished { dir: PathBuf, error: Box<crate::Error> },
     /// Envelopes handed to the log that do not continue it.
     Discontinuous { seq: u64, last: u64 },
-    /// The thread that writes the log's batches ([`crate::store::Store::write_behind`]) is gone.
+    /// The thread that writes the log's batches (`Store::write_behind`) is gone.
     WriterGone,
     /// Stored bytes that are not what accord wrote.
     Damaged(Damage),
