@@ -190,7 +190,7 @@ impl<'a> RecordedView<'a> {
 /// The event keeps its body as its canonical text, not as a map: an import
 /// seals and stores it from the template and never builds the map.
 pub(crate) fn event_line(line: &str, scratch: &mut Scratch) -> Option<(Event, EnvelopeTemplate)> {
-    use canonical::Member::{Str, U64};
+    use canonical::Member::Str;
     let doc = line.as_bytes();
     let (raw, _) = CanonicalReader::new(doc)?.envelope(&mut scratch.buf, Mode::Body)?;
     let (ty, org, date, supersedes) = raw.checked(scratch)?;
@@ -209,9 +209,7 @@ pub(crate) fn event_line(line: &str, scratch: &mut Scratch) -> Option<(Event, En
         }
     };
     let mut json = Vec::with_capacity(body.len() + 256);
-    let members =
-        [("seq", U64(0)), ("recorded_at", Str("")), ("recorded_by", Str("")), ("prev", Str("")), ("hash", Str(""))];
-    let spans = with_members(body.as_bytes(), members, &mut json)?;
+    let spans = with_members(body.as_bytes(), EnvelopeTemplate::EMPTY, &mut json)?;
     let mut id_at = None;
     each_member(&json, |name, _, value, end| {
         if name == b"id" {

@@ -49,9 +49,11 @@ pub(super) struct Unwritten {
 pub(super) struct Pending {
     /// In the log, not in the indexes.
     pub(super) unindexed: Vec<Unindexed>,
-    /// Not in the log yet (fewer than [`BATCH`], except while they are written).
+    /// Not in the log yet (fewer than [`BATCH`], or than 16 log blocks for
+    /// a writing thread, except while they are written).
     pub(super) unwritten: Vec<Unwritten>,
-    /// The seq of each id in either.
+    /// The seq of each id in either, or in a batch the writing thread is
+    /// writing: every id handed over that the id index does not hold yet.
     pub(super) ids: HashMap<Uuid, u64>,
     /// The head before the command that is recording, from the first
     /// envelope it handed over.
