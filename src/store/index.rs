@@ -38,7 +38,7 @@ impl Store {
         }
         // Each org's and each bucket's chunks are read, extended and packed
         // on two cores, a half of the orgs (and of the buckets) each: most
-        // of an index batch's work, and the recording thread's longest step.
+        // of an index batch's work.
         let by_org: Vec<_> = by_org.into_iter().collect();
         let by_bucket: Vec<_> = by_bucket.into_iter().collect();
         let mut batch = sled::Batch::default();
@@ -56,17 +56,11 @@ impl Store {
         self.extend_tree(pending, first - 1, leaves, &mut batch)?;
         batch.insert(INDEXED_KEY, &last.to_be_bytes());
         self.apply(batch).map_err(|e| self.err(e))?;
-        if let Some(table) = &mut pending.table {
-            table.add(pending.unindexed.iter().map(|e| &e.id));
-        }
-        if pending.unwritten.is_empty() {
-            pending.ids.clear();
-        } else {
-            for e in &pending.unindexed {
-                pending.ids.remove(&e.id);
-            }
-        }
-        pending.unindexed.clear();
+        let mut done = std::mem::take(&mut pending.unindexed);
+        pending.indexed(done.iter().map(|e| &e.id));
+        // Emptied, it keeps its room for the next batch.
+        done.clear();
+        pending.unindexed = done;
         Ok(())
     }
 

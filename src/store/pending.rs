@@ -118,6 +118,22 @@ impl Pending {
         self.last_block = None;
     }
 
+    /// Notes that the id index now holds `indexed`: they leave `ids` as
+    /// they enter the table (all of `ids` at once when nothing else was
+    /// handed over).
+    pub(super) fn indexed<'a>(&mut self, indexed: impl Iterator<Item = &'a Uuid> + Clone) {
+        if let Some(table) = &mut self.table {
+            table.add(indexed.clone());
+        }
+        if self.unwritten.is_empty() && self.in_flight == 0 {
+            self.ids.clear();
+        } else {
+            for id in indexed {
+                self.ids.remove(id);
+            }
+        }
+    }
+
     /// Takes an envelope that continues what was handed over; `start` is
     /// the head before the command that records it.
     fn take(&mut self, start: &Head, env: Envelope, json: EnvelopeJson) {
@@ -251,16 +267,9 @@ impl Store {
         pending.started = own.started;
         pending.tree = own.tree;
         pending.last_block = own.last_block;
+        // While this batch is in flight, `ids` also holds the batches after it.
         match written {
-            Ok(()) => {
-                // The ids the index now holds leave `ids` as they enter the table.
-                if let Some(table) = &mut pending.table {
-                    table.add(&indexed);
-                }
-                for id in &indexed {
-                    pending.ids.remove(id);
-                }
-            }
+            Ok(()) => pending.indexed(indexed.iter()),
             Err(e) => pending.behind_failed = Some(e),
         }
     }
