@@ -347,6 +347,45 @@ impl Tree {
         Transactional::transaction(&self, f)
     }
 
+    /// Moves up to `pages` pages out of the segments queued for cleaning
+    /// and returns how many it moved (accord's patch, see PATCH.md).
+    ///
+    /// sled's periodic flusher does this between its flushes; without it
+    /// (`flush_every_ms(None)`) only a page replacement moves a page, one
+    /// at a time, and the file keeps growing past its live pages.
+    pub fn clean_segments(&self, pages: usize) -> Result<usize> {
+        let mut moved = 0;
+        #[cfg(all(
+            not(miri),
+            any(
+                windows,
+                target_os = "linux",
+                target_os = "macos",
+                target_os = "dragonfly",
+                target_os = "freebsd",
+                target_os = "openbsd",
+                target_os = "netbsd",
+            )
+        ))]
+        while moved < pages && self.context.pagecache.attempt_gc()? {
+            moved += 1;
+        }
+        #[cfg(not(all(
+            not(miri),
+            any(
+                windows,
+                target_os = "linux",
+                target_os = "macos",
+                target_os = "dragonfly",
+                target_os = "freebsd",
+                target_os = "openbsd",
+                target_os = "netbsd",
+            )
+        )))]
+        let _ = pages;
+        Ok(moved)
+    }
+
     /// Create a new batched update that can be
     /// atomically applied.
     ///

@@ -106,17 +106,21 @@ pub(crate) struct SegmentCleaner {
 impl SegmentCleaner {
     pub(crate) fn pop(&self) -> Option<(PageId, LogOffset)> {
         let mut inner = self.inner.lock();
-        let offset = {
-            let (offset, pids) = inner.iter_mut().next()?;
-            if !pids.is_empty() {
-                let pid = pids.iter().next().copied().unwrap();
-                pids.remove(&pid);
-                return Some((pid, *offset));
-            }
-            *offset
-        };
-        inner.remove(&offset);
-        None
+        // accord's patch (PATCH.md): a segment whose pages are all moved
+        // is dropped and the next one looked at, where upstream gave up
+        // (and its caller moved nothing that time).
+        loop {
+            let offset = {
+                let (offset, pids) = inner.iter_mut().next()?;
+                if !pids.is_empty() {
+                    let pid = pids.iter().next().copied().unwrap();
+                    pids.remove(&pid);
+                    return Some((pid, *offset));
+                }
+                *offset
+            };
+            inner.remove(&offset);
+        }
     }
 
     fn add_pids(&self, offset: LogOffset, pids: BTreeSet<PageId>) {
