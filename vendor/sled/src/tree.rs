@@ -347,8 +347,9 @@ impl Tree {
         Transactional::transaction(&self, f)
     }
 
-    /// Moves up to `pages` pages out of the segments queued for cleaning
-    /// and returns how many it moved (accord's patch, see PATCH.md).
+    /// Takes up to `pages` pages off the queue of segments to clean, moving
+    /// each that is still in its segment to the end of the log, and returns
+    /// how many it took (accord's patch, see PATCH.md).
     ///
     /// sled's periodic flusher does this between its flushes; without it
     /// (`flush_every_ms(None)`) only a page replacement moves a page, one
