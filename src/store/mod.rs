@@ -114,8 +114,8 @@ pub(crate) fn put_facts(batch: &mut sled::Batch, facts: &[OrgFacts]) {
 /// write ([`sled::Tree::clean_segments`], a patch of ours). sled's file only
 /// reuses a segment once every page in it has moved; its flusher moves them
 /// between flushes, but accord runs none (it syncs itself), and a page
-/// replacement moves one. At 1M bench events the file was 2.5–2.7 times the
-/// NDJSON without this, 2.0–2.3 with 8 a write (five runs each), 1.8–1.9
+/// replacement moves one. At 1M bench events the file was 2.34–2.84 times
+/// the NDJSON without this (22 runs), 1.90–2.30 with 8 a write (23), 1.8–1.9
 /// with 16, at 3 MB more peak memory.
 const CLEAN_PAGES: usize = 8;
 

@@ -169,11 +169,7 @@ impl Store {
                 Some((_, events)) if events.len() < BLOCK => BLOCK - events.len(),
                 _ => BATCH,
             };
-            if pending.unwritten.len() < room {
-                return Ok(());
-            }
-            self.write_unwritten(&mut pending)?;
-            return if pending.unindexed.len() >= INDEX_BATCH { self.write_indexes(&mut pending) } else { Ok(()) };
+            return if pending.unwritten.len() < room { Ok(()) } else { self.write_full(&mut pending) };
         };
         // Blocks start at seqs 1, 1 + BLOCK, …: a batch ends where one
         // does, BEHIND_BLOCKS blocks on.
@@ -187,9 +183,7 @@ impl Store {
         drop(pending);
         if tx.send(batch).is_err() {
             // The thread is gone (it never is before the sender): the batch with it.
-            let mut pending = self.pending_now();
-            pending.in_flight -= 1;
-            self.settled.notify_all();
+            drop(InFlight(self));
             return Err(StoreError::WriterGone.into());
         }
         Ok(())
@@ -356,13 +350,20 @@ impl Store {
         for env in envelopes {
             pending.take(start, env.clone(), env.json());
         }
-        self.write_unwritten(&mut pending)?;
-        if pending.unindexed.len() >= INDEX_BATCH { self.write_indexes(&mut pending) } else { Ok(()) }
+        self.write_full(&mut pending)
+    }
+
+    /// Writes what was handed over to the log, then indexes it once
+    /// [`INDEX_BATCH`] events in the log are not indexed.
+    fn write_full(&self, pending: &mut Pending) -> Result<()> {
+        self.write_unwritten(pending)?;
+        if pending.unindexed.len() >= INDEX_BATCH { self.write_indexes(pending) } else { Ok(()) }
     }
 }
 
-/// A batch the writing thread has taken: when dropped (written, failed,
-/// or the thread panicking), no longer in flight, and the store told so.
+/// A batch handed to the writing thread: when dropped (written, failed,
+/// the thread panicking, or never taken), no longer in flight, and the
+/// store told so.
 pub(super) struct InFlight<'s>(pub(super) &'s Store);
 
 impl Drop for InFlight<'_> {
