@@ -11,7 +11,7 @@ use crate::model::canonical;
 use crate::model::date::EffectiveDate;
 use crate::model::envelope::EnvelopeTemplate;
 use crate::model::envelope::{is_hash, parse_time};
-use crate::model::event::{Event, EventKind, ID_NAMESPACE, OwnFields, Status, shape};
+use crate::model::event::{Event, EventKind, OwnFields, Status, derived_id, shape};
 use crate::model::id::{OrgId, PartyId, parse_event_id};
 use crate::model::schema::{ENVELOPE_FIELDS, EventType, MAX_OWN, SOURCE_FIELDS, Shape, event_type};
 use crate::model::step::Step;
@@ -201,7 +201,7 @@ pub(crate) fn event_line(line: &str, scratch: &mut Scratch) -> Option<(Event, En
         Some(id) => (id, line.to_owned()),
         None => {
             // The canonical JSON of the body without `id` is the line itself.
-            let id = Uuid::new_v5(&ID_NAMESPACE, doc);
+            let id = derived_id(doc);
             let mut body = Vec::with_capacity(doc.len() + 48);
             let text = id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).to_owned();
             with_members(doc, [("id", Str(&text))], &mut body)?;
