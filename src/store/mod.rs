@@ -534,7 +534,10 @@ impl Store {
             return if table.may_hold(id) { Ok(self.seq_in_bucket(id)?.0) } else { Ok(None) };
         }
         let (found, read) = self.seq_in_bucket(id)?;
-        pending.chunks_read += read;
+        // A lookup in an empty bucket counts as one read: into an empty
+        // index (an import into a new ledger, before its first index
+        // batch), every lookup was a scan of sled that found nothing.
+        pending.chunks_read += read.max(1);
         // 256 buckets: a bucket's chunks are about 1/256 of the index. Read
         // whole only while nothing writes it.
         if pending.chunks_read >= 256 * read.max(1) && pending.in_flight == 0 {
@@ -1256,6 +1259,30 @@ mod tests {
         assert_eq!(store.seq_of(&envs[150].event.id).unwrap(), None);
         assert_eq!(store.seq_of(&envs[99].event.id).unwrap(), Some(100));
         assert_eq!(before, tree(&store), "the tree is as it was before the writes");
+    }
+
+    /// Lookups into an empty id index (a new ledger's import, before its
+    /// first index batch) read it into memory as lookups into a filled one
+    /// do, instead of scanning sled for each id; it then answers for the
+    /// ids written and indexed after.
+    #[test]
+    fn lookups_into_an_empty_index_read_it_into_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 300, &mut prev);
+        for env in &envs {
+            assert_eq!(store.seq_of(&env.event.id).unwrap(), None);
+        }
+        assert!(store.pending().table.is_some(), "300 lookups into the empty index read it into memory");
+        store.write(&Head::empty(), &envs).unwrap();
+        for env in &envs {
+            assert_eq!(store.seq_of(&env.event.id).unwrap(), Some(env.seq));
+        }
+        store.commit().unwrap();
+        for env in &envs {
+            assert_eq!(store.seq_of(&env.event.id).unwrap(), Some(env.seq));
+        }
     }
 
     /// Many lookups read the id index into memory; it then answers as the
