@@ -111,10 +111,13 @@ fn decompress_onto(value: &[u8], into: &mut Vec<u8>) -> Option<()> {
         return None;
     }
     let start = into.len();
-    into.resize(start + len, 0);
-    let out = &mut into[start..];
-    let written = DECOMPRESSOR.with(|d| d.borrow_mut().as_mut()?.decompress_to_buffer(&rest[4..], out).ok())?;
-    (written == len).then_some(())
+    into.reserve(len);
+    // Written at the end of `into`, into its room: zero-filling the room
+    // first (`resize`) was 2% of `audit verify`'s instructions.
+    let mut end = std::io::Cursor::new(&mut *into);
+    end.set_position(start as u64);
+    let written = DECOMPRESSOR.with(|d| d.borrow_mut().as_mut()?.decompress_to_buffer(&rest[4..], &mut end).ok())?;
+    (written == len && into.len() == start + len).then_some(())
 }
 
 /// A stored value unpacked: the payload, and where each envelope lies in it
