@@ -179,7 +179,37 @@ string_id!(PartyId);
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let (x, y) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
+    let digit = |s: &[u8], k: usize| s.get(k).is_some_and(u8::is_ascii_digit);
+    // Up to the first byte that differs, both read alike; the comparison
+    // starts at the run of digits that byte is in, if any. Most pairs are
+    // settled there: two other bytes, or digits in runs as long as each
+    // other (zero-padded numbers of one length compare as their digits).
+    // Sorting the 1000 rosters of a 1M-event import called this about 5M
+    // times, on the import's last, single-threaded stretch.
+    let first = x.iter().zip(y).take_while(|(p, q)| p == q).count();
+    let mut start = first;
+    while start > 0 && x[start - 1].is_ascii_digit() {
+        start -= 1;
+    }
+    if let (Some(&p), Some(&q)) = (x.get(first), y.get(first)) {
+        match (p.is_ascii_digit(), q.is_ascii_digit()) {
+            (false, false) => return p.cmp(&q),
+            (true, true) => {
+                let (mut ex, mut ey) = (first, first);
+                while digit(x, ex) {
+                    ex += 1;
+                }
+                while digit(y, ey) {
+                    ey += 1;
+                }
+                if ex == ey {
+                    return p.cmp(&q);
+                }
+            }
+            _ => {}
+        }
+    }
+    let (mut i, mut j) = (start, start);
     let run = |s: &[u8], mut k: usize| {
         while k < s.len() && s[k].is_ascii_digit() {
             k += 1;
@@ -234,6 +264,50 @@ mod tests {
         plain.sort();
         natural.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(natural, plain);
+    }
+
+    /// The natural order as first written, from the first byte: each run
+    /// of digits measured, stripped of its leading zeros, then compared by
+    /// length and bytes.
+    fn natural_cmp_by_runs(a: &str, b: &str) -> std::cmp::Ordering {
+        let (x, y) = (a.as_bytes(), b.as_bytes());
+        let (mut i, mut j) = (0, 0);
+        let run = |s: &[u8], mut k: usize| {
+            while k < s.len() && s[k].is_ascii_digit() {
+                k += 1;
+            }
+            k
+        };
+        let number = |s: &[u8]| s.iter().position(|&b| b != b'0').map_or(&s[s.len()..], |z| &s[z..]).to_vec();
+        while i < x.len() && j < y.len() {
+            let ord = if x[i].is_ascii_digit() && y[j].is_ascii_digit() {
+                let (ei, ej) = (run(x, i), run(y, j));
+                let (m, n) = (number(&x[i..ei]), number(&y[j..ej]));
+                (i, j) = (ei, ej);
+                m.len().cmp(&n.len()).then_with(|| m.cmp(&n))
+            } else {
+                let ord = x[i].cmp(&y[j]);
+                (i, j) = (i + 1, j + 1);
+                ord
+            };
+            if ord.is_ne() {
+                return ord;
+            }
+        }
+        (x.len() - i).cmp(&(y.len() - j)).then_with(|| a.cmp(b))
+    }
+
+    proptest::proptest! {
+        /// Starting at the first byte that differs orders ids as reading
+        /// them from the start does, zeros, prefixes and all.
+        #[test]
+        fn natural_order_from_the_first_difference_is_the_order_from_the_start(
+            a in "[0P9a.]{0,4}[0-9]{0,6}[Pa]{0,2}[0-9]{0,4}",
+            b in "[0P9a.]{0,4}[0-9]{0,6}[Pa]{0,2}[0-9]{0,4}",
+        ) {
+            proptest::prop_assert_eq!(natural_cmp(&a, &b), natural_cmp_by_runs(&a, &b), "{} {}", a, b);
+            proptest::prop_assert_eq!(natural_cmp(&b, &a), natural_cmp(&a, &b).reverse());
+        }
     }
 
     #[test]
