@@ -8,6 +8,7 @@ mod head;
 mod id_table;
 mod index;
 mod lock;
+mod org_set;
 mod party;
 mod pending;
 mod prefix;
@@ -16,6 +17,7 @@ mod tree;
 pub use entry::Entry;
 pub use error::{Damage, Doing, Error as StoreError, Fault, HeadProblem, Oversized, os_reason};
 pub(crate) use format::{HEAD_FILE, Packed, Unpacked, id_bucket};
+pub(crate) use org_set::OrgSet;
 pub(crate) use tree::TreeTail;
 pub use tree::{Hash, leaf_hash, node_hash};
 

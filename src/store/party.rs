@@ -2,10 +2,10 @@
 
 use foldhash::{HashMap, HashSet, HashSetExt};
 
-use super::Store;
 use super::error::Damage;
 use super::format::{PARTIES_KEY, party_chunk_key, party_prefix, seq_from};
 use super::pending::INDEX_BATCH;
+use super::{OrgSet, Store};
 use crate::error::Result;
 use crate::model::id::{OrgId, PartyId};
 use crate::model::read::{Scratch, Sealed};
@@ -15,12 +15,12 @@ use crate::model::read::{Scratch, Sealed};
 pub(crate) const PARTY_CHUNK: usize = 512;
 
 /// The (party, org) pairs that events handed over name ([`crate::model::event::EventKind::members`]),
-/// each org held once, as a number.
+/// each org held once, as a number, in an [`OrgSet`].
 #[derive(Default)]
 pub(super) struct Named {
     orgs: Vec<OrgId>,
     org_numbers: HashMap<OrgId, u32>,
-    parties: HashMap<PartyId, HashSet<u32>>,
+    parties: HashMap<PartyId, OrgSet>,
 }
 
 impl Named {
@@ -38,13 +38,14 @@ impl Named {
                 n
             }
         };
+        let numbered = self.orgs.len();
         for party in parties {
             match self.parties.get_mut(party) {
-                Some(orgs) => {
-                    orgs.insert(n);
-                }
+                Some(orgs) => orgs.insert(n, numbered),
                 None => {
-                    self.parties.insert(party.clone(), HashSet::from_iter([n]));
+                    let mut orgs = OrgSet::default();
+                    orgs.insert(n, numbered);
+                    self.parties.insert(party.clone(), orgs);
                 }
             }
         }
@@ -93,6 +94,16 @@ impl Store {
     /// orgs it did not hold yet (new chunks once it holds [`PARTY_CHUNK`]).
     pub(super) fn party_entries(&self, named: &Named, upto: u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
+        // Each org's place in id order, found once: a party's new orgs are
+        // sorted as numbers by it. (A 1M-event import names 689 parties,
+        // each in up to 1000 orgs; sorting their ids took a tenth of a
+        // second at its end, on one core.)
+        let mut order: Vec<u32> = (0..named.orgs.len() as u32).collect();
+        order.sort_unstable_by(|&m, &n| named.orgs[m as usize].cmp(&named.orgs[n as usize]));
+        let mut place = vec![0u32; order.len()];
+        for (at, &n) in order.iter().enumerate() {
+            place[n as usize] = at as u32;
+        }
         for (party, numbers) in &named.parties {
             let mut known: HashSet<OrgId> = HashSet::new();
             let mut last: Option<(u32, Vec<OrgId>)> = None;
@@ -102,18 +113,27 @@ impl Store {
                 known.extend(orgs.iter().cloned());
                 last = Some((n, orgs));
             }
-            let new = numbers.iter().map(|&n| &named.orgs[n as usize]).filter(|org| !known.contains(*org));
-            let mut new: Vec<OrgId> = new.cloned().collect();
+            let mut new: Vec<u32> = numbers
+                .iter()
+                .filter(|&n| !known.contains(&named.orgs[n as usize]))
+                .map(|n| place[n as usize])
+                .collect();
             if new.is_empty() {
                 continue;
             }
+            new.sort_unstable();
+            let new = new.into_iter().map(|at| named.orgs[order[at as usize] as usize].clone());
             let (mut n, mut chunk) = match last {
                 Some((n, orgs)) if orgs.len() < PARTY_CHUNK => (n, orgs),
                 Some((n, _)) => (n + 1, Vec::new()),
                 None => (0, Vec::new()),
             };
-            chunk.append(&mut new);
-            chunk.sort_unstable();
+            // Orgs already in the chunk come before or among the new ones.
+            let merge = !chunk.is_empty();
+            chunk.extend(new);
+            if merge {
+                chunk.sort_unstable();
+            }
             for orgs in chunk.chunks(PARTY_CHUNK) {
                 out.push((party_chunk_key(party, n), pack_orgs(orgs)));
                 n += 1;
