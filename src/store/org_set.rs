@@ -6,9 +6,11 @@ use foldhash::{HashSet, HashSetExt};
 /// at least one in 32 of the orgs numbered so far. Every event adds its
 /// parties' org to their sets; as bits, that is a word in a cache line where
 /// a hash set's probes missed the cache (a party named by most of the 1000
-/// orgs of the bench's log has 128 bytes of bits). The party index's
-/// pairs ([`super::party`]) and their check in `audit verify` are held so. The bits never take more
+/// orgs of the bench's log has 128 bytes of bits). The bits never take more
 /// than 16 bytes a member: they go back to a hash set when they would.
+///
+/// The import holds the party index's pairs so, and `audit verify` the
+/// pairs the log calls for.
 pub(crate) enum OrgSet {
     Sparse(HashSet<u32>),
     /// Bit `n % 64` of word `n / 64` for org `n`, and how many are set.
