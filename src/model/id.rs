@@ -185,7 +185,8 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     // settled there: two other bytes, or digits in runs as long as each
     // other (zero-padded numbers of one length compare as their digits).
     // Sorting the 1000 rosters of a 1M-event import called this about 5M
-    // times, on the import's last, single-threaded stretch.
+    // times, at the import's end, where most work runs on one or two
+    // threads while the pipeline drains.
     let first = x.iter().zip(y).take_while(|(p, q)| p == q).count();
     let mut start = first;
     while start > 0 && x[start - 1].is_ascii_digit() {
