@@ -188,10 +188,6 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     // times, at the import's end, where most work runs on one or two
     // threads while the pipeline drains.
     let first = x.iter().zip(y).take_while(|(p, q)| p == q).count();
-    let mut start = first;
-    while start > 0 && x[start - 1].is_ascii_digit() {
-        start -= 1;
-    }
     if let (Some(&p), Some(&q)) = (x.get(first), y.get(first)) {
         match (p.is_ascii_digit(), q.is_ascii_digit()) {
             (false, false) => return p.cmp(&q),
@@ -209,6 +205,10 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
             }
             _ => {}
         }
+    }
+    let mut start = first;
+    while start > 0 && x[start - 1].is_ascii_digit() {
+        start -= 1;
     }
     let (mut i, mut j) = (start, start);
     let run = |s: &[u8], mut k: usize| {
