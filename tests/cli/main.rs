@@ -3,6 +3,10 @@
 
 mod support;
 
+// It reads what mimalloc writes: the builds that .cargo/config.toml names
+// start it only where they allocate with it (src/main.rs).
+#[cfg(all(target_os = "linux", target_env = "gnu", any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod allocator;
 mod audit;
 mod core;
 // It reads /proc and signals processes.
