@@ -698,37 +698,71 @@ impl Store {
     /// chunk at a time into one buffer: what needs a few of the copies
     /// touches a chunk's memory, not all of theirs (fresh memory is most of
     /// what a one-shot command's own part costs: about 3 µs a page here).
-    pub(crate) fn each_org_copy(
+    ///
+    /// The copies come in runs, each handed to a state of its own made by
+    /// `start`, and the states come back in log order: with `min` chunks or
+    /// more, the chunks are cut in two runs, the second unpacked on a thread
+    /// of its own ([`halves`](crate::halves::halves)); copies handed over and
+    /// not yet indexed, if any, are a last run.
+    pub(crate) fn org_copy_runs<S: Send>(
         &self,
         org: &OrgId,
         upto: u64,
-        mut each: impl FnMut(u64, &[u8]) -> Result<()>,
-    ) -> Result<()> {
+        min: usize,
+        start: impl Fn() -> S + Sync,
+        each: impl Fn(&mut S, u64, &[u8]) -> Result<()> + Sync,
+    ) -> Result<Vec<S>> {
         let upto = upto.min(self.ceiling());
-        // Room for a chunk of events of a few hundred bytes at once:
-        // growing the buffer chunk by chunk copied it onto fresh pages.
-        let mut chunk = Unpacked { payload: Vec::with_capacity(64 << 10), spans: Vec::with_capacity(format::BLOCK) };
-        let mut last = 0;
-        let mut next = |seq: u64, bytes: &[u8]| -> Result<()> {
-            if seq <= last {
-                return Err(D::OrgOrder { org: org.clone() }.into());
+        let chunks = self.org_chunks(org, upto)?;
+        // Each run's state, and its first and last seq.
+        let run = |chunks: &[(sled::IVec, sled::IVec)]| -> Result<(S, Option<(u64, u64)>)> {
+            let mut state = start();
+            let mut seqs = None;
+            // Room for a chunk of events of a few hundred bytes at once:
+            // growing the buffer chunk by chunk copied it onto fresh pages.
+            let mut chunk =
+                Unpacked { payload: Vec::with_capacity(64 << 10), spans: Vec::with_capacity(format::BLOCK) };
+            for (key, value) in chunks {
+                chunk.truncate((0, 0));
+                decode_org_chunk_onto(key, value, &mut chunk)?;
+                for (seq, bytes) in chunk.iter().take_while(|(seq, _)| *seq <= upto) {
+                    seqs = Some(self.next_copy(org, seqs, seq)?);
+                    each(&mut state, seq, bytes)?;
+                }
             }
-            last = seq;
-            each(seq, bytes)
+            Ok((state, seqs))
         };
-        for (key, value) in self.org_chunks(org, upto)? {
-            chunk.truncate((0, 0));
-            decode_org_chunk_onto(&key, &value, &mut chunk)?;
-            for (seq, bytes) in chunk.iter().take_while(|(seq, _)| *seq <= upto) {
-                next(seq, bytes)?;
+        let mut states = Vec::with_capacity(3);
+        let mut seqs: Option<(u64, u64)> = None;
+        for part in crate::halves::halves(&chunks, min, run) {
+            let (state, part_seqs) = part?;
+            if let Some((first, last)) = part_seqs {
+                seqs = Some((self.next_copy(org, seqs, first)?.0, last));
             }
+            states.push(state);
         }
         if let Some(pending) = self.handed() {
-            for e in pending.unindexed.iter().filter(|e| e.org == *org && e.seq <= upto) {
-                next(e.seq, &e.record)?;
+            let mut handed = pending.unindexed.iter().filter(|e| e.org == *org && e.seq <= upto).peekable();
+            if handed.peek().is_some() {
+                let mut state = start();
+                for e in handed {
+                    seqs = Some(self.next_copy(org, seqs, e.seq)?);
+                    each(&mut state, e.seq, &e.record)?;
+                }
+                states.push(state);
             }
         }
-        Ok(())
+        Ok(states)
+    }
+
+    /// The first and last seq of an org's copies once the copy at `seq`
+    /// follows those at `seqs`: damage unless it comes after them.
+    fn next_copy(&self, org: &OrgId, seqs: Option<(u64, u64)>, seq: u64) -> Result<(u64, u64)> {
+        match seqs {
+            None => Ok((seq, seq)),
+            Some((first, last)) if last < seq => Ok((first, seq)),
+            Some(_) => Err(D::OrgOrder { org: org.clone() }.into()),
+        }
     }
 
     /// The stored chunks of `org`'s copies (keys and packed values, not
@@ -965,6 +999,55 @@ mod tests {
         let o1 = OrgId::parse("o1").unwrap();
         let copies: Vec<u64> = store.org_copies(&o1, u64::MAX).unwrap().iter().map(|(s, _)| s).collect();
         assert_eq!(copies, (1..=150).filter(|s| s % 3 == 1).collect::<Vec<_>>());
+    }
+
+    /// An org's copies read in runs, the second on a thread of its own,
+    /// are those read in one run, in log order; copies that do not follow
+    /// the chunk before them are damage either way, also where the two runs
+    /// meet.
+    #[test]
+    fn an_orgs_copies_read_in_two_runs_are_those_read_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        // Five chunks of one org's copies, the last one not full.
+        let envs = envelopes_in(1, 4 * format::BLOCK as u64 + 5, &mut prev, |_| "o1".into());
+        store.write(&Head::empty(), &envs).unwrap();
+        store.commit().unwrap();
+        let o1 = OrgId::parse("o1").unwrap();
+        assert_eq!(store.org_chunks(&o1, u64::MAX).unwrap().len(), 5);
+        let copies: Vec<(u64, Vec<u8>)> =
+            store.org_copies(&o1, u64::MAX).unwrap().iter().map(|(seq, b)| (seq, b.to_vec())).collect();
+        let runs = |min: usize, upto: u64| {
+            store.org_copy_runs(&o1, upto, min, Vec::new, |run: &mut Vec<(u64, Vec<u8>)>, seq, bytes| {
+                run.push((seq, bytes.to_vec()));
+                Ok(())
+            })
+        };
+        let one = runs(usize::MAX, u64::MAX).unwrap();
+        let two = runs(2, u64::MAX).unwrap();
+        assert_eq!((one.len(), two.len()), (1, 2));
+        assert!(two.iter().all(|run| !run.is_empty()));
+        assert_eq!(one.concat(), copies);
+        assert_eq!(two.concat(), copies);
+        // Up to a seq inside a chunk, in either.
+        let upto = 2 * format::BLOCK as u64 + 7;
+        let before: Vec<_> = copies.iter().filter(|(seq, _)| *seq <= upto).cloned().collect();
+        assert_eq!(runs(2, upto).unwrap().concat(), before);
+        assert_eq!(runs(usize::MAX, upto).unwrap().concat(), before);
+
+        // Two chunks, each in order, the first running past the second's start.
+        let copy = |seq: u64| copies.iter().find(|(s, _)| *s == seq).map(|(_, b)| &b[..]).unwrap();
+        for (key, _) in store.org_chunks(&o1, u64::MAX).unwrap() {
+            store.db.remove(key).unwrap();
+        }
+        let chunk = |seqs: &[u64]| format::pack(seqs.iter().map(|&seq| (seq, copy(seq)))).unwrap();
+        store.db.insert(format::org_chunk_key(&o1, 1), chunk(&[1, 25])).unwrap();
+        store.db.insert(format::org_chunk_key(&o1, 4), chunk(&[4, 7])).unwrap();
+        for min in [2, usize::MAX] {
+            let err = runs(min, u64::MAX).unwrap_err();
+            assert!(matches!(err.innermost(), Error::Store(StoreError::Damaged(D::OrgOrder { .. }))), "{min}: {err}");
+        }
     }
 
     /// The recorder's path: envelopes handed over one by one are seen by
