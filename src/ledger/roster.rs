@@ -46,14 +46,16 @@ pub struct SettledMembers {
     events: HashMap<Uuid, Option<Span>>,
 }
 
-/// The fewest chunks of copies whose members' events are read on two
-/// cores ([`Store::org_copy_runs`](crate::store::Store)): a chunk (about 32
-/// events at 1M events in 1000 orgs) took some 30 µs to unpack and read,
-/// starting a thread 0.1 to 0.4 ms. At 31 chunks (org-0500 of the bench's
-/// 1M events), `members` took 14.68 ms against 15.03 on one core, 13.80
-/// against 14.03 (medians of 61 and 101 interleaved runs); from 16 chunks
-/// on, half the work is about the most a thread has cost to start.
-const PARALLEL_CHUNKS: usize = 16;
+/// The fewest members whose events are read from the org's copies on two
+/// cores ([`Store::org_copy_runs`](crate::store::Store)): a chunk of copies
+/// (about 32 events at 1M events in 1000 orgs) took some 30 µs to read from
+/// sled, unpack and read, starting a thread 0.1 to 0.4 ms. At 31 chunks
+/// (org-0500 of the bench's 1M events, 560 members), `members` took 14.68
+/// ms against 15.03 on one core, 13.80 against 14.03 (medians of 61 and 101
+/// interleaved runs). 256 members are 256 events at least, some 14 chunks
+/// at the bench's mix, whose half is about the most a thread has cost to
+/// start.
+const PARALLEL_MEMBERS: usize = 256;
 
 /// A range of [`SettledMembers`]' sources: where one starts and ends.
 type Span = (u32, u32);
@@ -90,11 +92,11 @@ impl Ledger {
     /// The answer is the one [`crate::projection::members_on`] gives on
     /// the org's timeline.
     pub fn settled_members(&self, org: &OrgId, upto: u64, day: Day) -> Result<Option<SettledMembers>> {
-        self.settled_members_with(org, upto, day, PARALLEL_CHUNKS)
+        self.settled_members_with(org, upto, day, PARALLEL_MEMBERS)
     }
 
     /// [`Ledger::settled_members`], the org's copies read on two cores from
-    /// `parallel` chunks on.
+    /// `parallel` members on.
     fn settled_members_with(
         &self,
         org: &OrgId,
@@ -132,7 +134,10 @@ impl Ledger {
             }
             Ok(())
         };
-        let runs = self.store.org_copy_runs(org, last, parallel, start, each)?;
+        // From so many members on, the copies up to the middle one's event
+        // and those after, each read on a core of their own.
+        let split = (wanted.len() >= parallel).then(|| wanted[wanted.len() / 2].0);
+        let runs = self.store.org_copy_runs(org, last, split, start, each)?;
         // The runs' sources in one string, the events' spans moved with them.
         let mut sources = String::with_capacity(runs.iter().map(|(_, s)| s.len()).sum());
         let mut read = Vec::with_capacity(wanted.len());
@@ -347,7 +352,7 @@ mod tests {
                 let want = members_on(&org, upto, steps, record.tracks(), day);
                 assert_eq!(format!("{:?}", got.members), format!("{want:?}"), "{org} at {upto} on {day}");
                 // The copies read in two runs (of one chunk or more each) or in one.
-                for parallel in [2, usize::MAX] {
+                for parallel in [1, usize::MAX] {
                     let other = ledger.settled_members_with(&org, upto, day, parallel).unwrap().unwrap();
                     assert_eq!(format!("{:?}", other.members), format!("{:?}", got.members), "{org}: {parallel}");
                     for m in &want.members {

@@ -700,41 +700,50 @@ impl Store {
     /// what a one-shot command's own part costs: about 3 µs a page here).
     ///
     /// The copies come in runs, each handed to a state of its own made by
-    /// `start`, and the states come back in log order: with `min` chunks or
-    /// more, the chunks are cut in two runs, the second unpacked on a thread
-    /// of its own ([`halves`](crate::halves::halves)); copies handed over and
-    /// not yet indexed, if any, are a last run.
+    /// `start`, and the states come back in log order: given a `split`, the
+    /// chunks that start before that seq are one run and the others a
+    /// second, read from sled and unpacked on a thread of its own
+    /// ([`halves`](crate::halves::halves)); copies handed over and not yet
+    /// indexed, if any, are a last run.
     pub(crate) fn org_copy_runs<S: Send>(
         &self,
         org: &OrgId,
         upto: u64,
-        min: usize,
+        split: Option<u64>,
         start: impl Fn() -> S + Sync,
         each: impl Fn(&mut S, u64, &[u8]) -> Result<()> + Sync,
     ) -> Result<Vec<S>> {
         let upto = upto.min(self.ceiling());
-        let chunks = self.org_chunks(org, upto)?;
+        let end = upto.saturating_add(1);
+        // The first seqs of each run's chunks, from and to.
+        let bounds = match split {
+            Some(split) if split > 0 && split < end => vec![(0, split), (split, end)],
+            _ => vec![(0, end)],
+        };
         // Each run's state, and its first and last seq.
-        let run = |chunks: &[(sled::IVec, sled::IVec)]| -> Result<(S, Option<(u64, u64)>)> {
+        let run = |bounds: &[(u64, u64)]| -> Result<(S, Option<(u64, u64)>)> {
             let mut state = start();
             let mut seqs = None;
             // Room for a chunk of events of a few hundred bytes at once:
             // growing the buffer chunk by chunk copied it onto fresh pages.
             let mut chunk =
                 Unpacked { payload: Vec::with_capacity(64 << 10), spans: Vec::with_capacity(format::BLOCK) };
-            for (key, value) in chunks {
-                chunk.truncate((0, 0));
-                decode_org_chunk_onto(key, value, &mut chunk)?;
-                for (seq, bytes) in chunk.iter().take_while(|(seq, _)| *seq <= upto) {
-                    seqs = Some(self.next_copy(org, seqs, seq)?);
-                    each(&mut state, seq, bytes)?;
+            for &(from, to) in bounds {
+                for item in self.db.range(format::org_chunk_key(org, from)..format::org_chunk_key(org, to)) {
+                    let (key, value) = item.map_err(|e| self.err(e))?;
+                    chunk.truncate((0, 0));
+                    decode_org_chunk_onto(&key, &value, &mut chunk)?;
+                    for (seq, bytes) in chunk.iter().take_while(|(seq, _)| *seq <= upto) {
+                        seqs = Some(self.next_copy(org, seqs, seq)?);
+                        each(&mut state, seq, bytes)?;
+                    }
                 }
             }
             Ok((state, seqs))
         };
         let mut states = Vec::with_capacity(3);
         let mut seqs: Option<(u64, u64)> = None;
-        for part in crate::halves::halves(&chunks, min, run) {
+        for part in crate::halves::halves(&bounds, 2, run) {
             let (state, part_seqs) = part?;
             if let Some((first, last)) = part_seqs {
                 seqs = Some((self.next_copy(org, seqs, first)?.0, last));
@@ -1018,23 +1027,28 @@ mod tests {
         assert_eq!(store.org_chunks(&o1, u64::MAX).unwrap().len(), 5);
         let copies: Vec<(u64, Vec<u8>)> =
             store.org_copies(&o1, u64::MAX).unwrap().iter().map(|(seq, b)| (seq, b.to_vec())).collect();
-        let runs = |min: usize, upto: u64| {
-            store.org_copy_runs(&o1, upto, min, Vec::new, |run: &mut Vec<(u64, Vec<u8>)>, seq, bytes| {
+        let runs = |split: Option<u64>, upto: u64| {
+            store.org_copy_runs(&o1, upto, split, Vec::new, |run: &mut Vec<(u64, Vec<u8>)>, seq, bytes| {
                 run.push((seq, bytes.to_vec()));
                 Ok(())
             })
         };
-        let one = runs(usize::MAX, u64::MAX).unwrap();
-        let two = runs(2, u64::MAX).unwrap();
-        assert_eq!((one.len(), two.len()), (1, 2));
-        assert!(two.iter().all(|run| !run.is_empty()));
+        let one = runs(None, u64::MAX).unwrap();
+        assert_eq!(one.len(), 1);
         assert_eq!(one.concat(), copies);
-        assert_eq!(two.concat(), copies);
+        // Split at a chunk's first seq, inside a chunk, before the first.
+        let block = format::BLOCK as u64;
+        for (split, first_run) in [(block + 1, block), (2 * block + 10, 3 * block), (1, 0)] {
+            let two = runs(Some(split), u64::MAX).unwrap();
+            assert_eq!(two.len(), 2, "{split}");
+            assert_eq!(two[0].len() as u64, first_run, "{split}");
+            assert_eq!(two.concat(), copies, "{split}");
+        }
         // Up to a seq inside a chunk, in either.
-        let upto = 2 * format::BLOCK as u64 + 7;
+        let upto = 2 * block + 7;
         let before: Vec<_> = copies.iter().filter(|(seq, _)| *seq <= upto).cloned().collect();
-        assert_eq!(runs(2, upto).unwrap().concat(), before);
-        assert_eq!(runs(usize::MAX, upto).unwrap().concat(), before);
+        assert_eq!(runs(Some(block + 1), upto).unwrap().concat(), before);
+        assert_eq!(runs(None, upto).unwrap().concat(), before);
 
         // Two chunks, each in order, the first running past the second's start.
         let copy = |seq: u64| copies.iter().find(|(s, _)| *s == seq).map(|(_, b)| &b[..]).unwrap();
@@ -1044,9 +1058,12 @@ mod tests {
         let chunk = |seqs: &[u64]| format::pack(seqs.iter().map(|&seq| (seq, copy(seq)))).unwrap();
         store.db.insert(format::org_chunk_key(&o1, 1), chunk(&[1, 25])).unwrap();
         store.db.insert(format::org_chunk_key(&o1, 4), chunk(&[4, 7])).unwrap();
-        for min in [2, usize::MAX] {
-            let err = runs(min, u64::MAX).unwrap_err();
-            assert!(matches!(err.innermost(), Error::Store(StoreError::Damaged(D::OrgOrder { .. }))), "{min}: {err}");
+        for split in [Some(4), None] {
+            let err = runs(split, u64::MAX).unwrap_err();
+            assert!(
+                matches!(err.innermost(), Error::Store(StoreError::Damaged(D::OrgOrder { .. }))),
+                "{split:?}: {err}"
+            );
         }
     }
 
