@@ -51,10 +51,12 @@ pub struct SettledMembers {
 /// (about 32 events at 1M events in 1000 orgs) took some 30 µs to read from
 /// sled, unpack and read, starting a thread 0.1 to 0.4 ms. At 31 chunks
 /// (org-0500 of the bench's 1M events, 560 members), `members` took 14.68
-/// ms against 15.03 on one core, 13.80 against 14.03 (medians of 61 and 101
-/// interleaved runs). 256 members are 256 events at least, some 14 chunks
-/// at the bench's mix, whose half is about the most a thread has cost to
-/// start.
+/// ms against 15.03 on one core, 13.80 against 14.03, with the chunks read
+/// from sled on one thread and unpacked on two; 15.24 and 15.18 against
+/// 15.61 and 15.98 with each run reading its own from sled as well
+/// (medians of 61 or 101 interleaved runs). 256 members are 256 events at
+/// least, some 14 chunks at the bench's mix, whose half is about the most
+/// a thread has cost to start.
 const PARALLEL_MEMBERS: usize = 256;
 
 /// A range of [`SettledMembers`]' sources: where one starts and ends.
@@ -351,7 +353,7 @@ mod tests {
                 statuses.extend(got.members.members.iter().map(|m| m.status));
                 let want = members_on(&org, upto, steps, record.tracks(), day);
                 assert_eq!(format!("{:?}", got.members), format!("{want:?}"), "{org} at {upto} on {day}");
-                // The copies read in two runs (of one chunk or more each) or in one.
+                // The copies read in two runs (split at the middle member's event) or in one.
                 for parallel in [1, usize::MAX] {
                     let other = ledger.settled_members_with(&org, upto, day, parallel).unwrap().unwrap();
                     assert_eq!(format!("{:?}", other.members), format!("{:?}", got.members), "{org}: {parallel}");

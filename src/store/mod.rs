@@ -703,8 +703,9 @@ impl Store {
     /// `start`, and the states come back in log order: given a `split`, the
     /// chunks that start before that seq are one run and the others a
     /// second, read from sled and unpacked on a thread of its own
-    /// ([`halves`](crate::halves::halves)); copies handed over and not yet
-    /// indexed, if any, are a last run.
+    /// ([`halves`](crate::halves::halves)) (a split of 0 or past `upto` is
+    /// no split); copies handed over and not yet indexed, if any, are a
+    /// last run.
     pub(crate) fn org_copy_runs<S: Send>(
         &self,
         org: &OrgId,
