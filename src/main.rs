@@ -99,9 +99,12 @@ mod allocator {
         /// the commands that allocate with it. In every other process it
         /// started all the same (options read from the environment, the
         /// system's settings from /proc and /sys, a 2.3 MB map): `accord
-        /// --version` took 2.93 and 2.89 ms with it, 2.43 and 2.35 without,
-        /// `members` on the 1M-event ledger 15.44 and 15.09 ms against 14.91
-        /// and 14.92 (two sets of 101 interleaved runs, medians). Built
+        /// --version` took 2.93 and 2.89 ms with it, 2.43 and 2.35 without
+        /// (two sets of 101 interleaved runs, medians), 3.03 against 2.67
+        /// (201). `members` on a 1M-event ledger: 15.44 and 15.09 ms against
+        /// 14.91 and 14.92 (101 runs each), but in a slower hour 18.54
+        /// against 18.92 (301), within what two builds of the same code
+        /// differed by there; 7 to 9 fewer page faults. Built
         /// without the define (a `CFLAGS_<target>` of one's own wins over
         /// the config's), mimalloc's constructor starts it in every process,
         /// as before, and in a bulk command a second time, which does nothing
