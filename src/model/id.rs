@@ -179,7 +179,13 @@ string_id!(PartyId);
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let (x, y) = (a.as_bytes(), b.as_bytes());
-    let digit = |s: &[u8], k: usize| s.get(k).is_some_and(u8::is_ascii_digit);
+    // Where the run of digits from `k` ends.
+    let run = |s: &[u8], mut k: usize| {
+        while k < s.len() && s[k].is_ascii_digit() {
+            k += 1;
+        }
+        k
+    };
     // Up to the first byte that differs, both read alike; the comparison
     // starts at the run of digits that byte is in, if any. Most pairs are
     // settled there: two other bytes, or digits in runs as long as each
@@ -191,18 +197,7 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     if let (Some(&p), Some(&q)) = (x.get(first), y.get(first)) {
         match (p.is_ascii_digit(), q.is_ascii_digit()) {
             (false, false) => return p.cmp(&q),
-            (true, true) => {
-                let (mut ex, mut ey) = (first, first);
-                while digit(x, ex) {
-                    ex += 1;
-                }
-                while digit(y, ey) {
-                    ey += 1;
-                }
-                if ex == ey {
-                    return p.cmp(&q);
-                }
-            }
+            (true, true) if run(x, first) == run(y, first) => return p.cmp(&q),
             _ => {}
         }
     }
@@ -211,12 +206,6 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         start -= 1;
     }
     let (mut i, mut j) = (start, start);
-    let run = |s: &[u8], mut k: usize| {
-        while k < s.len() && s[k].is_ascii_digit() {
-            k += 1;
-        }
-        k
-    };
     // A run of digits without its leading zeros (borrowed: sorting a
     // roster of 560 parties made two allocations a comparison).
     fn number(s: &[u8]) -> &[u8] {

@@ -735,7 +735,7 @@ impl Store {
                     chunk.truncate((0, 0));
                     decode_org_chunk_onto(&key, &value, &mut chunk)?;
                     for (seq, bytes) in chunk.iter().take_while(|(seq, _)| *seq <= upto) {
-                        seqs = Some(self.next_copy(org, seqs, seq)?);
+                        seqs = Some(next_copy(org, seqs, seq)?);
                         each(&mut state, seq, bytes)?;
                     }
                 }
@@ -747,7 +747,7 @@ impl Store {
         for part in crate::halves::halves(&bounds, 2, run) {
             let (state, part_seqs) = part?;
             if let Some((first, last)) = part_seqs {
-                seqs = Some((self.next_copy(org, seqs, first)?.0, last));
+                seqs = Some((next_copy(org, seqs, first)?.0, last));
             }
             states.push(state);
         }
@@ -756,23 +756,13 @@ impl Store {
             if handed.peek().is_some() {
                 let mut state = start();
                 for e in handed {
-                    seqs = Some(self.next_copy(org, seqs, e.seq)?);
+                    seqs = Some(next_copy(org, seqs, e.seq)?);
                     each(&mut state, e.seq, &e.record)?;
                 }
                 states.push(state);
             }
         }
         Ok(states)
-    }
-
-    /// The first and last seq of an org's copies once the copy at `seq`
-    /// follows those at `seqs`: damage unless it comes after them.
-    fn next_copy(&self, org: &OrgId, seqs: Option<(u64, u64)>, seq: u64) -> Result<(u64, u64)> {
-        match seqs {
-            None => Ok((seq, seq)),
-            Some((first, last)) if last < seq => Ok((first, seq)),
-            Some(_) => Err(D::OrgOrder { org: org.clone() }.into()),
-        }
     }
 
     /// The stored chunks of `org`'s copies (keys and packed values, not
@@ -888,6 +878,16 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+/// The first and last seq of an org's copies once the copy at `seq`
+/// follows those at `seqs`: damage unless it comes after them.
+fn next_copy(org: &OrgId, seqs: Option<(u64, u64)>, seq: u64) -> Result<(u64, u64)> {
+    match seqs {
+        None => Ok((seq, seq)),
+        Some((first, last)) if last < seq => Ok((first, seq)),
+        Some(_) => Err(D::OrgOrder { org: org.clone() }.into()),
     }
 }
 
