@@ -62,6 +62,14 @@ impl OrgSet {
         }
     }
 
+    /// How many orgs it holds.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            OrgSet::Sparse(set) => set.len(),
+            OrgSet::Dense(_, len) => *len,
+        }
+    }
+
     /// Whether it holds org `n`.
     pub(crate) fn contains(&self, n: u32) -> bool {
         match self {
@@ -108,6 +116,7 @@ mod tests {
             }
             let held: BTreeSet<u32> = set.iter().collect();
             prop_assert_eq!(&held, &model);
+            prop_assert_eq!(set.len(), model.len());
             for n in 0..3100 {
                 prop_assert_eq!(set.contains(n), model.contains(&n));
             }
