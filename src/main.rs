@@ -154,7 +154,7 @@ mod allocator {
             // constructor would; nothing else runs yet.
             unsafe {
                 mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, c_long::from(audit));
-                mi_option_set(MI_OPTION_PURGE_DELAY, if audit { 1000 } else { 10 });
+                mi_option_set(MI_OPTION_PURGE_DELAY, if audit { -1 } else { 10 });
                 if bulk {
                     _mi_auto_process_init();
                 }

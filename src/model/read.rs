@@ -466,9 +466,12 @@ struct List<'a>(&'a str);
 
 impl<'a> List<'a> {
     fn items(self) -> impl Iterator<Item = &'a str> {
-        // Without the outer quotes, split at the separators.
+        // Without the outer quotes, split at each `"`: items and separators
+        // alternate (`a`, `,`, `b`). A search for one byte, not for `","`,
+        // whose searcher was made again for each list (1% of `audit
+        // verify`'s samples).
         let inner = self.0.strip_prefix('"').and_then(|s| s.strip_suffix('"'));
-        inner.into_iter().flat_map(|s| s.split("\",\""))
+        inner.into_iter().flat_map(|s| s.split('"').step_by(2))
     }
 
     fn is_empty(self) -> bool {
