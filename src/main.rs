@@ -29,14 +29,7 @@ mod allocator {
     /// The commands that read or write a whole log, or serve: any of these
     /// words among the arguments picks mimalloc. An org or a file that
     /// happens to be named so picks it too, which changes only the speed.
-    const BULK: [&[u8]; 4] = [b"import", b"export", AUDIT, b"serve"];
-
-    /// The command whose mimalloc commits its memory at once (see `choose`).
-    /// Interleaved runs of `audit verify` on a 1M-event ledger, five each:
-    /// 2.15–2.61 s (1,219–3,040 page faults, peak RSS 431–436 MB) against
-    /// 2.30–2.82 s (110,646–114,815 faults, 364–366 MB), system time
-    /// 0.20–0.33 s against 0.39–0.60 s.
-    const AUDIT: &[u8] = b"audit";
+    const BULK: [&[u8]; 4] = [b"import", b"export", b"audit", b"serve"];
 
     /// Whether mimalloc allocates: set before the first allocation (see
     /// `choose`), never changed after, so each block is freed by the
@@ -81,7 +74,7 @@ mod allocator {
         use std::ffi::{CStr, c_char, c_int, c_long};
         use std::sync::atomic::Ordering;
 
-        use super::{AUDIT, BULK, MIMALLOC};
+        use super::{BULK, MIMALLOC};
 
         // mimalloc's options, by their numbers in `mi_option_t` of the mimalloc v3
         // that libmimalloc-sys 0.1.49 builds (c_src/mimalloc/v3/include/mimalloc.h).
@@ -130,31 +123,21 @@ mod allocator {
         /// the import about 5% slower (two runs each of 1M, `/usr/bin/time`);
         /// at once, 242–244 MB and up to 8% slower. Arenas take the option
         /// when they are made, so it is set before mimalloc starts.
-        ///
-        /// `audit`, whose memory has no goal but to stay bounded, commits its
-        /// arenas at once (in 2 MiB pages where the kernel allows transparent
-        /// huge pages for the asking, as it does by default) and keeps freed
-        /// memory for a second: `audit verify` of a 1M-event ledger then took
-        /// about 1,500 page faults instead of 110,000, and less time ([`AUDIT`]).
         extern "C" fn choose(argc: c_int, argv: *const *const c_char) {
             let count = if argv.is_null() { 0 } else { usize::try_from(argc).unwrap_or(0) };
-            let has = |words: &[&[u8]]| {
-                (1..count).any(|i| {
-                    // SAFETY: glibc passes `main`'s argc and argv to the constructors
-                    // of an executable: `argc` pointers to C strings, none null.
-                    let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
-                    words.contains(&arg.to_bytes())
-                })
-            };
-            let bulk = has(&BULK);
-            let audit = has(&[AUDIT]);
+            let bulk = (1..count).any(|i| {
+                // SAFETY: glibc passes `main`'s argc and argv to the constructors
+                // of an executable: `argc` pointers to C strings, none null.
+                let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+                BULK.contains(&arg.to_bytes())
+            });
             MIMALLOC.store(bulk, Ordering::Relaxed);
             // SAFETY: sets two of mimalloc's options to valid values and, for
             // a command that allocates with it, starts mimalloc as its own
             // constructor would; nothing else runs yet.
             unsafe {
-                mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, c_long::from(audit));
-                mi_option_set(MI_OPTION_PURGE_DELAY, if audit { -1 } else { 10 });
+                mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+                mi_option_set(MI_OPTION_PURGE_DELAY, 10);
                 if bulk {
                     _mi_auto_process_init();
                 }

@@ -32,24 +32,3 @@ fn mimalloc_starts_in_the_bulk_commands_and_no_other() {
         assert!(!stderr.contains("mimalloc"), "accord {args:?} started mimalloc: {stderr}");
     }
 }
-
-/// `audit` commits mimalloc's arenas at once and keeps freed memory to
-/// reuse (fewer page faults in a pass over the whole log); the import,
-/// whose peak RSS has a goal, and the export commit as they go and give
-/// memory back within 10 ms. mimalloc prints its options when verbose.
-#[test]
-fn audit_commits_mimallocs_memory_at_once_and_the_import_as_it_goes() {
-    let l = Ledger::new();
-    let log = isa_log();
-    for (args, eager, delay) in [
-        (&["import", s(&log)][..], 0, 10),
-        (&["export"], 0, 10),
-        (&["audit", "verify"], 1, -1),
-        (&["audit", "replay", "--org", "isa"], 1, -1),
-    ] {
-        let stderr = verbose_stderr(&l, args);
-        for option in [format!("option 'arena_eager_commit': {eager} "), format!("option 'purge_delay': {delay} ")] {
-            assert!(stderr.lines().any(|line| line.ends_with(&option)), "accord {args:?}: no `{option}` in {stderr}");
-        }
-    }
-}
