@@ -77,10 +77,16 @@ struct Parsed {
 impl Parsed {
     /// Reads the envelope at `span` of `payload`, stored at `seq`, and counts
     /// the index entries it calls for (its id's, its org copy's) in `wanted`.
-    fn read(seq: u64, payload: &[u8], span: Range<usize>, wanted: &mut Tally, scratch: &mut Scratch) -> Option<Parsed> {
+    fn read(
+        seq: u64,
+        payload: &[u8],
+        span: Range<usize>,
+        wanted: &mut Tally,
+        scratch: &mut Scratches,
+    ) -> Option<Parsed> {
         let bytes = payload.get(span)?;
-        let env = Sealed::read(bytes, scratch)?;
-        let copy = copy_hash_of_envelope(wanted.key(), seq, bytes, env.chain)?;
+        let env = Sealed::read(bytes, &mut scratch.read)?;
+        let copy = copy_hash_of_envelope(wanted.key(), seq, bytes, env.chain, &mut scratch.copy)?;
         wanted.id(env.id.as_bytes(), seq);
         wanted.org(env.org, seq, copy);
         Some(Parsed {
@@ -94,6 +100,14 @@ impl Parsed {
             leaf: leaf_hash(bytes),
         })
     }
+}
+
+/// What a parser thread keeps from one envelope to the next.
+#[derive(Default)]
+struct Scratches {
+    read: Scratch,
+    /// An envelope's org copy, put together to be hashed.
+    copy: Vec<u8>,
 }
 
 /// Where `part` lies in `whole`, if it is a slice of it (a text the reader
@@ -148,7 +162,7 @@ fn parse_blocks(
     done: &Receiver<Vec<ParsedBlock>>,
     key: &RandomState,
 ) {
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratches::default();
     for group in groups {
         done.try_iter().for_each(drop);
         let parsed = group.map(|group| {

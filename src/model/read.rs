@@ -539,6 +539,15 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
     bytes[at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i)
 }
 
+/// Whether the key `key` sorts after `last` in byte order.
+#[inline]
+fn key_follows(key: &str, last: &str) -> bool {
+    match (key.as_bytes().first(), last.as_bytes().first()) {
+        (Some(a), Some(b)) if a != b => a > b,
+        _ => key > last,
+    }
+}
+
 /// The escape letter JCS writes for a control character that has one.
 fn short_escape(letter: u8) -> Option<u8> {
     Some(match letter {
@@ -744,7 +753,10 @@ impl<'a> CanonicalReader<'a> {
             let start = self.at;
             let key = self.plain()?;
             // Canonical order: byte order for these ASCII keys, each once.
-            if !last.is_empty() && key <= last {
+            // Most keys differ from the one before in their first byte:
+            // compared alone, without a call to `memcmp` (its calls from
+            // here took 217 instructions an envelope of `audit verify`).
+            if !last.is_empty() && !key_follows(key, last) {
                 return None;
             }
             last = key;
@@ -1493,6 +1505,15 @@ mod tests {
         for (i, variant) in variants.iter().enumerate() {
             assert_ne!(*variant, text, "variant {i} changes nothing");
             assert!(event_line(variant, &mut Scratch::default()).is_none(), "variant {i}: {variant}");
+        }
+    }
+
+    proptest! {
+        /// The first-byte shortcut orders keys as byte order does.
+        #[test]
+        fn key_follows_is_byte_order(key in "[a-z_]{0,4}", last in "[a-z_]{1,4}") {
+            prop_assert_eq!(key_follows(&key, &last), key > last);
+            prop_assert_eq!(key_follows(&last, &key), last > key);
         }
     }
 
