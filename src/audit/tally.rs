@@ -21,7 +21,7 @@ pub(super) fn copy_hash<'b>(key: &RandomState, seq: u64, pieces: impl IntoIterat
 /// The copy is put together in `joined` and hashed in one piece, as the
 /// index's side hashes it: SipHash's writes then took 132 instructions an
 /// envelope fewer than fed the three pieces (callgrind, `audit verify` of
-/// 200k envelopes), for a copy of about 25 a piece.
+/// 200k envelopes).
 #[inline]
 pub(super) fn copy_hash_of_envelope(
     key: &RandomState,
