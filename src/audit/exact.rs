@@ -49,7 +49,7 @@ pub(super) fn verify_ledger_exactly(
         for (seq, bytes) in events {
             let env = verifier.follow(read_envelope(&bytes, seq, true, &mut buf)?)?;
             tree.envelope(&bytes);
-            index.add_event(&env, copy_hash(&key, seq, [env.record_json().as_bytes()]));
+            index.add_event(&env, copy_hash(&key, seq, env.record_json().as_bytes()));
             parties.event(seq, env.event.org.as_str(), env.event.kind.members());
             summaries.event(seq, env.event.org.as_str());
         }
@@ -66,7 +66,7 @@ pub(super) fn verify_ledger_exactly(
             }
             Entry::Org(org, _, chunk) => {
                 for (seq, bytes) in chunk.iter() {
-                    index.org_entry(&org, seq, copy_hash(&key, seq, [bytes]));
+                    index.org_entry(&org, seq, copy_hash(&key, seq, bytes));
                 }
             }
             Entry::Summary(org, summary) => {

@@ -443,7 +443,7 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<IndexesFound> {
             }
             Entry::Org(org, _, chunk) => {
                 for (seq, bytes) in chunk.iter() {
-                    let copy = copy_hash(found.key(), seq, [bytes]);
+                    let copy = copy_hash(found.key(), seq, bytes);
                     found.org(org.as_str(), seq, copy);
                 }
             }

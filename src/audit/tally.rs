@@ -4,13 +4,11 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 
 /// A keyed hash (SipHash, key drawn at random for each verification) of a
 /// seq and the bytes of an org copy (the canonical JSON of the recorded
-/// event, given in pieces): what the org index must share with the log.
-pub(super) fn copy_hash<'b>(key: &RandomState, seq: u64, pieces: impl IntoIterator<Item = &'b [u8]>) -> u64 {
+/// event): what the org index must share with the log.
+pub(super) fn copy_hash(key: &RandomState, seq: u64, bytes: &[u8]) -> u64 {
     let mut h = key.build_hasher();
     h.write_u64(seq);
-    for piece in pieces {
-        h.write(piece);
-    }
+    h.write(bytes);
     h.finish()
 }
 
@@ -35,7 +33,7 @@ pub(super) fn copy_hash_of_envelope(
     for piece in [bytes.get(..h0)?, bytes.get(h1..p0)?, bytes.get(p1..)?] {
         joined.extend_from_slice(piece);
     }
-    Some(copy_hash(key, seq, [&joined[..]]))
+    Some(copy_hash(key, seq, joined))
 }
 
 /// A fingerprint of a multiset of index entries, id (id, seq) and org copy
@@ -145,7 +143,7 @@ mod tests {
             t.id(&id.to_le_bytes(), seq);
         }
         for &(org, seq, bytes) in orgs {
-            t.org(org, seq, copy_hash(key, seq, [bytes]));
+            t.org(org, seq, copy_hash(key, seq, bytes));
         }
         t
     }
@@ -165,9 +163,11 @@ mod tests {
         ] {
             assert!(base != other);
         }
-        // The copy's bytes are cut in pieces for a stored envelope, whole
-        // for an org copy: the same bytes hash the same.
-        assert_eq!(copy_hash(&key, 7, [&b"ab"[..], b"c"]), copy_hash(&key, 7, [&b"abc"[..]]));
+        // The copy's bytes are cut from a stored envelope (its `hash` and
+        // `prev` left out), whole in an org copy: the same bytes hash the same.
+        let mut joined = Vec::new();
+        let cut = copy_hash_of_envelope(&key, 7, b"ab<hash>c<prev>", [(2, 8), (9, 15)], &mut joined);
+        assert_eq!(cut, Some(copy_hash(&key, 7, b"abc")));
     }
 
     #[test]

@@ -420,28 +420,8 @@ fn skip_value(doc: &[u8], at: usize) -> Option<usize> {
 type Span = (usize, usize);
 
 /// Whether `hex` is the lowercase hex spelling of the 32-byte `digest`.
-///
-/// Spelled out whole, two digits a byte from a table, then compared: a
-/// compare of each digit as it was spelled took 457 instructions an
-/// envelope (callgrind, `audit verify`), a spelling a digit at a time 319,
-/// this 107.
 fn hex_equals(digest: &[u8; 32], hex: &str) -> bool {
-    /// The two lowercase hex digits of each byte.
-    const PAIRS: [[u8; 2]; 256] = {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut pairs = [[0u8; 2]; 256];
-        let mut b = 0;
-        while b < 256 {
-            pairs[b] = [HEX[b >> 4], HEX[b & 0x0f]];
-            b += 1;
-        }
-        pairs
-    };
-    let mut spelled = [[0u8; 2]; 32];
-    for (pair, &b) in spelled.iter_mut().zip(digest) {
-        *pair = PAIRS[usize::from(b)];
-    }
-    spelled.as_flattened() == hex.as_bytes()
+    canonical::hex_spelling(digest).as_flattened() == hex.as_bytes()
 }
 
 /// Whether `recorded_at` is valid ([`parse_time`]). `minute` remembers the
