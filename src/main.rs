@@ -123,21 +123,36 @@ mod allocator {
         /// the import about 5% slower (two runs each of 1M, `/usr/bin/time`);
         /// at once, 242–244 MB and up to 8% slower. Arenas take the option
         /// when they are made, so it is set before mimalloc starts.
+        ///
+        /// `audit` gives nothing back until it ends: its memory is what its
+        /// checks keep (each org's parties, the stored rosters) and the
+        /// blocks in flight between its threads, bounded by the ledger's
+        /// orgs and members. Given back within 10 ms, 418 MiB went back in
+        /// a verify of the bench's 1M-event ledger (2,825 `madvise` calls),
+        /// to be faulted in and zeroed again: 108–110k page faults, system
+        /// time 0.33–0.39 s, wall 1.85–1.89 s; kept, 90–91k, 0.29–0.34 s,
+        /// 1.81–1.89 s (median 1.825 against 1.85), peak RSS 368–378 MB
+        /// against 362–364 (eight interleaved runs each).
         extern "C" fn choose(argc: c_int, argv: *const *const c_char) {
             let count = if argv.is_null() { 0 } else { usize::try_from(argc).unwrap_or(0) };
-            let bulk = (1..count).any(|i| {
+            let args = (1..count).map(|i| {
                 // SAFETY: glibc passes `main`'s argc and argv to the constructors
                 // of an executable: `argc` pointers to C strings, none null.
-                let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
-                BULK.contains(&arg.to_bytes())
+                unsafe { CStr::from_ptr(*argv.add(i)) }.to_bytes()
             });
+            let (mut bulk, mut audit) = (false, false);
+            for arg in args {
+                bulk |= BULK.contains(&arg);
+                audit |= arg == b"audit";
+            }
             MIMALLOC.store(bulk, Ordering::Relaxed);
             // SAFETY: sets two of mimalloc's options to valid values and, for
             // a command that allocates with it, starts mimalloc as its own
             // constructor would; nothing else runs yet.
             unsafe {
                 mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-                mi_option_set(MI_OPTION_PURGE_DELAY, 10);
+                // -1: never.
+                mi_option_set(MI_OPTION_PURGE_DELAY, if audit { -1 } else { 10 });
                 if bulk {
                     _mi_auto_process_init();
                 }
