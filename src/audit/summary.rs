@@ -1,5 +1,7 @@
 //! The org summaries and rosters checked against the log: each one that is still current must be what the org's events give.
 
+use std::borrow::Cow;
+
 use foldhash::{HashMap, HashMapExt};
 
 use super::AuditError;
@@ -21,7 +23,7 @@ pub(super) fn summary_problem(
     summary: &OrgSummary,
     tail: Option<&Tail>,
 ) -> Result<Option<AuditError>> {
-    facts_problem(store, org, Some(summary), None, tail)
+    stored_facts_problem(store, org, Some(summary), None, tail)
 }
 
 /// What is wrong with the stored roster of `org`, as [`summary_problem`]
@@ -32,22 +34,40 @@ pub(super) fn roster_problem(
     roster: &Roster,
     tail: Option<&Tail>,
 ) -> Result<Option<AuditError>> {
-    facts_problem(store, org, None, Some(roster), tail)
+    stored_facts_problem(store, org, None, Some(roster), tail)
 }
 
-/// What is wrong with the stored summary and roster of `org` (those given),
-/// as [`summary_problem`] says of one: the org's last event and its
-/// founding are read once for both.
-pub(super) fn facts_problem(
+/// [`facts_problem`], the org's last event and its founding read from the store.
+fn stored_facts_problem(
     store: &Store,
     org: &OrgId,
     summary: Option<&OrgSummary>,
     roster: Option<&Roster>,
     tail: Option<&Tail>,
 ) -> Result<Option<AuditError>> {
+    let end = match tail {
+        Some(tail) => store.org_last(org)?.map(|last| (tail, last)),
+        None => None,
+    };
+    facts_problem(org, summary, roster, end, |tail| Ok(founding(store, tail)?.map(Cow::Owned)))
+}
+
+/// What is wrong with the stored summary and roster of `org` (those given),
+/// as [`summary_problem`] says of one, given the end of the org's timeline
+/// and the seq of its last event in the log (`end`: `None` if the log has
+/// no event of the org), and a way to its founding's event
+/// ([`Tail::founding_at`]), asked for at most once, and only if a summary
+/// or roster is current.
+pub(super) fn facts_problem<'e>(
+    org: &OrgId,
+    summary: Option<&OrgSummary>,
+    roster: Option<&Roster>,
+    end: Option<(&Tail, u64)>,
+    founding: impl FnOnce(&Tail) -> Result<Option<Cow<'e, Event>>>,
+) -> Result<Option<AuditError>> {
     let says = [summary.map(|s| (OrgFact::Summary, s.last)), roster.map(|r| (OrgFact::Roster, r.last))];
     let says = says.into_iter().flatten();
-    let (Some(tail), Some(last)) = (tail, store.org_last(org)?) else {
+    let Some((tail, last)) = end else {
         return Ok(says.map(|(fact, _)| AuditError::FactWithoutOrg { fact, org: org.clone() }).next());
     };
     if let Some((fact, says)) = says.clone().find(|(_, says)| *says > last) {
@@ -59,10 +79,11 @@ pub(super) fn facts_problem(
     if summary.is_none() && roster.is_none() {
         return Ok(None);
     }
-    let founding = founding(store, tail)?;
-    let differs = if summary.is_some_and(|s| tail.summary(last, founding.as_ref()) != *s) {
+    let founding = founding(tail)?;
+    let founding = founding.as_deref();
+    let differs = if summary.is_some_and(|s| tail.summary(last, founding) != *s) {
         Some(OrgFact::Summary)
-    } else if roster.is_some_and(|r| !tail.holds_roster(r, last, founding.as_ref())) {
+    } else if roster.is_some_and(|r| !tail.holds_roster(r, last, founding)) {
         Some(OrgFact::Roster)
     } else {
         None
@@ -76,7 +97,7 @@ pub(super) fn facts_problem(
 /// 1000 orgs of the 1M-event ledger). An event there of another id is no
 /// founding (a summary or roster then differs, as it would if the founding
 /// were missing).
-fn founding(store: &Store, tail: &Tail) -> Result<Option<Event>> {
+pub(super) fn founding(store: &Store, tail: &Tail) -> Result<Option<Event>> {
     Ok(match tail.founding_at() {
         Some((id, seq)) => store.get(seq)?.map(|env| env.event).filter(|event| event.id == id),
         None => None,
