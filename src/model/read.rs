@@ -583,6 +583,22 @@ impl<'a> CanonicalReader<'a> {
         Some(s)
     }
 
+    /// A string of `len` bytes, without looking at them: for `hash` and
+    /// `prev`, whose 64 bytes the caller checks are lowercase hex (so
+    /// neither a quote, a backslash nor a control character), which
+    /// [`CanonicalReader::plain`] looked for byte by byte first (about 130
+    /// instructions each). `None` unless a `"` follows them.
+    fn fixed(&mut self, len: usize) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let end = self.at.checked_add(len)?;
+        if self.text.as_bytes().get(end) != Some(&b'"') {
+            return None;
+        }
+        let s = self.text.get(self.at..end)?;
+        self.at = end + 1;
+        Some(s)
+    }
+
     /// Any string, escaped exactly as JCS escapes it: its text.
     fn text(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at;
@@ -744,8 +760,10 @@ impl<'a> CanonicalReader<'a> {
             match key {
                 "date" => env.date = Some(self.plain()?),
                 "details" => env.details = Some(self.loose(buf)?),
+                // Checked to be hashes by every reader that takes them
+                // (`Mode::Chained`: [`Sealed::read`]); the other modes refuse them.
                 "hash" => {
-                    (env.hash, hash) = (self.plain()?, true);
+                    (env.hash, hash) = (self.fixed(64)?, true);
                     // The first member takes the comma after it, any other the one before.
                     cut = Some(if start == 1 { (start, self.at + 1) } else { (start - 1, self.at) });
                 }
@@ -753,7 +771,7 @@ impl<'a> CanonicalReader<'a> {
                 "note" => drop(self.text()?),
                 "org" => (env.org, org) = (self.plain()?, true),
                 "prev" => {
-                    (env.prev, prev) = (self.plain()?, true);
+                    (env.prev, prev) = (self.fixed(64)?, true);
                     // Never first: `hash` sorts before it.
                     prev_cut = Some((start.checked_sub(1)?, self.at));
                 }
