@@ -309,7 +309,10 @@ impl<'s> LedgerScan<'s> {
         let n = self.parties.number(org);
         self.parties.numbered_event(seq, n, env.step.as_ref().map_or(&[], |s| s.action.parties()));
         if self.orgs.len() == n as usize {
-            self.orgs.push(ScanOrg { rules: OrgRules::Tail(Tail::default()), vouched: 0, last: 0 });
+            // Room for the members its summary counts, if it has one.
+            let summary = OrgId::parse(org).ok().and_then(|org| self.store.summary(&org).ok().flatten());
+            let room = summary.map_or(0, |s| usize::try_from(s.members).unwrap_or(0));
+            self.orgs.push(ScanOrg { rules: OrgRules::Tail(Tail::with_room(room)), vouched: 0, last: 0 });
         }
         let vouched = self.summaries.vouches_for(seq);
         let entry = self.orgs.get_mut(n as usize)?;

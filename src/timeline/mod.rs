@@ -257,6 +257,15 @@ pub struct Tail {
 }
 
 impl Tail {
+    /// An empty tail with room for `parties` parties, a hint: an org's
+    /// table of parties, grown one doubling at a time, was rehashed about
+    /// ten times.
+    pub fn with_room(parties: usize) -> Tail {
+        let mut tail = Tail::default();
+        tail.state.parties.reserve(parties);
+        tail
+    }
+
     pub fn of(timeline: &Timeline) -> Tail {
         let founded = timeline.founded();
         Tail {
