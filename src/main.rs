@@ -124,12 +124,13 @@ mod allocator {
         /// at once, 242–244 MB and up to 8% slower. Arenas take the option
         /// when they are made, so it is set before mimalloc starts.
         ///
-        /// `audit` gives nothing back until it ends: its memory is what its
-        /// checks keep (each org's parties, the stored rosters) and the
-        /// blocks in flight between its threads, bounded by the ledger's
-        /// orgs and members. Given back within 10 ms, 418 MiB went back in
-        /// a verify of the bench's 1M-event ledger (2,825 `madvise` calls),
-        /// to be faulted in and zeroed again: 108–110k page faults, system
+        /// `audit` (any argument so spelled, as for `BULK`) gives nothing
+        /// back until it ends: its memory is what its checks keep (each
+        /// org's parties, the stored rosters) and the blocks in flight
+        /// between its threads, bounded by the ledger's orgs and members.
+        /// Given back within 10 ms, 418 MiB went back in a verify of the
+        /// bench's 1M-event ledger (2,825 `madvise` calls), to be faulted
+        /// in and zeroed again: 108–113k page faults, system
         /// time 0.33–0.39 s, wall 1.85–1.89 s; kept, 90–91k, 0.29–0.34 s,
         /// 1.81–1.89 s (median 1.825 against 1.85), peak RSS 368–378 MB
         /// against 362–364 (eight interleaved runs each).

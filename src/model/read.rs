@@ -586,8 +586,9 @@ impl<'a> CanonicalReader<'a> {
     /// A string of `len` bytes, without looking at them: for `hash` and
     /// `prev`, whose 64 bytes the caller checks are lowercase hex (so
     /// neither a quote, a backslash nor a control character), which
-    /// [`CanonicalReader::plain`] looked for byte by byte first (about 130
-    /// instructions each). `None` unless a `"` follows them.
+    /// [`CanonicalReader::plain`] looked for eight bytes at a time first
+    /// (the two took 388 instructions an envelope more, callgrind).
+    /// `None` unless a `"` follows them.
     fn fixed(&mut self, len: usize) -> Option<&'a str> {
         self.expect(b'"')?;
         let end = self.at.checked_add(len)?;

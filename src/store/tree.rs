@@ -276,7 +276,8 @@ impl Store {
             // Read and hashed on two cores, a half each: the tree of the
             // 1M-event bench ledger took 0.87–0.92 s to build on one core,
             // 0.57–0.65 s on two. Its groups' hashes too (a node hash for
-            // each leaf, a fifth of the hashing): hashed on this thread after
+            // each leaf, two of SHA-256's blocks to a leaf's six or so, on
+            // the bench's envelopes): hashed on this thread after
             // the halves, the other core idle meanwhile, the build took
             // 0.56–0.57 s; in the halves, 0.50–0.51 (five runs each, `accord
             // head` after `accord-bench remove-tree`).
