@@ -337,8 +337,10 @@ impl Context {
         if let Some(served) = &self.served {
             return Ok(Held::Shared(served.ledger.clone()));
         }
-        // The process ends with the command (`Options::exiting`).
-        Ledger::open(&self.ledger_dir, &Options { exiting: true, ..self.options(create) })
+        // The process ends with the command (`Options::exiting`). A
+        // command that may record reads back what it writes.
+        let cache = if create { Options::WRITE_CACHE } else { Options::READ_CACHE };
+        Ledger::open(&self.ledger_dir, &Options { exiting: true, cache, ..self.options(create) })
             .map(|l| Held::Own(Box::new(l)))
     }
 

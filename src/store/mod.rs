@@ -64,11 +64,34 @@ pub struct Options {
     /// by another process and the open is about to wait for it (the CLI
     /// says so on a terminal).
     pub on_wait: Option<fn(Duration)>,
+    /// Bytes of sled's cache of the pages it read or wrote:
+    /// [`Options::READ_CACHE`] unless set.
+    pub cache: u64,
 }
 
 impl Options {
+    /// A cache for reading: a scan of the whole ledger (`audit verify`,
+    /// `export`) reads each page once, and keeps no more than this of them
+    /// (sled counts a page's bytes on disk; in memory it takes more). On
+    /// the bench's 1M-event ledger, peak RSS of `audit verify` 201–204 MB
+    /// with 4 MiB, 225–237 with 16 MiB, 374–378 when sled kept every page
+    /// it read (its time the same: 1.78–1.86 s against 1.80–2.14 with 16
+    /// MiB, six interleaved runs); `export` 21 MB, 37–38, 108–109; a
+    /// one-shot `members`, medians of 41 interleaved runs: 8.39 ms, 8.81,
+    /// 8.82.
+    pub const READ_CACHE: u64 = 4 * 1024 * 1024;
+
+    /// A cache for recording: an import rewrites each org's last chunk and
+    /// the id index's buckets batch after batch, and reads them back.
+    /// Imports of the bench's 1M events (`/usr/bin/time`): with 16 MiB,
+    /// 7.96 and 9.18 s (system time 2.85 and 3.18 s) against 7.23 and
+    /// 6.60 s when sled kept more than its capacity; 32 MiB, 6.40
+    /// s; 64 MiB, 5.41–5.81 s in four runs, peak RSS 229–234 MB, against
+    /// 5.70–5.93 s and 228–234 MB before, interleaved; 128 MiB, 293 MB.
+    pub const WRITE_CACHE: u64 = 64 * 1024 * 1024;
+
     pub fn new(wait: Duration, create: bool) -> Options {
-        Options { wait, create, audit: false, exiting: false, on_wait: None }
+        Options { wait, create, audit: false, exiting: false, on_wait: None, cache: Options::READ_CACHE }
     }
 }
 
@@ -209,10 +232,10 @@ impl Store {
         let lock = lock::acquire(dir, options.wait, options.on_wait)?;
         let config = sled::Config::new()
             .path(dir)
-            // sled caches 1 GB by default. The log is read sequentially and
-            // writes go to the end, so a small cache costs no speed and
-            // bounds an import's memory.
-            .cache_capacity(16 * 1024 * 1024)
+            // sled caches 1 GB by default; its cache holds what was read
+            // or written, up to this (with accord's sled: upstream's kept
+            // every page a scan read, whatever the capacity).
+            .cache_capacity(options.cache)
             // No background flusher: accord syncs explicitly before it reports
             // anything recorded, and a reader has nothing to flush.
             .flush_every_ms(None);

@@ -16,6 +16,9 @@ mod damage;
 mod durability;
 mod help;
 mod logshow;
+// It reads peak memory from wait4.
+#[cfg(target_os = "linux")]
+mod memory;
 mod numbers;
 mod outputs_panel;
 mod outputs_spells;

@@ -25,6 +25,18 @@ const N_SHARDS: usize = 2;
 #[cfg(not(any(test, feature = "lock_free_delays")))]
 const N_SHARDS: usize = 256;
 
+/// accord: the cache given to each shard, at least. A shard looks at its
+/// accesses only once `MAX_QUEUE_ITEMS` are queued, so upstream's 256
+/// shards evicted nothing until the cache had seen 16,384 page accesses
+/// (64 for each shard): a scan that reads each page once, as `accord
+/// audit verify` and `export` do, kept every page it read, whatever the
+/// capacity (see PATCH.md).
+#[cfg(not(any(test, feature = "lock_free_delays")))]
+const SHARD_BYTES: u64 = 4 * 1024 * 1024;
+
+#[cfg(any(test, feature = "lock_free_delays"))]
+const SHARD_BYTES: u64 = 1;
+
 struct AccessBlock {
     len: AtomicUsize,
     block: [AtomicU64; MAX_QUEUE_ITEMS],
@@ -220,10 +232,13 @@ impl Lru {
             "Please configure the cache \
              capacity to be at least 256 bytes"
         );
-        let shard_capacity = cache_capacity / N_SHARDS as u64;
+        // accord: fewer shards for a smaller cache (see `SHARD_BYTES`).
+        let n_shards =
+            usize::try_from(cache_capacity / SHARD_BYTES).unwrap_or(N_SHARDS).clamp(1, N_SHARDS);
+        let shard_capacity = cache_capacity / n_shards as u64;
 
-        let mut shards = Vec::with_capacity(N_SHARDS);
-        shards.resize_with(N_SHARDS, || {
+        let mut shards = Vec::with_capacity(n_shards);
+        shards.resize_with(n_shards, || {
             (AccessQueue::default(), FastLock::new(Shard::new(shard_capacity)))
         });
 
