@@ -334,12 +334,16 @@ impl Held {
 
 impl Context {
     fn open(&self, create: bool) -> Result<Held, Error> {
+        // A command that may record reads back what it writes.
+        self.open_caching(create, if create { Options::WRITE_CACHE } else { Options::READ_CACHE })
+    }
+
+    /// [`Context::open`] with `cache` bytes of sled's cache.
+    fn open_caching(&self, create: bool, cache: u64) -> Result<Held, Error> {
         if let Some(served) = &self.served {
             return Ok(Held::Shared(served.ledger.clone()));
         }
-        // The process ends with the command (`Options::exiting`). A
-        // command that may record reads back what it writes.
-        let cache = if create { Options::WRITE_CACHE } else { Options::READ_CACHE };
+        // The process ends with the command (`Options::exiting`).
         Ledger::open(&self.ledger_dir, &Options { exiting: true, cache, ..self.options(create) })
             .map(|l| Held::Own(Box::new(l)))
     }

@@ -90,6 +90,15 @@ impl Options {
     /// 5.70–5.93 s and 228–234 MB before, interleaved; 128 MiB, 293 MB.
     pub const WRITE_CACHE: u64 = 64 * 1024 * 1024;
 
+    /// A cache for `accord serve`, which reads the same pages again and
+    /// again: sled's own default. `accord-bench serve-load --orgs 1000`
+    /// (32 clients, 20 s) on copies of the bench's 1M-event ledger, two
+    /// runs each, interleaved with the build before the change: with 64
+    /// MiB, 86–87 requests/s, `history` p50 1,055–1,064 ms, against
+    /// 112–115 and 792–804; with 1 GiB, 128–139 and 642–693 ms, peak RSS
+    /// 724–734 MB, against 108–112, 797–829 ms and 735–744 MB.
+    pub const SERVE_CACHE: u64 = 1024 * 1024 * 1024;
+
     pub fn new(wait: Duration, create: bool) -> Options {
         Options { wait, create, audit: false, exiting: false, on_wait: None, cache: Options::READ_CACHE }
     }
