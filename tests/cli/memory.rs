@@ -52,7 +52,9 @@ fn exercises(n: usize) -> String {
 /// page accesses (16,384 in all), so `export` and `audit verify` kept in
 /// memory every page they read, whatever its capacity: with four times the
 /// events, about four times the log's pages. Now a small cache has fewer
-/// shards, and reading four times the events keeps about as much.
+/// shards, and reading four times the events keeps about as much: the two
+/// grew by 1.4–2.0 and 4.3–6.4 MiB in three runs, and by about 24 and 49
+/// MiB with upstream's shards.
 #[test]
 fn reading_a_whole_ledger_keeps_about_as_much_of_it_in_memory_at_four_times_the_size() {
     if !tool_available("python3") {
@@ -64,6 +66,6 @@ fn reading_a_whole_ledger_keeps_about_as_much_of_it_in_memory_at_four_times_the_
     for args in [&["export"][..], &["audit", "verify"]] {
         let (a, b) = (peak_kib(&small, args), peak_kib(&big, args));
         eprintln!("{args:?}: peak RSS {a} KiB at 100,000 events, {b} KiB at 400,000");
-        assert!(b < a + 8 * 1024, "{args:?}: peak RSS {a} KiB at 100,000 events, {b} KiB at 400,000");
+        assert!(b < a + 12 * 1024, "{args:?}: peak RSS {a} KiB at 100,000 events, {b} KiB at 400,000");
     }
 }
