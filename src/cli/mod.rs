@@ -333,19 +333,21 @@ impl Held {
 }
 
 impl Context {
+    /// Opens the ledger, with sled's cache for a command that records
+    /// (`create`) or one that reads ([`Options::new`]).
     fn open(&self, create: bool) -> Result<Held, Error> {
-        // A command that may record reads back what it writes.
-        self.open_caching(create, if create { Options::WRITE_CACHE } else { Options::READ_CACHE })
+        self.open_caching(create, None)
     }
 
-    /// [`Context::open`] with `cache` bytes of sled's cache.
-    fn open_caching(&self, create: bool, cache: u64) -> Result<Held, Error> {
+    /// [`Context::open`], with `cache` bytes of sled's cache if given.
+    fn open_caching(&self, create: bool, cache: Option<u64>) -> Result<Held, Error> {
         if let Some(served) = &self.served {
             return Ok(Held::Shared(served.ledger.clone()));
         }
+        let options = self.options(create);
+        let cache = cache.unwrap_or(options.cache);
         // The process ends with the command (`Options::exiting`).
-        Ledger::open(&self.ledger_dir, &Options { exiting: true, cache, ..self.options(create) })
-            .map(|l| Held::Own(Box::new(l)))
+        Ledger::open(&self.ledger_dir, &Options { exiting: true, cache, ..options }).map(|l| Held::Own(Box::new(l)))
     }
 
     /// Opens the ledger for `audit verify`, which reports a missing or

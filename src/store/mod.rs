@@ -64,8 +64,9 @@ pub struct Options {
     /// by another process and the open is about to wait for it (the CLI
     /// says so on a terminal).
     pub on_wait: Option<fn(Duration)>,
-    /// Bytes of sled's cache of the pages it read or wrote:
-    /// [`Options::READ_CACHE`] unless set.
+    /// Bytes of sled's cache of the pages it read or wrote. [`Options::new`]
+    /// gives [`Options::WRITE_CACHE`] to an open that may create the
+    /// ledger (it records), else [`Options::READ_CACHE`].
     pub cache: u64,
 }
 
@@ -100,7 +101,8 @@ impl Options {
     pub const SERVE_CACHE: u64 = 1024 * 1024 * 1024;
 
     pub fn new(wait: Duration, create: bool) -> Options {
-        Options { wait, create, audit: false, exiting: false, on_wait: None, cache: Options::READ_CACHE }
+        let cache = if create { Options::WRITE_CACHE } else { Options::READ_CACHE };
+        Options { wait, create, audit: false, exiting: false, on_wait: None, cache }
     }
 }
 
