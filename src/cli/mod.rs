@@ -339,8 +339,8 @@ impl Context {
         self.open_caching(create, None)
     }
 
-    /// [`Context::open`], with `cache` bytes of sled's cache if given.
-    fn open_caching(&self, create: bool, cache: Option<u64>) -> Result<Held, Error> {
+    /// [`Context::open`], with sled's cache for `cache` if given.
+    fn open_caching(&self, create: bool, cache: Option<accord::store::Cache>) -> Result<Held, Error> {
         if let Some(served) = &self.served {
             return Ok(Held::Shared(served.ledger.clone()));
         }

@@ -64,45 +64,61 @@ pub struct Options {
     /// by another process and the open is about to wait for it (the CLI
     /// says so on a terminal).
     pub on_wait: Option<fn(Duration)>,
-    /// Bytes of sled's cache of the pages it read or wrote. [`Options::new`]
-    /// gives [`Options::WRITE_CACHE`] to an open that may create the
-    /// ledger (it records), else [`Options::READ_CACHE`].
-    pub cache: u64,
+    /// What sled's cache of pages is sized for. [`Options::new`] gives
+    /// [`Cache::Record`] to an open that may create the ledger, else
+    /// [`Cache::Read`].
+    pub cache: Cache,
 }
 
 impl Options {
-    /// A cache for reading: a scan of the whole ledger (`audit verify`,
-    /// `export`) reads each page once, and keeps no more than this of them
-    /// (sled counts a page's bytes on disk; in memory it takes more). On
-    /// the bench's 1M-event ledger, peak RSS of `audit verify` 201–204 MB
-    /// with 4 MiB, 225–237 with 16 MiB, 374–378 when sled kept every page
-    /// it read (its time the same: 1.78–1.86 s against 1.80–2.14 with 16
-    /// MiB, six interleaved runs); `export` 21 MB, 37–38, 108–109; a
-    /// one-shot `members`, medians of 41 interleaved runs: 8.39 ms, 8.81,
-    /// 8.82.
-    pub const READ_CACHE: u64 = 4 * 1024 * 1024;
-
-    /// A cache for recording: an import rewrites each org's last chunk and
-    /// the id index's buckets batch after batch, and reads them back.
-    /// Imports of the bench's 1M events (`/usr/bin/time`): with 16 MiB,
-    /// 7.96 and 9.18 s (system time 2.85 and 3.18 s) against 7.23 and
-    /// 6.60 s when sled kept more than its capacity; 32 MiB, 6.40
-    /// s; 64 MiB, 5.41–5.81 s in four runs, peak RSS 229–234 MB, against
-    /// 5.70–5.93 s and 228–234 MB before, interleaved; 128 MiB, 293 MB.
-    pub const WRITE_CACHE: u64 = 64 * 1024 * 1024;
-
-    /// A cache for `accord serve`, which reads the same pages again and
-    /// again: sled's own default. `accord-bench serve-load --orgs 1000`
-    /// (32 clients, 20 s) on copies of the bench's 1M-event ledger, two
-    /// runs each, interleaved with the build before the change: with 64
-    /// MiB, 86–87 requests/s, `history` p50 1,055–1,064 ms, against
-    /// 112–115 and 792–804; with 1 GiB, 128–139 and 642–693 ms, peak RSS
-    /// 724–734 MB, against 108–112, 797–829 ms and 735–744 MB.
-    pub const SERVE_CACHE: u64 = 1024 * 1024 * 1024;
-
     pub fn new(wait: Duration, create: bool) -> Options {
-        let cache = if create { Options::WRITE_CACHE } else { Options::READ_CACHE };
+        let cache = if create { Cache::Record } else { Cache::Read };
         Options { wait, create, audit: false, exiting: false, on_wait: None, cache }
+    }
+}
+
+/// How big sled's cache of pages is, and in how many shards, for what an
+/// open will do. A shard looks at the pages accessed only once 64
+/// accesses are queued for it (`vendor/sled/PATCH.md`): besides its
+/// capacity, a cache keeps the pages of the last 64 accesses per shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cache {
+    /// A command that only reads: 4 MiB in one shard. A scan of the whole
+    /// ledger (`audit verify`, `export`) reads each of its pages once; in
+    /// 256 shards, the cache evicted nothing before 16,384 accesses, and
+    /// kept every page read. On the bench's 1M-event ledger, peak RSS of
+    /// `audit verify` 201–204 MB, against 374–378 before (1.78–1.86 s
+    /// against 1.80–2.14 with 16 MiB in four shards, six interleaved
+    /// runs); of `export` 21 MB against 108–109; a one-shot `members`,
+    /// medians of 41 interleaved runs, 8.39 ms against 8.82.
+    Read,
+    /// A command that records: 16 MiB in 256 shards, as before: an import
+    /// reads back the org chunks and id buckets it rewrites, and keeps
+    /// them by that lag. With a cache that holds its capacity (a shard for
+    /// each 4 MiB), imports of the bench's 1M events took 7.96 and 9.18 s
+    /// with 16 MiB against 7.23 and 6.60 s, and with 64 MiB 5.41–5.81 s
+    /// against 5.70–5.93 (four runs), but 5M events took 42.0 and 44.9 s
+    /// against 34.6 and 40.0 (user time 61–66 s against 50–58).
+    Record,
+    /// `accord serve`, which reads the same pages again and again: 1 GiB
+    /// in 256 shards, sled's defaults. `accord-bench serve-load --orgs
+    /// 1000` (32 clients, 20 s) on copies of the 1M-event ledger, two runs
+    /// each, interleaved with the build before: 128–139 requests/s,
+    /// `history` p50 642–693 ms, peak RSS 724–734 MB, against 108–112,
+    /// 797–829 ms and 735–744 MB with the recording cache; with 64 MiB in
+    /// 16 shards, 86–87 requests/s and 1,055–1,064 ms against 112–115 and
+    /// 792–804.
+    Serve,
+}
+
+impl Cache {
+    /// The capacity in bytes and the number of shards sled is given.
+    fn sled(self) -> (u64, usize) {
+        match self {
+            Cache::Read => (4 << 20, 1),
+            Cache::Record => (16 << 20, 256),
+            Cache::Serve => (1 << 30, 256),
+        }
     }
 }
 
@@ -243,10 +259,8 @@ impl Store {
         let lock = lock::acquire(dir, options.wait, options.on_wait)?;
         let config = sled::Config::new()
             .path(dir)
-            // sled caches 1 GB by default; its cache holds what was read
-            // or written, up to this (with accord's sled: upstream's kept
-            // every page a scan read, whatever the capacity).
-            .cache_capacity(options.cache)
+            .cache_capacity(options.cache.sled().0)
+            .cache_shards(options.cache.sled().1)
             // No background flusher: accord syncs explicitly before it reports
             // anything recorded, and a reader has nothing to flush.
             .flush_every_ms(None);

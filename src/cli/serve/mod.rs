@@ -89,7 +89,7 @@ pub fn run(ctx: &Context, args: ServeArgs, out: Out<'_>) -> Result<(), Error> {
     if args.cache > 1 << 20 {
         return Err(Error::usage("--cache must be from 0 to 1048576 MiB"));
     }
-    let ledger = match ctx.open_caching(true, Some(accord::store::Options::SERVE_CACHE))? {
+    let ledger = match ctx.open_caching(true, Some(accord::store::Cache::Serve))? {
         Held::Own(mut ledger) => {
             ledger.cache_orgs(args.cache << 20);
             Arc::new(*ledger)

@@ -190,6 +190,8 @@ pub struct Inner {
     #[doc(hidden)]
     pub cache_capacity: u64,
     #[doc(hidden)]
+    pub cache_shards: usize,
+    #[doc(hidden)]
     pub flush_every_ms: Option<u64>,
     #[doc(hidden)]
     pub segment_size: usize,
@@ -226,6 +228,7 @@ impl Default for Inner {
             tmp_path: Config::gen_temp_path(),
             create_new: false,
             cache_capacity: 1024 * 1024 * 1024, // 1gb
+            cache_shards: 256,
             mode: Mode::LowSpace,
             use_compression: false,
             compression_factor: 5,
@@ -489,6 +492,12 @@ impl Config {
             cache_capacity,
             u64,
             "maximum size in bytes for the system page cache"
+        ),
+        (
+            cache_shards,
+            usize,
+            "accord: shards of the page cache (1 to 256; 256 by default). \
+             A shard evicts only once 64 accesses are queued for it"
         ),
         (
             mode,

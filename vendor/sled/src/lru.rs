@@ -25,18 +25,6 @@ const N_SHARDS: usize = 2;
 #[cfg(not(any(test, feature = "lock_free_delays")))]
 const N_SHARDS: usize = 256;
 
-/// accord: the cache given to each shard, at least. A shard looks at its
-/// accesses only once `MAX_QUEUE_ITEMS` are queued, so upstream's 256
-/// shards evicted nothing until the cache had seen 16,384 page accesses
-/// (64 for each shard): a scan that reads each page once, as `accord
-/// audit verify` and `export` do, kept every page it read, whatever the
-/// capacity (see PATCH.md).
-#[cfg(not(any(test, feature = "lock_free_delays")))]
-const SHARD_BYTES: u64 = 4 * 1024 * 1024;
-
-#[cfg(any(test, feature = "lock_free_delays"))]
-const SHARD_BYTES: u64 = 1;
-
 struct AccessBlock {
     len: AtomicUsize,
     block: [AtomicU64; MAX_QUEUE_ITEMS],
@@ -226,15 +214,21 @@ unsafe impl Sync for Lru {}
 
 impl Lru {
     /// Instantiates a new `Lru` cache.
-    pub(crate) fn new(cache_capacity: u64) -> Self {
+    ///
+    /// accord: with `shards` shards (`Config::cache_shards`, 256 unless
+    /// set; at least one, at most 256; tests keep 2). A shard looks at
+    /// its accesses only once `MAX_QUEUE_ITEMS` are queued, so 256 shards
+    /// evict nothing before 16,384 page accesses: a scan that reads each
+    /// page once keeps every page it read, whatever the capacity (see
+    /// PATCH.md).
+    pub(crate) fn new(cache_capacity: u64, shards: usize) -> Self {
         assert!(
             cache_capacity >= 256,
             "Please configure the cache \
              capacity to be at least 256 bytes"
         );
-        // accord: fewer shards for a smaller cache (see `SHARD_BYTES`).
         let n_shards =
-            usize::try_from(cache_capacity / SHARD_BYTES).unwrap_or(N_SHARDS).clamp(1, N_SHARDS);
+            if cfg!(any(test, feature = "lock_free_delays")) { N_SHARDS } else { shards.clamp(1, N_SHARDS) };
         let shard_capacity = cache_capacity / n_shards as u64;
 
         let mut shards = Vec::with_capacity(n_shards);
@@ -369,7 +363,7 @@ fn safe_usize(value: PageId) -> usize {
 fn lru_smoke_test() {
     use crate::pin;
 
-    let lru = Lru::new(256);
+    let lru = Lru::new(256, N_SHARDS);
     for i in 0..1000 {
         let guard = pin();
         lru.accessed(i, 16, &guard);

@@ -758,7 +758,7 @@ impl PageCache {
         let _measure = Measure::new(&M.start_pagecache);
 
         let cache_capacity = config.cache_capacity;
-        let lru = Lru::new(cache_capacity);
+        let lru = Lru::new(cache_capacity, config.cache_shards);
 
         let mut pc = Self {
             config: config.clone(),
