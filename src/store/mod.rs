@@ -93,8 +93,9 @@ pub enum Cache {
     /// medians of 41 interleaved runs, 8.39 ms against 8.82.
     Read,
     /// A command that records: 16 MiB in 256 shards, as before: an import
-    /// reads back the org chunks and id buckets it rewrites, and keeps
-    /// them by that lag. With a cache that holds its capacity (a shard for
+    /// reads back the org chunks and id buckets it rewrites, which 256
+    /// shards keep (the pages of its last 16,384 accesses, whatever the
+    /// capacity). With a cache that holds its capacity (a shard for
     /// each 4 MiB), imports of the bench's 1M events took 7.96 and 9.18 s
     /// with 16 MiB against 7.23 and 6.60 s, and with 64 MiB 5.41–5.81 s
     /// against 5.70–5.93 (four runs), but 5M events took 42.0 and 44.9 s
@@ -257,10 +258,11 @@ impl Store {
         };
         let deadline = Instant::now() + options.wait;
         let lock = lock::acquire(dir, options.wait, options.on_wait)?;
+        let (cache, shards) = options.cache.sled();
         let config = sled::Config::new()
             .path(dir)
-            .cache_capacity(options.cache.sled().0)
-            .cache_shards(options.cache.sled().1)
+            .cache_capacity(cache)
+            .cache_shards(shards)
             // No background flusher: accord syncs explicitly before it reports
             // anything recorded, and a reader has nothing to flush.
             .flush_every_ms(None);
