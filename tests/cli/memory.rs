@@ -51,8 +51,9 @@ fn exercises(n: usize) -> String {
 /// sled's cache evicted nothing until each of its 256 shards had seen 64
 /// page accesses (16,384 in all), so `export` and `audit verify` kept in
 /// memory every page they read, whatever its capacity: with four times the
-/// events, about four times the log's pages. Now a small cache has fewer
-/// shards, and reading four times the events keeps about as much: the two
+/// events, about four times the log's pages. Now a command that only
+/// reads asks for 4 MiB in one shard (`store::Cache::Read`), and reading
+/// four times the events keeps about as much: the two
 /// grew by 1.4–2.0 and 4.3–6.4 MiB in three runs, and by about 24 and 49
 /// MiB with upstream's shards.
 #[test]
