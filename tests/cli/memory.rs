@@ -54,7 +54,7 @@ fn exercises(n: usize) -> String {
 /// events, about four times the log's pages. Now a command that only
 /// reads asks for 4 MiB in one shard (`store::Cache::Read`), and reading
 /// four times the events keeps about as much: the two
-/// grew by 1.4–2.0 and 4.3–6.4 MiB in three runs, and by about 24 and 49
+/// grew by 1.4–2.0 and 4.2–6.2 MiB in three runs, and by about 24 and 49
 /// MiB with upstream's shards.
 #[test]
 fn reading_a_whole_ledger_keeps_about_as_much_of_it_in_memory_at_four_times_the_size() {
