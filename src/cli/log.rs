@@ -92,7 +92,7 @@ pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<
         // A device or a pipe (`-o /dev/stdout`): written straight through.
         let f = std::fs::OpenOptions::new().write(true).open(path);
         let f = f.map_err(|e| file_failed(format_args!("cannot write {}", path.display()), e))?;
-        return write_all(&mut BufWriter::new(f));
+        return write_all(&mut BufWriter::with_capacity(FILE_BLOCK, f));
     }
     // An export is a backup: it appears under its name only once whole and
     // synced; a failed one leaves nothing that looks like a backup.
@@ -100,7 +100,7 @@ pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<
     let tmp = path.with_file_name(format!(".{name}.accord-partial"));
     let io = |what: &str, e: std::io::Error| file_failed(format_args!("{what} {}", path.display()), e);
     let written = File::create(&tmp).map_err(|e| io("cannot create", e)).and_then(|f| {
-        let mut file = BufWriter::new(WrittenBack::new(f));
+        let mut file = BufWriter::with_capacity(FILE_BLOCK, WrittenBack::new(f));
         write_all(&mut file)?;
         let f = file.into_inner().map_err(|e| io("cannot write", e.into_error()))?;
         f.file.sync_all().map_err(|e| io("cannot write", e))
@@ -117,6 +117,14 @@ pub fn export(ctx: &Context, org: Option<&str>, output: Option<&Path>, out: Out<
 /// How many bytes an export writes before it has the system start writing
 /// them to the disk ([`WrittenBack`]).
 const WRITEBACK: u64 = 4 << 20;
+
+/// The pieces in which `export -o` writes its file. With `BufWriter`'s
+/// 8 KiB, an export of 1M events (425 MB) made 52,000 `write` calls, and
+/// their cost in the kernel was half its system time: five interleaved
+/// exports each to a new file, 1.26–1.70 s (system 0.27–0.51 s) against
+/// 1.71–2.29 s (0.65–0.99 s); 64 KiB, as standard output has, gave
+/// 1.43–1.78 s.
+const FILE_BLOCK: usize = 1 << 20;
 
 /// A file whose bytes are handed to the disk as they are written, every
 /// [`WRITEBACK`] bytes, without waiting (Linux's `sync_file_range` with
