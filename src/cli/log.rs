@@ -121,10 +121,9 @@ const WRITEBACK: u64 = 4 << 20;
 /// The pieces in which `export -o` writes its file. With `BufWriter`'s
 /// 8 KiB, an export of 1M events (425 MB) made 52,638 `write` calls (406
 /// now, `strace -c`), and their cost in the kernel was half its system
-/// time: five interleaved
-/// exports each to a new file, 1.26–1.70 s (system 0.27–0.51 s) against
-/// 1.71–2.29 s (0.65–0.99 s); 64 KiB, as standard output has, gave
-/// 1.43–1.78 s.
+/// time: five interleaved exports each to a new file, 1.26–1.70 s (system
+/// 0.27–0.51 s) against 1.71–2.29 s (0.65–0.99 s); 64 KiB, as standard
+/// output has, gave 1.43–1.78 s.
 const FILE_BLOCK: usize = 1 << 20;
 
 /// A file whose bytes are handed to the disk as they are written, every
