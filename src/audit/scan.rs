@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::Report;
 use super::party::PartyCheck;
 use super::summary::{WatermarkCheck, facts_problem, founding};
-use super::tally::{Tally, copy_hash, copy_hash_of_envelope};
+use super::tally::Tally;
 use super::tree::TreeCheck;
 use super::verifier::{Checkpoint, change_of};
 use crate::error::Result;
@@ -91,18 +91,11 @@ struct Parsed {
 impl Parsed {
     /// Reads the envelope at `span` of `payload`, stored at `seq`, and counts
     /// the index entries it calls for (its id's, its org copy's) in `wanted`.
-    fn read(
-        seq: u64,
-        payload: &[u8],
-        span: Range<usize>,
-        wanted: &mut Tally,
-        scratch: &mut Scratches,
-    ) -> Option<Parsed> {
+    fn read(seq: u64, payload: &[u8], span: Range<usize>, wanted: &mut Tally, scratch: &mut Scratch) -> Option<Parsed> {
         let bytes = payload.get(span)?;
-        let env = Sealed::read(bytes, &mut scratch.read)?;
-        let copy = copy_hash_of_envelope(wanted.key(), seq, bytes, env.chain, &mut scratch.copy)?;
+        let env = Sealed::read(bytes, scratch)?;
+        wanted.org_of_envelope(env.org, seq, bytes, env.chain)?;
         wanted.id(env.id.as_bytes(), seq);
-        wanted.org(env.org, seq, copy);
         Some(Parsed {
             seq: env.seq,
             hash: env.hash.as_bytes().try_into().ok()?,
@@ -118,14 +111,6 @@ impl Parsed {
             leaf: leaf_hash(bytes),
         })
     }
-}
-
-/// What a parser thread keeps from one envelope to the next.
-#[derive(Default)]
-struct Scratches {
-    read: Scratch,
-    /// An envelope's org copy, put together to be hashed.
-    copy: Vec<u8>,
 }
 
 /// Where `part` lies in `whole`, if it is a slice of it (a text the reader
@@ -180,7 +165,7 @@ fn parse_blocks(
     done: &Receiver<Vec<ParsedBlock>>,
     key: &RandomState,
 ) {
-    let mut scratch = Scratches::default();
+    let mut scratch = Scratch::default();
     for group in groups {
         done.try_iter().for_each(drop);
         let parsed = group.map(|group| {
@@ -484,8 +469,7 @@ fn tally_indexes(store: &Store, key: RandomState) -> Option<IndexesFound> {
             }
             Entry::Org(org, _, chunk) => {
                 for (seq, bytes) in chunk.iter() {
-                    let copy = copy_hash(found.key(), seq, bytes);
-                    found.org(org.as_str(), seq, copy);
+                    found.org(org.as_str(), seq, bytes);
                 }
             }
             Entry::Summary(org, summary) => summaries.push((org, summary)),
