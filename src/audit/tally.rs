@@ -44,10 +44,18 @@ impl Tally {
     }
 
     /// Adds the id-index entry id → seq.
+    ///
+    /// Hashed in one write: `I`, 16 (the id's length), the id, the seq.
     #[inline]
     pub(super) fn id(&mut self, id: &[u8; 16], seq: u64) {
         self.ids += 1;
-        self.add(b'I', id, seq);
+        let mut entry = [0u8; 2 + 16 + 8];
+        entry[..2].copy_from_slice(&[b'I', 16]);
+        entry[2..18].copy_from_slice(id);
+        entry[18..].copy_from_slice(&seq.to_le_bytes());
+        let mut h = self.key.build_hasher();
+        h.write(&entry);
+        self.sum = self.sum.wrapping_add(h.finish());
     }
 
     /// Adds the org copy of seq, `copy` (its bytes), under `org`.
@@ -88,7 +96,7 @@ impl Tally {
         let joined = &mut self.joined;
         joined.clear();
         joined.push(b'O');
-        joined.extend_from_slice(&org.len().to_le_bytes());
+        joined.extend_from_slice(&(org.len() as u64).to_le_bytes());
         joined.extend_from_slice(org.as_bytes());
         joined.extend_from_slice(&seq.to_le_bytes());
         for piece in pieces {
@@ -96,30 +104,6 @@ impl Tally {
         }
         let mut h = self.key.build_hasher();
         h.write(joined);
-        self.sum = self.sum.wrapping_add(h.finish());
-    }
-
-    #[inline]
-    fn add(&mut self, kind: u8, bytes: &[u8], seq: u64) {
-        // Hashed: kind, length, bytes, seq; in one write when the bytes are
-        // short (ids and org ids are), which is twice as fast.
-        let mut h = self.key.build_hasher();
-        let mut buf = [0u8; 2 + 80 + 8];
-        match u8::try_from(bytes.len()).ok().filter(|&n| n <= 80) {
-            Some(n) => {
-                buf[0] = kind;
-                buf[1] = n;
-                buf[2..2 + bytes.len()].copy_from_slice(bytes);
-                buf[2 + bytes.len()..10 + bytes.len()].copy_from_slice(&seq.to_le_bytes());
-                h.write(&buf[..10 + bytes.len()]);
-            }
-            None => {
-                h.write(&[kind, 0xff]);
-                h.write(&bytes.len().to_le_bytes());
-                h.write(bytes);
-                h.write(&seq.to_le_bytes());
-            }
-        }
         self.sum = self.sum.wrapping_add(h.finish());
     }
 }
