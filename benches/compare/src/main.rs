@@ -190,8 +190,8 @@ fn generate(path: &Path, events: u64, orgs: u64) -> Res<u64> {
 /// fresh ledger for each import; the median of three imports for a size up
 /// to [`SCALE_RUNS_UP_TO`]), as a table.
 ///
-/// The imports go in rounds, each size once a round (sizes above
-/// [`SCALE_RUNS_UP_TO`] in the first round only): the VM's speed drifts
+/// The imports go in rounds, each size once a round while it has imports
+/// left (sizes above [`SCALE_RUNS_UP_TO`] in the first only): the VM's speed drifts
 /// over minutes, and with each size's imports one after the other, two
 /// runs a few minutes apart (2026-12-03) gave the same 100k rate (95,659
 /// and 94,824 events/s) and 1M rates of 96,880 and 123,833.
@@ -212,7 +212,8 @@ fn scale(args: &[String]) -> Res {
     let runs = |events: u64| if events <= SCALE_RUNS_UP_TO { 3 } else { 1 };
     let ledger = dir.join("scale-ledger");
     let mut walls: Vec<Vec<Measured>> = sizes.iter().map(|_| Vec::new()).collect();
-    for round in 0..3 {
+    let rounds = sizes.iter().map(|&events| runs(events)).max().unwrap_or(0);
+    for round in 0..rounds {
         for (&events, walls) in sizes.iter().zip(&mut walls) {
             if round >= runs(events) {
                 continue;
