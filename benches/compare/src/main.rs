@@ -5,6 +5,7 @@
 //! target/release/accord-bench generate FILE EVENTS ORGS   # the log alone
 //! target/release/accord-bench scale DIR 100000 1000000 5000000   # import rate by size
 //! target/release/accord-bench serve-load LEDGER_DIR [--clients 32] [--seconds 20] [--orgs N]
+//! target/release/accord-bench probe   # the VM's speed now: SHA-256, MB/s on two threads
 //! ```
 //!
 //! - **accord**: the real `accord` binary (next to this one in target/release),
@@ -51,6 +52,10 @@ fn main() -> ExitCode {
             .ok_or_else(|| "usage: accord-bench remove-tree LEDGER".to_owned())
             .and_then(|l| remove_tree(Path::new(l))),
         Some("scale") => scale(&args[2..]),
+        Some("probe") => {
+            println!("{}", grouped(probe()));
+            Ok(())
+        }
         Some("serve-load") => serve_load::serve_load(&args[2..]),
         _ => compare(&args[1..]),
     };
@@ -346,6 +351,33 @@ fn grouped(x: f64) -> String {
 
 /// `runs` runs of each command, interleaved so that a noisy stretch of the
 /// machine falls on all of them alike; the median wall time of each.
+/// The VM's speed at a moment: SHA-256 of [`PROBE_BYTES`] on each of two
+/// threads at once, in MB/s in all. The bench's goals for `audit verify`,
+/// `export` and `members`' own part are fixed rates, and this VM's speed
+/// moves between its hours by more than their margins: each run prints
+/// the probe at its start, before the verifies and before the server, so
+/// that a reader can tell a slow run from slow code.
+fn probe() -> f64 {
+    use sha2::{Digest, Sha256};
+    let block = vec![0x5au8; 1 << 20];
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                let mut h = Sha256::new();
+                for _ in 0..PROBE_BYTES >> 20 {
+                    h.update(&block);
+                }
+                std::hint::black_box(h.finalize());
+            });
+        }
+    });
+    (2 * PROBE_BYTES) as f64 / 1e6 / t.elapsed().as_secs_f64()
+}
+
+/// What [`probe`] hashes on each thread: 256 MiB, about 0.2 s.
+const PROBE_BYTES: usize = 256 << 20;
+
 fn medians(runs: usize, cmds: &mut [&mut dyn FnMut() -> Command]) -> Res<Vec<Duration>> {
     let mut walls = vec![Vec::with_capacity(runs); cmds.len()];
     for _ in 0..runs {
@@ -413,6 +445,7 @@ fn compare(args: &[String]) -> Res {
     let t = Instant::now();
     let raw = generate(&log, events, orgs)?;
     eprintln!("generated {events} events in {orgs} orgs ({raw} bytes) in {:.1?}", t.elapsed());
+    let probe_start = probe();
 
     let ledger = dir.join("accord-ledger");
     let acc = |args: &[&str]| {
@@ -483,6 +516,7 @@ fn compare(args: &[String]) -> Res {
     };
     let [orgs_wall] = medians(ORGS_RUNS, &mut [&mut || acc(&["orgs"])])?[..] else { unreachable!() };
     let export = dir.join("export.ndjson");
+    let probe_scans = probe();
     let [verify, export_wall] = medians(
         SCAN_RUNS,
         &mut [&mut || acc(&["audit", "verify"]), &mut || {
@@ -523,6 +557,7 @@ fn compare(args: &[String]) -> Res {
     let sled_imp = measure(&mut bench(&[Path::new("sled-import"), &export, &sled_dir]))?;
     let sled_disk = dir_bytes(&sled_dir);
 
+    let probe_serve = probe();
     // `accord serve` last: its appends change the ledger.
     let load = serve_load::Load { orgs: Some(orgs), ..Default::default() };
     let served = serve_load::run(&accord, &ledger, &load)?;
@@ -608,6 +643,12 @@ fn compare(args: &[String]) -> Res {
     println!(
         "\n{events} events in {orgs} orgs, {raw} bytes of NDJSON. `members {org} --at {QUERY_DAY}`: accord counts {accord_count} members, the SQLite peer {peer_count} ({}).",
         if agree { "they agree" } else { "they DISAGREE" }
+    );
+    println!(
+        "\nThe VM's speed during this run (the bench's probe: SHA-256 of 256 MiB on each of two threads at once), MB/s in all: {} at the start, {} before `audit verify`, {} before `accord serve`.",
+        grouped(probe_start),
+        grouped(probe_scans),
+        grouped(probe_serve)
     );
     let served_count = served.one_shot_query.2.to_string();
     println!(
