@@ -349,8 +349,6 @@ fn grouped(x: f64) -> String {
     out
 }
 
-/// `runs` runs of each command, interleaved so that a noisy stretch of the
-/// machine falls on all of them alike; the median wall time of each.
 /// The VM's speed at a moment: SHA-256 of [`PROBE_BYTES`] on each of two
 /// threads at once, in MB/s in all. The bench's goals for `audit verify`,
 /// `export` and `members`' own part are fixed rates, and this VM's speed
@@ -378,6 +376,8 @@ fn probe() -> f64 {
 /// What [`probe`] hashes on each thread: 256 MiB, about 0.2 s.
 const PROBE_BYTES: usize = 256 << 20;
 
+/// `runs` runs of each command, interleaved so that a noisy stretch of the
+/// machine falls on all of them alike; the median wall time of each.
 fn medians(runs: usize, cmds: &mut [&mut dyn FnMut() -> Command]) -> Res<Vec<Duration>> {
     let mut walls = vec![Vec::with_capacity(runs); cmds.len()];
     for _ in 0..runs {
@@ -645,7 +645,8 @@ fn compare(args: &[String]) -> Res {
         if agree { "they agree" } else { "they DISAGREE" }
     );
     println!(
-        "\nThe VM's speed during this run (the bench's probe: SHA-256 of 256 MiB on each of two threads at once), MB/s in all: {} at the start, {} before `audit verify`, {} before `accord serve`.",
+        "\nThe VM's speed during this run (the bench's probe: SHA-256 of {} MiB on each of two threads at once), MB/s in all: {} at the start, {} before `audit verify`, {} before `accord serve`.",
+        PROBE_BYTES >> 20,
         grouped(probe_start),
         grouped(probe_scans),
         grouped(probe_serve)
