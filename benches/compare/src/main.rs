@@ -353,8 +353,10 @@ fn grouped(x: f64) -> String {
 /// threads at once, in MB/s in all. The bench's goals for `audit verify`,
 /// `export` and `members`' own part are fixed rates, and this VM's speed
 /// moves between its hours by more than their margins: each run prints
-/// the probe at its start, before the verifies and before the server, so
-/// that a reader can tell a slow run from slow code.
+/// the probe at its start, before the verifies and before the server.
+/// It measures the cores' arithmetic on data in their caches, not the
+/// memory: once (2026-12-03), verifies ran slow while `sha256sum` on one
+/// core did not.
 fn probe() -> f64 {
     use sha2::{Digest, Sha256};
     let block = vec![0x5au8; 1 << 20];
