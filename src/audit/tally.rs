@@ -53,9 +53,7 @@ impl Tally {
         entry[..2].copy_from_slice(&[b'I', 16]);
         entry[2..18].copy_from_slice(id);
         entry[18..].copy_from_slice(&seq.to_le_bytes());
-        let mut h = self.key.build_hasher();
-        h.write(&entry);
-        self.sum = self.sum.wrapping_add(h.finish());
+        self.sum = self.sum.wrapping_add(keyed(&self.key, &entry));
     }
 
     /// Adds the org copy of seq, `copy` (its bytes), under `org`.
@@ -102,10 +100,16 @@ impl Tally {
         for piece in pieces {
             joined.extend_from_slice(piece);
         }
-        let mut h = self.key.build_hasher();
-        h.write(joined);
-        self.sum = self.sum.wrapping_add(h.finish());
+        self.sum = self.sum.wrapping_add(keyed(&self.key, joined));
     }
+}
+
+/// The keyed hash of a tally's entry, whole, in one write.
+#[inline]
+fn keyed(key: &RandomState, entry: &[u8]) -> u64 {
+    let mut h = key.build_hasher();
+    h.write(entry);
+    h.finish()
 }
 
 impl Tally {
