@@ -5,7 +5,7 @@
 //! target/release/accord-bench generate FILE EVENTS ORGS   # the log alone
 //! target/release/accord-bench scale DIR 100000 1000000 5000000   # import rate by size
 //! target/release/accord-bench serve-load LEDGER_DIR [--clients 32] [--seconds 20] [--orgs N]
-//! target/release/accord-bench probe   # the VM's speed now: SHA-256, MB/s on two threads
+//! target/release/accord-bench probe   # the VM's speed now: SHA-256 (MB/s, two threads), a memory load (ns)
 //! ```
 //!
 //! - **accord**: the real `accord` binary (next to this one in target/release),
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             .and_then(|l| remove_tree(Path::new(l))),
         Some("scale") => scale(&args[2..]),
         Some("probe") => {
-            println!("{}", grouped(probe()));
+            println!("{} MB/s, {:.0} ns", grouped(probe()), probe_memory());
             Ok(())
         }
         Some("serve-load") => serve_load::serve_load(&args[2..]),
@@ -356,7 +356,8 @@ fn grouped(x: f64) -> String {
 /// the probe at its start, before the verifies and before the server.
 /// It measures the cores' arithmetic on data in their caches, not the
 /// memory: once (2026-12-03), verifies ran slow while `sha256sum` on one
-/// core did not.
+/// core did not. [`probe_memory`] measures the memory; [`cpu_ticks`], what
+/// the host took.
 fn probe() -> f64 {
     use sha2::{Digest, Sha256};
     let block = vec![0x5au8; 1 << 20];
@@ -377,6 +378,58 @@ fn probe() -> f64 {
 
 /// What [`probe`] hashes on each thread: 256 MiB, about 0.2 s.
 const PROBE_BYTES: usize = 256 << 20;
+
+/// The memory's speed at a moment, which [`probe`] leaves out: the time of
+/// a load that waits for the one before, in ns, over [`MEMORY_PROBE_LOADS`]
+/// loads that follow one cycle through [`MEMORY_PROBE_BYTES`] in a random
+/// order (larger than the processor's caches, so nearly every load goes to
+/// memory). `audit verify` looks up each event's org and parties in tables
+/// of tens of MB, and the org copies and blocks it reads are as large.
+fn probe_memory() -> f64 {
+    let n = MEMORY_PROBE_BYTES / 4;
+    // One cycle through every slot (a linear congruential step modulo a
+    // power of two, its multiplier 1 modulo 4 and its increment odd), in an
+    // order the processor's prefetchers do not follow.
+    let next: Vec<u32> =
+        (0..n as u32).map(|i| i.wrapping_mul(2_891_336_453).wrapping_add(12_345) & (n as u32 - 1)).collect();
+    let t = Instant::now();
+    let mut at = 0usize;
+    for _ in 0..MEMORY_PROBE_LOADS {
+        at = next[at] as usize;
+    }
+    std::hint::black_box(at);
+    t.elapsed().as_nanos() as f64 / MEMORY_PROBE_LOADS as f64
+}
+
+/// What [`probe_memory`] walks: 256 MiB.
+const MEMORY_PROBE_BYTES: usize = 256 << 20;
+/// How many loads [`probe_memory`] times: about 0.2 s at 100 ns each.
+const MEMORY_PROBE_LOADS: usize = 2 << 20;
+
+/// The processors' time so far, as Linux's /proc/stat counts it over all
+/// of them: (stolen, all), in ticks. Stolen time is what the hypervisor
+/// gave to others while this VM had work to run; `None` where there is no
+/// /proc/stat, or it has no steal field.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> =
+        stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace().map(str::parse).collect::<Result<_, _>>().ok()?;
+    // user nice system idle iowait irq softirq steal guest guest_nice: the
+    // guest times are counted in user and nice already.
+    let steal = *fields.get(7)?;
+    Some((steal, fields.iter().take(8).sum()))
+}
+
+/// The share of the processors' time stolen between two [`cpu_ticks`], as
+/// text: "3.1%", or "unknown".
+fn stolen(from: Option<(u64, u64)>, to: Option<(u64, u64)>) -> String {
+    match (from, to) {
+        (Some((s0, t0)), Some((s1, t1))) if t1 > t0 => {
+            format!("{:.1}%", 100.0 * s1.saturating_sub(s0) as f64 / (t1 - t0) as f64)
+        }
+        _ => "unknown".to_owned(),
+    }
+}
 
 /// `runs` runs of each command, interleaved so that a noisy stretch of the
 /// machine falls on all of them alike; the median wall time of each.
@@ -447,7 +500,8 @@ fn compare(args: &[String]) -> Res {
     let t = Instant::now();
     let raw = generate(&log, events, orgs)?;
     eprintln!("generated {events} events in {orgs} orgs ({raw} bytes) in {:.1?}", t.elapsed());
-    let probe_start = probe();
+    let probe_start = (probe(), probe_memory());
+    let ticks_start = cpu_ticks();
 
     let ledger = dir.join("accord-ledger");
     let acc = |args: &[&str]| {
@@ -518,7 +572,8 @@ fn compare(args: &[String]) -> Res {
     };
     let [orgs_wall] = medians(ORGS_RUNS, &mut [&mut || acc(&["orgs"])])?[..] else { unreachable!() };
     let export = dir.join("export.ndjson");
-    let probe_scans = probe();
+    let probe_scans = (probe(), probe_memory());
+    let ticks_scans = cpu_ticks();
     let [verify, export_wall] = medians(
         SCAN_RUNS,
         &mut [&mut || acc(&["audit", "verify"]), &mut || {
@@ -534,6 +589,7 @@ fn compare(args: &[String]) -> Res {
     )?[..] else {
         unreachable!()
     };
+    let ticks_scanned = cpu_ticks();
     let accord_count =
         json_out(&measure(&mut acc(&[&["members"][..], &members].concat()))?, "accord members")?["count"].to_string();
     let peer_count = measure(&mut bench(&peer_members))?.stdout.trim().to_owned();
@@ -559,10 +615,11 @@ fn compare(args: &[String]) -> Res {
     let sled_imp = measure(&mut bench(&[Path::new("sled-import"), &export, &sled_dir]))?;
     let sled_disk = dir_bytes(&sled_dir);
 
-    let probe_serve = probe();
+    let probe_serve = (probe(), probe_memory());
     // `accord serve` last: its appends change the ledger.
     let load = serve_load::Load { orgs: Some(orgs), ..Default::default() };
     let served = serve_load::run(&accord, &ledger, &load)?;
+    let ticks_end = cpu_ticks();
     eprintln!("accord serve under load: {} requests, {} errors", served.requests(), served.errors());
 
     // stdout is exactly the table README.md shows between its `bench table`
@@ -647,11 +704,17 @@ fn compare(args: &[String]) -> Res {
         if agree { "they agree" } else { "they DISAGREE" }
     );
     println!(
-        "\nThe VM's speed during this run (the bench's probe: SHA-256 of {} MiB on each of two threads at once), MB/s in all: {} at the start, {} before `audit verify`, {} before `accord serve`.",
+        "\nThe VM's speed during this run (the bench's probe: SHA-256 of {} MiB on each of two threads at once), MB/s in all, and its memory (a load that waits for the one before, at random over {} MiB), ns: {} and {} at the start, {} and {} before `audit verify`, {} and {} before `accord serve`. Time stolen from the VM by its host (steal in /proc/stat, of both processors' time): {} during the run, {} during the verifies and exports.",
         PROBE_BYTES >> 20,
-        grouped(probe_start),
-        grouped(probe_scans),
-        grouped(probe_serve)
+        MEMORY_PROBE_BYTES >> 20,
+        grouped(probe_start.0),
+        probe_start.1.round(),
+        grouped(probe_scans.0),
+        probe_scans.1.round(),
+        grouped(probe_serve.0),
+        probe_serve.1.round(),
+        stolen(ticks_start, ticks_end),
+        stolen(ticks_scans, ticks_scanned)
     );
     let served_count = served.one_shot_query.2.to_string();
     println!(
