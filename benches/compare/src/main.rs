@@ -53,7 +53,11 @@ fn main() -> ExitCode {
             .and_then(|l| remove_tree(Path::new(l))),
         Some("scale") => scale(&args[2..]),
         Some("probe") => {
-            println!("{} MB/s, {:.0} ns", grouped(probe()), probe_memory());
+            println!("{} MB/s, {:.0} ns", grouped(probe()), probe_memory_here());
+            Ok(())
+        }
+        Some("probe-memory") => {
+            println!("{}", probe_memory_here());
             Ok(())
         }
         Some("serve-load") => serve_load::serve_load(&args[2..]),
@@ -90,6 +94,11 @@ impl Measured {
 }
 
 /// Runs a command to its end, with its wall time and peak RSS (wait4).
+///
+/// A child's peak RSS is at least this process's peak so far: spawned by
+/// vfork, the child runs in this process's memory until its `exec`, and
+/// Linux keeps that memory's peak across the `exec`. The bench itself must
+/// stay small.
 fn measure(cmd: &mut Command) -> Res<Measured> {
     let start = Instant::now();
     let out_path = std::env::temp_dir().join(format!("accord-bench-{}.out", std::process::id()));
@@ -356,7 +365,7 @@ fn grouped(x: f64) -> String {
 /// the probe at its start, before the verifies and before the server.
 /// It measures the cores' arithmetic on data in their caches, not the
 /// memory: once (2026-12-03), verifies ran slow while `sha256sum` on one
-/// core did not. [`probe_memory`] measures the memory; [`cpu_ticks`], what
+/// core did not. [`probe_memory_here`] measures the memory; [`cpu_ticks`], what
 /// the host took.
 fn probe() -> f64 {
     use sha2::{Digest, Sha256};
@@ -385,7 +394,12 @@ const PROBE_BYTES: usize = 256 << 20;
 /// order (larger than the processor's caches, so nearly every load goes to
 /// memory). `audit verify` looks up each event's org and parties in tables
 /// of tens of MB, and the org copies and blocks it reads are as large.
-fn probe_memory() -> f64 {
+///
+/// Run in a child process of its own ([`probe_memory`]): a child's peak RSS
+/// starts at the bench's ([`measure`]), and with the 256 MiB walked here in
+/// the bench itself, every later child's was 261 MB (seen in one run:
+/// accord's import, the peer's and raw sled's all 261–262 MB).
+fn probe_memory_here() -> f64 {
     let n = MEMORY_PROBE_BYTES / 4;
     // One cycle through every slot (a linear congruential step modulo a
     // power of two, its multiplier 1 modulo 4 and its increment odd), in an
@@ -401,9 +415,15 @@ fn probe_memory() -> f64 {
     t.elapsed().as_nanos() as f64 / MEMORY_PROBE_LOADS as f64
 }
 
-/// What [`probe_memory`] walks: 256 MiB.
+/// [`probe_memory_here`] in a child process: ns, or NaN if it failed.
+fn probe_memory(exe: &Path) -> f64 {
+    let out = Command::new(exe).arg("probe-memory").output();
+    out.ok().and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok()).unwrap_or(f64::NAN)
+}
+
+/// What [`probe_memory_here`] walks: 256 MiB.
 const MEMORY_PROBE_BYTES: usize = 256 << 20;
-/// How many loads [`probe_memory`] times: about 0.2 s at 100 ns each.
+/// How many loads [`probe_memory_here`] times: about 0.45 s at the 205–239 ns seen (2026-12-03).
 const MEMORY_PROBE_LOADS: usize = 2 << 20;
 
 /// The processors' time so far, as Linux's /proc/stat counts it over all
@@ -500,7 +520,7 @@ fn compare(args: &[String]) -> Res {
     let t = Instant::now();
     let raw = generate(&log, events, orgs)?;
     eprintln!("generated {events} events in {orgs} orgs ({raw} bytes) in {:.1?}", t.elapsed());
-    let probe_start = (probe(), probe_memory());
+    let probe_start = (probe(), probe_memory(&exe));
     let ticks_start = cpu_ticks();
 
     let ledger = dir.join("accord-ledger");
@@ -572,7 +592,7 @@ fn compare(args: &[String]) -> Res {
     };
     let [orgs_wall] = medians(ORGS_RUNS, &mut [&mut || acc(&["orgs"])])?[..] else { unreachable!() };
     let export = dir.join("export.ndjson");
-    let probe_scans = (probe(), probe_memory());
+    let probe_scans = (probe(), probe_memory(&exe));
     let ticks_scans = cpu_ticks();
     let [verify, export_wall] = medians(
         SCAN_RUNS,
@@ -615,7 +635,7 @@ fn compare(args: &[String]) -> Res {
     let sled_imp = measure(&mut bench(&[Path::new("sled-import"), &export, &sled_dir]))?;
     let sled_disk = dir_bytes(&sled_dir);
 
-    let probe_serve = (probe(), probe_memory());
+    let probe_serve = (probe(), probe_memory(&exe));
     // `accord serve` last: its appends change the ledger.
     let load = serve_load::Load { orgs: Some(orgs), ..Default::default() };
     let served = serve_load::run(&accord, &ledger, &load)?;
