@@ -5,7 +5,10 @@
 //! (sorted keys), and inserted as `(seq, org, date, body, hash)` into a table
 //! indexed on `(org, date, seq)`: WAL, `synchronous=FULL`, one transaction.
 //! `members` selects the org's rows up to the day in `(date, seq)` order and
-//! folds them. It checks no rules and knows no uncertainty.
+//! folds them. It checks no rules and knows no uncertainty. Its `verify`
+//! checks the chain only (each body's SHA-256 against its stored hash, its
+//! `seq` and `prev` against the row before); its `export` writes the bodies
+//! in `seq` order, a line each, to a file it syncs, as accord's does.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -63,6 +66,53 @@ pub fn import(log: &Path, db: &Path) -> Res {
     }
     tx.commit().map_err(io("commit"))?;
     println!("{seq}");
+    Ok(())
+}
+
+/// Checks the chain from the first row to the last: each body hashes to its
+/// row's hash, and holds its row's seq and the hash of the row before as
+/// `prev`; prints the rows checked.
+pub fn verify(db: &Path) -> Res {
+    let conn = rusqlite::Connection::open(db).map_err(io("open sqlite"))?;
+    let mut stmt = conn.prepare("SELECT seq, body, hash FROM events ORDER BY seq").map_err(io("prepare"))?;
+    let mut rows = stmt.query([]).map_err(io("query"))?;
+    let (mut prev, mut n) = ("0".repeat(64), 0u64);
+    while let Some(row) = rows.next().map_err(io("row"))? {
+        let seq: i64 = row.get(0).map_err(io("seq"))?;
+        let body = row.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(io("body"))?;
+        let hash = row.get_ref(2).and_then(|v| Ok(v.as_str()?)).map_err(io("hash"))?;
+        if hex(&Sha256::digest(body)) != hash {
+            return Err(format!("seq {seq}: the body does not hash to the stored hash"));
+        }
+        let e: Value = serde_json::from_slice(body).map_err(io("json"))?;
+        if e["seq"].as_i64() != Some(seq) || e["prev"].as_str() != Some(prev.as_str()) {
+            return Err(format!("seq {seq}: not linked to the row before"));
+        }
+        prev = hash.to_owned();
+        n += 1;
+    }
+    println!("{n}");
+    Ok(())
+}
+
+/// Writes every body, in seq order, a line each, to `out`, synced; prints
+/// the lines written.
+pub fn export(db: &Path, out: &Path) -> Res {
+    use std::io::Write;
+    let conn = rusqlite::Connection::open(db).map_err(io("open sqlite"))?;
+    let mut stmt = conn.prepare("SELECT body FROM events ORDER BY seq").map_err(io("prepare"))?;
+    let mut rows = stmt.query([]).map_err(io("query"))?;
+    let file = File::create(out).map_err(io("create the export"))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut n = 0u64;
+    while let Some(row) = rows.next().map_err(io("row"))? {
+        let body = row.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(io("body"))?;
+        w.write_all(body).and_then(|()| w.write_all(b"\n")).map_err(io("write the export"))?;
+        n += 1;
+    }
+    let file = w.into_inner().map_err(|e| format!("write the export: {e}"))?;
+    file.sync_all().map_err(io("sync the export"))?;
+    println!("{n}");
     Ok(())
 }
 
