@@ -457,10 +457,20 @@ fn stolen(from: Option<(u64, u64)>, to: Option<(u64, u64)>) -> String {
 /// machine falls on all of them alike; the median wall time of each.
 fn medians(runs: usize, cmds: &mut [&mut dyn FnMut() -> Command]) -> Res<Vec<Duration>> {
     let mut walls = vec![Vec::with_capacity(runs); cmds.len()];
+    let mut names = vec![String::new(); cmds.len()];
     for _ in 0..runs {
-        for (cmd, walls) in cmds.iter_mut().zip(&mut walls) {
-            walls.push(measure(&mut cmd())?.wall);
+        for ((cmd, walls), name) in cmds.iter_mut().zip(&mut walls).zip(&mut names) {
+            let mut c = cmd();
+            if name.is_empty() {
+                *name = c.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+            }
+            walls.push(measure(&mut c)?.wall);
         }
+    }
+    // Each run's time on stderr, to tell a slow stretch from a slow command.
+    for (walls, name) in walls.iter().zip(&names) {
+        let each: Vec<String> = walls.iter().map(|w| format!("{:.1}", w.as_secs_f64() * 1e3)).collect();
+        eprintln!("{name}, ms: {}", each.join(" "));
     }
     Ok(walls.into_iter().map(median).collect())
 }
