@@ -220,7 +220,7 @@ fn scale(args: &[String]) -> Res {
     let sizes: Vec<u64> = sizes.iter().map(|s| s.parse().map_err(io("EVENTS"))).collect::<Res<_>>()?;
     let log = |events: u64| dir.join(format!("scale-{events}.ndjson"));
     for &events in &sizes {
-        generate(&log(events), events, 1000)?;
+        generate_apart(&exe, &log(events), events, 1000)?;
     }
     // A rate is a ratio of two runs' times: one run of a few seconds
     // moves by a fifth on this VM, so the sizes up to SCALE_RUNS_UP_TO
@@ -289,6 +289,22 @@ fn remove_tree(ledger: &Path) -> Res {
 }
 
 /// `generate FILE EVENTS ORGS`: the bench's log alone, for profiling.
+/// [`generate`] in a child process: its bytes. The bench's own memory stays
+/// small, as the children it measures need ([`measure`]): generating 1M
+/// events in the bench took it to 10 MB, and the peer's import showed 10.
+fn generate_apart(exe: &Path, path: &Path, events: u64, orgs: u64) -> Res<u64> {
+    let status = Command::new(exe)
+        .arg("generate")
+        .arg(path)
+        .args([events.to_string(), orgs.to_string()])
+        .status()
+        .map_err(io("spawn the generator"))?;
+    if !status.success() {
+        return Err(format!("generating the log failed ({status})"));
+    }
+    Ok(std::fs::metadata(path).map_err(io("the generated log"))?.len())
+}
+
 fn generate_only(args: &[String]) -> Res {
     let [file, events, orgs] = args else { return Err("usage: accord-bench generate FILE EVENTS ORGS".into()) };
     let events = events.parse().map_err(io("EVENTS"))?;
@@ -530,7 +546,7 @@ fn compare(args: &[String]) -> Res {
     std::fs::create_dir_all(&dir).map_err(io("create the bench dir"))?;
     let log = dir.join("events.ndjson");
     let t = Instant::now();
-    let raw = generate(&log, events, orgs)?;
+    let raw = generate_apart(&exe, &log, events, orgs)?;
     eprintln!("generated {events} events in {orgs} orgs ({raw} bytes) in {:.1?}", t.elapsed());
     let probe_start = (probe(), probe_memory(&exe));
     let ticks_start = cpu_ticks();
