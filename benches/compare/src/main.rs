@@ -288,7 +288,6 @@ fn remove_tree(ledger: &Path) -> Res {
     Ok(())
 }
 
-/// `generate FILE EVENTS ORGS`: the bench's log alone, for profiling.
 /// [`generate`] in a child process: its bytes. The bench's own memory stays
 /// small, as the children it measures need ([`measure`]): generating 1M
 /// events in the bench took it to 10 MB, and the peer's import showed 10.
@@ -305,6 +304,7 @@ fn generate_apart(exe: &Path, path: &Path, events: u64, orgs: u64) -> Res<u64> {
     Ok(std::fs::metadata(path).map_err(io("the generated log"))?.len())
 }
 
+/// `generate FILE EVENTS ORGS`: the bench's log alone, for profiling.
 fn generate_only(args: &[String]) -> Res {
     let [file, events, orgs] = args else { return Err("usage: accord-bench generate FILE EVENTS ORGS".into()) };
     let events = events.parse().map_err(io("EVENTS"))?;
@@ -441,7 +441,8 @@ fn probe_memory(exe: &Path) -> f64 {
 
 /// What [`probe_memory_here`] walks: 256 MiB.
 const MEMORY_PROBE_BYTES: usize = 256 << 20;
-/// How many loads [`probe_memory_here`] times: about 0.45 s at the 205–239 ns seen (2026-12-03).
+/// How many loads [`probe_memory_here`] times: 0.34–0.50 s at the 161–239 ns
+/// seen (2026-12-03).
 const MEMORY_PROBE_LOADS: usize = 2 << 20;
 
 /// The processors' time so far, as Linux's /proc/stat counts it over all
