@@ -24,7 +24,8 @@ use crate::model::id::{OrgId, PartyId};
 use crate::model::read::{Scratch, Sealed};
 use crate::model::summary::{OrgSummary, Roster};
 use crate::progress::Progress;
-use crate::store::{Entry, Hash, Store, Unpacked, decode, id_bucket, leaf_hash};
+use crate::proof::merkle::leaf_pieces;
+use crate::store::{Entry, Hash, Store, Unpacked, decode, id_bucket};
 use crate::timeline::counting_steps;
 use crate::timeline::{Change, Step, Tail, Timeline};
 
@@ -93,7 +94,7 @@ impl Parsed {
     /// the index entries it calls for (its id's, its org copy's) in `wanted`.
     fn read(seq: u64, payload: &[u8], span: Range<usize>, wanted: &mut Tally, scratch: &mut Scratch) -> Option<Parsed> {
         let bytes = payload.get(span)?;
-        let env = Sealed::read(bytes, scratch)?;
+        let (env, leaf) = Sealed::read_hashing(bytes, scratch, &leaf_pieces(bytes))?;
         wanted.org_of_envelope(env.org, seq, bytes, env.chain)?;
         wanted.id(env.id.as_bytes(), seq);
         Some(Parsed {
@@ -108,7 +109,7 @@ impl Parsed {
                 _ => None,
             },
             step: env.step,
-            leaf: leaf_hash(bytes),
+            leaf,
         })
     }
 }

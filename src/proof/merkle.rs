@@ -12,6 +12,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::model::sha_pair::sha256_pair;
+
 use super::base64;
 use super::error::{Error, ProofKind};
 
@@ -21,9 +23,30 @@ pub type Hash = [u8; 32];
 /// `SHA-256(0x00 || bytes)`: the hash of the leaf `bytes`.
 pub fn leaf_hash(bytes: &[u8]) -> Hash {
     let mut h = Sha256::new();
-    h.update([0x00]);
-    h.update(bytes);
+    for piece in leaf_pieces(bytes) {
+        h.update(piece);
+    }
     h.finalize().into()
+}
+
+/// What [`leaf_hash`] hashes, in pieces: `0x00`, then `bytes`.
+pub(crate) fn leaf_pieces(bytes: &[u8]) -> [&[u8]; 2] {
+    [&[0x00], bytes]
+}
+
+/// [`leaf_hash`] of each of `leaves`, in order, appended to `out`: two at a
+/// time ([`sha256_pair`]), which takes less time than one after the other.
+pub(crate) fn leaf_hashes<'a>(leaves: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Hash>) {
+    let mut leaves = leaves.into_iter();
+    while let Some(a) = leaves.next() {
+        match leaves.next() {
+            Some(b) => {
+                let (a, b) = sha256_pair(&leaf_pieces(a), &leaf_pieces(b));
+                out.extend([a, b]);
+            }
+            None => out.push(leaf_hash(a)),
+        }
+    }
 }
 
 /// `SHA-256(0x01 || left || right)`: the hash of an interior node.

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::model::envelope::{Envelope, EnvelopeJson, Head};
 use crate::model::event::Event;
 use crate::model::id::OrgId;
+use crate::proof::merkle::leaf_hashes;
 
 /// Envelopes handed over before they are written to the log in one sled
 /// batch: one log block, so that an import writes each block once.
@@ -314,12 +315,14 @@ impl Store {
         pending.started = true;
         pending.last_block = Some(written_block);
         let mut done = std::mem::replace(&mut pending.unwritten, Vec::with_capacity(BATCH));
-        pending.unindexed.extend(done.iter_mut().map(|u| Unindexed {
+        let mut leaves = Vec::with_capacity(done.len());
+        leaf_hashes(done.iter().map(|u| u.json.json.as_slice()), &mut leaves);
+        pending.unindexed.extend(done.iter_mut().zip(leaves).map(|(u, leaf)| Unindexed {
             seq: u.env.seq,
             id: u.env.event.id,
             org: u.env.event.org.clone(),
             record: std::mem::take(&mut u.json.record),
-            leaf: super::tree::leaf_hash(&u.json.json),
+            leaf,
         }));
         // Full, the batch is dropped here; gone, so is every batch after.
         if let Some(tx) = &pending.hand_back

@@ -15,6 +15,7 @@ use super::format::{ORIGIN_KEY, TREE_KEY, TREE_LOW, seq_from, tree_key};
 use super::pending::Pending;
 use crate::error::Result;
 
+use crate::proof::merkle::leaf_hashes;
 pub use crate::proof::merkle::{Hash, leaf_hash, node_hash};
 
 /// Leaves under one stored hash of the lowest stored level.
@@ -146,13 +147,10 @@ impl Store {
         let mut out = Vec::with_capacity((to - from) as usize);
         for block in self.block_spans(from + 1) {
             let (_, block) = block?;
-            for (seq, span) in &block.spans {
-                if *seq > to {
-                    return Ok(out);
-                }
-                if *seq > from {
-                    out.push(leaf_hash(&block.payload[span.clone()]));
-                }
+            let wanted = block.spans.iter().filter(|(seq, _)| (from + 1..=to).contains(seq));
+            leaf_hashes(wanted.map(|(_, span)| &block.payload[span.clone()]), &mut out);
+            if block.spans.last().is_some_and(|(seq, _)| *seq >= to) {
+                return Ok(out);
             }
         }
         if (out.len() as u64) < to - from {

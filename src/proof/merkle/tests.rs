@@ -124,6 +124,20 @@ fn hashes_are_those_of_rfc_6962() {
     assert_ne!(node_hash(&l, &r), leaf_hash(&[l, r].concat()), "a node is not the leaf of its children's bytes");
 }
 
+#[test]
+fn leaves_hashed_two_at_a_time_are_the_leaves_of_rfc_6962() {
+    // Leaves of every length around SHA-256's blocks, in runs of odd and
+    // even length, some of them after what `out` already held.
+    let inputs: Vec<Vec<u8>> = (0..300usize).map(|n| (0..n).map(|i| (i * 7 + n) as u8).collect()).collect();
+    for count in [0, 1, 2, 3, 64, 299, 300] {
+        let mut out = vec![[7; 32]];
+        leaf_hashes(inputs[..count].iter().map(Vec::as_slice), &mut out);
+        let expected: Vec<Hash> =
+            std::iter::once([7; 32]).chain(inputs[..count].iter().map(|l| naive_leaf(l))).collect();
+        assert_eq!(out, expected, "{count} leaves");
+    }
+}
+
 /// transparency-dev/merkle testonly/constants.go: LeafInputs, NodeHashes, RootHashes.
 const LEAF_INPUTS: [&str; 8] =
     ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
