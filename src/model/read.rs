@@ -14,7 +14,9 @@ use crate::model::envelope::{is_hash, parse_time};
 use crate::model::event::{Event, EventKind, OwnFields, Status, derived_id, shape};
 use crate::model::id::{OrgId, PartyId, parse_event_id};
 use crate::model::schema::{ENVELOPE_FIELDS, EventType, MAX_OWN, SOURCE_FIELDS, Shape, event_type};
-use crate::model::sha_pair::sha256_pair;
+use crate::model::sha_many::Message;
+#[cfg(doc)]
+use crate::model::sha_many::sha256_each;
 use crate::model::step::Step;
 
 /// An envelope read from its canonical bytes: what the checks between
@@ -94,42 +96,47 @@ impl<'a> Sealed<'a> {
     /// their plain digits), so they are the canonical form of what they hold
     /// and the hash is computed over them, the `hash` member cut out.
     pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Sealed<'a>> {
-        let own = |pieces: &[&[u8]]| {
-            let mut sha = Sha256::new();
-            pieces.iter().for_each(|piece| sha.update(piece));
-            (sha.finalize().into(), ())
-        };
-        Some(Self::read_then(bytes, scratch, own)?.0)
+        let unchecked = Unchecked::read(bytes, scratch)?;
+        let mut sha = Sha256::new();
+        unchecked.hashed().iter().for_each(|piece| sha.update(piece));
+        unchecked.check(&sha.finalize().into())
     }
+}
 
-    /// [`Sealed::read`], and the SHA-256 of `other`'s pieces, hashed beside
-    /// the envelope's own hash ([`sha256_pair`]: two messages at once take
-    /// less time than one after the other). `audit verify` hashes each
-    /// envelope's Merkle leaf this way.
-    pub fn read_hashing(bytes: &'a [u8], scratch: &mut Scratch, other: &[&[u8]]) -> Option<(Sealed<'a>, [u8; 32])> {
-        Self::read_then(bytes, scratch, |own| sha256_pair(own, other))
-    }
+/// An envelope read as [`Sealed::read`] reads it, its hash not checked yet:
+/// for a reader that hashes many envelopes at once ([`sha256_each`]).
+#[derive(Debug)]
+pub struct Unchecked<'a> {
+    sealed: Sealed<'a>,
+    bytes: &'a [u8],
+}
 
-    /// [`Sealed::read`], the envelope's hash and whatever else comes with it
-    /// computed by `hash` from the pieces its hash covers.
-    fn read_then<T>(
-        bytes: &'a [u8],
-        scratch: &mut Scratch,
-        hash: impl FnOnce(&[&[u8]]) -> ([u8; 32], T),
-    ) -> Option<(Sealed<'a>, T)> {
+impl<'a> Unchecked<'a> {
+    /// Reads `bytes` if they are the canonical JSON of a well-formed envelope.
+    pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Unchecked<'a>> {
         let (raw, chain) = CanonicalReader::new(bytes)?.envelope(&mut scratch.buf, Mode::Chained)?;
         let [cut, prev_cut] = chain?;
         if !is_hash(raw.prev) || !is_hash(raw.hash) {
             return None;
         }
-        let (prev, stored) = (raw.prev, raw.hash);
-        let view = raw.decode(scratch)?;
-        let (own, with) = hash(&[bytes.get(..cut.0)?, bytes.get(cut.1..)?]);
-        if !hex_equals(&own, stored) {
-            return None;
-        }
-        let RecordedView { seq, recorded_at, id, org, target, step, .. } = view;
-        Some((Sealed { seq, recorded_at, prev, hash: stored, id, org, target, step, chain: [cut, prev_cut] }, with))
+        let (prev, hash) = (raw.prev, raw.hash);
+        let RecordedView { seq, recorded_at, id, org, target, step, .. } = raw.decode(scratch)?;
+        // `chain` lies within `bytes`: the reader found the members there.
+        bytes.get(..cut.0)?;
+        bytes.get(cut.1..)?;
+        let sealed = Sealed { seq, recorded_at, prev, hash, id, org, target, step, chain: [cut, prev_cut] };
+        Some(Unchecked { sealed, bytes })
+    }
+
+    /// What the envelope's hash covers: its bytes, the `hash` member cut out.
+    pub fn hashed(&self) -> Message<'a> {
+        let cut = self.sealed.chain[0];
+        [&self.bytes[..cut.0], &self.bytes[cut.1..]]
+    }
+
+    /// The envelope, if `digest`, the SHA-256 of [`Unchecked::hashed`], is its hash.
+    pub fn check(self, digest: &[u8; 32]) -> Option<Sealed<'a>> {
+        hex_equals(digest, self.sealed.hash).then_some(self.sealed)
     }
 }
 

@@ -12,7 +12,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::sha_pair::sha256_pair;
+use crate::model::sha_many::{Message, sha256_each};
 
 use super::base64;
 use super::error::{Error, ProofKind};
@@ -30,23 +30,15 @@ pub fn leaf_hash(bytes: &[u8]) -> Hash {
 }
 
 /// What [`leaf_hash`] hashes, in pieces: `0x00`, then `bytes`.
-pub(crate) fn leaf_pieces(bytes: &[u8]) -> [&[u8]; 2] {
+pub(crate) fn leaf_pieces(bytes: &[u8]) -> Message<'_> {
     [&[0x00], bytes]
 }
 
-/// [`leaf_hash`] of each of `leaves`, in order, appended to `out`: two at a
-/// time ([`sha256_pair`]), which takes less time than one after the other.
+/// [`leaf_hash`] of each of `leaves`, in order, appended to `out`: many at
+/// a time ([`sha256_each`]), which takes less time than one after the other.
 pub(crate) fn leaf_hashes<'a>(leaves: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Hash>) {
-    let mut leaves = leaves.into_iter();
-    while let Some(a) = leaves.next() {
-        match leaves.next() {
-            Some(b) => {
-                let (a, b) = sha256_pair(&leaf_pieces(a), &leaf_pieces(b));
-                out.extend([a, b]);
-            }
-            None => out.push(leaf_hash(a)),
-        }
-    }
+    let messages: Vec<Message<'_>> = leaves.into_iter().map(leaf_pieces).collect();
+    sha256_each(&messages, out);
 }
 
 /// `SHA-256(0x01 || left || right)`: the hash of an interior node.
