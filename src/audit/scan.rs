@@ -21,7 +21,7 @@ use crate::halves::halves;
 use crate::model::envelope::Head;
 use crate::model::event::Event;
 use crate::model::id::{OrgId, PartyId};
-use crate::model::read::{Scratch, Sealed, Unchecked};
+use crate::model::read::{Scratch, Sealed};
 use crate::model::sha_many::{Message, sha256_each};
 use crate::model::summary::{OrgSummary, Roster};
 use crate::progress::Progress;
@@ -105,11 +105,11 @@ impl Parsed {
         let read: Vec<_> = (spans.iter())
             .map(|(_, span)| {
                 let bytes = payload.get(span.clone())?;
-                Some((Unchecked::read(bytes, scratch)?, bytes))
+                Some((Sealed::read_unchecked(bytes, scratch)?, bytes))
             })
             .collect();
         let messages: Vec<Message<'_>> =
-            read.iter().flatten().flat_map(|(env, bytes)| [env.hashed(), leaf_pieces(bytes)]).collect();
+            read.iter().flatten().flat_map(|(env, bytes)| [env.hashed, leaf_pieces(bytes)]).collect();
         let mut digests = Vec::with_capacity(messages.len());
         sha256_each(&messages, &mut digests);
         let mut digests = digests.chunks_exact(2);

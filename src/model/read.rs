@@ -96,24 +96,11 @@ impl<'a> Sealed<'a> {
     /// their plain digits), so they are the canonical form of what they hold
     /// and the hash is computed over them, the `hash` member cut out.
     pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Sealed<'a>> {
-        let unchecked = Unchecked::read(bytes, scratch)?;
-        let mut sha = Sha256::new();
-        unchecked.hashed().iter().for_each(|piece| sha.update(piece));
-        unchecked.check(&sha.finalize().into())
+        Sealed::read_unchecked(bytes, scratch)?.check_by_sha2()
     }
-}
 
-/// An envelope read as [`Sealed::read`] reads it, its hash not checked yet:
-/// for a reader that hashes many envelopes at once ([`sha256_each`]).
-#[derive(Debug)]
-pub struct Unchecked<'a> {
-    sealed: Sealed<'a>,
-    bytes: &'a [u8],
-}
-
-impl<'a> Unchecked<'a> {
-    /// Reads `bytes` if they are the canonical JSON of a well-formed envelope.
-    pub fn read(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Unchecked<'a>> {
+    /// Reads `bytes` as [`Sealed::read`] does, but leaves the hash to check.
+    pub fn read_unchecked(bytes: &'a [u8], scratch: &mut Scratch) -> Option<Unchecked<'a, Sealed<'a>>> {
         let (raw, chain) = CanonicalReader::new(bytes)?.envelope(&mut scratch.buf, Mode::Chained)?;
         let [cut, prev_cut] = chain?;
         if !is_hash(raw.prev) || !is_hash(raw.hash) {
@@ -121,22 +108,36 @@ impl<'a> Unchecked<'a> {
         }
         let (prev, hash) = (raw.prev, raw.hash);
         let RecordedView { seq, recorded_at, id, org, target, step, .. } = raw.decode(scratch)?;
-        // `chain` lies within `bytes`: the reader found the members there.
-        bytes.get(..cut.0)?;
-        bytes.get(cut.1..)?;
+        let hashed = [bytes.get(..cut.0)?, bytes.get(cut.1..)?];
         let sealed = Sealed { seq, recorded_at, prev, hash, id, org, target, step, chain: [cut, prev_cut] };
-        Some(Unchecked { sealed, bytes })
+        Some(Unchecked { value: sealed, hashed, hash })
     }
+}
 
+/// What a stored envelope was read as ([`Sealed`], [`Chain`]), its hash not
+/// checked yet: for a reader that hashes many envelopes at once
+/// ([`sha256_each`]) and then checks each.
+#[derive(Debug)]
+pub struct Unchecked<'a, T> {
+    value: T,
     /// What the envelope's hash covers: its bytes, the `hash` member cut out.
-    pub fn hashed(&self) -> Message<'a> {
-        let cut = self.sealed.chain[0];
-        [&self.bytes[..cut.0], &self.bytes[cut.1..]]
+    pub hashed: Message<'a>,
+    /// The envelope's `hash`, as stored.
+    hash: &'a str,
+}
+
+impl<T> Unchecked<'_, T> {
+    /// What was read, if `digest`, the SHA-256 of [`Unchecked::hashed`], is
+    /// the envelope's hash.
+    pub fn check(self, digest: &[u8; 32]) -> Option<T> {
+        hex_equals(digest, self.hash).then_some(self.value)
     }
 
-    /// The envelope, if `digest`, the SHA-256 of [`Unchecked::hashed`], is its hash.
-    pub fn check(self, digest: &[u8; 32]) -> Option<Sealed<'a>> {
-        hex_equals(digest, self.sealed.hash).then_some(self.sealed)
+    /// [`Unchecked::check`], the digest computed here.
+    fn check_by_sha2(self) -> Option<T> {
+        let mut sha = Sha256::new();
+        self.hashed.iter().for_each(|piece| sha.update(piece));
+        self.check(&sha.finalize().into())
     }
 }
 
@@ -159,8 +160,15 @@ impl<'a> Chain<'a> {
     /// Reads `bytes` if they are a JSON object as accord stores it (no
     /// whitespace) with `seq`, `prev` and `hash` members, each once, and
     /// the SHA-256 of the bytes with the `hash` member cut out (as
-    /// [`Sealed::read`] cuts it) is that hash; `None` otherwise.
+    /// [`Sealed::read`] cuts it) is that hash; `None` otherwise. (Readers
+    /// check many at once: [`Chain::read_unchecked`].)
+    #[cfg(test)]
     pub fn read(doc: &'a [u8]) -> Option<Chain<'a>> {
+        Chain::read_unchecked(doc)?.check_by_sha2()
+    }
+
+    /// Reads `doc` as [`Chain::read`] does, but leaves the hash to check.
+    pub fn read_unchecked(doc: &'a [u8]) -> Option<Unchecked<'a, Chain<'a>>> {
         let (mut seq, mut prev, mut hash, mut cut) = (None, None, None, None);
         each_member(doc, |name, at, value, end| {
             match name {
@@ -177,10 +185,8 @@ impl<'a> Chain<'a> {
             Some(())
         })?;
         let (seq, prev, hash, cut) = (seq?, prev?, hash?, cut?);
-        let mut sha = Sha256::new();
-        sha.update(doc.get(..cut.0)?);
-        sha.update(doc.get(cut.1..)?);
-        hex_equals(&sha.finalize().into(), hash).then_some(Chain { seq, prev, hash })
+        let hashed = [doc.get(..cut.0)?, doc.get(cut.1..)?];
+        Some(Unchecked { value: Chain { seq, prev, hash }, hashed, hash })
     }
 }
 

@@ -219,8 +219,9 @@ fn an_event_rewritten_in_place_is_named_by_its_seq() {
     });
     let msg = damaged(&l.run(&["audit", "verify"]), Some(5), "the hash does not match the content");
     assert!(msg.contains("altered"), "{msg}");
-    // Replay checks as it goes, and stops there too.
+    // Replay checks as it goes, and stops there too; so does an export.
     damaged(&l.run(&["audit", "replay"]), Some(5), "the hash does not match");
+    damaged(&l.run(&["export"]), Some(5), "hash does not match its content");
 }
 
 #[test]
