@@ -27,6 +27,7 @@ pub mod model;
 pub mod progress;
 pub mod projection;
 pub mod proof;
+mod sha_many;
 pub mod store;
 pub mod timeline;
 

@@ -22,10 +22,10 @@ use crate::model::envelope::Head;
 use crate::model::event::Event;
 use crate::model::id::{OrgId, PartyId};
 use crate::model::read::{Scratch, Sealed};
-use crate::model::sha_many::{Message, sha256_each};
 use crate::model::summary::{OrgSummary, Roster};
 use crate::progress::Progress;
 use crate::proof::merkle::leaf_pieces;
+use crate::sha_many::{Message, sha256_each};
 use crate::store::{Entry, Hash, Store, Unpacked, decode, id_bucket};
 use crate::timeline::counting_steps;
 use crate::timeline::{Change, Step, Tail, Timeline};
@@ -94,8 +94,9 @@ impl Parsed {
     /// Reads the envelopes at `spans` of `payload` (a log block's), and
     /// counts the index entries each calls for (its id's, its org copy's)
     /// in `wanted`. Their hashes and Merkle leaves are hashed all at once
-    /// ([`sha256_each`]): about a tenth less of `audit verify`'s time than
-    /// one after the other.
+    /// ([`sha256_each`]): `audit verify` of the bench's 1M events took a
+    /// median 0.930 of the time it took hashing one after the other (ten
+    /// interleaved pairs; CPU 2.63 s against 2.81 s).
     fn read_block(
         payload: &[u8],
         spans: &[(u64, Range<usize>)],

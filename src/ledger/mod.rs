@@ -32,8 +32,8 @@ use crate::model::date::Day;
 use crate::model::envelope::{Envelope, GENESIS, Head, parse_time};
 use crate::model::id::{OrgId, PartyId};
 use crate::model::read::Chain;
-use crate::model::sha_many::{Message, sha256_each};
 use crate::model::summary::OrgSummary;
+use crate::sha_many::{Message, sha256_each};
 use crate::store::{Store, Unpacked};
 
 /// The largest event accepted, in bytes of JSON: real events are a few KB,

@@ -9,7 +9,6 @@ pub(crate) mod exact;
 pub mod id;
 pub(crate) mod read;
 pub mod schema;
-pub(crate) mod sha_many;
 pub mod step;
 pub mod summary;
 pub use error::{Damage, Error as ModelError, Inexact, InexactWhy, Json, JsonProblem};

@@ -14,10 +14,10 @@ use crate::model::envelope::{is_hash, parse_time};
 use crate::model::event::{Event, EventKind, OwnFields, Status, derived_id, shape};
 use crate::model::id::{OrgId, PartyId, parse_event_id};
 use crate::model::schema::{ENVELOPE_FIELDS, EventType, MAX_OWN, SOURCE_FIELDS, Shape, event_type};
-use crate::model::sha_many::Message;
-#[cfg(doc)]
-use crate::model::sha_many::sha256_each;
 use crate::model::step::Step;
+use crate::sha_many::Message;
+#[cfg(doc)]
+use crate::sha_many::sha256_each;
 
 /// An envelope read from its canonical bytes: what the checks between
 /// envelopes need (chain, ids, rules), without building the event.

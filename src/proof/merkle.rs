@@ -12,7 +12,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::sha_many::{Message, sha256_each};
+use crate::sha_many::{Message, sha256_each};
 
 use super::base64;
 use super::error::{Error, ProofKind};

@@ -1,7 +1,7 @@
 //! SHA-256 of many messages at once: what `audit verify` computes for each
-//! envelope (its hash, and its Merkle leaf's), and an import for each
-//! leaf, about twice as fast as one message after the other on a processor
-//! with SHA instructions.
+//! envelope (its hash, and its Merkle leaf's), `export` for each envelope,
+//! and an import for each leaf, about twice as fast as one message after
+//! the other on a processor with SHA instructions.
 //!
 //! The SHA instructions of x86 (`sha256rnds2`) each wait for the one before
 //! within a message, so one message leaves the unit idle between them;
