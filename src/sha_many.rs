@@ -7,8 +7,8 @@
 //! within a message, so one message leaves the unit idle between them;
 //! four messages' rounds, interleaved, fill those gaps, as multi-buffer
 //! hashing does. On the bench's VM (AMD EPYC), 350-byte messages, one core:
-//! four at a time 2.11–2.14 times as fast as one at a time (1,608–1,653
-//! MB/s), two at a time 1.41–1.43 times. Without those instructions (or off
+//! four at a time 2.11–2.14 times as fast as one at a time (1,608–1,707
+//! MB/s), two at a time 1.41–1.51 times. Without those instructions (or off
 //! x86-64), [`sha256_each`] hashes with `sha2`, one message after the other.
 
 use sha2::{Digest, Sha256};
