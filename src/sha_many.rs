@@ -35,10 +35,12 @@ fn one(pieces: &[&[u8]]) -> [u8; 32] {
 }
 
 /// The initial hash value (FIPS 180-4 §5.3.3).
+#[cfg(target_arch = "x86_64")]
 const H0: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /// Appends `pieces`, then SHA-256's padding (FIPS 180-4 §5.1.1), to `out`:
 /// a whole number of 64-byte blocks.
+#[cfg(target_arch = "x86_64")]
 fn padded(pieces: &[&[u8]], out: &mut Vec<u8>) {
     let mut len = 0;
     for piece in pieces {
@@ -52,6 +54,7 @@ fn padded(pieces: &[&[u8]], out: &mut Vec<u8>) {
 }
 
 /// The digest of a final state: its words, big-endian.
+#[cfg(target_arch = "x86_64")]
 fn digest(state: &[u32; 8]) -> [u8; 32] {
     let mut out = [0; 32];
     for (bytes, word) in out.chunks_exact_mut(4).zip(state) {
