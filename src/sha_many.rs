@@ -66,7 +66,7 @@ fn digest(state: &[u32; 8]) -> [u8; 32] {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     //! The SHA extensions' rounds, as Intel's reference (and `sha2`'s
-    //! backend) order them, for one message or two interleaved.
+    //! backend) order them, for one message, or two or four interleaved.
 
     use std::arch::x86_64::*;
     use std::cell::RefCell;
@@ -126,8 +126,8 @@ mod x86 {
                 end: ends[message],
             };
             // SAFETY: `available` said the processor has the instructions
-            // these use; every block index is below `blocks.len()`, the
-            // last message's end.
+            // the calls below use (what makes them unsafe: the blocks are
+            // indexed with bounds checks).
             unsafe {
                 let (abef0, cdgh0) = load(&H0);
                 let mut lanes: Vec<Lane> = (0..messages.len().min(4)).map(start).collect();

@@ -125,7 +125,7 @@ fn hashes_are_those_of_rfc_6962() {
 }
 
 #[test]
-fn leaves_hashed_two_at_a_time_are_the_leaves_of_rfc_6962() {
+fn leaves_hashed_many_at_a_time_are_the_leaves_of_rfc_6962() {
     // Leaves of every length around SHA-256's blocks, in runs of odd and
     // even length, some of them after what `out` already held.
     let inputs: Vec<Vec<u8>> = (0..300usize).map(|n| (0..n).map(|i| (i * 7 + n) as u8).collect()).collect();
