@@ -14,8 +14,8 @@ use super::error::Damage;
 use super::format::{ORIGIN_KEY, TREE_KEY, TREE_LOW, seq_from, tree_key};
 use super::pending::Pending;
 use crate::error::Result;
-
 use crate::proof::merkle::leaf_hashes;
+
 pub use crate::proof::merkle::{Hash, leaf_hash, node_hash};
 
 /// Leaves under one stored hash of the lowest stored level.
