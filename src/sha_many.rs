@@ -8,7 +8,9 @@
 //! four messages' rounds, interleaved, fill those gaps, as multi-buffer
 //! hashing does. On the bench's VM (AMD EPYC), 350-byte messages, one core:
 //! four at a time 2.11–2.14 times as fast as one at a time (1,608–1,707
-//! MB/s), two at a time 1.41–1.51 times. Without those instructions (or off
+//! MB/s; two at a time were 1.41–1.51 times). The last messages of a call,
+//! once no fourth is left to fill the lanes, finish one at a time: for a
+//! log block's 128 messages, at most three messages' last blocks. Without those instructions (or off
 //! x86-64), [`sha256_each`] hashes with `sha2`, one message after the other.
 
 use sha2::{Digest, Sha256};
@@ -22,11 +24,11 @@ pub(crate) fn sha256_each(messages: &[Message<'_>], out: &mut Vec<[u8; 32]>) {
     if x86::available() {
         return x86::each(messages, out);
     }
-    out.extend(messages.iter().map(|m| one(m)));
+    out.extend(messages.iter().map(|m| sha256(m)));
 }
 
-/// SHA-256 of the concatenation of `pieces`, by `sha2`.
-fn one(pieces: &[&[u8]]) -> [u8; 32] {
+/// SHA-256 of the concatenation of `pieces`, by `sha2`: one message.
+pub(crate) fn sha256(pieces: &[&[u8]]) -> [u8; 32] {
     let mut sha = Sha256::new();
     for piece in pieces {
         sha.update(piece);
@@ -66,7 +68,7 @@ fn digest(state: &[u32; 8]) -> [u8; 32] {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     //! The SHA extensions' rounds, as Intel's reference (and `sha2`'s
-    //! backend) order them, for one message, or two or four interleaved.
+    //! backend) order them, for one message or four interleaved.
 
     use std::arch::x86_64::*;
     use std::cell::RefCell;
@@ -134,8 +136,9 @@ mod x86 {
                 let mut waiting = lanes.len();
                 let (mut abef, mut cdgh) = ([abef0; 4], [cdgh0; 4]);
                 // Four lanes, a block each at a time; a lane whose message
-                // ends takes the next message.
-                while lanes.len() == 4 {
+                // ends takes the next one, until none is left.
+                let mut full = lanes.len() == 4;
+                while full {
                     let at = |k: usize| &blocks[lanes[k].next];
                     four(&mut abef, &mut cdgh, [at(0), at(1), at(2), at(3)]);
                     for k in 0..4 {
@@ -148,41 +151,21 @@ mod x86 {
                                 lanes[k] = start(waiting);
                                 (abef[k], cdgh[k]) = (abef0, cdgh0);
                                 waiting += 1;
+                            } else {
+                                full = false;
                             }
                         }
                     }
-                    // A lane done with no message left: the others finish below.
-                    let mut k = 0;
-                    while k < lanes.len() {
-                        if lanes[k].next == lanes[k].end {
-                            lanes.remove(k);
-                            abef[k..].rotate_left(1);
-                            cdgh[k..].rotate_left(1);
-                        } else {
-                            k += 1;
-                        }
-                    }
                 }
-                // The last (at most three) messages: two at a time, then one.
-                let mut rest: Vec<(Lane, [u32; 8])> = (lanes.iter().zip(abef.iter().zip(&cdgh)))
-                    .map(|(lane, (&abef, &cdgh))| {
+                // The messages still in a lane (at most three, or fewer than
+                // four in all): one at a time.
+                for (lane, (&abef, &cdgh)) in lanes.iter().zip(abef.iter().zip(&cdgh)) {
+                    if lane.next < lane.end {
                         let mut state = [0; 8];
                         store(abef, cdgh, &mut state);
-                        (*lane, state)
-                    })
-                    .collect();
-                while let Some((a, mut sa)) = rest.pop() {
-                    let mut a_blocks = &blocks[a.next..a.end];
-                    if let Some((b, mut sb)) = rest.pop() {
-                        let b_blocks = &blocks[b.next..b.end];
-                        let both = a_blocks.len().min(b_blocks.len());
-                        two(&mut sa, &mut sb, &a_blocks[..both], &b_blocks[..both]);
-                        a_blocks = &a_blocks[both..];
-                        let b = Lane { next: b.next + both, ..b };
-                        rest.push((b, sb));
+                        one(&mut state, &blocks[lane.next..lane.end]);
+                        digests[lane.message] = digest(&state);
                     }
-                    one(&mut sa, a_blocks);
-                    digests[a.message] = digest(&sa);
                 }
             }
         })
@@ -262,32 +245,6 @@ mod x86 {
             cdgh = _mm_add_epi32(cdgh, cdgh0);
         }
         store(abef, cdgh, state);
-    }
-
-    /// `a` compressed into `sa` and `b` into `sb`, as many blocks each, their
-    /// rounds interleaved.
-    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    fn two(sa: &mut [u32; 8], sb: &mut [u32; 8], a: &[[u8; 64]], b: &[[u8; 64]]) {
-        let (mut abef, mut cdgh) = load(sa);
-        let (mut abef_b, mut cdgh_b) = load(sb);
-        for (block, block_b) in a.iter().zip(b) {
-            let (abef0, cdgh0, abef0_b, cdgh0_b) = (abef, cdgh, abef_b, cdgh_b);
-            let (mut w, mut w_b) = (words(block), words(block_b));
-            for i in 0..16 {
-                if i >= 4 {
-                    w[i % 4] = schedule(&w, i);
-                    w_b[i % 4] = schedule(&w_b, i);
-                }
-                rounds(&mut abef, &mut cdgh, w[i % 4], i);
-                rounds(&mut abef_b, &mut cdgh_b, w_b[i % 4], i);
-            }
-            abef = _mm_add_epi32(abef, abef0);
-            cdgh = _mm_add_epi32(cdgh, cdgh0);
-            abef_b = _mm_add_epi32(abef_b, abef0_b);
-            cdgh_b = _mm_add_epi32(cdgh_b, cdgh0_b);
-        }
-        store(abef, cdgh, sa);
-        store(abef_b, cdgh_b, sb);
     }
 
     /// A block of each of four messages compressed into its state, their

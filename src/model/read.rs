@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::model::ModelError;
@@ -15,9 +14,9 @@ use crate::model::event::{Event, EventKind, OwnFields, Status, derived_id, shape
 use crate::model::id::{OrgId, PartyId, parse_event_id};
 use crate::model::schema::{ENVELOPE_FIELDS, EventType, MAX_OWN, SOURCE_FIELDS, Shape, event_type};
 use crate::model::step::Step;
-use crate::sha_many::Message;
 #[cfg(doc)]
 use crate::sha_many::sha256_each;
+use crate::sha_many::{Message, sha256};
 
 /// An envelope read from its canonical bytes: what the checks between
 /// envelopes need (chain, ids, rules), without building the event.
@@ -135,9 +134,8 @@ impl<T> Unchecked<'_, T> {
 
     /// [`Unchecked::check`], the digest computed here.
     fn check_by_sha2(self) -> Option<T> {
-        let mut sha = Sha256::new();
-        self.hashed.iter().for_each(|piece| sha.update(piece));
-        self.check(&sha.finalize().into())
+        let digest = sha256(&self.hashed);
+        self.check(&digest)
     }
 }
 

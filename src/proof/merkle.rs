@@ -10,9 +10,7 @@
 //! are the algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2 and need nothing
 //! but the proof.
 
-use sha2::{Digest, Sha256};
-
-use crate::sha_many::{Message, sha256_each};
+use crate::sha_many::{Message, sha256, sha256_each};
 
 use super::base64;
 use super::error::{Error, ProofKind};
@@ -22,11 +20,7 @@ pub type Hash = [u8; 32];
 
 /// `SHA-256(0x00 || bytes)`: the hash of the leaf `bytes`.
 pub fn leaf_hash(bytes: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    for piece in leaf_pieces(bytes) {
-        h.update(piece);
-    }
-    h.finalize().into()
+    sha256(&leaf_pieces(bytes))
 }
 
 /// What [`leaf_hash`] hashes, in pieces: `0x00`, then `bytes`.
@@ -43,16 +37,12 @@ pub(crate) fn leaf_hashes<'a>(leaves: impl IntoIterator<Item = &'a [u8]>, out: &
 
 /// `SHA-256(0x01 || left || right)`: the hash of an interior node.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x01]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    sha256(&[&[0x01], left, right])
 }
 
 /// The root of the empty tree, `SHA-256("")`.
 pub fn empty_root() -> Hash {
-    Sha256::digest([]).into()
+    sha256(&[])
 }
 
 /// The padded base64 of a hash, as checkpoints and proofs write it.
