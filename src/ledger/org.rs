@@ -91,35 +91,25 @@ impl OrgCore {
 
 impl OrgRecord {
     pub(crate) fn new(org: OrgId, upto: u64, copies: Unpacked, store: &Store) -> Result<OrgRecord> {
-        // Many copies are read on two cores, a half each (`read_fast`).
-        let mut fast = Vec::with_capacity(copies.len());
-        let mut sources = Vec::new();
-        let read = |part: &[(u64, Range<usize>)]| read_fast(&org, &copies.payload, part);
-        for part in crate::halves::halves(&copies.spans, PARALLEL_READ, read) {
-            let shift = sources.len();
-            fast.extend(part.read.into_iter().map(|(id, target, step, at)| (id, target, step, span(at, shift))));
-            sources.extend_from_slice(&part.sources);
-            if !part.whole {
-                break;
-            }
-        }
         let mut records = Vec::new();
         let mut source_at: Vec<SourceAt>;
-        let (ids, targets, steps): (Vec<Uuid>, Vec<Option<Uuid>>, Vec<Step>) = if fast.len() == copies.len() {
-            let ids = fast.iter().map(|(id, ..)| *id).collect();
-            let targets = fast.iter().map(|(_, t, ..)| *t).collect();
-            source_at = fast.iter().map(|(.., at)| *at).collect();
-            (ids, targets, counting(fast.into_iter().map(|(_, t, s, _)| (t, s))))
-        } else {
-            // Not in the form accord writes: the general way, which says what is wrong.
-            sources.clear();
-            records = copies.iter().map(|(seq, bytes)| decode_copy(&org, seq, bytes)).collect::<Result<_>>()?;
-            let steps = counting_steps(records.iter().map(|r| (r.seq, &r.event)));
-            let ids = records.iter().map(|r| r.event.id).collect();
-            let targets = records.iter().map(|r| r.event.target()).collect();
-            source_at = records.iter().map(|_| SourceAt::Other).collect();
-            (ids, targets, steps)
-        };
+        let mut sources = Vec::new();
+        let (ids, targets, steps): (Vec<Uuid>, Vec<Option<Uuid>>, Vec<Step>) =
+            if let Some((fast, read)) = read_all_fast(&org, &copies) {
+                sources = read;
+                let ids = fast.iter().map(|(id, ..)| *id).collect();
+                let targets = fast.iter().map(|(_, t, ..)| *t).collect();
+                source_at = fast.iter().map(|(.., at)| *at).collect();
+                (ids, targets, counting(fast.into_iter().map(|(_, t, s, _)| (t, s))))
+            } else {
+                // Not in the form accord writes: the general way, which says what is wrong.
+                records = copies.iter().map(|(seq, bytes)| decode_copy(&org, seq, bytes)).collect::<Result<_>>()?;
+                let steps = counting_steps(records.iter().map(|r| (r.seq, &r.event)));
+                let ids = records.iter().map(|r| r.event.id).collect();
+                let targets = records.iter().map(|r| r.event.target()).collect();
+                source_at = records.iter().map(|_| SourceAt::Other).collect();
+                (ids, targets, steps)
+            };
         let timeline = recorded_timeline(&org, steps)?;
         let by_id = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
         let (len, last) = (copies.len(), copies.last_seq());
@@ -245,10 +235,32 @@ impl OrgRecord {
 /// core (medians of 151 interleaved runs).
 const PARALLEL_READ: usize = 512;
 
+/// What the fast reader reads of a copy: its event's id, target and step,
+/// and where its source is in the sources read with it.
+type Fast = (Uuid, Option<Uuid>, Option<Step>, SourceAt);
+
+/// Every one of `copies` of `org` read the fast way ([`read_fast`]; many
+/// on two cores, a half each), with their sources' bytes; `None` if one is
+/// not in the form accord writes.
+fn read_all_fast(org: &OrgId, copies: &Unpacked) -> Option<(Vec<Fast>, Vec<u8>)> {
+    let mut fast = Vec::with_capacity(copies.len());
+    let mut sources = Vec::new();
+    let read = |part: &[(u64, Range<usize>)]| read_fast(org, &copies.payload, part);
+    for part in crate::halves::halves(&copies.spans, PARALLEL_READ, read) {
+        if !part.whole {
+            return None;
+        }
+        let shift = sources.len();
+        fast.extend(part.read.into_iter().map(|(id, target, step, at)| (id, target, step, span(at, shift))));
+        sources.extend_from_slice(&part.sources);
+    }
+    Some((fast, sources))
+}
+
 /// What the fast reader read of some of an org's copies, in order.
 struct FastRead {
     /// Each copy's id, target, step and where its source is in `sources`.
-    read: Vec<(Uuid, Option<Uuid>, Option<Step>, SourceAt)>,
+    read: Vec<Fast>,
     sources: Vec<u8>,
     /// Whether every copy was read; otherwise `read` stops before the first
     /// the fast reader did not take.
@@ -300,9 +312,25 @@ fn bytes_at(from: usize, to: usize) -> SourceAt {
     }
 }
 
-/// The timeline of an org's events, given in log order, which must keep the rules.
-pub(super) fn timeline_of<'a>(org: &OrgId, events: impl Iterator<Item = (u64, &'a Event)>) -> Result<Timeline> {
-    recorded_timeline(org, counting_steps(events))
+/// The timeline of an org's events in log order, which must keep the rules:
+/// its `copies`, read the fast way as [`OrgRecord::new`] reads them (a
+/// copy in another form sends them all the general way, which says what is
+/// wrong), then `more`, the events not in them yet.
+pub(super) fn timeline_of<'a>(
+    org: &OrgId,
+    copies: &Unpacked,
+    more: impl Iterator<Item = (u64, &'a Event)>,
+) -> Result<Timeline> {
+    let stored: Vec<(Option<Uuid>, Option<Step>)> = match read_all_fast(org, copies) {
+        Some((fast, _)) => fast.into_iter().map(|(_, target, step, _)| (target, step)).collect(),
+        // Not in the form accord writes: the general way, which says what is wrong.
+        None => copies
+            .iter()
+            .map(|(seq, bytes)| decode_copy(org, seq, bytes).map(|r| (r.event.target(), Step::of(r.seq, &r.event))))
+            .collect::<Result<_>>()?,
+    };
+    let more = more.map(|(seq, event)| (event.target(), Step::of(seq, event)));
+    recorded_timeline(org, counting(stored.into_iter().chain(more)))
 }
 
 /// The timeline of steps read from the store, which must keep the rules.
@@ -314,7 +342,7 @@ fn recorded_timeline(org: &OrgId, steps: Vec<Step>) -> Result<Timeline> {
 mod tests {
     use std::time::Duration;
 
-    use super::{OrgRecord, PARALLEL_READ, timeline_of};
+    use super::{OrgRecord, PARALLEL_READ, counting_steps, recorded_timeline, timeline_of};
     use crate::ledger::{Ledger, Options};
     use crate::model::id::OrgId;
 
@@ -361,8 +389,41 @@ mod tests {
             assert!(got.as_ref().is_none_or(|raw| matches!(raw, std::borrow::Cow::Borrowed(_))), "seq {}", e.seq);
             assert_eq!(got.map(|raw| raw.get().to_owned()), expected, "the source of seq {}", e.seq);
         }
-        let whole = timeline_of(&org, events.iter().map(|e| (e.seq, &e.event))).unwrap();
+        let whole = recorded_timeline(&org, counting_steps(events.iter().map(|e| (e.seq, &e.event)))).unwrap();
         assert_eq!(record.timeline().steps(), whole.steps());
+    }
+
+    /// The recorder's view of an org (`timeline_of`: its copies read the
+    /// fast way, on two cores, then the events not written yet) has the
+    /// timeline its events decoded the general way give; a copy the fast
+    /// reader does not take sends them the general way, which names it.
+    #[test]
+    fn the_recorders_timeline_of_copies_is_its_events_timeline() {
+        let n = PARALLEL_READ * 2 + 7;
+        let (_dir, ledger, org) = big_org(n);
+        let upto = ledger.head().unwrap().seq;
+        let copies = ledger.store.org_copies(&org, upto).unwrap();
+        let events: Vec<_> = ledger.org(&org, upto).unwrap().events().cloned().collect();
+        let whole = recorded_timeline(&org, counting_steps(events.iter().map(|e| (e.seq, &e.event)))).unwrap();
+        for unwritten in [0, 1, 10] {
+            let mut written = copies.clone();
+            written.spans.truncate(n - unwritten);
+            let more = events[n - unwritten..].iter().map(|e| (e.seq, &e.event));
+            let timeline = timeline_of(&org, &written, more).unwrap();
+            assert_eq!(timeline.steps(), whole.steps(), "{unwritten} not written");
+            assert_eq!(timeline.steps().len(), n);
+        }
+        let at = n / 2 + 3;
+        let mut damaged = copies.clone();
+        let span = damaged.spans[at].1.clone();
+        let text = String::from_utf8(damaged.payload[span.clone()].to_vec()).unwrap();
+        damaged.payload[span].copy_from_slice(text.replacen(r#""org":"big""#, r#""org":"bog""#, 1).as_bytes());
+        let seq = damaged.spans[at].0;
+        let error = timeline_of(&org, &damaged, std::iter::empty()).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!("the org index of `big` holds a damaged copy of seq {seq}: it is seq {seq} of `bog`")
+        );
     }
 
     /// A copy the fast reader does not take, in either half, sends the

@@ -361,7 +361,7 @@ impl Recorder<'_> {
     /// The org's whole timeline: its events in the store, those of this
     /// command (not durable yet) included.
     fn timeline(&self, org: &OrgId) -> Result<Timeline> {
-        self.store.with_org_events(org, |events| timeline_of(org, events))?
+        self.store.with_org_copies(org, |copies, unwritten| timeline_of(org, copies, unwritten))?
     }
 
     /// Checks the event against its org's timeline and, if it keeps every

@@ -407,6 +407,17 @@ impl Store {
         self.ceiling.is_none().then(|| self.pending())
     }
 
+    /// Waits for the writing thread, if any, to have written and indexed
+    /// what it was handed (a view waits for nothing). A read of the indexes
+    /// after it, followed by [`Store::handed`], sees each event once: in
+    /// the indexes or still handed over, never moved from one to the other
+    /// in between (only the caller hands batches over). Read before it,
+    /// the indexes could lack what the thread indexed next, and `handed`
+    /// lack it too.
+    fn settled(&self) {
+        drop(self.handed());
+    }
+
     /// Refuses to record through a view.
     pub(crate) fn writable(&self) -> Result<()> {
         match self.ceiling {
@@ -722,6 +733,7 @@ impl Store {
     ///
     /// They are read into one buffer, chunk after chunk, not a buffer each.
     pub(crate) fn org_copies(&self, org: &OrgId, upto: u64) -> Result<Unpacked> {
+        self.settled();
         let upto = upto.min(self.ceiling());
         let chunks = self.org_chunks(org, upto)?;
         // The payload's room at once: growing it chunk by chunk copied it
@@ -764,6 +776,7 @@ impl Store {
         start: impl Fn() -> S + Sync,
         each: impl Fn(&mut S, u64, &[u8]) -> Result<()> + Sync,
     ) -> Result<Vec<S>> {
+        self.settled();
         let upto = upto.min(self.ceiling());
         let end = upto.saturating_add(1);
         // The first seqs of each run's chunks, from and to.
@@ -835,18 +848,20 @@ impl Store {
         self.org_copies(org, upto)?.iter().map(|(seq, bytes)| decode_copy(org, seq, bytes)).collect()
     }
 
-    /// Hands `f` every event of an org handed to the store, also those not
-    /// yet written or indexed, in log order: the recorder's view of it.
-    pub(crate) fn with_org_events<R>(
+    /// Hands `f` every event of an org handed to the store, in log order:
+    /// the copies written (undecoded: the caller reads them as it needs),
+    /// then the events not written yet. The recorder's view of the org.
+    pub(crate) fn with_org_copies<R>(
         &self,
         org: &OrgId,
-        f: impl FnOnce(&mut dyn Iterator<Item = (u64, &Event)>) -> R,
+        f: impl FnOnce(&Unpacked, &mut dyn Iterator<Item = (u64, &Event)>) -> R,
     ) -> Result<R> {
         self.writable()?;
-        let stored = self.org_records(org, u64::MAX)?;
+        let stored = self.org_copies(org, u64::MAX)?;
         let pending = self.pending();
-        let unwritten = pending.unwritten.iter().filter(|u| u.env.event.org == *org).map(|u| (u.env.seq, &u.env.event));
-        Ok(f(&mut stored.iter().map(|r| (r.seq, &r.event)).chain(unwritten)))
+        let mut unwritten =
+            pending.unwritten.iter().filter(|u| u.env.event.org == *org).map(|u| (u.env.seq, &u.env.event));
+        Ok(f(&stored, &mut unwritten))
     }
 
     /// An org's whole envelopes up to `upto` included, as stored in the log,
@@ -871,6 +886,7 @@ impl Store {
     /// summaries when they are all current, else one seek per org in the
     /// org copies.
     pub fn orgs(&self) -> Result<Vec<OrgId>> {
+        self.settled();
         let mut out = match self.orgs_of_summaries()? {
             Some(orgs) => orgs,
             None => self.orgs_of_copies()?,
@@ -1140,7 +1156,11 @@ mod tests {
         let last = &envs[BATCH - 2];
         assert_eq!(store.seq_of(&last.event.id).unwrap(), Some(last.seq));
         assert_eq!(store.get(last.seq).unwrap().map(|e| e.hash), Some(last.hash.clone()));
-        let seqs = store.with_org_events(&o2, |events| events.map(|(seq, _)| seq).collect::<Vec<_>>()).unwrap();
+        let seqs = store
+            .with_org_copies(&o2, |copies, events| {
+                copies.spans.iter().map(|(seq, _)| *seq).chain(events.map(|(seq, _)| seq)).collect::<Vec<_>>()
+            })
+            .unwrap();
         assert_eq!(seqs, (2..BATCH as u64).filter(|s| s % 3 == 2).collect::<Vec<_>>());
         assert_eq!(store.orgs().unwrap().len(), 3);
         store.push(&start, envs[BATCH - 1].clone(), envs[BATCH - 1].json()).unwrap();
@@ -1153,6 +1173,37 @@ mod tests {
         assert_eq!(before, tree(&store), "the tree is as it was before the command");
         assert_eq!(store.seq_of(&last.event.id).unwrap(), None);
         assert_eq!(store.get(envs[BATCH + 1].seq).unwrap(), None);
+    }
+
+    /// An org's copies read right after a batch is handed to the writing
+    /// thread, among them the batch that has it index all it was handed
+    /// before, are every copy: the read waits for the thread before it
+    /// reads the index. (Read first, the index lacked what the thread was
+    /// about to index, and what was handed over lacked it once indexed:
+    /// the recorder checked a back-dated event against part of its org.)
+    #[test]
+    fn an_orgs_copies_read_while_the_thread_indexes_are_all_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l"), &options()).unwrap();
+        store.write_behind();
+        let mut prev = crate::model::envelope::GENESIS.to_owned();
+        let envs = envelopes(1, 2 * pending::INDEX_BATCH as u64 + 5, &mut prev);
+        let (start, o1) = (Head::empty(), OrgId::parse("o1").unwrap());
+        let mut checked = 0;
+        for (i, env) in envs.iter().enumerate() {
+            store.push(&start, env.clone(), env.json()).unwrap();
+            if !store.pending_now().unwritten.is_empty() {
+                continue;
+            }
+            // A batch was handed over just now.
+            let copies = store.org_copies(&o1, u64::MAX).unwrap();
+            let seqs: Vec<u64> = copies.spans.iter().map(|(seq, _)| *seq).collect();
+            let expected: Vec<u64> = envs[..=i].iter().filter(|e| e.event.org == o1).map(|e| e.seq).collect();
+            assert_eq!(seqs, expected, "after {} envelopes", i + 1);
+            checked += 1;
+        }
+        assert!(checked >= 2 * pending::INDEX_BATCH / 1024, "{checked} batches checked");
+        store.commit().unwrap();
     }
 
     /// A store that writes full batches on a thread of its own
@@ -1178,7 +1229,11 @@ mod tests {
             if (i + 1) % 2048 == 0 || i % 4999 == 0 || i + 1 == envs.len() {
                 let earlier = &envs[i / 2];
                 let reads = |s: &Store| {
-                    let org = s.with_org_events(&o1, |events| events.map(|(seq, e)| (seq, e.id)).collect::<Vec<_>>());
+                    let org = s.with_org_copies(&o1, |copies, events| {
+                        let written =
+                            copies.iter().map(|(seq, bytes)| (seq, decode_copy(&o1, seq, bytes).unwrap().event.id));
+                        written.chain(events.map(|(seq, e)| (seq, e.id))).collect::<Vec<_>>()
+                    });
                     let org = org.unwrap();
                     (
                         s.seq_of(&env.event.id).unwrap(),

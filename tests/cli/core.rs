@@ -394,6 +394,57 @@ fn rule_breaks_name_only_recorded_events_with_their_real_seq() {
     }
 }
 
+/// Back-dated events deep in a long import are checked against every
+/// earlier event of their org, also those the import itself recorded: each
+/// withdrawal below, back-dated before the org's exercises, of a party the
+/// import's first line admitted, is recorded. Each reloads the org's
+/// timeline, from its copies in the index and those handed over but not
+/// indexed; the store reads the index only once its writing thread has
+/// indexed what it was handed. It used to read it first: a reload right
+/// after the batch that has the thread index the import's first 32,768
+/// events found neither them in the index nor them handed over, and the
+/// import was refused ("P9 is not a member", line 33,811 on the bench's
+/// VM) — and a back-dated event that breaks a rule was recorded.
+#[test]
+fn back_dated_events_past_the_first_index_batch_see_the_whole_import() {
+    let l = Ledger::new();
+    l.append(r#"{"type":"founding","org":"a","date":"1990","members":["F"],"source":"s"}"#);
+    let parties: Vec<String> = (0..60).map(|k| format!(r#""P{k}""#)).collect();
+    let all = parties.join(",");
+    let mut text = format!(r#"{{"type":"accession","org":"a","date":"2000-01-01","members":[{all}],"source":"s"}}"#);
+    text.push('\n');
+    let mut withdrawn = 0;
+    for i in 0..44_000 {
+        if i >= 32_000 && i % 200 == 0 && withdrawn < parties.len() {
+            let party = &parties[withdrawn];
+            text +=
+                &format!(r#"{{"type":"withdrawal","org":"a","date":"2000-06-01","members":[{party}],"source":"s"}}"#);
+            text.push('\n');
+            withdrawn += 1;
+        }
+        text += &format!(r#"{{"type":"exercise","org":"a","date":"2001","name":"x{i}","source":"s"}}"#);
+        text.push('\n');
+    }
+    assert_eq!(withdrawn, parties.len());
+    let out = l.import_text(&text).ok().to_owned();
+    assert!(out.contains("recorded 44061 events"), "{out}");
+    let members = l.members("a", "2000-07-01", &[]);
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(1), "only the founder: {members}");
+    verifies(&l, "after the import");
+    // And the other way: a back-dated accession of a party the import
+    // admitted, a line past that batch, is refused.
+    let mut text = String::from(r#"{"type":"accession","org":"a","date":"2003-01-01","members":["Q"],"source":"s"}"#);
+    text.push('\n');
+    for i in 0..33_800 {
+        text += &format!(r#"{{"type":"exercise","org":"a","date":"2004","name":"y{i}","source":"s"}}"#);
+        text.push('\n');
+    }
+    text += r#"{"type":"accession","org":"a","date":"2002-01-01","members":["Q"],"source":"late"}"#;
+    let err = l.import_text(&text).fails(1).to_owned();
+    assert!(err.contains("line 33802") && err.contains("Q is already a member"), "{err}");
+    verifies(&l, "after the refused import");
+}
+
 /// An import that breaks a rule against one of its own earlier lines: that
 /// line is not in the log (the import is refused whole), so it is named by
 /// its date and id, never by the seq it would have had.
