@@ -10,8 +10,9 @@
 //! four at a time 2.11–2.14 times as fast as one at a time (1,608–1,707
 //! MB/s; two at a time were 1.41–1.51 times). The last messages of a call,
 //! once no fourth is left to fill the lanes, finish one at a time: for a
-//! log block's 128 messages, at most three messages' last blocks. Without those instructions (or off
-//! x86-64), [`sha256_each`] hashes with `sha2`, one message after the other.
+//! log block's 128 messages, what is left of at most three. Without those
+//! instructions (or off x86-64), [`sha256_each`] hashes with `sha2`, one
+//! message after the other.
 
 use sha2::{Digest, Sha256};
 

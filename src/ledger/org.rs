@@ -17,7 +17,7 @@ use crate::model::id::OrgId;
 use crate::model::read::{RecordedView, Scratch, SourceAt};
 use crate::projection::panel::{self, Track};
 use crate::store::{Store, Unpacked, decode_copy};
-use crate::timeline::{Step, Timeline, counting, counting_steps};
+use crate::timeline::{Step, Timeline, counted, counting, counting_steps};
 
 /// An org as the log stood at one position.
 ///
@@ -326,11 +326,10 @@ pub(super) fn timeline_of<'a>(
         // Not in the form accord writes: the general way, which says what is wrong.
         None => copies
             .iter()
-            .map(|(seq, bytes)| decode_copy(org, seq, bytes).map(|r| (r.event.target(), Step::of(r.seq, &r.event))))
+            .map(|(seq, bytes)| decode_copy(org, seq, bytes).map(|r| counted(r.seq, &r.event)))
             .collect::<Result<_>>()?,
     };
-    let more = more.map(|(seq, event)| (event.target(), Step::of(seq, event)));
-    recorded_timeline(org, counting(stored.into_iter().chain(more)))
+    recorded_timeline(org, counting(stored.into_iter().chain(more.map(|(seq, event)| counted(seq, event)))))
 }
 
 /// The timeline of steps read from the store, which must keep the rules.

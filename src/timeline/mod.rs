@@ -384,13 +384,13 @@ impl Tail {
 /// a retraction takes out the event it names, a correction (`supersedes`)
 /// takes its place, and an event with no date is not on the timeline.
 pub fn counting_steps<'a>(events: impl Iterator<Item = (u64, &'a Event)>) -> Vec<Step> {
-    counting(events.map(|(seq, event)| {
-        let target = match &event.kind {
-            EventKind::Retraction { retracts, .. } => Some(*retracts),
-            _ => event.supersedes,
-        };
-        (target, Step::of(seq, event))
-    }))
+    counting(events.map(|(seq, event)| counted(seq, event)))
+}
+
+/// What [`counting`] takes of the event at `seq`: its target (the event it
+/// retracts or supersedes) and its step.
+pub(crate) fn counted(seq: u64, event: &Event) -> (Option<Uuid>, Option<Step>) {
+    (event.target(), Step::of(seq, event))
 }
 
 /// [`counting_steps`], given each event's target (the event it retracts or
